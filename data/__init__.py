@@ -1,0 +1,1 @@
+"""The data contract, the CRM simulator and sample data."""

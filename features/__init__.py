@@ -1,0 +1,1 @@
+"""Ingestion, validation, point-in-time behavioural features and outcome labels."""

@@ -1,0 +1,57 @@
+"""The embedded DuckDB warehouse: opening it with clear errors, and atomic table writes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+
+class WarehouseBusyError(RuntimeError):
+    """Another Barometer command holds the warehouse."""
+
+
+@contextmanager
+def connect(path: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse; refuse with a clear message if another process is writing it."""
+    if read_only and not Path(path).exists():
+        raise FileNotFoundError(f"No warehouse at {path}: run `barometer ingest` first.")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise WarehouseBusyError(
+                f"The warehouse {path} is in use by another Barometer command; "
+                "wait for it to finish and run this again."
+            ) from exc
+        raise
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether `name` is a table in the main schema."""
+    row = con.execute(
+        "select count(*) from information_schema.tables where table_schema='main' and table_name=?",
+        [name],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def replace_table(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> None:
+    """Replace table `name` with `frame` in one transaction: readers see old or new, never half."""
+    con.execute("begin transaction")
+    try:
+        con.register("_replacement", frame)
+        con.execute(f'create or replace table "{name}" as select * from _replacement')
+        con.unregister("_replacement")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise

@@ -1,0 +1,1 @@
+"""LightGBM training, backtests, calibration, evaluation and the MLflow model lifecycle."""
