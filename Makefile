@@ -10,6 +10,7 @@ export BAROMETER_HOME ?= .barometer
 DEMO_ACCOUNTS ?= 2000
 DATA_DIR ?= $(BAROMETER_HOME)/sample
 BENCH_ACCOUNTS ?= 50000
+UV_VERSION := 0.13.9
 
 .PHONY: help setup demo data ingest test lint bench bench-ingest clean
 
@@ -19,9 +20,9 @@ help: ## List the targets
 $(VENV)/.installed: pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found; set PYTHON=python3"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.lock
-	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip install --quiet uv==$(UV_VERSION)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $@
 
 setup: $(VENV)/.installed ## Create the virtualenv and install the locked dependencies
