@@ -10,9 +10,12 @@ export BAROMETER_HOME ?= .barometer
 DEMO_ACCOUNTS ?= 2000
 DATA_DIR ?= $(BAROMETER_HOME)/sample
 BENCH_ACCOUNTS ?= 50000
+TARGETS := churn deal_win
 UV_VERSION := 0.13.9
 
-.PHONY: help setup demo data ingest test lint bench bench-ingest clean
+.PHONY: help setup demo data ingest features train evaluate promote retrain explain score serve \
+	test lint bench bench-ingest bench-features bench-train bench-explain bench-serve \
+	fuzz soak audit lock clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -33,23 +36,58 @@ data: setup ## Simulate a CRM export (DEMO_ACCOUNTS accounts) into DATA_DIR
 ingest: setup ## Validate and load DATA_DIR into the workspace warehouse
 	$(BAROMETER) ingest $(DATA_DIR)
 
+features: setup ## Build point-in-time features and labels for every cutoff
+	$(BAROMETER) features
+
+train: setup ## Train both models (churn, deal_win) with their experiments/ configs
+	@for t in $(TARGETS); do $(BAROMETER) train --target $$t || exit 1; done
+
+evaluate: setup ## Evaluate the latest candidates: backtest, calibration, lift, baselines
+	@for t in $(TARGETS); do $(BAROMETER) evaluate --target $$t || exit 1; done
+
+promote: setup ## Promote each candidate to champion if it beats the current one
+	@for t in $(TARGETS); do $(BAROMETER) promote --target $$t || exit 1; done
+
+retrain: features train evaluate promote ## features → train → evaluate → promote, both targets
+
+explain: setup ## Write the HTML explanation reports (drivers, rep profiles, contribution)
+	@for t in $(TARGETS); do $(BAROMETER) explain --target $$t || exit 1; done
+
+score: setup ## Score every active account and open opportunity as of today
+	@for t in $(TARGETS); do $(BAROMETER) score --target $$t || exit 1; done
+
+serve: setup ## Serve the API and dashboard on 127.0.0.1:8000
+	$(BAROMETER) serve
+
 demo: data ingest ## Install, then run the whole pipeline end to end on simulated data
 	@echo "Demo done. Workspace: $(BAROMETER_HOME) (warehouse: $(BAROMETER_HOME)/warehouse.duckdb)"
 
-test: setup ## Run the test suite
+test: setup ## Run the test suite (what CI runs)
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 lint: setup ## Ruff lint and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: bench-ingest ## Run every benchmark
+bench: bench-ingest bench-features bench-train bench-explain bench-serve ## Run every benchmark
 
 bench-ingest: setup ## Ingest the 50k-account simulation; compare with DuckDB's bare read_csv
 	$(BIN)/python -m benchmarks.ingest --accounts $(BENCH_ACCOUNTS)
 
-lock: ## Re-resolve requirements.lock from pyproject.toml (needs network)
-	$(BIN)/pip install --quiet uv && $(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+bench-features: setup ## Whole registry on 50k accounts × 24 cutoffs vs pandas and featuretools
+	$(BIN)/python -m benchmarks.features --accounts $(BENCH_ACCOUNTS)
+
+bench-train: setup ## Train on 1.2M rows; compare with scikit-learn's HistGradientBoosting
+	$(BIN)/python -m benchmarks.train --accounts $(BENCH_ACCOUNTS)
+
+bench-explain: setup ## Batch SHAP rows/s, single-row latency, full vs incremental rescoring
+	$(BIN)/python -m benchmarks.explain --accounts $(BENCH_ACCOUNTS)
+
+bench-serve: setup ## Loopback load on one uvicorn worker vs a bare FastAPI baseline
+	$(BIN)/python -m benchmarks.serve --accounts $(BENCH_ACCOUNTS)
+
+lock: setup ## Re-resolve requirements.lock from pyproject.toml (needs network)
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
 
 clean: ## Remove the workspace (keeps the virtualenv)
 	rm -rf $(BAROMETER_HOME)

@@ -14,19 +14,34 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def main() -> None:
+    """Barometer: behavioural features, calibrated deal-win and churn models, and their reasons."""
+
+
 @app.command()
 def version() -> None:
     """Print the Barometer version."""
     typer.echo(__version__)
 
 
+# Each room's `cli.py` exposes `register(app)`; heavy imports stay inside its commands.
+ROOM_CLIS = (
+    "data.cli",  # simulate
+    "features.ingest.cli",  # ingest
+    "features.cli",  # features
+    "training.cli",  # train, evaluate, promote
+    "explain.cli",  # explain
+    "serving.cli",  # score, serve
+)
+
+
 def _register_rooms() -> None:
     """Attach each room's commands (data → features → training → serving)."""
-    from data.cli import register as register_data
-    from features.cli import register as register_features
+    from importlib import import_module
 
-    for register in (register_data, register_features):
-        register(app)
+    for module in ROOM_CLIS:
+        import_module(module).register(app)
 
 
 _register_rooms()

@@ -1,0 +1,1 @@
+"""Ingestion: canonical, Salesforce and mapping adapters, validation, rejects, atomic loads."""
