@@ -1,0 +1,197 @@
+"""The scoring artefact: a LightGBM booster, its calibrator, and additive reasons.
+
+Training builds a `ScoringModel`; explanations, the scoring job and the API load it. It answers two
+questions for a batch of feature rows:
+
+- `predict_proba`: the calibrated probability a user sees;
+- `explain`: TreeSHAP contributions (LightGBM's native `pred_contrib`, in log-odds) re-expressed in
+  probability points so that `base_probability + contributions.sum(axis=1) == probability`.
+
+How reasons add up to a calibrated score: SHAP is exact on the uncalibrated model's log-odds,
+`raw = base_value + Σ φᵢ`. The calibrator is monotone, so the calibrated change
+`Δ = cal(raw) - cal(base_value)` has the sign of `Σ φᵢ`. Each feature receives the share
+`φᵢ / Σ φ` of `Δ` (proportional apportioning). Signs and ranking of reasons are preserved and the
+points add up exactly to the probability shown.
+
+The artefact is stored without pickle: `booster.txt` (LightGBM's model text) and `model.json`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+CalibrationMethod = Literal["isotonic", "platt", "identity"]
+BOOSTER_FILE = "booster.txt"
+META_FILE = "model.json"
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """Logistic function, numerically stable for large |x|."""
+    return np.exp(-np.logaddexp(0.0, -np.asarray(x, dtype=float)))
+
+
+@dataclass(frozen=True)
+class Calibrator:
+    """Maps the booster's log-odds to a calibrated probability.
+
+    `platt`: `sigmoid(a * raw + b)`. `isotonic`: piecewise-linear through (`x`, `y`) on log-odds.
+    `identity`: `sigmoid(raw)`.
+    """
+
+    method: CalibrationMethod = "identity"
+    a: float = 1.0
+    b: float = 0.0
+    x: tuple[float, ...] = ()
+    y: tuple[float, ...] = ()
+
+    def __call__(self, raw: np.ndarray) -> np.ndarray:
+        raw = np.asarray(raw, dtype=float)
+        if self.method == "platt":
+            return sigmoid(self.a * raw + self.b)
+        if self.method == "isotonic":
+            return np.clip(np.interp(raw, self.x, self.y), 0.0, 1.0)
+        return sigmoid(raw)
+
+    def to_dict(self) -> dict:
+        return {
+            "method": self.method,
+            "a": self.a,
+            "b": self.b,
+            "x": list(self.x),
+            "y": list(self.y),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Calibrator:
+        return cls(data["method"], data["a"], data["b"], tuple(data["x"]), tuple(data["y"]))
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Calibrated probabilities and their additive reasons for a batch of rows."""
+
+    probability: np.ndarray  # (n,)
+    base_probability: float  # calibrated probability of the model's expected log-odds
+    points: pd.DataFrame  # (n, features): probability points; rows add up to probability - base
+    log_odds: pd.DataFrame  # (n, features): raw TreeSHAP values on the booster's log-odds
+    raw_base_value: float
+
+
+@dataclass
+class ScoringModel:
+    """A calibrated LightGBM classifier over named features.
+
+    `categories` holds, for each categorical feature, its known levels; they are encoded as integer
+    codes (unknown levels become missing) so the booster sees a plain float matrix.
+    """
+
+    target: str
+    feature_names: list[str]
+    booster: lgb.Booster
+    calibrator: Calibrator = field(default_factory=Calibrator)
+    categories: dict[str, list[str]] = field(default_factory=dict)
+    metadata: dict = field(default_factory=dict)
+    num_threads: int = 1
+
+    def matrix(self, frame: pd.DataFrame) -> np.ndarray:
+        """Feature rows as the float matrix the booster was trained on; missing columns are NaN."""
+        columns = []
+        for name in self.feature_names:
+            values = frame[name] if name in frame.columns else pd.Series(np.nan, index=frame.index)
+            if name in self.categories:
+                codes = pd.Index(self.categories[name]).get_indexer(values.astype("object"))
+                columns.append(np.where(codes < 0, np.nan, codes).astype(float))
+            else:
+                columns.append(
+                    pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+                )
+        return np.column_stack(columns) if columns else np.empty((len(frame), 0))
+
+    def raw_score(self, frame: pd.DataFrame) -> np.ndarray:
+        """Uncalibrated log-odds."""
+        return self.booster.predict(
+            self.matrix(frame), raw_score=True, num_threads=self.num_threads
+        )
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """The calibrated probability a user sees."""
+        return self.calibrator(self.raw_score(frame))
+
+    def contributions(self, frame: pd.DataFrame) -> np.ndarray:
+        """TreeSHAP values in log-odds, shape (n, features + 1); the last column is the base value."""
+        return self.booster.predict(
+            self.matrix(frame), pred_contrib=True, num_threads=self.num_threads
+        )
+
+    def explain(self, frame: pd.DataFrame) -> Explanation:
+        """Calibrated probabilities with reasons in probability points that add up to them."""
+        contrib = self.contributions(frame)
+        phi, base = contrib[:, :-1], contrib[:, -1]
+        raw = base + phi.sum(axis=1)
+        probability = self.calibrator(raw)
+        base_probability = self.calibrator(base)
+        points = apportion(phi, probability - base_probability)
+        index = frame.index
+        return Explanation(
+            probability=probability,
+            base_probability=float(base_probability[0]) if len(base) else float("nan"),
+            points=pd.DataFrame(points, columns=self.feature_names, index=index),
+            log_odds=pd.DataFrame(phi, columns=self.feature_names, index=index),
+            raw_base_value=float(base[0]) if len(base) else float("nan"),
+        )
+
+    def save(self, folder: Path) -> Path:
+        """Write `booster.txt` and `model.json` into `folder` (created)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.booster.save_model(str(folder / BOOSTER_FILE))
+        meta = {
+            "target": self.target,
+            "feature_names": self.feature_names,
+            "categories": self.categories,
+            "calibrator": self.calibrator.to_dict(),
+            "metadata": self.metadata,
+        }
+        (folder / META_FILE).write_text(json.dumps(meta, indent=2, default=str))
+        return folder
+
+    @classmethod
+    def load(cls, folder: Path, *, num_threads: int = 1) -> ScoringModel:
+        """Read a model written by `save`; a clear error when a file is missing or corrupt."""
+        folder = Path(folder)
+        for name in (BOOSTER_FILE, META_FILE):
+            if not (folder / name).is_file():
+                raise FileNotFoundError(f"Model artefact incomplete: {folder / name} is missing.")
+        try:
+            meta = json.loads((folder / META_FILE).read_text())
+            booster = lgb.Booster(model_file=str(folder / BOOSTER_FILE))
+        except (ValueError, lgb.basic.LightGBMError) as exc:
+            raise ValueError(f"Model artefact in {folder} is corrupt: {exc}") from exc
+        return cls(
+            target=meta["target"],
+            feature_names=list(meta["feature_names"]),
+            booster=booster,
+            calibrator=Calibrator.from_dict(meta["calibrator"]),
+            categories={k: list(v) for k, v in meta["categories"].items()},
+            metadata=meta.get("metadata", {}),
+            num_threads=num_threads,
+        )
+
+
+def apportion(phi: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    """Share each row's calibrated change `delta` among features in proportion to `phi`.
+
+    >>> apportion(np.array([[1.0, 3.0]]), np.array([0.2])).round(3).tolist()
+    [[0.05, 0.15]]
+    """
+    total = phi.sum(axis=1, keepdims=True)
+    safe = np.where(np.abs(total) > 1e-12, total, 1.0)
+    share = np.where(np.abs(total) > 1e-12, phi / safe, 0.0)
+    return share * np.asarray(delta, dtype=float)[:, None]
