@@ -1,1 +1,1 @@
-"""SHAP explanations: the scoring artefact, reasons, drivers, rep profiles, contribution, what-if."""
+"""SHAP explanations: the scoring artefact, reasons, drivers, rep profiles, what-if."""

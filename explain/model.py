@@ -125,7 +125,7 @@ class ScoringModel:
         return self.calibrator(self.raw_score(frame))
 
     def contributions(self, frame: pd.DataFrame) -> np.ndarray:
-        """TreeSHAP values in log-odds, shape (n, features + 1); the last column is the base value."""
+        """TreeSHAP log-odds, shape (n, features + 1); the last column is the base value."""
         return self.booster.predict(
             self.matrix(frame), pred_contrib=True, num_threads=self.num_threads
         )
