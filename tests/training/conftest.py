@@ -1,0 +1,69 @@
+"""Synthetic panels with known signal for the training tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from training.config import ExperimentConfig
+
+KINDS = {
+    "calls_90d": "numeric",
+    "days_since_last_touch": "numeric",
+    "segment": "categorical",
+    "has_champion": "bool",
+    "noise": "numeric",
+    "arr": "numeric",
+}
+
+
+def make_panel(
+    n_entities: int = 400, n_cutoffs: int = 18, seed: int = 0, signal: float = 1.0
+) -> pd.DataFrame:
+    """Entities × monthly cutoffs; churn rises with silence, falls with calls and a champion."""
+    rng = np.random.default_rng(seed)
+    cutoffs = pd.date_range("2023-01-01", periods=n_cutoffs, freq="MS")
+    n = n_entities * n_cutoffs
+    frame = pd.DataFrame(
+        {
+            "account_id": np.repeat([f"A{i:04d}" for i in range(n_entities)], n_cutoffs),
+            "cutoff": np.tile(cutoffs, n_entities),
+            "calls_90d": rng.poisson(5, n).astype(float),
+            "days_since_last_touch": rng.exponential(30, n),
+            "segment": rng.choice(["smb", "mid_market", "enterprise"], n),
+            "has_champion": rng.random(n) < 0.4,
+            "noise": rng.normal(size=n),
+            "arr": rng.lognormal(10, 1, n),
+        }
+    )
+    logit = -2.0 + signal * (
+        -0.35 * frame["calls_90d"]
+        + 0.04 * frame["days_since_last_touch"]
+        - 1.0 * frame["has_champion"]
+        + 0.7 * (frame["segment"] == "smb")
+    )
+    frame["label"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    frame["label_time"] = frame["cutoff"] + pd.Timedelta(days=90)
+    return frame
+
+
+@pytest.fixture(scope="session")
+def panel() -> pd.DataFrame:
+    return make_panel()
+
+
+def small_config(**overrides) -> ExperimentConfig:
+    """A fast config for tests: few rounds, 1 thread, low minimums."""
+    base = {
+        "target": "churn",
+        "split": {"test_cutoffs": 2, "holdout_cutoffs": 2, "folds": 3},
+        "lightgbm": {"num_threads": 1, "max_rounds": 200, "learning_rate": 0.1,
+                     "early_stopping_rounds": 20, "min_data_in_leaf": 20},
+        "guards": {"min_positives": 20, "min_negatives": 20},
+        "heuristic": {"recency": "days_since_last_touch", "frequency": "calls_90d"},
+        "report": {"value_column": "arr", "segment_columns": ["segment"], "bootstrap": 50},
+    }
+    for key, value in overrides.items():
+        base[key] = {**base.get(key, {}), **value} if isinstance(value, dict) else value
+    return ExperimentConfig.model_validate(base)

@@ -1,0 +1,156 @@
+"""Model configs: versioned YAML under `experiments/`, validated into pydantic models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from explain.model_store import REGISTERED_NAMES
+
+Target = Literal["churn", "deal_win"]
+TARGETS: tuple[str, ...] = ("churn", "deal_win")
+EXPERIMENTS_DIR = Path(__file__).resolve().parents[1] / "experiments"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SplitConfig(Strict):
+    """How cutoffs are split by time: [train] gap [holdout] gap [test]."""
+
+    test_cutoffs: int = Field(3, ge=1, description="Latest cutoffs used as the test period.")
+    holdout_cutoffs: int = Field(
+        3, ge=1, description="Cutoffs after train for early stopping and calibration."
+    )
+    folds: int = Field(3, ge=3, description="Rolling-origin backtest folds (at least 3).")
+    fold_step: int | None = Field(
+        None, ge=1, description="Cutoffs the origin moves back per fold; default test_cutoffs."
+    )
+
+
+class LightGBMConfig(Strict):
+    """LightGBM parameters; early stopping picks the number of rounds on the holdout slice."""
+
+    learning_rate: float = Field(0.05, gt=0, le=1)
+    num_leaves: int = Field(15, ge=2)
+    min_data_in_leaf: int = Field(40, ge=1)
+    feature_fraction: float = Field(0.8, gt=0, le=1)
+    bagging_fraction: float = Field(0.8, gt=0, le=1)
+    bagging_freq: int = Field(1, ge=0)
+    lambda_l2: float = Field(1.0, ge=0)
+    max_rounds: int = Field(600, ge=1)
+    early_stopping_rounds: int = Field(40, ge=1)
+    num_threads: int = Field(2, ge=1)
+    seed: int = 7
+
+
+class ImbalanceConfig(Strict):
+    """`balanced` weights positives up in training; calibration afterwards undoes the shift."""
+
+    strategy: Literal["none", "balanced"] = "none"
+    max_weight: float = Field(10.0, ge=1)
+
+
+class TuningConfig(Strict):
+    """Optional optuna search, bounded by trials and wall time."""
+
+    enabled: bool = False
+    trials: int = Field(20, ge=1)
+    time_budget_s: float = Field(120.0, gt=0)
+
+
+class GuardConfig(Strict):
+    """Refusals and warnings. See experiments/README.md for why the minimums are what they are."""
+
+    min_positives: int = Field(100, ge=1)
+    min_negatives: int = Field(100, ge=1)
+    min_auc_margin: float = Field(
+        0.01, ge=0, description="Model backtest AUC must beat every baseline's by this much."
+    )
+    leakage: Literal["warn", "fail"] = "warn"
+
+
+class HeuristicConfig(Strict):
+    """The recency/frequency heuristic baseline: columns and which way raises the outcome."""
+
+    recency: str | None = None
+    frequency: str | None = None
+    recency_direction: Literal[1, -1] = 1
+    frequency_direction: Literal[1, -1] = -1
+
+
+class BGNBDConfig(Strict):
+    """BG/NBD P(alive) baseline from per-entity purchase/usage summaries at each cutoff."""
+
+    enabled: bool = False
+    activity_types: tuple[str, ...] = ("purchase", "usage")
+
+
+class ReportConfig(Strict):
+    segment_columns: tuple[str, ...] = ()
+    stage_column: str | None = None
+    value_column: str | None = Field(None, description="ARR for churn capture.")
+    bootstrap: int = Field(200, ge=10)
+    learning_curve_fractions: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)
+
+
+class PromotionConfig(Strict):
+    metric: Literal["roc_auc", "pr_auc", "log_loss", "brier"] = "roc_auc"
+    margin: float = Field(0.0, ge=0)
+
+
+class ExperimentConfig(Strict):
+    """One model's training recipe."""
+
+    target: Target
+    description: str = ""
+    features: tuple[str, ...] | None = Field(
+        None, description="Feature columns; default every registry feature for the entity."
+    )
+    exclude: tuple[str, ...] = ()
+    split: SplitConfig = SplitConfig()
+    lightgbm: LightGBMConfig = LightGBMConfig()
+    imbalance: ImbalanceConfig = ImbalanceConfig()
+    calibration: tuple[Literal["platt", "isotonic"], ...] = ("platt", "isotonic")
+    tuning: TuningConfig = TuningConfig()
+    guards: GuardConfig = GuardConfig()
+    heuristic: HeuristicConfig = HeuristicConfig()
+    bgnbd: BGNBDConfig = BGNBDConfig()
+    report: ReportConfig = ReportConfig()
+    promotion: PromotionConfig = PromotionConfig()
+
+    @model_validator(mode="after")
+    def _calibration_not_empty(self) -> ExperimentConfig:
+        if not self.calibration:
+            raise ValueError("calibration: list at least one of platt, isotonic")
+        return self
+
+    @property
+    def registered_name(self) -> str:
+        return REGISTERED_NAMES[self.target]
+
+
+def default_config_path(target: str) -> Path:
+    return EXPERIMENTS_DIR / f"{target}.yaml"
+
+
+def load_config(path: Path) -> ExperimentConfig:
+    """Read and validate a YAML config; errors name the file and the field."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Experiment config not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML: {exc}") from exc
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ValueError(f"{path}: invalid experiment config: {problems}") from exc

@@ -1,0 +1,151 @@
+"""Evaluation metrics on (label, probability) arrays: discrimination, calibration, lift, capture."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
+
+EPS = 1e-6
+
+
+def _both_classes(y: np.ndarray) -> bool:
+    return len(np.unique(y)) == 2
+
+
+def roc_auc(y: np.ndarray, p: np.ndarray) -> float:
+    """ROC AUC; NaN when only one class is present."""
+    return float(roc_auc_score(y, p)) if _both_classes(y) else float("nan")
+
+
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
+    """Count-weighted mean |observed rate - mean predicted| over equal-width probability bins.
+
+    >>> expected_calibration_error(np.array([0, 1]), np.array([0.0, 1.0]))
+    0.0
+    """
+    table = reliability_curve(y, p, bins)
+    if table.empty:
+        return float("nan")
+    weights = table["count"] / table["count"].sum()
+    return float((weights * (table["observed"] - table["predicted"]).abs()).sum())
+
+
+def reliability_curve(y: np.ndarray, p: np.ndarray, bins: int = 10) -> pd.DataFrame:
+    """Per non-empty bin: mean predicted probability, observed rate and count."""
+    y, p = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
+    frame = pd.DataFrame({"bin": which, "y": y, "p": p})
+    table = frame.groupby("bin").agg(
+        predicted=("p", "mean"), observed=("y", "mean"), count=("y", "size")
+    )
+    return table.reset_index()
+
+
+def top_fraction_mask(p: np.ndarray, fraction: float) -> np.ndarray:
+    """Boolean mask of the `fraction` highest-scored rows (ties broken by position, stable)."""
+    n = len(p)
+    k = int(np.ceil(n * fraction))
+    order = np.argsort(-np.asarray(p), kind="stable")
+    mask = np.zeros(n, dtype=bool)
+    mask[order[:k]] = True
+    return mask
+
+
+def lift_and_capture(y: np.ndarray, p: np.ndarray, fraction: float = 0.1) -> tuple[float, float]:
+    """(lift, capture) in the top `fraction`: rate there / overall rate; share of positives."""
+    y = np.asarray(y, dtype=float)
+    if y.sum() == 0:
+        return float("nan"), float("nan")
+    top = top_fraction_mask(p, fraction)
+    return float(y[top].mean() / y.mean()), float(y[top].sum() / y.sum())
+
+
+def value_capture(y: np.ndarray, p: np.ndarray, value: np.ndarray, fraction: float) -> float:
+    """Share of the positives' total value (e.g. churned ARR) in the top `fraction` by score."""
+    lost = np.asarray(y, dtype=float) * np.nan_to_num(np.asarray(value, dtype=float))
+    if lost.sum() <= 0:
+        return float("nan")
+    return float(lost[top_fraction_mask(p, fraction)].sum() / lost.sum())
+
+
+def lift_curve(y: np.ndarray, p: np.ndarray, bins: int = 10) -> pd.DataFrame:
+    """Cumulative capture and lift by decile of score (riskiest first)."""
+    rows = []
+    for k in range(1, bins + 1):
+        lift, capture = lift_and_capture(y, p, k / bins)
+        rows.append({"fraction": k / bins, "lift": lift, "capture": capture})
+    return pd.DataFrame(rows)
+
+
+def score_bands(
+    y: np.ndarray, p: np.ndarray, edges: tuple[float, ...] = (0, 0.2, 0.4, 0.6, 0.8, 1)
+) -> pd.DataFrame:
+    """Observed rate (e.g. win rate) per band of calibrated score."""
+    band = pd.cut(np.asarray(p), bins=list(edges), include_lowest=True)
+    frame = pd.DataFrame({"band": band.astype(str), "y": np.asarray(y, dtype=float), "p": p})
+    table = frame.groupby("band", sort=False).agg(
+        count=("y", "size"), observed=("y", "mean"), predicted=("p", "mean")
+    )
+    return table.reset_index().sort_values("band", kind="stable").reset_index(drop=True)
+
+
+def core_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    """ROC AUC, PR AUC, log loss, Brier, ECE, and top-decile lift and capture."""
+    y = np.asarray(y, dtype=int)
+    p = np.clip(np.asarray(p, dtype=float), EPS, 1 - EPS)
+    two = _both_classes(y)
+    lift, capture = lift_and_capture(y, p, 0.1)
+    return {
+        "roc_auc": roc_auc(y, p),
+        "pr_auc": float(average_precision_score(y, p)) if two else float("nan"),
+        "log_loss": float(log_loss(y, p, labels=[0, 1])),
+        "brier": float(brier_score_loss(y, p)),
+        "ece": expected_calibration_error(y, p),
+        "lift_top10": lift,
+        "capture_top10": capture,
+        "base_rate": float(y.mean()) if len(y) else float("nan"),
+        "rows": float(len(y)),
+    }
+
+
+def bootstrap_auc(
+    y: np.ndarray, p: np.ndarray, *, n: int = 200, seed: int = 0, level: float = 0.95
+) -> tuple[float, float]:
+    """Percentile bootstrap confidence interval for ROC AUC (resampling rows)."""
+    y, p = np.asarray(y), np.asarray(p)
+    rng = np.random.default_rng(seed)
+    aucs = []
+    for _ in range(n):
+        pick = rng.integers(0, len(y), len(y))
+        if _both_classes(y[pick]):
+            aucs.append(roc_auc_score(y[pick], p[pick]))
+    if not aucs:
+        return float("nan"), float("nan")
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(aucs, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def by_group(y: np.ndarray, p: np.ndarray, groups: pd.Series, min_rows: int = 20) -> pd.DataFrame:
+    """Core metrics per group value (groups with fewer than `min_rows` rows are left out)."""
+    rows = []
+    values = groups.astype("object").fillna("(missing)").to_numpy()
+    for value in pd.unique(values):
+        mask = values == value
+        if mask.sum() >= min_rows:
+            rows.append(
+                {"group": str(value), **core_metrics(np.asarray(y)[mask], np.asarray(p)[mask])}
+            )
+    return pd.DataFrame(rows)
+
+
+def summarise_folds(per_fold: list[dict[str, float]]) -> dict[str, float]:
+    """`<metric>_mean` and `<metric>_std` over backtest folds."""
+    frame = pd.DataFrame(per_fold)
+    out = {}
+    for column in frame.columns:
+        out[f"{column}_mean"] = float(frame[column].mean())
+        out[f"{column}_std"] = float(frame[column].std(ddof=1)) if len(frame) > 1 else 0.0
+    return out
