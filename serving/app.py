@@ -1,0 +1,191 @@
+"""The FastAPI app factory: models, scores and the registry load once, in the lifespan.
+
+`create_app(settings)` builds the service; tests pass their own model provider and feature source.
+A background task notices promotions (a new champion version) and new scoring runs, and swaps them
+in without dropping requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from barometer import __version__
+from barometer.settings import Settings
+from features.warehouse import WarehouseBusyError, connect
+from serving.auth import load_keyring
+from serving.bundle import TARGETS, BundleHolder, ChampionProvider, ModelProvider
+from serving.features_source import FrameFeatureSource, load_latest_features
+from serving.observability import LOGGER, Metrics, ObservabilityMiddleware
+from serving.routers import api_router, health
+from serving.snapshot import ScoreSnapshot, empty_snapshot
+from serving.store import latest_scores
+
+MAX_BODY_BYTES = 1_000_000
+log = logging.getLogger(LOGGER)
+
+
+@dataclass
+class ServeOptions:
+    """How the service runs; defaults suit production, tests shorten the poll interval."""
+
+    targets: tuple[str, ...] = TARGETS
+    poll_seconds: float = 30.0
+    max_body_bytes: int = MAX_BODY_BYTES
+    cors_origins: tuple[str, ...] = ()
+    access_log: bool = True
+
+
+class ScoreHolder:
+    """The latest score snapshot per target; `refresh` swaps in new ones when a run lands."""
+
+    def __init__(self, targets) -> None:
+        self.current: dict[str, ScoreSnapshot] = {t: empty_snapshot(t) for t in targets}
+        self.marker: tuple | None = None
+
+
+def load_registry() -> dict:
+    """The feature registry (descriptions for reasons); empty if features are not installed."""
+    try:
+        from features.registry import REGISTRY
+    except ImportError:
+        return {}
+    from serving.reasons import registry_map
+
+    return registry_map(REGISTRY)
+
+
+def read_scores(settings: Settings, targets) -> tuple[tuple, dict, FrameFeatureSource]:
+    """Scores and latest feature rows from the warehouse (one short read-only connection)."""
+    if not settings.warehouse_path.exists():
+        return (), {t: empty_snapshot(t) for t in targets}, FrameFeatureSource({})
+    with connect(settings.warehouse_path, read_only=True) as con:
+        marker = scores_marker(con)
+        snapshots = {t: ScoreSnapshot(t, latest_scores(con, t)) for t in targets}
+    return marker, snapshots, load_latest_features(settings.warehouse_path, targets)
+
+
+def scores_marker(con) -> tuple:
+    """Changes whenever a scoring run is written."""
+    from features.warehouse import table_exists
+
+    if not table_exists(con, "scores"):
+        return ()
+    return tuple(con.execute("select count(*), max(scored_at) from scores").fetchone())
+
+
+def refresh_scores(app: FastAPI) -> bool:
+    """Reload the snapshots when the scores table changed; True when swapped."""
+    state = app.state
+    if state.load_scores is None or not state.settings.warehouse_path.exists():
+        return False
+    with connect(state.settings.warehouse_path, read_only=True) as con:
+        marker = scores_marker(con)
+    if marker == state.scores.marker:
+        return False
+    marker, snapshots, features = state.load_scores(state.settings, state.models.targets)
+    state.scores.current, state.scores.marker, state.features = snapshots, marker, features
+    for target, snapshot in snapshots.items():
+        state.metrics.scored_entities.labels(target).set(len(snapshot))
+    return True
+
+
+async def watch(app: FastAPI, seconds: float) -> None:
+    """Poll for promotions and new scoring runs; errors are logged, never fatal."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            if await run_in_threadpool(app.state.models.refresh_if_promoted):
+                versions = app.state.models.current.versions()
+                app.state.metrics.set_models(versions)
+                log.info("models reloaded", extra={"versions": versions})
+            if await run_in_threadpool(refresh_scores, app):
+                log.info("scores reloaded")
+        except WarehouseBusyError:
+            continue
+        except Exception:  # noqa: BLE001 - keep serving the current state
+            log.exception("background refresh failed")
+
+
+def make_lifespan(options: ServeOptions):
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        state = app.state
+        state.registry = await run_in_threadpool(load_registry)
+        bundle = await run_in_threadpool(state.models.reload)
+        state.metrics.set_models(bundle.versions())
+        with contextlib.suppress(WarehouseBusyError):
+            await run_in_threadpool(refresh_scores, app)
+        task = asyncio.create_task(watch(app, options.poll_seconds))
+        log.info(
+            "service started", extra={"models": bundle.versions(), "errors": dict(bundle.errors)}
+        )
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return lifespan
+
+
+def create_app(
+    settings: Settings,
+    *,
+    provider: ModelProvider | None = None,
+    options: ServeOptions | None = None,
+    load_scores: Callable | None = read_scores,
+    features: FrameFeatureSource | None = None,
+) -> FastAPI:
+    """Build the service. `provider` defaults to MLflow champions; `load_scores=None` keeps the
+    scores given by a test (set on `app.state.scores`)."""
+    options = options or ServeOptions()
+    app = FastAPI(
+        title="Barometer",
+        version=__version__,
+        summary="Churn risk and deal-win probability with their reasons.",
+        lifespan=make_lifespan(options),
+    )
+    state = app.state
+    state.settings = settings
+    state.keyring = load_keyring(settings.api_keys, settings.api_keys_file)
+    state.models = BundleHolder(provider or ChampionProvider(settings), options.targets)
+    state.scores = ScoreHolder(options.targets)
+    state.features = features or FrameFeatureSource({})
+    state.registry = {}
+    state.metrics = Metrics()
+    state.load_scores = load_scores
+    app.include_router(health.router)
+    app.include_router(api_router())
+    app.add_exception_handler(Exception, unexpected_error)
+    if options.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(options.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["X-API-Key", "Authorization", "Content-Type"],
+        )
+    app.add_middleware(
+        ObservabilityMiddleware,
+        metrics=state.metrics,
+        max_body_bytes=options.max_body_bytes,
+        access_log=options.access_log,
+    )
+    return app
+
+
+async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    """A bug, not bad input: log it with the request id and answer a plain 500."""
+    request_id = request.scope.get("state", {}).get("request_id")
+    log.error("unhandled error", exc_info=exc, extra={"request_id": request_id})
+    return JSONResponse({"detail": f"Internal error (request id {request_id})."}, status_code=500)

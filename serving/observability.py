@@ -1,0 +1,203 @@
+"""Structured JSON logs with a request id, Prometheus metrics, and the request body size limit.
+
+One pure ASGI middleware does all three (cheaper than stacked `BaseHTTPMiddleware`s). It never logs
+headers, query strings or bodies, so API keys cannot reach the logs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LOGGER = "barometer.serving"
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+PROBABILITY_BUCKETS = tuple(round(0.05 * i, 2) for i in range(1, 21))
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and any `extra` fields."""
+
+    RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        data = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        data.update({k: v for k, v in vars(record).items() if k not in self.RESERVED})
+        if record.exc_info:
+            data["exc"] = self.formatException(record.exc_info)
+        return json.dumps(data, default=str)
+
+
+def configure_logging(level: str = "INFO", stream=None) -> logging.Logger:
+    """JSON lines for the service logger (idempotent)."""
+    logger = logging.getLogger(LOGGER)
+    logger.handlers = [logging.StreamHandler(stream or sys.stderr)]
+    logger.handlers[0].setFormatter(JsonFormatter())
+    logger.setLevel(level.upper())
+    logger.propagate = False
+    return logger
+
+
+class Metrics:
+    """The service's Prometheus metrics, in a registry of their own (one per app)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "barometer_http_requests",
+            "HTTP requests.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "barometer_http_request_duration_seconds",
+            "Request latency.",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.scores = Histogram(
+            "barometer_score_probability",
+            "Distribution of probabilities served or computed.",
+            ["target", "source"],
+            buckets=PROBABILITY_BUCKETS,
+            registry=self.registry,
+        )
+        self.model = Gauge(
+            "barometer_model_info",
+            "Loaded champion version (value 1).",
+            ["target", "version"],
+            registry=self.registry,
+        )
+        self.scored_entities = Gauge(
+            "barometer_scored_entities",
+            "Entities in the latest scoring run.",
+            ["target"],
+            registry=self.registry,
+        )
+
+    def set_models(self, versions: dict[str, str]) -> None:
+        self.model.clear()
+        for target, version in versions.items():
+            self.model.labels(target, version).set(1)
+
+
+class BodyTooLarge(Exception):
+    """The request body is over the limit."""
+
+
+class ObservabilityMiddleware:
+    """Request id, JSON access log, metrics and body size limit for every HTTP request."""
+
+    def __init__(self, app, metrics: Metrics, max_body_bytes: int, access_log: bool = True) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.max_body = max_body_bytes
+        self.access_log = access_log
+        self.logger = logging.getLogger(LOGGER)
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = incoming_request_id(scope) or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        status = {"code": 500, "started": False}
+
+        async def send_with_id(message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"], status["started"] = message["status"], True
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            if declared_length(scope) > self.max_body:
+                raise BodyTooLarge
+            await self.app(scope, self.limited(receive), send_with_id)
+        except BodyTooLarge:
+            if not status["started"]:
+                await too_large(send_with_id, self.max_body)
+        finally:
+            self.record(scope, status["code"], time.perf_counter() - started, request_id)
+
+    def limited(self, receive):
+        """`receive` that stops a body growing past the limit (for chunked uploads)."""
+        seen = 0
+
+        async def wrapped():
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_body:
+                raise BodyTooLarge
+            return message
+
+        return wrapped
+
+    def record(self, scope, status: int, seconds: float, request_id: str) -> None:
+        route = getattr(scope.get("route"), "path", None) or "unmatched"
+        method = scope["method"]
+        self.metrics.requests.labels(method, route, str(status)).inc()
+        self.metrics.latency.labels(method, route).observe(seconds)
+        if self.access_log and self.logger.isEnabledFor(logging.INFO):
+            self.logger.info(
+                "request",
+                extra={
+                    "request_id": request_id,
+                    "method": method,
+                    "path": scope["path"],
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(seconds * 1000, 3),
+                    "role": scope.get("state", {}).get("role"),
+                },
+            )
+
+
+def incoming_request_id(scope) -> str | None:
+    """A client's `X-Request-ID` when it is short and plain; otherwise we make our own."""
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            return text if REQUEST_ID.match(text) else None
+    return None
+
+
+def declared_length(scope) -> int:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return 0
+    return 0
+
+
+async def too_large(send, limit: int) -> None:
+    body = json.dumps({"detail": f"Request body is larger than the {limit}-byte limit."}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", b"%d" % len(body)),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,51 @@
+"""Accounts: one account's churn risk, and the retention worklist."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+
+from serving.deps import ERRORS, BundleDep, Retention
+from serving.routers.common import NOT_FOUND, live_score, stored_score, worklist
+from serving.schemas.responses import AccountPage, ChurnRisk
+
+router = APIRouter(prefix="/accounts", tags=["accounts"], responses=ERRORS)
+Id = Annotated[str, Path(min_length=1, max_length=200, description="Account id.")]
+Text = Annotated[str | None, Query(max_length=200)]
+
+
+@router.get("/{account_id}/churn-risk", response_model=ChurnRisk, responses=NOT_FOUND)
+def churn_risk(
+    request: Request,
+    account_id: Id,
+    _: Retention,
+    bundle: BundleDep,
+    live: Annotated[
+        bool, Query(description="Score now from the account's latest data (on-demand).")
+    ] = False,
+):
+    """Churn risk: probability, band, peer percentile, reasons, and the change since last time.
+
+    By default the latest stored score (from `barometer score`); `live=true` scores the account now.
+    """
+    if live:
+        return live_score(request, bundle, "churn", account_id, ChurnRisk)
+    return stored_score(request, "churn", account_id, ChurnRisk)
+
+
+@router.get("", response_model=AccountPage)
+def accounts(
+    request: Request,
+    _: Retention,
+    sort: Annotated[Literal["risk", "arr_at_risk"], Query(description="Ranking.")] = "risk",
+    segment: Text = None,
+    owner: Annotated[str | None, Query(max_length=200, description="Owner rep id.")] = None,
+    team: Text = None,
+    band: Literal["high", "medium", "low"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=1000, description="From `next_cursor`.")] = None,
+):
+    """The retention worklist: accounts ranked by churn risk or ARR at risk, filtered, paged."""
+    filters = {"segment": segment, "owner_rep_id": owner, "team": team, "band": band}
+    return worklist(request, "churn", sort, filters, limit, cursor)

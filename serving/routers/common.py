@@ -1,0 +1,59 @@
+"""Helpers the account and opportunity routers share: stored lookups, live scoring, worklists."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import HTTPException, Request, Response, status
+from pydantic import BaseModel
+
+from serving.deps import model_for, snapshot_for
+from serving.snapshot import CursorError
+from serving.views import item_view, live_row, score_view
+
+NOT_FOUND = {404: {"description": "Unknown id (never scored, or no features)."}}
+
+
+def stored_score(
+    request: Request, target: str, entity_id: str, schema: type[BaseModel]
+) -> Response:
+    """The latest stored score of one entity as JSON bytes (built once per snapshot)."""
+    snapshot = snapshot_for(request, target)
+    row = snapshot.row(entity_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"No {target} score for {entity_id!r}.")
+    body = snapshot.cached(
+        f"score:{entity_id}",
+        lambda: schema.model_validate(score_view(row, target)).model_dump_json(),
+    )
+    request.app.state.metrics.scores.labels(target, "stored").observe(row["probability"])
+    return Response(body, media_type="application/json")
+
+
+def live_score(request: Request, bundle, target: str, entity_id: str, schema: type[BaseModel]):
+    """Score one entity now from its latest feature row, with the request's model bundle."""
+    loaded = model_for(bundle, target)
+    features = request.app.state.features.latest(target, entity_id)
+    if features is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"No features for {target} {entity_id!r}.")
+    snapshot = snapshot_for(request, target)
+    stored = snapshot.row(entity_id)
+    group = None if stored is None else stored.get("stage" if target == "deal_win" else "segment")
+    peers = snapshot.peers(entity_id, group) if len(snapshot) else None
+    row = live_row(loaded, features, stored, peers, request.app.state.registry, datetime.now(UTC))
+    request.app.state.metrics.scores.labels(target, "live").observe(row["probability"])
+    return schema.model_validate(score_view(row, target, live=True))
+
+
+def worklist(request: Request, target: str, sort: str, filters: dict, limit: int, cursor):
+    snapshot = snapshot_for(request, target)
+    try:
+        page = snapshot.page(sort, filters, limit, cursor)
+    except CursorError as exc:
+        from fastapi.exceptions import RequestValidationError
+
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": ("query", "cursor"), "msg": str(exc), "input": cursor}]
+        ) from exc
+    items = [item_view(row, target) for row in page.rows]
+    return {"items": items, "next_cursor": page.next_cursor, "total": page.total}

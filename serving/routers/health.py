@@ -1,0 +1,43 @@
+"""Liveness, readiness and Prometheus metrics (no key needed)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from serving.schemas.responses import Health, Ready
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", response_model=Health)
+def healthz():
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", response_model=Ready, responses={503: {"model": Ready}})
+def readyz(request: Request):
+    """Ready only when every target's champion model is loaded (503 otherwise)."""
+    state = request.app.state
+    bundle = state.models.current
+    missing = {
+        t: bundle.errors.get(t, "not loaded yet")
+        for t in state.models.targets
+        if bundle.get(t) is None
+    }
+    body = {
+        "ready": not missing,
+        "models": bundle.versions(),
+        "missing": missing,
+        "scores": {t: len(s) for t, s in state.scores.current.items()},
+    }
+    return JSONResponse(body, status_code=200 if not missing else 503)
+
+
+@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+def metrics(request: Request):
+    """Prometheus metrics: request counts and latency, score distribution, model versions."""
+    body = generate_latest(request.app.state.metrics.registry)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,43 @@
+"""The loaded champion models, and reloading them (admin)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from serving.bundle import ModelBundle
+from serving.deps import ERRORS, Admin, BundleDep, Retention
+from serving.schemas.responses import Models
+
+router = APIRouter(prefix="/models", tags=["models"], responses=ERRORS)
+
+
+def models_view(bundle: ModelBundle) -> dict:
+    return {
+        "generation": bundle.generation,
+        "models": [
+            {
+                "target": m.target,
+                "version": m.version,
+                "loaded_at": m.loaded_at,
+                "n_features": len(m.model.feature_names),
+                "metrics": dict(m.metrics),
+            }
+            for m in bundle.models.values()
+        ],
+        "errors": dict(bundle.errors),
+    }
+
+
+@router.get("", response_model=Models)
+def models(_: Retention, bundle: BundleDep):
+    """The champion versions being served and their evaluation metrics."""
+    return models_view(bundle)
+
+
+@router.post("/reload", response_model=Models)
+async def reload(request: Request, _: Admin):
+    """Load newly promoted champions; requests in flight finish on the models they began with."""
+    bundle = await run_in_threadpool(request.app.state.models.reload)
+    request.app.state.metrics.set_models(bundle.versions())
+    return models_view(bundle)

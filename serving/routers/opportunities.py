@@ -1,0 +1,53 @@
+"""Opportunities: one deal's win probability, and open deals ranked."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+
+from serving.deps import ERRORS, BundleDep, Retention
+from serving.routers.common import NOT_FOUND, live_score, stored_score, worklist
+from serving.schemas.responses import OpportunityPage, WinProbability
+
+router = APIRouter(prefix="/opportunities", tags=["opportunities"], responses=ERRORS)
+Id = Annotated[str, Path(min_length=1, max_length=200, description="Opportunity id.")]
+Text = Annotated[str | None, Query(max_length=200)]
+
+
+@router.get("/{opportunity_id}/win-probability", response_model=WinProbability, responses=NOT_FOUND)
+def win_probability(
+    request: Request,
+    opportunity_id: Id,
+    _: Retention,
+    bundle: BundleDep,
+    live: Annotated[bool, Query(description="Score now from the deal's latest data.")] = False,
+):
+    """Win probability with band, peer percentile (same stage), reasons and change."""
+    if live:
+        return live_score(request, bundle, "deal_win", opportunity_id, WinProbability)
+    return stored_score(request, "deal_win", opportunity_id, WinProbability)
+
+
+@router.get("", response_model=OpportunityPage)
+def opportunities(
+    request: Request,
+    _: Retention,
+    sort: Annotated[Literal["probability", "expected_value"], Query()] = "probability",
+    segment: Text = None,
+    owner: Annotated[str | None, Query(max_length=200, description="Owner rep id.")] = None,
+    team: Text = None,
+    stage: Text = None,
+    band: Literal["high", "medium", "low"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+):
+    """Open deals ranked by win probability or expected value (probability × amount)."""
+    filters = {
+        "segment": segment,
+        "owner_rep_id": owner,
+        "team": team,
+        "stage": stage,
+        "band": band,
+    }
+    return worklist(request, "deal_win", sort, filters, limit, cursor)

@@ -1,0 +1,1 @@
+"""Request and response models, split: `requests` (clients send), `responses` (they get)."""

@@ -1,0 +1,153 @@
+"""The latest scores held in memory for fast lookups and worklists; rebuilt when a new run lands.
+
+A snapshot is immutable once built; a refresh builds a new one and swaps the reference, like models.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from serving.reasons import change_reasons
+
+SORTS = {"churn": ("risk", "arr_at_risk"), "deal_win": ("probability", "expected_value")}
+SORT_COLUMNS = {
+    "risk": "probability",
+    "arr_at_risk": "value_at_risk",
+    "probability": "probability",
+    "expected_value": "value_at_risk",
+}
+FILTERS = ("segment", "owner_rep_id", "team", "band", "stage")
+
+
+class CursorError(ValueError):
+    """A worklist cursor that is malformed or belongs to another ordering."""
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[dict]
+    next_cursor: str | None
+    total: int
+
+
+@dataclass
+class ScoreSnapshot:
+    """One target's latest scores: row lookups by id and ranked, filtered pages."""
+
+    target: str
+    frame: pd.DataFrame
+    version: str = ""
+    _ids: dict[str, int] = field(init=False, repr=False)
+    _orders: dict[str, np.ndarray] = field(init=False, repr=False)
+    _cache: dict = field(init=False, repr=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        frame = self.frame.reset_index(drop=True)
+        self.frame = frame
+        self._entity = frame["entity_id"].astype(str).to_numpy(dtype=str)
+        self._ids = {str(entity): i for i, entity in enumerate(self._entity)}
+        self._orders = {}
+        self._keys = {}
+        self._filters = {c: frame[c].astype(object).to_numpy() for c in FILTERS if c in frame}
+        for sort in SORTS[self.target]:
+            keys = pd.to_numeric(frame[SORT_COLUMNS[sort]], errors="coerce").to_numpy(dtype=float)
+            keys = np.where(np.isnan(keys), -np.inf, keys)
+            self._keys[sort] = keys
+            self._orders[sort] = np.lexsort((self._entity, -keys))
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def row(self, entity_id: str) -> dict | None:
+        """The latest score of one entity as a plain dict (None when never scored)."""
+        position = self._ids.get(entity_id)
+        return None if position is None else record(self.frame.iloc[position])
+
+    def cached(self, key: str, build) -> bytes:
+        """A response body built once per snapshot (snapshots never change once built)."""
+        body = self._cache.get(key)
+        if body is None:
+            body = self._cache[key] = build()
+        return body
+
+    def peers(self, entity_id: str | None, group_value) -> np.ndarray:
+        """Sorted probabilities of the entity's peers (same segment, or stage for deals)."""
+        column = "stage" if self.target == "deal_win" else "segment"
+        key = f"peers:{column}:{group_value}"
+        found = self._cache.get(key)
+        if found is None:
+            values = self._filters.get(column)
+            mask = values == group_value if values is not None and group_value is not None else None
+            probability = self.frame["probability"].to_numpy(dtype=float)
+            found = self._cache[key] = np.sort(probability if mask is None else probability[mask])
+        return found
+
+    def page(
+        self, sort: str, filters: dict[str, str | None], limit: int, cursor: str | None
+    ) -> Page:
+        """Rows ranked by `sort` (highest first, ties by id), filtered, after `cursor`."""
+        keys = self._keys[sort]
+        mask = np.ones(len(keys), dtype=bool)
+        for column, wanted in filters.items():
+            if wanted is not None:
+                values = self._filters.get(column)
+                mask &= (values == wanted) if values is not None else False
+        total = int(mask.sum())
+        if cursor:
+            last_key, last_id = decode_cursor(cursor, sort)
+            mask &= (keys < last_key) | ((keys == last_key) & (self._entity > last_id))
+        order = self._orders[sort]
+        chosen = order[mask[order]][: limit + 1]
+        rows = [record(self.frame.iloc[i]) for i in chosen[:limit]]
+        more = len(chosen) > limit
+        last = chosen[limit - 1] if more else None
+        next_cursor = encode_cursor(sort, keys[last], str(self._entity[last])) if more else None
+        return Page(rows, next_cursor, total)
+
+
+def record(row: pd.Series) -> dict:
+    """A stored score row as JSON-ready Python values, reasons parsed."""
+    out = {}
+    for key, value in row.items():
+        if isinstance(value, pd.Timestamp):
+            value = value.to_pydatetime()
+        elif isinstance(value, np.generic):
+            value = value.item()
+        if isinstance(value, float) and np.isnan(value) or value is pd.NaT or value is pd.NA:
+            value = None
+        out[key] = value
+    out["reasons"] = json.loads(out.get("reasons") or "[]")
+    previous = out.pop("previous_reasons", None)
+    out["change_reasons"] = change_reasons(out["reasons"], json.loads(previous)) if previous else []
+    return out
+
+
+def encode_cursor(sort: str, key: float, entity_id: str) -> str:
+    payload = json.dumps({"s": sort, "k": None if np.isinf(key) else float(key), "i": entity_id})
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str) -> tuple[float, str]:
+    """The (sort key, entity id) a page ended on; CursorError when it cannot be read."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
+        key = -np.inf if data["k"] is None else float(data["k"])
+        entity, sorted_by = str(data["i"]), data["s"]
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+        raise CursorError("cursor is not one this API returned") from exc
+    if sorted_by != sort:
+        raise CursorError(f"cursor was made for sort={sorted_by!r}, not sort={sort!r}")
+    return key, entity
+
+
+def empty_snapshot(target: str) -> ScoreSnapshot:
+    from serving.store import PREVIOUS_COLUMNS, SCORES_COLUMNS
+
+    return ScoreSnapshot(target, pd.DataFrame(columns=[*SCORES_COLUMNS, *PREVIOUS_COLUMNS]))
