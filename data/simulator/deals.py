@@ -1,0 +1,223 @@
+"""Opportunities: each deal draws its behaviour from the owner rep's style, generates its
+activities, then wins or loses from those activities (the true deal-win effects), then walks
+its stage history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from data.simulator import events as E
+from data.simulator.config import SimConfig
+from data.simulator.effects import WIN_BASE_LOGIT, WIN_EFFECTS, WIN_NOISE_SD, logit, sigmoid
+from data.simulator.people import Accounts, Staff
+
+NEW_BUSINESS, UPSELL, CROSS_SELL, RENEWAL, OTHER = range(5)
+DEAL_DAYS = np.array([40.0, 70.0, 110.0])  # median length by segment
+AMOUNT_SHARE = np.array([[0.8, 1.2], [0.1, 0.4], [0.2, 0.5], [0.9, 1.1], [0.05, 0.2]])
+ACTIVITY_MIX = ("call", "email", "meeting", "demo")
+ACTIVITY_SHARE = (0.45, 0.35, 0.12, 0.08)
+WON, LOST, OPEN = 0, 1, 2  # indexes into the contract's OUTCOMES
+N_STAGES = 5
+
+
+@dataclass(frozen=True)
+class Deals:
+    """A chunk's deals (arrays by deal), their activities and stage history."""
+
+    acc: np.ndarray
+    kind: np.ndarray
+    owner: np.ndarray
+    source: np.ndarray
+    opened: np.ndarray
+    closed: np.ndarray  # nan while open
+    outcome: np.ndarray
+    amount: np.ndarray
+    events: E.Events  # `opp` holds the chunk-local deal index
+    stages: dict[str, np.ndarray]  # opp, stage (index into the stage order), t
+
+
+def _owners(rng: np.random.Generator, kind: np.ndarray, acc: np.ndarray, a: Accounts) -> tuple:
+    """Sales owns new business, account managers renewals; upsell/cross-sell go to either.
+
+    A quarter of upsell and cross-sell deals were sourced by the account's service rep.
+    """
+    either = (kind == UPSELL) | (kind == CROSS_SELL)
+    to_sales = (kind == NEW_BUSINESS) | (either & (rng.random(len(kind)) < 0.5))
+    owner = np.where(to_sales, a.sales_rep[acc], a.owner[acc])
+    by_service = either & (rng.random(len(kind)) < 0.25)
+    return owner, np.where(by_service, a.service_rep[acc], owner)
+
+
+def _deal_events(
+    rng: np.random.Generator,
+    deal_acc: np.ndarray,
+    owner: np.ndarray,
+    opened: np.ndarray,
+    days: np.ndarray,
+    a: Accounts,
+    staff: Staff,
+) -> tuple[E.Events, np.ndarray, np.ndarray]:
+    """The deal's calls, emails, meetings and demos, with one follow-up per meeting/demo.
+
+    Returns the events, the meetings' deal index and their follow-up delays.
+    """
+    n = len(owner)
+    cadence = 1.5 * staff.cadence[owner] * rng.lognormal(0, 0.35, n)
+    p_dm = np.clip(staff.dm_reach[owner] * rng.lognormal(0, 0.4, n), 0, 0.95)
+    p_thread = np.clip(staff.multithread[owner] * rng.lognormal(0, 0.3, n), 0.02, 0.98)
+    threads = 1 + rng.binomial(a.n_contacts[deal_acc] - 2, p_thread)
+    minutes = staff.call_minutes[owner] * rng.lognormal(0, 0.25, n)
+    fu_days = staff.followup_days[owner] * rng.lognormal(0, 0.3, n)
+    d = E.explode(np.arange(n), 1 + rng.poisson(cadence * days / 7))
+    t = E.working_hours(opened[d] + rng.random(len(d)) * days[d])
+    kind = rng.choice(4, len(d), p=ACTIVITY_SHARE)
+    acc, rep = deal_acc[d], owner[d]
+    parts = []
+    for k, word in enumerate(ACTIVITY_MIX):
+        s = kind == k
+        common = (rng, acc[s], t[s], rep[s])
+        if word == "call":
+            parts.append(
+                E.calls(
+                    *common,
+                    p_connect=staff.connect_rate[rep[s]],
+                    p_dm=p_dm[d[s]],
+                    minutes=minutes[d[s]],
+                    threads=threads[d[s]],
+                    objective="discovery",
+                    opp=d[s],
+                )
+            )
+        elif word == "email":
+            parts.append(
+                E.emails(*common, threads=threads[d[s]], objective="negotiation", opp=d[s])
+            )
+        else:
+            parts.append(
+                E.meetings(
+                    *common,
+                    p_dm=p_dm[d[s]],
+                    threads=threads[d[s]],
+                    satisfaction=np.zeros(s.sum()),
+                    kind=word,
+                    objective="discovery" if word == "meeting" else "demo",
+                    opp=d[s],
+                )
+            )
+    met = E.concat(parts[2:])
+    fups, delay = E.followups(rng, met, fu_days[met["opp"]])
+    return E.concat(parts + [fups]), met["opp"], delay
+
+
+def win_behaviour(
+    ev: E.Events,
+    met_opp: np.ndarray,
+    delay: np.ndarray,
+    days: np.ndarray,
+    kind: np.ndarray,
+    sourced_by_service: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """The deal-win effects' behaviours, measured on the deal's generated activities."""
+    n, opp = len(days), ev["opp"]
+    conn = ev["outcome"] == E.code(E.OUTCOME_WORDS, "connected")
+    n_conn = np.bincount(opp[conn], minlength=n)
+    conn_s = np.bincount(opp[conn], ev["duration"][conn], minlength=n)
+    n_met = np.bincount(met_opp, minlength=n)
+    fu_sum = np.bincount(met_opp, np.minimum(delay, 21), minlength=n)
+    contacts = np.zeros(n, np.int64)
+    has = ev["contact"] >= 0
+    np.bitwise_or.at(contacts, opp[has], np.int64(1) << ev["contact"][has])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {
+            "decision_maker_reached": (np.bincount(opp[ev["dm"] == 1], minlength=n) > 0) * 1.0,
+            "distinct_contacts": np.bitwise_count(contacts).astype(float),
+            "followup_delay_days": np.where(n_met > 0, fu_sum / n_met - 3, 0.0),
+            "connected_call_minutes": np.where(n_conn > 0, conn_s / n_conn / 60 - 8, 0.0),
+            "activities_per_week": np.minimum(np.bincount(opp, minlength=n) / (days / 7), 6) - 1.5,
+            "sourced_by_service": sourced_by_service * 1.0,
+            "renewal": (kind == RENEWAL) * 1.0,
+        }
+
+
+def _group_position(group: np.ndarray) -> np.ndarray:
+    """0, 1, 2, ... within each run of equal, sorted `group` values."""
+    if len(group) == 0:
+        return np.zeros(0, np.int64)
+    starts = np.r_[0, np.flatnonzero(group[1:] != group[:-1]) + 1]
+    return np.arange(len(group)) - np.repeat(starts, np.diff(np.r_[starts, len(group)]))
+
+
+def stage_history(
+    rng: np.random.Generator, outcome: np.ndarray, opened: np.ndarray, days: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Won deals pass every stage; lost and open ones stop part way. 15% of deals that reach a
+    third stage slip back one stage and recover. Entry times are sorted within the deal's life."""
+    n = len(outcome)
+    reached = np.where(outcome == WON, N_STAGES, 1 + rng.binomial(N_STAGES - 1, 0.45, n))
+    slips = (reached >= 3) & (rng.random(n) < 0.15)
+    opp = E.explode(np.arange(n), reached + 2 * slips)
+    pos = _group_position(opp)
+    top = reached[opp]
+    stage = np.where(pos < top, pos, top - 2 + (pos - top))
+    u = np.where(pos == 0, 0.0, rng.random(len(opp)) * 0.95)
+    u = u[np.lexsort((u, opp))]  # sorted within each deal (groups are already contiguous)
+    return {"opp": opp, "stage": stage, "t": opened[opp] + u * days[opp]}
+
+
+def _amounts(rng: np.random.Generator, kind: np.ndarray, arr: np.ndarray) -> np.ndarray:
+    low, high = AMOUNT_SHARE[kind, 0], AMOUNT_SHARE[kind, 1]
+    return (arr * rng.uniform(low, high)).round(2)
+
+
+def _close(
+    won: np.ndarray, opened: np.ndarray, days: np.ndarray, churn_day: np.ndarray, end: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Outcome, close day (nan while open) and effective length: a churning customer's deals
+    are lost on the churn day; deals still running at the export date are open."""
+    due = opened + days
+    churned = churn_day < due
+    closed = np.where(churned, churn_day, due)
+    outcome = np.where(churned, LOST, np.where(won, WON, LOST))
+    still_open = closed >= end
+    outcome = np.where(still_open, OPEN, outcome)
+    return outcome, np.where(still_open, np.nan, closed), np.minimum(closed, end) - opened
+
+
+def make_deals(
+    rng: np.random.Generator,
+    starts: dict[str, np.ndarray],
+    a: Accounts,
+    staff: Staff,
+    churn_day: np.ndarray,
+    cfg: SimConfig,
+) -> Deals:
+    """Deals for the chunk's deal starts (account, opening day, kind)."""
+    acc, kind, opened = starts["acc"], starts["kind"], starts["t"]
+    owner, source = _owners(rng, kind, acc, a)
+    days = np.clip(rng.lognormal(np.log(DEAL_DAYS[a.segment[acc]]), 0.5), 14, 300).round()
+    ev, met_opp, delay = _deal_events(rng, acc, owner, opened, days, a, staff)
+    by_service = staff.team[source] == 1
+    x = win_behaviour(ev, met_opp, delay, days, kind, by_service)
+    z = logit(WIN_BASE_LOGIT, WIN_EFFECTS, x) + rng.normal(0, WIN_NOISE_SD, len(acc))
+    outcome, closed, life = _close(
+        rng.random(len(acc)) < sigmoid(z), opened, days, churn_day[acc], cfg.end_day
+    )
+    stages = stage_history(rng, outcome, opened, np.minimum(days, life))
+    keep = stages["t"] < cfg.end_day
+    stages = {k: v[keep] for k, v in stages.items()}
+    ends = opened + life
+    ev = E.select(ev, ev["t"] < ends[ev["opp"]])
+    return Deals(
+        acc,
+        kind,
+        owner,
+        source,
+        opened,
+        closed,
+        outcome,
+        _amounts(rng, kind, a.arr[acc]),
+        ev,
+        stages,
+    )
