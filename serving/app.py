@@ -163,6 +163,7 @@ def create_app(
     state.scores = ScoreHolder(options.targets)
     state.features = features or FrameFeatureSource({})
     state.registry = {}
+    state.drivers_cache = {}
     state.metrics = Metrics()
     state.load_scores = load_scores
     app.include_router(health.router)

@@ -150,7 +150,7 @@ class ObservabilityMiddleware:
         return wrapped
 
     def record(self, scope, status: int, seconds: float, request_id: str) -> None:
-        route = getattr(scope.get("route"), "path", None) or "unmatched"
+        route = route_label(scope)
         method = scope["method"]
         self.metrics.requests.labels(method, route, str(status)).inc()
         self.metrics.latency.labels(method, route).observe(seconds)
@@ -167,6 +167,15 @@ class ObservabilityMiddleware:
                     "role": scope.get("state", {}).get("role"),
                 },
             )
+
+
+def route_label(scope) -> str:
+    """The route template (`/v1/accounts/{account_id}/churn-risk`), never the raw path."""
+    path = getattr(scope.get("route"), "path", None)
+    if path is None:
+        return "unmatched"
+    # Routes included under the `/v1` router report their path without the prefix.
+    return f"/v1{path}" if scope["path"].startswith("/v1/") and not path.startswith("/v1") else path
 
 
 def incoming_request_id(scope) -> str | None:

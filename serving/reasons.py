@@ -1,20 +1,23 @@
 """Per-row reasons from a model's explanation: the top positive and negative contributions.
 
 Each reason is `{feature, family, value, points, sentence}`; `points` are probability points
-(0.11 = +11 pts) and add up, with the base probability, to the probability shown.
+(0.11 = +11 pts) and add up, with the base probability, to the probability shown. Sentences use the
+explanations room's wording (`explain.reasons.sentence`); this module only picks the top reasons for
+many rows at once, vectorised, for the scoring job and the API.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from explain.common import feature_info, format_points, is_missing
+from explain.reasons import sentence
+
 TOP_K = 5
-OUTCOME_WORDS = {"churn": "churn risk", "deal_win": "win probability"}
 
 
 def registry_map(registry: Mapping[str, Any] | Iterable[Any] | None) -> dict[str, Any]:
@@ -26,39 +29,18 @@ def registry_map(registry: Mapping[str, Any] | Iterable[Any] | None) -> dict[str
     return {entry.name: entry for entry in registry}
 
 
-def format_value(value: Any, unit: str = "") -> str:
-    """A feature value as a person reads it: `12`, `0.35`, `missing`, `48 days`."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "missing"
-    if isinstance(value, bool | np.bool_):
-        return "yes" if value else "no"
-    if isinstance(value, int | float | np.number):
-        number = float(value)
-        text = f"{number:.0f}" if number.is_integer() else f"{number:.3g}"
-        return f"{text} {unit}".strip()
-    return str(value)
-
-
-def sentence(description: str, value: Any, unit: str, points: float, target: str) -> str:
-    """E.g. "Days since the last connected call: 48 days (+11.0 pts churn risk)"."""
-    outcome = OUTCOME_WORDS.get(target, target)
-    return f"{description}: {format_value(value, unit)} ({points * 100:+.1f} pts {outcome})"
-
-
 def reason(feature: str, value: Any, points: float, target: str, registry: dict) -> dict:
-    """One structured reason for one feature of one row."""
-    entry = registry.get(feature)
-    description = getattr(entry, "description", None) or feature.replace("_", " ")
-    unit = getattr(entry, "unit", "") or ""
-    plain = None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+    """One structured reason for one feature of one row, worded by `explain.reasons.sentence`."""
+    info = feature_info(registry, feature)
+    plain = None if is_missing(value) else value
     if isinstance(plain, np.generic):
         plain = plain.item()
     return {
         "feature": feature,
-        "family": getattr(entry, "family", None),
+        "family": info.family,
         "value": plain if isinstance(plain, int | float | bool | str | type(None)) else str(plain),
         "points": round(float(points), 6),
-        "sentence": sentence(description, value, unit, float(points), target),
+        "sentence": sentence(info, value, float(points), target),
     }
 
 
@@ -107,8 +89,8 @@ def change_reasons(current: list[dict], previous: list[dict], k: int = TOP_K) ->
                     "value": now.get(feature, {}).get("value"),
                     "previous_value": before.get(feature, {}).get("value"),
                     "points_change": round(delta, 6),
-                    "sentence": entry["sentence"].rsplit(" (", 1)[0]
-                    + f" ({delta * 100:+.1f} pts since the previous scoring)",
+                    "sentence": entry["sentence"].rsplit(": ", 1)[0]
+                    + f": {format_points(delta)} since the previous scoring",
                 }
             )
     deltas.sort(key=lambda d: (-abs(d["points_change"]), d["feature"]))

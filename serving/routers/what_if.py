@@ -6,17 +6,14 @@ import numpy as np
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 
+from explain.whatif import CAVEAT
+from explain.whatif import what_if as explain_what_if
 from serving.deps import ERRORS, BundleDep, Retention, model_for
 from serving.routers.score import field_errors
 from serving.schemas.requests import WhatIf
 from serving.schemas.responses import WhatIfResult
 
 router = APIRouter(prefix="/what-if", tags=["what-if"], responses=ERRORS)
-CAVEAT = (
-    "This is the model's predictive estimate for these changed values, not a causal effect: "
-    "accounts that behave this way differ in other ways too, and changing one behaviour may not "
-    "move the outcome by this much."
-)
 
 
 @router.post("", response_model=WhatIfResult, responses={404: {"description": "Unknown entity."}})
@@ -37,11 +34,8 @@ def what_if(request: Request, payload: WhatIf, _: Retention, bundle: BundleDep):
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, f"No features for {payload.target} {payload.entity_id!r}."
         )
-    after = before.copy()
-    for name, value in payload.changes.items():
-        after[name] = after[name].astype(object) if name in model.categories else after[name]
-        after.loc[0, name] = value
-    p_before, p_after = (float(model.predict_proba(f)[0]) for f in (before, after))
+    result = explain_what_if(model, before, payload.changes)
+    p_before, p_after = result.before, result.after
     return {
         "target": payload.target,
         "entity_id": payload.entity_id,

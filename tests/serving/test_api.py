@@ -1,0 +1,332 @@
+"""Every route, role and error case through TestClient on a seeded workspace with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+ACCOUNT = "A007"
+
+
+def test_health_needs_no_key_and_readiness_reports_models(client) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["models"] == {"churn": "3", "deal_win": "5"}
+    assert ready.json()["scores"] == {"churn": 40, "deal_win": 30}
+
+
+def test_not_ready_until_every_model_is_loaded(new_client, models) -> None:
+    with new_client({"churn": models["churn"]}) as partial:
+        ready = partial.get("/readyz")
+        assert ready.status_code == 503
+        assert "deal_win" in ready.json()["missing"]
+        key = {"X-API-Key": "retention-key-0123456789"}
+        response = partial.post("/v1/score/deal_win", json={"rows": [{}]}, headers=key)
+        assert response.status_code == 503
+
+
+@pytest.mark.parametrize(
+    "send, code",
+    [
+        ({}, 401),
+        ({"X-API-Key": "not-a-key-at-all-000000"}, 401),
+        ({"Authorization": "Bearer not-a-key-at-all-000"}, 401),
+        ({"Authorization": "Basic retention-key-0123456789"}, 401),
+        ({"X-API-Key": "retention-key-0123456789"}, 200),
+        ({"Authorization": "Bearer retention-key-0123456789"}, 200),
+    ],
+)
+def test_keys_by_header_or_bearer(client, send, code) -> None:
+    response = client.get(f"/v1/accounts/{ACCOUNT}/churn-risk", headers=send)
+    assert response.status_code == code
+    if code == 401:
+        assert response.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize(
+    "method, path, minimum",
+    [
+        ("get", f"/v1/accounts/{ACCOUNT}/churn-risk", "retention"),
+        ("get", "/v1/accounts", "retention"),
+        ("get", "/v1/opportunities/O001/win-probability", "retention"),
+        ("get", "/v1/opportunities", "retention"),
+        ("get", "/v1/models", "retention"),
+        ("get", "/v1/drivers/churn", "manager"),
+        ("post", "/v1/models/reload", "admin"),
+    ],
+)
+def test_roles(client, headers, method, path, minimum) -> None:
+    order = ["retention", "manager", "admin"]
+    for role in order:
+        response = getattr(client, method)(path, headers=headers[role])
+        allowed = order.index(role) >= order.index(minimum)
+        assert response.status_code == (200 if allowed else 403), (role, response.text)
+
+
+def test_churn_risk_is_the_stored_score_with_reasons_and_change(client, headers, workspace):
+    settings, _ = workspace
+    body = client.get(f"/v1/accounts/{ACCOUNT}/churn-risk", headers=headers["retention"]).json()
+    from features.warehouse import connect
+
+    with connect(settings.warehouse_path, read_only=True) as con:
+        history = con.execute(
+            "select as_of, probability from scores where target='churn' and entity_id=? "
+            "order by as_of",
+            [ACCOUNT],
+        ).fetchall()
+    assert len(history) == 2
+    assert body["probability"] == pytest.approx(history[1][1])
+    assert body["as_of"].startswith("2026-10-01") and body["model_version"] == "3"
+    assert body["change"]["previous_probability"] == pytest.approx(history[0][1])
+    assert body["change"]["change"] == pytest.approx(history[1][1] - history[0][1])
+    assert body["reasons"] == [c["sentence"] for c in body["contributions"]]
+    assert all("pts churn risk" in s for s in body["reasons"])
+    assert {c["feature"] for c in body["contributions"]} <= {
+        "days_since_last_call",
+        "open_cases",
+        "segment",
+    }
+    assert 0 < body["percentile"] <= 100 and body["band"] in {"low", "medium", "high"}
+
+
+def test_live_score_matches_the_model_on_the_latest_row(client, headers, models, workspace):
+    latest = workspace[1]["churn"]
+    row = latest[latest["account_id"] == ACCOUNT]
+    expected = models["churn"].model.predict_proba(row)[0]
+    response = client.get(
+        f"/v1/accounts/{ACCOUNT}/churn-risk", params={"live": True}, headers=headers["retention"]
+    )
+    body = response.json()
+    assert response.status_code == 200 and body["live"] is True
+    assert body["probability"] == pytest.approx(expected, abs=1e-12)
+    points = sum(c["points"] for c in body["contributions"])
+    assert body["base_probability"] + points == pytest.approx(expected, abs=1e-5)
+
+
+def test_unknown_ids_are_404(client, headers) -> None:
+    for path in (
+        "/v1/accounts/NOPE/churn-risk",
+        "/v1/accounts/NOPE/churn-risk?live=true",
+        "/v1/opportunities/NOPE/win-probability",
+    ):
+        assert client.get(path, headers=headers["retention"]).status_code == 404, path
+
+
+def test_worklist_is_ranked_filtered_and_pages_with_a_cursor(client, headers) -> None:
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 7, **({"cursor": cursor} if cursor else {})}
+        page = client.get("/v1/accounts", params=params, headers=headers["retention"]).json()
+        assert page["total"] == 40
+        seen += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == 40 and len({i["account_id"] for i in seen}) == 40
+    risk = [i["probability"] for i in seen]
+    assert risk == sorted(risk, reverse=True)
+    smb = client.get(
+        "/v1/accounts",
+        params={"segment": "smb", "sort": "arr_at_risk", "limit": 500},
+        headers=headers["retention"],
+    ).json()["items"]
+    assert smb and {i["segment"] for i in smb} == {"smb"}
+    at_risk = [i["arr_at_risk"] for i in smb]
+    assert at_risk == sorted(at_risk, reverse=True)
+    assert all(i["arr_at_risk"] == pytest.approx(i["arr"] * i["probability"]) for i in smb)
+
+
+def test_worklist_filters_combine(client, headers) -> None:
+    params = {"team": "sales", "owner": "r1", "band": "low", "limit": 500}
+    items = client.get("/v1/accounts", params=params, headers=headers["retention"]).json()["items"]
+    assert all((i["team"], i["owner_rep_id"], i["band"]) == ("sales", "r1", "low") for i in items)
+    everything = client.get(
+        "/v1/accounts", params={"limit": 500}, headers=headers["retention"]
+    ).json()["items"]
+    expected = [
+        i for i in everything if (i["team"], i["owner_rep_id"], i["band"]) == ("sales", "r1", "low")
+    ]
+    assert items == expected
+
+
+@pytest.mark.parametrize("cursor", ["garbage", "eyJzIjoiYXJyX2F0X3Jpc2siLCJrIjoxLCJpIjoiQSJ9"])
+def test_bad_cursor_is_a_field_error(client, headers, cursor) -> None:
+    response = client.get("/v1/accounts", params={"cursor": cursor}, headers=headers["retention"])
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "cursor"]
+
+
+def test_opportunities(client, headers) -> None:
+    body = client.get("/v1/opportunities/O003/win-probability", headers=headers["retention"]).json()
+    assert body["opportunity_id"] == "O003" and body["model_version"] == "5"
+    assert body["stage"] in {"Discovery", "Proposal"} and body["account_id"] == "A003"
+    assert all("pts win chance" in s for s in body["reasons"])
+    page = client.get(
+        "/v1/opportunities",
+        params={"stage": "Proposal", "sort": "expected_value"},
+        headers=headers["retention"],
+    ).json()
+    assert page["items"] and {i["stage"] for i in page["items"]} == {"Proposal"}
+
+
+def test_batch_scoring_matches_the_model(client, headers, models) -> None:
+    rows = [
+        {"id": "x", "days_since_last_call": 60.0, "open_cases": 4, "segment": "smb"},
+        {"days_since_last_call": 1.0, "segment": "galactic"},
+    ]
+    response = client.post("/v1/score/churn", json={"rows": rows}, headers=headers["retention"])
+    body = response.json()
+    frame = pd.DataFrame(rows).drop(columns="id")
+    expected = models["churn"].model.predict_proba(frame)
+    assert response.status_code == 200 and body["model_version"] == "3"
+    np.testing.assert_allclose([r["probability"] for r in body["results"]], expected, atol=1e-12)
+    assert body["results"][0]["id"] == "x" and body["results"][1]["id"] is None
+    assert body["results"][0]["probability"] > body["results"][1]["probability"]
+    assert "days_since_last_call" in {c["feature"] for c in body["results"][0]["contributions"]}
+
+
+@pytest.mark.parametrize(
+    "payload, loc",
+    [
+        ({"rows": [{"calls_made_up": 1}]}, ["body", "rows", 0, "calls_made_up"]),
+        ({"rows": [{"open_cases": "many"}]}, ["body", "rows", 0, "open_cases"]),
+        ({"rows": []}, ["body", "rows"]),
+        ({"rows": [{}] * 1001}, ["body", "rows"]),
+        ({"rows": [{}], "extra": 1}, ["body", "extra"]),
+        ({"rows": [{"open_cases": [1, 2]}]}, ["body", "rows", 0, "open_cases"]),
+    ],
+)
+def test_bad_batches_are_field_level_422(client, headers, payload, loc) -> None:
+    response = client.post("/v1/score/churn", json=payload, headers=headers["retention"])
+    assert response.status_code == 422
+    assert any(e["loc"][: len(loc)] == loc for e in response.json()["detail"]), response.json()
+
+
+def test_bad_target_and_malformed_json_are_422(client, headers) -> None:
+    assert (
+        client.post("/v1/score/nope", json={"rows": [{}]}, headers=headers["retention"]).status_code
+        == 422
+    )
+    broken = client.post(
+        "/v1/score/churn",
+        content=b"{not json",
+        headers={**headers["retention"], "content-type": "application/json"},
+    )
+    assert broken.status_code == 422
+
+
+def test_body_size_limit_is_413(new_client, headers) -> None:
+    with new_client(max_body_bytes=2000) as small:
+        rows = [{"open_cases": 1.0}] * 200
+        response = small.post("/v1/score/churn", json={"rows": rows}, headers=headers["retention"])
+        assert response.status_code == 413 and "limit" in response.json()["detail"]
+        ok = small.post("/v1/score/churn", json={"rows": rows[:2]}, headers=headers["retention"])
+        assert ok.status_code == 200
+
+
+def test_what_if_changes_the_probability_with_a_caveat(client, headers, models, workspace):
+    latest = workspace[1]["churn"]
+    row = latest[latest["account_id"] == ACCOUNT].reset_index(drop=True)
+    changed = row.assign(days_since_last_call=0.0)
+    before, after = models["churn"].model.predict_proba(pd.concat([row, changed]))
+    payload = {"target": "churn", "entity_id": ACCOUNT, "changes": {"days_since_last_call": 0}}
+    body = client.post("/v1/what-if", json=payload, headers=headers["retention"]).json()
+    assert body["probability_before"] == pytest.approx(before)
+    assert body["probability_after"] == pytest.approx(after)
+    assert body["change"] == pytest.approx(after - before)
+    assert "not" in body["caveat"] and "causal" in body["caveat"]
+    assert body["changed"] == [
+        {
+            "feature": "days_since_last_call",
+            "before": row.loc[0, "days_since_last_call"],
+            "after": 0,
+        }
+    ]
+
+
+def test_what_if_errors(client, headers) -> None:
+    unknown = {"target": "churn", "entity_id": "NOPE", "changes": {"open_cases": 1}}
+    assert client.post("/v1/what-if", json=unknown, headers=headers["retention"]).status_code == 404
+    bad = {"target": "churn", "entity_id": ACCOUNT, "changes": {"made_up": 1}}
+    response = client.post("/v1/what-if", json=bad, headers=headers["retention"])
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "changes", "made_up"]
+
+
+def test_drivers_overall_and_by_segment(client, headers) -> None:
+    body = client.get("/v1/drivers/churn", headers=headers["manager"]).json()
+    top = body["drivers"][0]
+    assert top["feature"] in {"days_since_last_call", "open_cases"} and top["direction"] == 1
+    assert sum(d["share"] for d in body["drivers"]) == pytest.approx(1.0)
+    assert body["dependence"] and body["rows"] == 40
+    by = client.get(
+        "/v1/drivers/churn", params={"by": "segment"}, headers=headers["manager"]
+    ).json()
+    assert {d["group"] for d in by["drivers"]} == {"smb", "mid_market", "enterprise"}
+
+
+def test_models_and_reload_swap_versions(new_client, headers, models) -> None:
+    provider_models = dict(models)
+    with new_client(provider_models) as fresh:
+        provider = fresh.app.state.models.provider
+        listed = fresh.get("/v1/models", headers=headers["retention"]).json()
+        assert {m["target"]: m["version"] for m in listed["models"]} == {
+            "churn": "3",
+            "deal_win": "5",
+        }
+        from serving.bundle import LoadedModel
+
+        provider.publish(LoadedModel("churn", models["churn"].model, "4", {"roc_auc": 0.81}))
+        reloaded = fresh.post("/v1/models/reload", headers=headers["admin"]).json()
+        assert {m["target"]: m["version"] for m in reloaded["models"]}["churn"] == "4"
+        live = fresh.get(
+            f"/v1/accounts/{ACCOUNT}/churn-risk?live=true", headers=headers["retention"]
+        ).json()
+        assert live["model_version"] == "4"
+        assert 'barometer_model_info{target="churn",version="4"} 1.0' in fresh.get("/metrics").text
+
+
+def test_metrics_count_requests_by_route(client, headers) -> None:
+    client.get(f"/v1/accounts/{ACCOUNT}/churn-risk", headers=headers["retention"])
+    text = client.get("/metrics").text
+    assert (
+        'barometer_http_requests_total{method="GET",route="/v1/accounts/{account_id}/churn-risk",'
+        'status="200"}' in text
+    )
+    assert "barometer_http_request_duration_seconds_bucket" in text
+    assert 'barometer_score_probability_count{source="stored",target="churn"}' in text
+    assert 'barometer_scored_entities{target="churn"} 40.0' in text
+
+
+def test_cors_is_closed_by_default(client, headers) -> None:
+    response = client.get(
+        f"/v1/accounts/{ACCOUNT}/churn-risk",
+        headers={**headers["retention"], "Origin": "https://evil.example"},
+    )
+    assert "access-control-allow-origin" not in response.headers
+    preflight = client.options(
+        "/v1/accounts",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
+    )
+    assert "access-control-allow-origin" not in preflight.headers
+
+
+def test_logs_are_json_with_request_ids_and_never_keys(client, headers) -> None:
+    import io
+    import json
+
+    from serving.observability import configure_logging
+
+    stream = io.StringIO()
+    configure_logging("INFO", stream)
+    response = client.get(
+        "/v1/accounts?band=high", headers={**headers["admin"], "X-Request-ID": "req-42"}
+    )
+    client.get("/v1/accounts", headers={"X-API-Key": "wrong-key-but-secret-123"})
+    assert response.headers["x-request-id"] == "req-42"
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    mine = next(line for line in lines if line.get("request_id") == "req-42")
+    assert mine["status"] == 200 and mine["role"] == "admin" and mine["route"] == "/v1/accounts"
+    assert "admin-key" not in stream.getvalue() and "wrong-key" not in stream.getvalue()
