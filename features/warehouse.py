@@ -55,3 +55,26 @@ def replace_table(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame
     except BaseException:
         con.execute("rollback")
         raise
+
+
+LOCK_NAME = "warehouse.lock"
+
+
+@contextmanager
+def write_lock(home: Path, *, timeout: float = 0) -> Iterator[None]:
+    """Hold the workspace's writer lock; one writer at a time, others get a clear "busy" error."""
+    from filelock import FileLock, Timeout
+
+    Path(home).mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(Path(home) / LOCK_NAME), timeout=timeout)
+    try:
+        lock.acquire()
+    except Timeout as exc:
+        raise WarehouseBusyError(
+            f"The workspace {home} is busy: another Barometer command is writing its warehouse. "
+            "Wait for it to finish and run this again."
+        ) from exc
+    try:
+        yield
+    finally:
+        lock.release()

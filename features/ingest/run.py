@@ -1,0 +1,84 @@
+"""The ingest job: pick the adapter, check mandatory tables, load each source in contract order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import duckdb
+
+from barometer.settings import Settings
+from data.contract import LOAD_ORDER, MANDATORY, TABLES
+from features.ingest.load import LoadResult, load_source
+from features.ingest.sources import IngestError, Plan, canonical_plan
+from features.warehouse import connect, table_exists, write_lock
+
+Format = Literal["canonical", "salesforce", "mapping"]
+
+
+@dataclass
+class IngestReport:
+    """Per-source results, what was skipped, and notes for the summary."""
+
+    results: list[LoadResult] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def over_threshold(self, threshold: float) -> list[LoadResult]:
+        """Sources whose rejected share passes the threshold."""
+        return [r for r in self.results if r.rejected_share > threshold]
+
+
+def prepare(con: duckdb.DuckDBPyConnection) -> None:
+    """Session settings ingestion relies on: UTC for offset-less timestamps, no progress bar."""
+    con.execute("set TimeZone = 'UTC'")
+    con.execute("set enable_progress_bar = false")
+
+
+def make_plan(
+    con: duckdb.DuckDBPyConnection, path: Path, fmt: Format, mapping: Path | None
+) -> Plan:
+    """Ask the chosen adapter which sources the folder holds."""
+    if fmt == "canonical":
+        return canonical_plan(con, path)
+    if fmt == "salesforce":
+        from features.ingest.salesforce import salesforce_plan
+
+        return salesforce_plan(con, path, mapping)
+    if fmt == "mapping":
+        if mapping is None:
+            raise IngestError("--format mapping needs --mapping FILE (a YAML mapping)")
+        from features.ingest.mapping import mapping_plan
+
+        return mapping_plan(con, path, mapping)
+    raise IngestError(f"unknown format {fmt!r}: use canonical, salesforce or mapping")
+
+
+def check_mandatory(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
+    """accounts and activities must come with this ingest or already be in the warehouse."""
+    missing = [t for t in MANDATORY if t not in plan.tables() and not table_exists(con, t)]
+    if missing:
+        raise IngestError(
+            f"mandatory table(s) {', '.join(missing)} found neither in the input nor in the "
+            "warehouse; provide a file for each"
+        )
+
+
+def ingest(
+    path: Path, settings: Settings, fmt: Format = "canonical", mapping: Path | None = None
+) -> IngestReport:
+    """Validate and load every file under `path` into the workspace warehouse, one file at a time."""
+    settings.ensure_home()
+    with write_lock(settings.home), connect(settings.warehouse_path) as con:
+        prepare(con)
+        plan = make_plan(con, Path(path), fmt, mapping)
+        check_mandatory(con, plan)
+        report = IngestReport(notes=list(plan.notes))
+        for table in LOAD_ORDER:
+            sources = [s for s in plan.sources if s.table == table]
+            if not sources and not TABLES[table].mandatory:
+                report.skipped.append(table)
+            for source in sources:
+                report.results.append(load_source(con, source))
+    return report

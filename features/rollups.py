@@ -1,0 +1,326 @@
+"""The rollup design: aggregate once per (entity, day, visible day), then window per cutoff.
+
+Each `source` below returns an Ibis table keyed by the entity key and `c_day` (the cutoff's epoch
+day) with raw aggregate columns. Registry expressions turn those columns into features.
+Windows join the *rollups* (not raw events) to the small cutoff table on
+`vis_day < c_day and occ_day >= c_day - W`: the cost grows with events + entities × days.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import ibis
+import ibis.expr.types as ir
+from ibis import _
+
+from features import prep
+from features.timeline import US_PER_DAY, cutoff_day, cutoff_table
+
+WINDOW = 90  # the longest activity window; 30-day figures are taken inside it
+CASE_WINDOW = 180
+
+
+def left_join(left: ir.Table, right: ir.Table, keys: list[str]) -> ir.Table:
+    """Left join on same-named keys, keeping one copy of each key."""
+    j = left.left_join(right.view(), keys)
+    return j.drop(*[c for c in j.columns if c.endswith("_right")])
+
+
+def _n(cond: ir.BooleanValue) -> ir.IntegerValue:
+    """1 where cond holds, else 0 (null counts as false)."""
+    return ibis.ifelse(cond.fill_null(False), 1, 0)
+
+
+def _x(cond: ir.BooleanValue, value: ir.NumericValue) -> ir.NumericValue:
+    """value where cond holds, else 0."""
+    return ibis.ifelse(cond.fill_null(False), value.fill_null(0), 0)
+
+
+@dataclass
+class Context:
+    """Everything a source needs: the backend, cutoffs, present tables, stage order."""
+
+    con: object
+    cutoffs: list
+    stage_order: tuple[str, ...]
+    tables: set[str]
+    stage_entry_snapshots: bool = True
+    cache: dict = field(default_factory=dict)
+
+    @cached_property
+    def cut(self) -> ir.Table:
+        return cutoff_table(self.cutoffs)
+
+    @cached_property
+    def accounts(self) -> ir.Table:
+        return prep.accounts(self.con)
+
+    @cached_property
+    def activities(self) -> ir.Table:
+        return prep.activities(self.con, self.con.table("accounts"))
+
+    @cached_property
+    def opportunities(self) -> ir.Table:
+        return prep.opportunities(self.con)
+
+    @cached_property
+    def stages(self) -> ir.Table:
+        return prep.stages(self.con, self.stage_order)
+
+
+# ---------------------------------------------------------------- grids
+
+
+def account_grid(ctx: Context) -> ir.Table:
+    """(account_id, c_day) for accounts created before the cutoff and not churned before it."""
+    a, c = ctx.accounts, ctx.cut
+    keep = (a.created_day < c.c_day) & (a.churned_day.isnull() | (a.churned_day >= c.c_day))
+    return a.join(c, keep).select("account_id", "c_day")
+
+
+def opportunity_grid(ctx: Context) -> ir.Table:
+    """Snapshots of open deals: at each cutoff, and at the end of each stage-entry day.
+
+    A stage-entry snapshot is taken at the midnight after the entry (so the entry is known) and
+    kept only if it falls within the cutoff range and is not already a regular cutoff.
+    """
+    o, c = ctx.opportunities, ctx.cut
+    open_at = lambda day: (o.created_day < day) & (o.closed_day.isnull() | (o.closed_day >= day))  # noqa: E731
+    regular = o.join(c, open_at(c.c_day)).select(
+        "opportunity_id", "account_id", "c_day", snapshot=ibis.literal("cutoff")
+    )
+    if not (ctx.stage_entry_snapshots and "opportunity_stages" in ctx.tables):
+        return regular
+    days = [cutoff_day(c) for c in ctx.cutoffs]
+    s = ctx.stages.select("opportunity_id", c_day=_.entered_day + 1).distinct()
+    s = s.filter(s.c_day.between(min(days), max(days)) & ~s.c_day.isin(days))
+    entry = s.join(o, [s.opportunity_id == o.opportunity_id, open_at(s.c_day)]).select(
+        s.opportunity_id, o.account_id, s.c_day, snapshot=ibis.literal("stage_entry")
+    )
+    return regular.union(entry)
+
+
+# ---------------------------------------------------------------- account sources
+
+
+def account_day_rollup(ctx: Context) -> ir.Table:
+    """Activity measures per (account, occurred day, visible day)."""
+    t = ctx.activities
+    touch = t.kind.isin(prep.TOUCH_TYPES)
+    call = t.kind == "call"
+    connected = call & (t.result == "connected")
+    known_tz = call & t.local_hour.notnull()
+    business = known_tz & t.local_hour.between(9, 16) & (t.local_weekday < 5)
+    measures = {
+        "touches": _n(touch),
+        "outbound": _n(touch & (t.way == "outbound")),
+        "inbound": _n(touch & (t.way == "inbound")),
+        "calls": _n(call),
+        "connected": _n(connected),
+        "connected_s": _x(connected, t.duration_s.cast("float64")),
+        "long_calls": _n(connected & (t.duration_s >= 600)),
+        "meetings": _n(t.kind == "meeting"),
+        "demos": _n((t.kind == "demo") | ((t.kind == "meeting") & (t.goal == "demo"))),
+        "dm": _n(touch & t.reached_decision_maker),
+        "usage": _n(t.kind.isin(prep.USAGE_TYPES)),
+        "rated": _n(t.rating.notnull()),
+        "rating_sum": _x(t.rating.notnull(), t.rating.cast("float64")),
+        "calls_morning": _n(call & t.hour_utc.between(6, 11)),
+        "calls_afternoon": _n(call & t.hour_utc.between(12, 17)),
+        "calls_weekend": _n(call & (t.weekday_utc >= 5)),
+        "calls_tz_known": _n(known_tz),
+        "calls_business": _n(business),
+        "calls_with_goal": _n(call & t.goal.notnull()),
+        **{f"goal_{g}": _n(call & (t.goal == g)) for g in prep.OBJECTIVES},
+    }
+    return t.group_by(["account_id", "occ_day", "vis_day"]).aggregate(
+        **{k: v.sum() for k, v in measures.items()}
+    )
+
+
+def _band(rollup: ir.Table, cut: ir.Table, window: int) -> ir.Table:
+    """Rollup rows joined to the cutoffs whose window they fall in and before which they were visible."""
+    on = [rollup.vis_day < cut.c_day, rollup.occ_day >= cut.c_day - window]
+    return rollup.join(cut, on)
+
+
+def activity_windows(ctx: Context) -> ir.Table:
+    """Activity sums over the last 30 and 90 days before each cutoff."""
+    r = account_day_rollup(ctx)
+    j = _band(r, ctx.cut, WINDOW)
+    recent = j.occ_day >= j.c_day - 30
+    names = [c for c in r.columns if c not in ("account_id", "occ_day", "vis_day")]
+    aggs = {f"a90_{n}": j[n].sum() for n in names}
+    aggs |= {f"a30_{n}": _x(recent, j[n]).sum() for n in ("touches", "usage")}
+    return j.group_by(["account_id", "c_day"]).aggregate(**aggs)
+
+
+def running(
+    events: ir.Table,
+    grid: ir.Table,
+    keys: list[str],
+    columns: list[str],
+    how: str = "max",
+    carry: tuple[str, ...] = (),
+) -> ir.Table:
+    """For each grid row, the running max (or sum) of each column over events visible strictly
+    before its day.
+
+    Events (keys, vis_day, columns) and grid rows (keys, c_day, carry) are interleaved in one
+    stream ordered by day, grid rows first on ties, and carried forward with a running aggregate.
+    `carry` columns of the grid pass through (so no self-join is needed afterwards).
+    """
+    ev = events.select(
+        *keys, t=_.vis_day, is_grid=ibis.literal(0).cast("int64"),
+        **{c: _[c].cast("int64") for c in columns},
+        **{c: ibis.null(grid[c].type()) for c in carry},
+    )
+    gr = grid.select(
+        *keys, t=_.c_day, is_grid=ibis.literal(1).cast("int64"),
+        **{c: ibis.null("int64") for c in columns}, **{c: _[c] for c in carry},
+    )
+    stream = gr.union(ev)
+    w = ibis.window(
+        group_by=[stream[k] for k in keys], order_by=[stream.t, ibis.desc(stream.is_grid)],
+        rows=(None, 0),
+    )
+    agg = (lambda col: col.max()) if how == "max" else (lambda col: col.sum())
+    stream = stream.mutate(**{f"run_{c}": agg(stream[c]).over(w) for c in columns})
+    out = stream.filter(stream.is_grid == 1)
+    return out.select(*keys, *carry, c_day=_.t, **{f"run_{c}": _[f"run_{c}"] for c in columns})
+
+
+def recency(ctx: Context) -> ir.Table:
+    """Last day (before each cutoff, all history) with a touch, a connected call, usage."""
+    r = account_day_rollup(ctx)
+    ev = r.group_by(["account_id", "vis_day"]).aggregate(
+        touch=ibis.ifelse(r.touches > 0, r.occ_day, None).max(),
+        connected=ibis.ifelse(r.connected > 0, r.occ_day, None).max(),
+        usage=ibis.ifelse(r.usage > 0, r.occ_day, None).max(),
+    )
+    return running(ev, account_grid(ctx), ["account_id"], ["touch", "connected", "usage"])
+
+
+def touch_days(ctx: Context, key: str = "account_id") -> ir.Table:
+    """One row per (key, touch day) with the first visible day of each kind of touch that day."""
+    t = ctx.activities.filter(ctx.activities.kind.isin(prep.TOUCH_TYPES))
+    outbound = (t.way == "outbound") & t.kind.isin(("call", "email"))
+
+    def first_visible(cond: ir.BooleanValue) -> ir.IntegerValue:
+        return ibis.ifelse(cond.fill_null(False), t.vis_day, None).min()
+
+    return t.group_by([key, "occ_day"]).aggregate(
+        vis_day=t.vis_day.min(),
+        vis_meeting=first_visible(t.kind == "meeting"),
+        vis_outbound=first_visible(outbound),
+        vis_inbound=first_visible(t.way == "inbound"),
+        vis_followup=first_visible(outbound & (t.goal == "follow_up")),
+        vis_call=first_visible((t.kind == "call") & (t.way != "inbound")),
+    )
+
+
+def rhythm(ctx: Context) -> ir.Table:
+    """Gaps between touch days and follow-up latencies, from the touch days visible before each
+    cutoff within the last 90 days (gaps within 30 days are those whose both ends are inside)."""
+    j = _band(touch_days(ctx), ctx.cut, WINDOW)
+    known = lambda col: j[col].notnull() & (j[col] < j.c_day)  # noqa: E731
+    j = j.mutate(
+        is_meeting=known("vis_meeting"),
+        out_day=ibis.ifelse(known("vis_outbound"), j.occ_day, None),
+        is_inbound=known("vis_inbound"),
+        is_followup=known("vis_followup"),
+        call_day=ibis.ifelse(known("vis_call"), j.occ_day, None),
+    )
+    part = [j.account_id, j.c_day]
+    ahead = ibis.window(group_by=part, order_by=j.occ_day, rows=(0, None))
+    later = ibis.window(group_by=part, order_by=j.occ_day, rows=(1, None))
+    j = j.mutate(
+        prev_day=j.occ_day.lag().over(ibis.window(group_by=part, order_by=j.occ_day)),
+        next_out=j.out_day.min().over(ahead),
+        next_call=j.call_day.min().over(later),
+    )
+    gap = j.occ_day - j.prev_day
+    in30 = j.prev_day >= j.c_day - 30
+    meet_lat = ibis.ifelse(j.is_meeting, j.next_out - j.occ_day, None)
+    settled_meeting = j.is_meeting & (j.occ_day <= j.c_day - 3)
+    settled_fu = j.is_followup & (j.occ_day <= j.c_day - 8)
+    return j.group_by(["account_id", "c_day"]).aggregate(
+        g90_n=_n(gap.notnull()).sum(),
+        g90_sum=gap.fill_null(0).sum(),
+        g90_sq=(gap * gap).fill_null(0).sum(),
+        g90_max=gap.max(),
+        g30_n=_n(gap.notnull() & in30).sum(),
+        g30_sum=_x(in30, gap).sum(),
+        g30_sq=_x(in30, gap * gap).sum(),
+        meet_lat_n=_n(meet_lat.notnull()).sum(),
+        meet_lat_sum=meet_lat.fill_null(0).sum(),
+        meet_settled=_n(settled_meeting).sum(),
+        meet_within2=_n(settled_meeting & (j.next_out - j.occ_day <= 2)).sum(),
+        in_lat_n=_n(j.is_inbound & j.next_out.notnull()).sum(),
+        in_lat_sum=_x(j.is_inbound, j.next_out - j.occ_day).sum(),
+        fu_settled=_n(settled_fu).sum(),
+        fu_chased=_n(settled_fu & (j.next_call - j.occ_day <= 7)).sum(),
+    )
+
+
+def reach(ctx: Context) -> ir.Table:
+    """Distinct contacts and contact roles touched in the last 90 days."""
+    t = ctx.activities.filter(ctx.activities.kind.isin(prep.TOUCH_TYPES))
+    r = t.group_by(["account_id", "contact_id", "contact_role", "occ_day"]).aggregate(
+        vis_day=t.vis_day.min()
+    )
+    j = _band(r, ctx.cut, WINDOW)
+    return j.group_by(["account_id", "c_day"]).aggregate(
+        contacts=j.contact_id.nunique(), roles=prep.lower(j.contact_role).nunique()
+    )
+
+
+def service(ctx: Context) -> ir.Table:
+    """Cases opened (90 days), closed (180 days; outcome fields known from close), open now."""
+    cs, c = prep.cases(ctx.con), ctx.cut
+    grid = account_grid(ctx)
+    opened = cs.join(c, [cs.opened_day < c.c_day, cs.opened_day >= c.c_day - WINDOW])
+    opened = opened.group_by(["account_id", "c_day"]).aggregate(
+        opened=_.case_id.count(), urgent=_n(_.urgent).sum()
+    )
+    closed = cs.join(c, [cs.closed_day < c.c_day, cs.closed_day >= c.c_day - CASE_WINDOW])
+    closed = closed.group_by(["account_id", "c_day"]).aggregate(
+        closed=_.case_id.count(),
+        fcr_known=_n(_.first_contact_resolved.notnull()).sum(),
+        fcr=_n(_.first_contact_resolved).sum(),
+        esc_known=_n(_.escalated.notnull()).sum(),
+        esc=_n(_.escalated).sum(),
+        csat_n=_n(_.csat.notnull()).sum(),
+        csat_sum=_.csat.cast("float64").fill_null(0).sum(),
+        res_h_sum=_.resolution_h.sum(),
+    )
+    still_open = cs.opened_day < c.c_day
+    still_open &= cs.closed_day.isnull() | (cs.closed_day >= c.c_day)
+    open_now = cs.join(c, still_open).group_by(["account_id", "c_day"]).aggregate(
+        open=_.case_id.count(), oldest_open_day=_.opened_day.min()
+    )
+    out = grid
+    for part in (opened, closed, open_now):
+        out = left_join(out, part, ["account_id", "c_day"])
+    return out
+
+
+def voice(ctx: Context) -> ir.Table:
+    """The latest NPS response before each cutoff, with the previous score."""
+    n, c = prep.nps(ctx.con), ctx.cut
+    valid = (n.resp_day < c.c_day) & (n.next_day.isnull() | (n.next_day >= c.c_day))
+    return n.join(c, valid).select(
+        "account_id", "c_day", nps_score=_.score, nps_prev=_.prev_score, nps_day=_.resp_day
+    )
+
+
+def account_profile(ctx: Context) -> ir.Table:
+    """Account attributes and tenure at each cutoff."""
+    a, g = ctx.accounts, account_grid(ctx)
+    j = g.join(a, "account_id")
+    return j.select(
+        "account_id", "c_day", "segment", "industry", "region", "arr",
+        tenure_days=(j.c_day * US_PER_DAY - j.created_us).cast("float64") / float(US_PER_DAY),
+    )
