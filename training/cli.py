@@ -1,9 +1,130 @@
-"""This room's `barometer` commands."""
+"""This room's `barometer` commands: train, evaluate, promote."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+TargetOption = Annotated[str, typer.Option("--target", help="churn or deal_win.")]
+HEADLINE = ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "lift_top10")
+
+
+def _settings():
+    from barometer.settings import get_settings
+
+    settings = get_settings()
+    settings.ensure_home()
+    return settings
+
+
+def _check_target(target: str) -> None:
+    if target not in ("churn", "deal_win"):
+        raise typer.BadParameter(f"--target must be churn or deal_win, not {target!r}")
+
+
+def _print_summary(summary, title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("scorer")
+    for metric in HEADLINE:
+        table.add_column(metric)
+    for scorer, row in summary.iterrows():
+        cells = [f"{row[f'{m}_mean']:.3f} ± {row[f'{m}_std']:.3f}" for m in HEADLINE]
+        table.add_row(str(scorer), *cells)
+    Console().print(table)
+
+
+def train(
+    target: TargetOption,
+    config: Annotated[
+        Path | None, typer.Option(help="Experiment YAML (default experiments/<target>.yaml).")
+    ] = None,
+) -> None:
+    """Train, backtest and log a model; register it only if it beats every baseline."""
+    from training.guards import GuardError
+    from training.workflow import resolve_config, train_target
+
+    _check_target(target)
+    try:
+        result = train_target(_settings(), resolve_config(target, config))
+    except (GuardError, ValueError, FileNotFoundError) as exc:
+        typer.secho(f"train {target}: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from exc
+    for note in result.warnings:
+        typer.secho(f"warning: {note}", fg="yellow", err=True)
+    _print_summary(result.summary, f"{target}: rolling-origin backtest (mean ± std over folds)")
+    m = result.report["metrics"]
+    typer.echo(
+        f"test period: ROC AUC {m['roc_auc']:.3f} (95% CI {m['roc_auc_ci_low']:.3f}–"
+        f"{m['roc_auc_ci_high']:.3f}), ECE {m['ece']:.3f}, run {result.run_id}"
+    )
+    if result.refusals:
+        typer.secho("not registered: " + "; ".join(result.refusals), fg="red", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"registered {result.version.label}")
+
+
+def evaluate(
+    target: TargetOption,
+    version: Annotated[
+        str | None, typer.Option(help="Registered version (default: champion, else newest).")
+    ] = None,
+) -> None:
+    """Backtest a registered version's recipe on the current data and tag the version with it."""
+    from training.workflow import evaluate_version
+
+    _check_target(target)
+    try:
+        chosen, summary = evaluate_version(_settings(), target, version)
+    except (LookupError, ValueError, FileNotFoundError) as exc:
+        typer.secho(f"evaluate {target}: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from exc
+    _print_summary(summary, f"{target} v{chosen}: rolling-origin backtest")
+
+
+def promote(
+    target: TargetOption,
+    version: Annotated[str | None, typer.Option(help="Candidate version (default newest).")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Promote even if it does not win (recorded).")
+    ] = False,
+    config: Annotated[Path | None, typer.Option(help="Experiment YAML for metric/margin.")] = None,
+) -> None:
+    """Move the `champion` alias to the candidate only if it beats the champion by the margin."""
+    from training.lifecycle import promote as do_promote
+    from training.workflow import resolve_config
+
+    _check_target(target)
+    rules = resolve_config(target, config).promotion
+    try:
+        result = do_promote(
+            _settings(),
+            target,
+            metric=rules.metric,
+            margin=rules.margin,
+            version=version,
+            force=force,
+        )
+    except LookupError as exc:
+        typer.secho(f"promote {target}: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from exc
+    if not result.promoted:
+        typer.secho(
+            f"refused to promote v{result.candidate}: " + "; ".join(result.reasons),
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(1)
+    how = " (forced: " + "; ".join(result.reasons) + ")" if result.forced else ""
+    typer.echo(f"champion {target}: v{result.champion_before} → v{result.candidate}{how}")
 
 
 def register(app: typer.Typer) -> None:
     """Attach this room's commands to the `barometer` app."""
+    app.command()(train)
+    app.command()(evaluate)
+    app.command()(promote)

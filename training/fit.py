@@ -37,7 +37,7 @@ def as_model_input(frame: pd.DataFrame, kinds: FeatureKinds) -> pd.DataFrame:
                 .map(lambda v: v if v is None else str(v))
             )
         elif kind == "bool":
-            out[name] = values.map({True: 1.0, False: 0.0}).astype(float)
+            out[name] = pd.to_numeric(values.astype("object"), errors="coerce").astype(float)
         else:
             out[name] = pd.to_numeric(values, errors="coerce").astype(float)
     return pd.DataFrame(out, index=frame.index)

@@ -9,6 +9,9 @@ evaluated on a later period if its label was known before that period starts, so
 
 For deal win, `group="opportunity_id"`: every snapshot of a deal goes to the period of the deal's
 latest snapshot, so one opportunity never straddles train, holdout and test.
+
+Periods are counted on the regular cutoff grid (rows with `snapshot == "cutoff"` when that column
+exists); extra snapshots between grid cutoffs (deal stage entries) fall in the period around them.
 """
 
 from __future__ import annotations
@@ -52,6 +55,18 @@ def _period_time(frame: pd.DataFrame, group: str | None) -> pd.Series:
     return frame.groupby(group, sort=False)["cutoff"].transform("max")
 
 
+def cutoff_grid(frame: pd.DataFrame) -> np.ndarray:
+    """The regular cutoffs, sorted (stage-entry snapshots are not grid points)."""
+    rows = frame[frame["snapshot"] == "cutoff"] if "snapshot" in frame.columns else frame
+    return np.sort(rows["cutoff"].unique())
+
+
+def _floor(times: pd.Series, grid: np.ndarray) -> np.ndarray:
+    """Each time's latest grid cutoff at or before it (the earliest grid point if none)."""
+    position = np.searchsorted(grid, times.to_numpy(dtype=grid.dtype), side="right") - 1
+    return grid[np.clip(position, 0, len(grid) - 1)]
+
+
 def time_split(
     frame: pd.DataFrame,
     *,
@@ -61,7 +76,7 @@ def time_split(
     group: str | None = None,
 ) -> Split:
     """Split on the distinct cutoffs before position `end` (exclusive; default all of them)."""
-    cutoffs = np.sort(frame["cutoff"].unique())
+    cutoffs = cutoff_grid(frame)
     end = len(cutoffs) if end is None else end
     if end - test_cutoffs < 1:
         raise SplitError(
@@ -72,7 +87,7 @@ def time_split(
     when = _period_time(window, group)
     test = window.index[when >= test_start]
     known = window[(when < test_start) & (window["label_time"] <= test_start)]
-    known_cutoffs = np.sort(_period_time(known, group).unique())
+    known_cutoffs = np.unique(_floor(_period_time(known, group), cutoffs))
     if len(known_cutoffs) <= holdout_cutoffs:
         raise SplitError(
             f"Too little history before {test_start.date()}: {len(known_cutoffs)} cutoffs with "
@@ -98,7 +113,7 @@ def rolling_origin(
     group: str | None = None,
 ) -> list[Split]:
     """`folds` time splits whose test windows step back from the latest cutoff; oldest first."""
-    n_cutoffs = frame["cutoff"].nunique()
+    n_cutoffs = len(cutoff_grid(frame))
     step = step or test_cutoffs
     splits = []
     for k in range(folds):

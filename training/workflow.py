@@ -1,0 +1,82 @@
+"""Warehouse-to-registry workflows behind `barometer train | evaluate | promote`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from barometer.settings import Settings
+from explain.model_store import champion_version, client, registered_name
+from training import lifecycle
+from training.config import ExperimentConfig, default_config_path, load_config
+from training.data import TARGETS, feature_kinds, load_frame, registry_hash
+from training.evaluate import MODEL, backtest, fold_metrics, summarise
+from training.guards import check_beats_baselines
+from training.leakage import suspicious_features
+from training.pipeline import TrainResult, backtest_id, run_training
+
+
+def resolve_config(target: str, path: Path | None) -> ExperimentConfig:
+    config = load_config(path or default_config_path(target))
+    if config.target != target:
+        raise ValueError(f"{path}: config is for target {config.target!r}, not {target!r}.")
+    return config
+
+
+def train_target(settings: Settings, config: ExperimentConfig) -> TrainResult:
+    """Load the warehouse frame, check for leakage, train, log and (if it earns it) register."""
+    frame = load_frame(settings, config)
+    kinds = feature_kinds(config, list(frame.columns))
+    leaky = suspicious_features(frame, kinds)
+    return run_training(
+        frame,
+        kinds,
+        config,
+        settings,
+        group=TARGETS[config.target].group,
+        leaky=leaky,
+        registry_hash=registry_hash(),
+    )
+
+
+def _version_config(settings: Settings, run_id: str) -> tuple[ExperimentConfig, dict[str, str]]:
+    """The config and feature kinds a version was trained with (from its run's artifacts)."""
+    import mlflow.artifacts
+
+    lifecycle.configure(settings)
+    config_text = mlflow.artifacts.load_text(f"runs:/{run_id}/report/config.json")
+    kinds_text = mlflow.artifacts.load_text(f"runs:/{run_id}/report/features.json")
+    config = ExperimentConfig.model_validate(json.loads(config_text))
+    return config, json.loads(kinds_text)["features"]
+
+
+def evaluate_version(
+    settings: Settings, target: str, version: str | None = None
+) -> tuple[str, pd.DataFrame]:
+    """Re-run a version's recipe as a backtest on the current data; tag the version with it.
+
+    Defaults to the champion (else the newest version). This is what makes a champion trained on
+    older data comparable with a new candidate: both carry metrics with the same `backtest_id`.
+    """
+    mc, name = client(settings), registered_name(target)
+    if version is None:
+        info = champion_version(settings, target)
+        version = info.version if info else lifecycle._version(settings, target, None).version
+    mv = mc.get_model_version(name, str(version))
+    config, kinds = _version_config(settings, mv.run_id)
+    frame = load_frame(settings, config)
+    summary = summarise(fold_metrics(backtest(frame, kinds, config, group=TARGETS[target].group)))
+    bid = backtest_id(lifecycle.frame_hash(frame), config)
+    refusals = check_beats_baselines(summary, config.guards.min_auc_margin)
+    tags = {"backtest_id": bid, "beats_baselines": str(not refusals).lower()}
+    tags |= {f"backtest_{k}": f"{v:.6f}" for k, v in summary.loc[MODEL].items()}
+    for key, value in tags.items():
+        mc.set_model_version_tag(name, str(version), key, value)
+    out = settings.artifacts_dir / target
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / f".backtest_v{version}.csv"
+    summary.reset_index(names="scorer").to_csv(tmp, index=False)
+    tmp.replace(out / f"backtest_v{version}.csv")
+    return str(version), summary
