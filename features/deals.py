@@ -21,7 +21,10 @@ def deal_profile(ctx: Context) -> ir.Table:
     g, o = opportunity_grid(ctx), ctx.opportunities
     j = g.join(o.select("opportunity_id", "amount", "type", "created_us"), "opportunity_id")
     return j.select(
-        "opportunity_id", "c_day", "amount", "type",
+        "opportunity_id",
+        "c_day",
+        "amount",
+        "type",
         age_days=(j.c_day * US_PER_DAY - j.created_us).cast("float64") / float(US_PER_DAY),
     )
 
@@ -43,8 +46,15 @@ def stage_now(ctx: Context) -> ir.Table:
     valid = (s.entered_day < g.c_day) & (s.next_day.isnull() | (s.next_day >= g.c_day))
     j = g.join(s, [g.opportunity_id == s.opportunity_id, valid])
     out = j.select(
-        g.opportunity_id, g.c_day, s.stage, s.pos, s.entered_us, s.entered_day,
-        s.regressions, s.advances, s.furthest,
+        g.opportunity_id,
+        g.c_day,
+        s.stage,
+        s.pos,
+        s.entered_us,
+        s.entered_day,
+        s.regressions,
+        s.advances,
+        s.furthest,
         stage_key=prep.lower(s.stage),
     )
     ctx.cache["stage_now"] = out
@@ -65,10 +75,12 @@ def stage_norm(ctx: Context) -> ir.Table:
         stays=ibis.literal(1).cast("int64"),
     )
     grid = stage_now(ctx).select("stage_key", "c_day", "opportunity_id")
-    j = running(spells, grid, ["stage_key"], ["stay_s", "stays"], how="sum",
-                carry=("opportunity_id",))
+    j = running(
+        spells, grid, ["stage_key"], ["stay_s", "stays"], how="sum", carry=("opportunity_id",)
+    )
     return j.select(
-        "opportunity_id", "c_day",
+        "opportunity_id",
+        "c_day",
         norm_days=ibis.ifelse(
             j.run_stays.fill_null(0) > 0,
             j.run_stay_s.cast("float64") / j.run_stays.cast("float64") / 86_400.0,
@@ -117,8 +129,11 @@ def rep_record(ctx: Context) -> ir.Table:
     closed = left_join(closed, furthest, ["opportunity_id"])
     levels = ibis.memtable(pd.DataFrame({"k": range(len(ctx.stage_order) + 1)}, dtype="int64"))
     ev = closed.join(levels, levels.k <= closed.furthest.fill_null(0)).select(
-        rep=closed.owner_rep_id, k=levels.k, vis_day=closed.closed_day,
-        deals=ibis.literal(1).cast("int64"), wins=_n(closed.result == "won"),
+        rep=closed.owner_rep_id,
+        k=levels.k,
+        vis_day=closed.closed_day,
+        deals=ibis.literal(1).cast("int64"),
+        wins=_n(closed.result == "won"),
     )
     snaps = left_join(
         opportunity_grid(ctx).select("opportunity_id", "c_day"),
@@ -129,13 +144,17 @@ def rep_record(ctx: Context) -> ir.Table:
     snaps = snaps.filter(snaps.rep.notnull()).mutate(pos=snaps.pos.fill_null(0))
     level = lambda name: ibis.literal(name).cast("string")  # noqa: E731
     grid = snaps.select("rep", "c_day", "opportunity_id", k=_.pos, level=level("stage")).union(
-        snaps.select("rep", "c_day", "opportunity_id", k=ibis.literal(0).cast("int64"),
-                     level=level("all"))
+        snaps.select(
+            "rep", "c_day", "opportunity_id", k=ibis.literal(0).cast("int64"), level=level("all")
+        )
     )
-    runs = running(ev, grid, ["rep", "k"], ["deals", "wins"], how="sum",
-                   carry=("opportunity_id", "level"))
+    runs = running(
+        ev, grid, ["rep", "k"], ["deals", "wins"], how="sum", carry=("opportunity_id", "level")
+    )
     pick = lambda lvl, col: ibis.ifelse(runs.level == lvl, runs[col], None).max()  # noqa: E731
     return runs.group_by(["opportunity_id", "c_day"]).aggregate(
-        rep_deals=pick("all", "run_deals"), rep_wins=pick("all", "run_wins"),
-        stage_deals=pick("stage", "run_deals"), stage_wins=pick("stage", "run_wins"),
+        rep_deals=pick("all", "run_deals"),
+        rep_wins=pick("all", "run_wins"),
+        stage_deals=pick("stage", "run_deals"),
+        stage_wins=pick("stage", "run_wins"),
     )

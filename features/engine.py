@@ -65,8 +65,9 @@ def features_expr(
 ) -> tuple[ir.Table, list[Feature], list[str]]:
     """The lazy Ibis expression for an entity's feature table, its features and switch-off notes."""
     present = available(con)
-    ctx = Context(con, normalise_cutoffs(cutoffs), tuple(stage_order), present,
-                  stage_entry_snapshots)
+    ctx = Context(
+        con, normalise_cutoffs(cutoffs), tuple(stage_order), present, stage_entry_snapshots
+    )
     feats, notes = active_features(entity, present)
     if entity == "opportunity" and "opportunities" not in present:
         raise ValueError("opportunity features need the opportunities table")

@@ -17,9 +17,26 @@ USAGE_TYPES = ("usage", "purchase")
 OBJECTIVES = ("discovery", "follow_up", "negotiation", "check_in", "upsell", "support")
 # Regions whose customers' business hours we can place (UTC offset in hours); others are unknown.
 REGION_UTC_OFFSETS = {
-    "na": -5, "north_america": -5, "amer": -5, "americas": -5, "us": -5, "us_east": -5,
-    "us_west": -8, "latam": -3, "south_america": -3, "emea": 1, "europe": 1, "eu": 1,
-    "uk": 0, "dach": 1, "nordics": 1, "apac": 8, "asia": 8, "anz": 10, "japan": 9, "india": 5,
+    "na": -5,
+    "north_america": -5,
+    "amer": -5,
+    "americas": -5,
+    "us": -5,
+    "us_east": -5,
+    "us_west": -8,
+    "latam": -3,
+    "south_america": -3,
+    "emea": 1,
+    "europe": 1,
+    "eu": 1,
+    "uk": 0,
+    "dach": 1,
+    "nordics": 1,
+    "apac": 8,
+    "asia": 8,
+    "anz": 10,
+    "japan": 9,
+    "india": 5,
 }
 
 
@@ -35,7 +52,8 @@ def activities(con, accounts: ir.Table) -> ir.Table:
     logged = micros(t.logged_at)
     vis = ibis.greatest(occ, logged.fill_null(occ))
     offsets = accounts.select(
-        acc_id=_.account_id, offset_h=lower(_.region).substitute(REGION_UTC_OFFSETS, else_=ibis.null("int64"))
+        acc_id=_.account_id,
+        offset_h=lower(_.region).substitute(REGION_UTC_OFFSETS, else_=ibis.null("int64")),
     )
     t = t.left_join(offsets, t.account_id == offsets.acc_id).drop("acc_id")
     local = t.occurred_at + t.offset_h.fill_null(0).cast("int64").as_interval("h")
@@ -50,7 +68,9 @@ def activities(con, accounts: ir.Table) -> ir.Table:
         hour_utc=t.occurred_at.hour().cast("int64"),
         weekday_utc=t.occurred_at.day_of_week.index().cast("int64"),
         local_hour=ibis.ifelse(t.offset_h.isnull(), None, local.hour().cast("int64")),
-        local_weekday=ibis.ifelse(t.offset_h.isnull(), None, local.day_of_week.index().cast("int64")),
+        local_weekday=ibis.ifelse(
+            t.offset_h.isnull(), None, local.day_of_week.index().cast("int64")
+        ),
     )
 
 
@@ -100,7 +120,9 @@ def stages(con, order: tuple[str, ...]) -> ir.Table:
         back=ibis.ifelse(_.pos < _.prev_pos, 1, 0),
         fwd=ibis.ifelse(_.pos > _.prev_pos, 1, 0),
     )
-    running = ibis.cumulative_window(group_by=_.opportunity_id, order_by=[_.entered_us, _.pos, _.stage])
+    running = ibis.cumulative_window(
+        group_by=_.opportunity_id, order_by=[_.entered_us, _.pos, _.stage]
+    )
     return t.mutate(
         regressions=_.back.sum().over(running),
         advances=_.fwd.sum().over(running),

@@ -141,7 +141,7 @@ def account_day_rollup(ctx: Context) -> ir.Table:
 
 
 def _band(rollup: ir.Table, cut: ir.Table, window: int) -> ir.Table:
-    """Rollup rows joined to the cutoffs whose window they fall in and before which they were visible."""
+    """Rollup rows joined to each cutoff whose window holds them and before which they were seen."""
     on = [rollup.vis_day < cut.c_day, rollup.occ_day >= cut.c_day - window]
     return rollup.join(cut, on)
 
@@ -173,17 +173,23 @@ def running(
     `carry` columns of the grid pass through (so no self-join is needed afterwards).
     """
     ev = events.select(
-        *keys, t=_.vis_day, is_grid=ibis.literal(0).cast("int64"),
+        *keys,
+        t=_.vis_day,
+        is_grid=ibis.literal(0).cast("int64"),
         **{c: _[c].cast("int64") for c in columns},
         **{c: ibis.null(grid[c].type()) for c in carry},
     )
     gr = grid.select(
-        *keys, t=_.c_day, is_grid=ibis.literal(1).cast("int64"),
-        **{c: ibis.null("int64") for c in columns}, **{c: _[c] for c in carry},
+        *keys,
+        t=_.c_day,
+        is_grid=ibis.literal(1).cast("int64"),
+        **{c: ibis.null("int64") for c in columns},
+        **{c: _[c] for c in carry},
     )
     stream = gr.union(ev)
     w = ibis.window(
-        group_by=[stream[k] for k in keys], order_by=[stream.t, ibis.desc(stream.is_grid)],
+        group_by=[stream[k] for k in keys],
+        order_by=[stream.t, ibis.desc(stream.is_grid)],
         rows=(None, 0),
     )
     agg = (lambda col: col.max()) if how == "max" else (lambda col: col.sum())
@@ -298,8 +304,10 @@ def service(ctx: Context) -> ir.Table:
     )
     still_open = cs.opened_day < c.c_day
     still_open &= cs.closed_day.isnull() | (cs.closed_day >= c.c_day)
-    open_now = cs.join(c, still_open).group_by(["account_id", "c_day"]).aggregate(
-        open=_.case_id.count(), oldest_open_day=_.opened_day.min()
+    open_now = (
+        cs.join(c, still_open)
+        .group_by(["account_id", "c_day"])
+        .aggregate(open=_.case_id.count(), oldest_open_day=_.opened_day.min())
     )
     out = grid
     for part in (opened, closed, open_now):
@@ -321,6 +329,11 @@ def account_profile(ctx: Context) -> ir.Table:
     a, g = ctx.accounts, account_grid(ctx)
     j = g.join(a, "account_id")
     return j.select(
-        "account_id", "c_day", "segment", "industry", "region", "arr",
+        "account_id",
+        "c_day",
+        "segment",
+        "industry",
+        "region",
+        "arr",
         tenure_days=(j.c_day * US_PER_DAY - j.created_us).cast("float64") / float(US_PER_DAY),
     )
