@@ -126,3 +126,12 @@ def churn_model(accounts: pd.DataFrame) -> ScoringModel:
 @pytest.fixture(scope="session")
 def registry() -> tuple[Feature, ...]:
     return REGISTRY
+
+
+@pytest.fixture(scope="session")
+def win_model(accounts: pd.DataFrame) -> ScoringModel:
+    """A deal-win model on the same columns: contacts and first-contact resolution help."""
+    rng = np.random.default_rng(13)
+    logit = -1 + 0.4 * accounts["contacts_reached_90d"] + 1.2 * accounts["first_contact_resolution"]
+    label = (rng.random(len(accounts)) < 1 / (1 + np.exp(-logit))).astype(int)
+    return train_model(accounts, label, target="deal_win")
