@@ -1,0 +1,117 @@
+"""Global drivers, dependence turns, what-if, suggestions and incremental rescoring."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from explain.drivers import dependence, drivers, family_attribution, family_points
+from explain.rescoring import entities_with_new_events, rescore_incremental, score_with_reasons
+from explain.whatif import suggest_actions, what_if
+
+
+def test_drivers_recover_known_directions_and_ignore_noise(churn_model, accounts, registry):
+    table = drivers(churn_model, accounts, registry).set_index("feature")
+    expected = {
+        "days_since_connected_call": 1,
+        "escalated_cases_90d": 1,
+        "first_contact_resolution": -1,
+        "contacts_reached_90d": -1,
+        "last_nps": -1,
+    }
+    for name, sign in expected.items():
+        assert table.loc[name, "direction"] == sign, name
+    noise = table.loc["emails_sent_30d", "mean_abs_points"]
+    assert all(table.loc[n, "mean_abs_points"] > 3 * noise for n in expected)
+    assert table["share"].sum() == pytest.approx(1.0)
+
+
+def test_family_points_add_up_to_each_probability(churn_model, accounts, registry):
+    rows = accounts.head(100)
+    per_family = family_points(churn_model, rows, registry)
+    explanation = churn_model.explain(rows)
+    np.testing.assert_allclose(
+        explanation.base_probability + per_family.sum(axis=1), explanation.probability, atol=1e-12
+    )
+    assert set(per_family.columns) == {
+        "cadence",
+        "service_quality",
+        "reach",
+        "customer_voice",
+        "account_context",
+    }
+
+
+def test_family_attribution_by_segment(churn_model, accounts, registry):
+    table = family_attribution(churn_model, accounts, registry, by="segment")
+    assert set(table["segment"]) == {"enterprise", "mid_market", "smb"}
+    shares = table.groupby("segment")["share"].sum()
+    np.testing.assert_allclose(shares, 1.0)
+    # Service quality (escalations + FCR) is the largest family in every segment by construction.
+    assert (table.groupby("segment").head(1)["family"] == "service_quality").all()
+    by_stage = drivers(churn_model, accounts, registry, by="segment")
+    assert by_stage.groupby("segment")["feature"].count().eq(len(churn_model.feature_names)).all()
+
+
+def test_dependence_finds_where_silence_stops_mattering(churn_model, accounts, registry):
+    curve = dependence(churn_model, accounts, "days_since_connected_call", registry)
+    assert curve.saturation is not None and 20 <= curve.saturation <= 45  # true cap: 30 days
+    assert curve.crossing is not None and 5 <= curve.crossing <= 30
+    assert curve.effect[-1] > curve.effect[0]
+    assert "stops hurting after" in curve.sentence and "more raises churn risk" in curve.sentence
+
+
+def test_what_if_changes_only_the_named_features(churn_model, accounts):
+    row = accounts.iloc[[5]].assign(escalated_cases_90d=3.0)
+    calmer = what_if(churn_model, row, {"escalated_cases_90d": 0.0})
+    assert calmer.after < calmer.before and calmer.change == pytest.approx(
+        calmer.after - calmer.before
+    )
+    assert calmer.before == pytest.approx(churn_model.predict_proba(row)[0])
+    team = what_if(
+        churn_model, row, {"first_contact_resolution": "median"}, {"first_contact_resolution": 0.95}
+    )
+    assert team.changes == {"first_contact_resolution": 0.95}
+    assert "not causal" in team.caveat
+    with pytest.raises(ValueError, match="Unknown features"):
+        what_if(churn_model, row, {"arr_typo": 1.0})
+
+
+def test_suggestions_are_actionable_and_improve_the_outcome(churn_model, accounts, registry):
+    row = accounts.iloc[[7]].assign(
+        days_since_connected_call=70.0, contacts_reached_90d=0.0, escalated_cases_90d=3.0
+    )
+    suggestions = suggest_actions(churn_model, row, registry, accounts, top=3)
+    actionable = {f.name for f in registry if f.actionable}
+    assert suggestions and all(s.feature in actionable for s in suggestions)
+    assert "escalated_cases_90d" not in [s.feature for s in suggestions]  # not actionable
+    assert all(s.change < 0 for s in suggestions)  # lower churn risk
+    assert [s.change for s in suggestions] == sorted(s.change for s in suggestions)
+    assert suggestions[0].feature in {"days_since_connected_call", "contacts_reached_90d"}
+    assert "predicted, not causal" in suggestions[0].sentence
+
+
+def test_incremental_rescoring_equals_a_full_rescoring(churn_model, accounts, registry):
+    frame = accounts.head(300).assign(account_id=[f"a{i}" for i in range(300)])
+    first = score_with_reasons(churn_model, frame, registry)
+    assert first["probability"].tolist() == pytest.approx(churn_model.predict_proba(frame).tolist())
+    events = pd.DataFrame(
+        {
+            "account_id": ["a3", "a7", "a9"],
+            "occurred_at": pd.to_datetime(["2026-05-02", "2026-04-20", "2026-05-01"]),
+            "logged_at": pd.to_datetime([None, "2026-05-01 10:00", None]),
+        }
+    )
+    changed = entities_with_new_events(events, pd.Timestamp("2026-05-01"))
+    assert changed == {"a3", "a7", "a9"}
+    later = frame.copy()
+    later.loc[later["account_id"].isin(changed), "escalated_cases_90d"] += 2
+    incremental = rescore_incremental(churn_model, later, first, changed, registry)
+    full = score_with_reasons(churn_model, later, registry)
+    merged = full.merge(incremental, on="account_id", suffixes=("_full", "_inc"))
+    assert len(merged) == len(frame) == len(incremental)
+    np.testing.assert_allclose(merged["probability_full"], merged["probability_inc"])
+    assert (merged["reasons_up_full"] == merged["reasons_up_inc"]).all()
+    a3 = incremental.set_index("account_id").loc["a3"]
+    assert a3["probability"] > first.set_index("account_id").loc["a3", "probability"]
