@@ -1,4 +1,4 @@
-"""Load one `Source` into its warehouse table: validate, quarantine, upsert, log. All in one transaction.
+"""Load one `Source` into its warehouse table: validate, quarantine, upsert, log, atomically.
 
 Row numbers are 1-based data rows: the first row after the header is row 1 (a quoted value that
 spans lines is still one row). Checks run in this order and a row is rejected for the first that
@@ -125,7 +125,8 @@ def reject_orphans(con: duckdb.DuckDBPyConnection, table: Table) -> None:
         con.execute(
             f"insert into _rej select r._row, {sql_str(column.name)}, r.{name}, {reason} "
             f"from _rows r where r._bad is null and r.{name} is not null "
-            f"and not exists (select 1 from {ident(ref_table)} p where p.{ident(ref_col)} = r.{name}) "
+            f"and not exists (select 1 from {ident(ref_table)} p "
+            f"where p.{ident(ref_col)} = r.{name}) "
             "and not exists (select 1 from _rej j where j._row = r._row)"
         )
 

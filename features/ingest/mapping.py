@@ -1,4 +1,4 @@
-"""Mapping adapter: any event log (purchases, product usage, tickets) mapped to the contract by YAML.
+"""Mapping adapter: any event log (purchases, usage, tickets) mapped to the contract by YAML.
 
 A mapping file lists sources; files are relative to the ingested folder:
 

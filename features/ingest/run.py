@@ -68,7 +68,7 @@ def check_mandatory(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
 def ingest(
     path: Path, settings: Settings, fmt: Format = "canonical", mapping: Path | None = None
 ) -> IngestReport:
-    """Validate and load every file under `path` into the workspace warehouse, one file at a time."""
+    """Validate and load every file under `path` into the workspace warehouse, file by file."""
     settings.ensure_home()
     with write_lock(settings.home), connect(settings.warehouse_path) as con:
         prepare(con)

@@ -1,4 +1,4 @@
-"""Salesforce adapter: Data Loader / report CSV exports with API field names, mapped to the contract.
+"""Salesforce adapter: Data Loader / report CSV exports (API field names) mapped to the contract.
 
 Files are named after the object: `Account`, `User`, `Opportunity`, `OpportunityHistory` (or
 `OpportunityFieldHistory`, rows with `Field = StageName`), `Task`, `Event`, `Case` (`.csv` or
@@ -52,7 +52,7 @@ OBJECT_NAMES = (
 
 
 class Fields:
-    """SQL for a file's fields: absent fields are NULL; ids are normalised; used ones are tracked."""
+    """SQL for a file's fields: absent ones are NULL, ids normalised, used ones tracked."""
 
     def __init__(self, columns: tuple[str, ...], parquet: bool) -> None:
         self.by_name = {c.strip().lower(): c for c in columns}

@@ -91,7 +91,7 @@ def table_checks(table: Table, present: tuple[str, ...]) -> list[Check]:
 
 
 def typed_select(table: Table, source: Source, checks: list[Check]) -> str:
-    """The one-pass select: `_row` (if the source has it), typed contract columns, `_bad`, `_bad_value`.
+    """The one-pass select: [`_row`], typed contract columns, `_bad` and `_bad_value`.
 
     Columns the source lacks come out as typed NULLs, so every contract column is present.
     """
