@@ -21,6 +21,12 @@ CHILD = (
     "ingest(Path(sys.argv[1]), Settings(home=Path(sys.argv[2])))"
 )
 
+HOLDER = (
+    "import sys, time; from pathlib import Path\n"
+    "from features.warehouse import write_lock\n"
+    "with write_lock(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(60)"
+)
+
 
 def start_child(folder: Path, home: Path) -> subprocess.Popen:
     env = {**os.environ, PAUSE_ENV: "60"}
@@ -80,8 +86,7 @@ def test_second_writer_gets_a_busy_message(settings, tmp_path):
         [
             sys.executable,
             "-c",
-            "import sys, time; from pathlib import Path; from features.warehouse import write_lock\n"
-            "with write_lock(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(60)",
+            HOLDER,
             str(settings.home),
         ],
         cwd=REPO,
