@@ -115,8 +115,8 @@ def record(row: pd.Series) -> dict:
     """A stored score row as JSON-ready Python values, reasons parsed."""
     out = {}
     for key, value in row.items():
-        if isinstance(value, pd.Timestamp):
-            value = value.to_pydatetime()
+        if isinstance(value, pd.Timestamp):  # stored naive UTC; served with its zone (RFC 3339)
+            value = (value if value.tzinfo else value.tz_localize("UTC")).to_pydatetime()
         elif isinstance(value, np.generic):
             value = value.item()
         if isinstance(value, float) and np.isnan(value) or value is pd.NaT or value is pd.NA:

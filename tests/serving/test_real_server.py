@@ -42,7 +42,7 @@ def test_serve_answers_and_shuts_down_cleanly(workspace) -> None:
     env = {**os.environ, "BAROMETER_HOME": str(settings.home), "BAROMETER_API_KEYS": key}
     env["MLFLOW_TRACKING_URI"] = f"sqlite:///{settings.home.parent / 'empty-mlflow.db'}"
     process = subprocess.Popen(
-        [str(BAROMETER), "serve", "--port", str(port), "--poll-seconds", "0.5"],
+        [str(BAROMETER), "serve", "--port", str(port), "--poll-seconds", "60"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
