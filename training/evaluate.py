@@ -80,6 +80,12 @@ def fold_metrics(results: list[FoldResult]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def pooled_auc_ci(results: list[FoldResult], n: int, seed: int = 0) -> tuple[float, float]:
+    """Bootstrap CI of the model's ROC AUC over every fold's test predictions pooled."""
+    pooled = pd.concat([r.predictions for r in results])
+    return m.bootstrap_auc(pooled["label"].to_numpy(), pooled[MODEL].to_numpy(), n=n, seed=seed)
+
+
 def summarise(per_fold: pd.DataFrame) -> pd.DataFrame:
     """Mean and std over folds per scorer (index: scorer; columns: `<metric>_mean|std`)."""
     out = {}

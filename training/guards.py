@@ -54,9 +54,19 @@ def leakage_message(names: list[str], target: str) -> str:
     )
 
 
-def check_beats_baselines(summary: pd.DataFrame, margin: float, model: str = "model") -> list[str]:
-    """Reasons the model fails to beat every baseline on backtest mean ROC AUC and log loss."""
+def check_beats_baselines(
+    summary: pd.DataFrame, margin: float, model: str = "model", auc_ci_low: float | None = None
+) -> list[str]:
+    """Reasons the model fails to beat every baseline on backtest mean ROC AUC and log loss.
+
+    `auc_ci_low` (bootstrap lower bound over the backtest's pooled test predictions) must also
+    exceed 0.5: skill that cannot be told apart from chance is not claimed.
+    """
     reasons = []
+    if auc_ci_low is not None and not auc_ci_low > 0.5:
+        reasons.append(
+            f"backtest ROC AUC 95% CI reaches {auc_ci_low:.3f}: not distinguishable from chance"
+        )
     auc = summary.loc[model, "roc_auc_mean"]
     for name in summary.index.drop(model):
         other = summary.loc[name, "roc_auc_mean"]

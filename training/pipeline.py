@@ -27,6 +27,7 @@ from training.evaluate import (
     detail_report,
     fold_metrics,
     learning_curve,
+    pooled_auc_ci,
     summarise,
 )
 from training.fit import FeatureKinds, as_model_input, tune
@@ -105,7 +106,9 @@ def run_training(
     test = frame.loc[final.split.test]
     report = detail_report(test, final.predictions[MODEL].to_numpy(), config)
     learning = learning_curve(frame, final.split, kinds, config, overrides)
-    refusals = check_beats_baselines(summary, config.guards.min_auc_margin)
+    low, high = pooled_auc_ci(results, config.report.bootstrap, config.lightgbm.seed)
+    report["metrics"] |= {"backtest_roc_auc_ci_low": low, "backtest_roc_auc_ci_high": high}
+    refusals = check_beats_baselines(summary, config.guards.min_auc_margin, auc_ci_low=low)
     snapshot = lifecycle.frame_hash(frame)
     lifecycle.configure(settings)
     with mlflow.start_run(experiment_id=lifecycle.experiment_id(settings, config.target)) as run:

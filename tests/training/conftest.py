@@ -21,7 +21,7 @@ KINDS = {
 def make_panel(
     n_entities: int = 400, n_cutoffs: int = 18, seed: int = 0, signal: float = 1.0
 ) -> pd.DataFrame:
-    """Entities × monthly cutoffs; churn rises with silence, falls with calls and a champion."""
+    """Entities × monthly cutoffs; churn jumps after 45 silent days, falls with calls."""
     rng = np.random.default_rng(seed)
     cutoffs = pd.date_range("2023-01-01", periods=n_cutoffs, freq="MS")
     n = n_entities * n_cutoffs
@@ -37,11 +37,12 @@ def make_panel(
             "arr": rng.lognormal(10, 1, n),
         }
     )
-    logit = -2.0 + signal * (
-        -0.35 * frame["calls_90d"]
-        + 0.04 * frame["days_since_last_touch"]
+    # Thresholds and an interaction: what trees capture and a linear model only approximates.
+    logit = -0.8 + signal * (
+        2.5 * (frame["days_since_last_touch"] > 45)
+        - 0.45 * frame["calls_90d"].clip(upper=6)
         - 1.0 * frame["has_champion"]
-        + 0.7 * (frame["segment"] == "smb")
+        + 1.5 * ((frame["segment"] == "smb") & (frame["calls_90d"] < 3))
     )
     frame["label"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
     frame["label_time"] = frame["cutoff"] + pd.Timedelta(days=90)
@@ -58,8 +59,13 @@ def small_config(**overrides) -> ExperimentConfig:
     base = {
         "target": "churn",
         "split": {"test_cutoffs": 2, "holdout_cutoffs": 2, "folds": 3},
-        "lightgbm": {"num_threads": 1, "max_rounds": 200, "learning_rate": 0.1,
-                     "early_stopping_rounds": 20, "min_data_in_leaf": 20},
+        "lightgbm": {
+            "num_threads": 1,
+            "max_rounds": 200,
+            "learning_rate": 0.1,
+            "early_stopping_rounds": 20,
+            "min_data_in_leaf": 20,
+        },
         "guards": {"min_positives": 20, "min_negatives": 20},
         "heuristic": {"recency": "days_since_last_touch", "frequency": "calls_90d"},
         "report": {"value_column": "arr", "segment_columns": ["segment"], "bootstrap": 50},

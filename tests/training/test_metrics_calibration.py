@@ -1,0 +1,62 @@
+"""Metrics with known answers; calibrators recover known distortions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from training import metrics as m
+from training.calibration import choose_calibrator, fit_platt
+
+
+def test_lift_capture_and_value_capture_known_answers() -> None:
+    y = np.array([1, 1, 0, 0, 0, 0, 0, 0, 0, 1])
+    p = np.linspace(1, 0, 10)  # the first row is the riskiest
+    lift, capture = m.lift_and_capture(y, p, 0.2)
+    assert capture == pytest.approx(2 / 3) and lift == pytest.approx(1.0 / 0.3)
+    arr = np.array([100, 300, 0, 0, 0, 0, 0, 0, 0, 600], dtype=float)
+    assert m.value_capture(y, p, arr, 0.1) == pytest.approx(0.1)
+    assert m.value_capture(y, p, arr, 0.2) == pytest.approx(0.4)
+
+
+def test_ece_is_zero_when_calibrated_and_large_when_not() -> None:
+    rng = np.random.default_rng(0)
+    p = rng.random(200_000)
+    y = (rng.random(p.size) < p).astype(int)
+    assert m.expected_calibration_error(y, p) < 0.005
+    assert m.expected_calibration_error(y, np.clip(p + 0.2, 0, 1)) > 0.15
+
+
+def test_bootstrap_interval_brackets_the_auc_and_win_rate_bands() -> None:
+    rng = np.random.default_rng(1)
+    p = rng.random(2000)
+    y = (rng.random(p.size) < p).astype(int)
+    low, high = m.bootstrap_auc(y, p, n=100)
+    assert low < m.roc_auc(y, p) < high and high - low < 0.06
+    bands = m.score_bands(y, p)
+    assert len(bands) == 5 and (bands["observed"].diff().dropna() > 0).all()
+
+
+def test_core_metrics_on_a_single_class_are_nan_not_errors() -> None:
+    out = m.core_metrics(np.zeros(5, int), np.full(5, 0.1))
+    assert np.isnan(out["roc_auc"]) and out["brier"] == pytest.approx(0.01)
+
+
+def test_platt_recovers_slope_and_intercept() -> None:
+    rng = np.random.default_rng(2)
+    raw = rng.normal(0, 2, 20_000)
+    y = (rng.random(raw.size) < 1 / (1 + np.exp(-(0.5 * raw - 1.0)))).astype(int)
+    cal = fit_platt(raw, y)
+    assert cal.a == pytest.approx(0.5, abs=0.05) and cal.b == pytest.approx(-1.0, abs=0.08)
+
+
+def test_choice_by_validation_prefers_isotonic_for_a_step_distortion() -> None:
+    rng = np.random.default_rng(3)
+    raw = rng.normal(0, 1, 6000)
+    truth = np.where(raw > 0.5, 0.8, 0.1)  # not a sigmoid of raw: Platt cannot fit it
+    y = (rng.random(raw.size) < truth).astype(int)
+    calibrator, scores = choose_calibrator(raw, y)
+    assert calibrator.method == "isotonic" and scores["isotonic"] < scores["platt"]
+    assert abs(calibrator(np.array([2.0]))[0] - 0.8) < 0.05
+    with pytest.raises(ValueError, match="only one class"):
+        choose_calibrator(raw, np.zeros(raw.size, int))

@@ -1,0 +1,105 @@
+"""The model on a synthetic panel with known signal: beats baselines, is calibrated, guards work."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from training.evaluate import (
+    MODEL,
+    backtest,
+    detail_report,
+    fold_metrics,
+    learning_curve,
+    pooled_auc_ci,
+    summarise,
+)
+from training.fit import as_model_input, fit_scoring_model, tune
+from training.guards import GuardError, check_beats_baselines, check_label_counts
+from training.splits import time_split
+
+from .conftest import KINDS, make_panel, small_config
+
+
+@pytest.fixture(scope="module")
+def results(panel: pd.DataFrame):
+    return backtest(panel, KINDS, small_config())
+
+
+def test_model_beats_every_baseline_and_is_calibrated(results) -> None:
+    summary = summarise(fold_metrics(results))
+    assert len(results) == 3
+    assert check_beats_baselines(summary, margin=0.01) == []
+    assert summary.loc[MODEL, "roc_auc_mean"] > summary.loc["logistic", "roc_auc_mean"] + 0.01
+    assert summary.loc[MODEL, "ece_mean"] <= 0.03
+    assert summary.loc[MODEL, "roc_auc_std"] > 0  # three genuinely different folds
+
+
+def test_reasons_of_the_trained_model_add_up_and_follow_the_signal(results, panel) -> None:
+    model = results[-1].model
+    rows = as_model_input(panel.head(200), KINDS)
+    explanation = model.explain(rows)
+    total = explanation.base_probability + explanation.points.sum(axis=1).to_numpy()
+    np.testing.assert_allclose(total, model.predict_proba(rows), atol=1e-9)
+    quiet = rows.assign(days_since_last_touch=90.0)
+    busy = rows.assign(days_since_last_touch=5.0)
+    assert (model.predict_proba(quiet) >= model.predict_proba(busy)).mean() > 0.95
+
+
+def test_detail_report_tables(results, panel) -> None:
+    final = results[-1]
+    test = panel.loc[final.split.test]
+    report = detail_report(test, final.predictions[MODEL].to_numpy(), small_config())
+    metrics = report["metrics"]
+    assert metrics["roc_auc_ci_low"] < metrics["roc_auc"] < metrics["roc_auc_ci_high"]
+    assert 0.1 < metrics["value_capture_top10"] < metrics["value_capture_top20"] <= 1
+    assert set(report["by_segment"]["group"]) == {"smb", "mid_market", "enterprise"}
+    assert report["lift"]["capture"].iloc[-1] == pytest.approx(1.0)
+
+
+def test_learning_curve_improves_with_more_history(panel) -> None:
+    split = time_split(panel, test_cutoffs=2, holdout_cutoffs=2)
+    config = small_config(report={"learning_curve_fractions": [0.15, 1.0]})
+    curve = learning_curve(panel, split, KINDS, config)
+    assert list(curve["fraction"]) == [0.15, 1.0]
+    assert curve["train_rows"].is_monotonic_increasing
+    assert curve["log_loss"].iloc[-1] < curve["log_loss"].iloc[0]
+
+
+def test_balanced_weights_keep_calibration(panel) -> None:
+    rare = make_panel(n_entities=400, seed=3).assign(
+        label=lambda f: (f["label"] & (np.random.default_rng(0).random(len(f)) < 0.3)).astype(int)
+    )
+    split = time_split(rare, test_cutoffs=2, holdout_cutoffs=2)
+    train, hold, test = (rare.loc[i] for i in (split.train, split.holdout, split.test))
+    rate = test["label"].mean()
+    for strategy in ("none", "balanced"):
+        config = small_config(imbalance={"strategy": strategy})
+        p = fit_scoring_model(train, hold, KINDS, config).predict_proba(as_model_input(test, KINDS))
+        assert abs(p.mean() - rate) < 0.02, strategy  # weights do not inflate probabilities
+
+
+def test_too_few_labels_is_refused_with_the_minimum(panel) -> None:
+    config = small_config(guards={"min_positives": 10**6})
+    with pytest.raises(GuardError, match=r"positive labels \(minimum 1000000\)"):
+        check_label_counts(panel, config.guards, "churn")
+
+
+def test_noise_does_not_beat_the_baselines() -> None:
+    noise = make_panel(n_entities=300, seed=9, signal=0.0)
+    config = small_config()
+    results = backtest(noise, KINDS, config)
+    ci_low, _ = pooled_auc_ci(results, n=100)
+    reasons = check_beats_baselines(summarise(fold_metrics(results)), 0.01, auc_ci_low=ci_low)
+    assert any("chance" in r for r in reasons) and any("logistic" in r for r in reasons)
+
+
+def test_tuning_respects_its_trial_budget(panel) -> None:
+    split = time_split(panel, test_cutoffs=2, holdout_cutoffs=2)
+    config = small_config(tuning={"enabled": True, "trials": 3, "time_budget_s": 60})
+    params, info = tune(
+        panel.loc[split.train], panel.loc[split.holdout], KINDS, config, config.tuning
+    )
+    assert info["trials"] == 3 and {"learning_rate", "num_leaves"} <= set(params)
+    assert 0.5 < info["best_holdout_auc"] <= 1
