@@ -38,8 +38,12 @@ def truncate_at(tables: dict[str, pd.DataFrame], cutoff: pd.Timestamp) -> dict[s
     acc = _before(t["accounts"], "created_at", cutoff)
     out["accounts"] = _blank_unless_known(acc, "churned_at", ["churned_at"], cutoff)
     acts = t["activities"]
-    seen = acts["logged_at"].fillna(acts["occurred_at"]).where(
-        acts["logged_at"].fillna(acts["occurred_at"]) > acts["occurred_at"], acts["occurred_at"]
+    seen = (
+        acts["logged_at"]
+        .fillna(acts["occurred_at"])
+        .where(
+            acts["logged_at"].fillna(acts["occurred_at"]) > acts["occurred_at"], acts["occurred_at"]
+        )
     )
     out["activities"] = acts[seen < cutoff]
     if "reps" in t:

@@ -116,4 +116,22 @@ def toy_tables() -> dict[str, pd.DataFrame]:
 
 @pytest.fixture
 def toy() -> dict[str, pd.DataFrame]:
+    """A fresh copy of the hand-made tables (tests may change it)."""
     return toy_tables()
+
+
+@pytest.fixture(scope="session")
+def toy_shared() -> dict[str, pd.DataFrame]:
+    """The hand-made tables, shared read-only across a session."""
+    return toy_tables()
+
+
+@pytest.fixture(scope="session")
+def sim() -> dict[str, pd.DataFrame]:
+    """A small seeded simulation (80 accounts, about 17k activities), built once per session."""
+    from data.simulator import simulate
+
+    return simulate(80, 11)
+
+
+SIM_CUTOFFS = ["2024-03-01", "2024-06-01", "2024-09-01"]

@@ -1,0 +1,106 @@
+"""Features on hand-made data whose answers are worked out by hand (see conftest.toy_tables)."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from features.engine import compute_features
+from features.registry import feature_names
+
+FEB, MAR = pd.Timestamp("2024-02-01"), pd.Timestamp("2024-03-01")
+
+
+@pytest.fixture(scope="module")
+def accounts(toy_shared) -> pd.DataFrame:
+    frame = compute_features(toy_shared, "account", [FEB, MAR])
+    return frame.set_index(["account_id", "cutoff"])
+
+
+@pytest.fixture(scope="module")
+def deals(toy_shared) -> pd.DataFrame:
+    frame = compute_features(toy_shared, "opportunity", ["2024-01-01", FEB, MAR])
+    return frame.set_index(["opportunity_id", "cutoff"])
+
+
+def test_rows_only_for_customers_at_the_cutoff(accounts):
+    # a3 is created on 10 March, after both cutoffs; a2 churned on 20 February.
+    assert set(accounts.index) == {("a1", FEB), ("a1", MAR), ("a2", FEB)}
+    assert list(accounts.columns) == feature_names("account")
+
+
+def test_late_logged_call_is_invisible_until_logged(accounts):
+    a1 = accounts.loc[("a1", FEB)]
+    # x1, x2, x3, x5, x6 are touches in January; x4 (20 Jan) was logged on 10 Feb.
+    assert a1.touches_per_week_30d == pytest.approx(5 * 7 / 30)
+    assert a1.days_since_last_touch == 6  # x6 on 26 Jan
+    assert a1.days_since_last_connected_call == 30  # x1 on 2 Jan; x4 unseen
+    assert accounts.loc[("a1", MAR)].days_since_last_connected_call == 27  # x10 on 3 Feb
+    assert a1.connect_rate_90d == 0.5  # x1 connected, x6 voicemail
+
+
+def test_gaps_and_follow_ups(accounts):
+    a1 = accounts.loc[("a1", FEB)]
+    # touch days 2, 5, 6, 25, 26 Jan: gaps 3, 1, 19, 1
+    assert a1.mean_days_between_touches_90d == 6
+    assert a1.touch_gap_variability_90d == pytest.approx(math.sqrt(57))
+    assert a1.longest_silence_90d == 19
+    assert a1.days_to_follow_up_after_meeting_90d == 1  # meeting 5 Jan, email 6 Jan
+    assert a1.meetings_followed_up_within_2_days_share_90d == 1
+    assert a1.days_to_answer_inbound_90d == 1  # inbound 25 Jan, call 26 Jan
+
+
+def test_reach_timing_and_intent(accounts):
+    a1 = accounts.loc[("a1", FEB)]
+    assert a1.distinct_contacts_90d == 3
+    assert bool(a1.reached_decision_maker_90d)
+    assert a1.discovery_call_share_90d == 0.5  # x1 discovery, x6 support
+    assert a1.business_hours_call_share_90d == 1.0  # emea: 10:30 and 09:00 local, weekdays
+    assert pd.isna(accounts.loc[("a2", FEB)].business_hours_call_share_90d)  # unknown region
+
+
+def test_case_outcomes_count_only_from_close(accounts):
+    feb, mar = accounts.loc[("a1", FEB)], accounts.loc[("a1", MAR)]
+    assert feb.open_cases == 1  # k2 opened 30 Jan, closed 5 Feb
+    assert feb.first_contact_resolution_rate_180d == 1.0  # only k1 closed by then
+    assert feb.avg_case_csat_180d == 5.0
+    assert mar.first_contact_resolution_rate_180d == 0.5
+    assert mar.escalation_rate_180d == 0.5
+    assert mar.avg_hours_to_resolve_180d == pytest.approx((24 + 144) / 2)
+
+
+def test_latest_nps_of_the_day_and_change(accounts):
+    a1 = accounts.loc[("a1", FEB)]
+    assert a1.latest_nps == 4  # 18:00 beats 09:00 on 15 Jan
+    assert a1.nps_change_since_previous == -5  # against 9 on 1 Dec
+    assert bool(a1.is_nps_detractor) and not bool(a1.is_nps_promoter)
+
+
+def test_deal_stage_features(deals):
+    jan1 = deals.loc[("o1", pd.Timestamp("2024-01-01"))]
+    assert jan1.current_stage == "Prospecting"
+    assert jan1.days_in_current_stage == 12
+    assert jan1.days_in_stage_vs_norm == pytest.approx(12 / 31)  # o2 stayed 31 days
+    assert jan1.rep_win_rate == 0.0 and jan1.rep_closed_deals == 1  # o2 lost in Nov
+    entry = deals.loc[("o1", pd.Timestamp("2024-01-16"))]  # snapshot after entering Qualification
+    assert entry.snapshot == "stage_entry"
+    assert entry.current_stage == "Qualification"
+    assert entry.stage_regressions == 1  # Discovery -> Qualification moves back
+    assert deals.loc[("o1", MAR)].current_stage == "Proposal"
+    assert ("o3", MAR) not in deals.index  # closed on 20 Jan
+
+
+def test_midnight_cutoffs_only(toy):
+    with pytest.raises(ValueError, match="not midnight"):
+        compute_features(toy, "account", ["2024-02-01 12:00"])
+
+
+def test_missing_optional_tables_switch_families_off(toy, caplog):
+    tables = {k: v for k, v in toy.items() if k not in ("cases", "nps")}
+    with caplog.at_level("INFO", logger="features.engine"):
+        frame = compute_features(tables, "account", [FEB])
+    assert "open_cases" not in frame and "latest_nps" not in frame
+    assert "touches_per_week_30d" in frame
+    assert "open_cases (service_quality) switched off: no cases table" in caplog.text
