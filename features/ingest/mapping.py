@@ -118,7 +118,12 @@ def load_mapping(path: Path) -> Mapping:
     try:
         raw: Any = yaml.safe_load(Path(path).read_text())
         return Mapping.model_validate(raw)
-    except (OSError, yaml.YAMLError, ValidationError) as exc:
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise IngestError(f"{path}: invalid mapping: {problems}") from exc
+    except (OSError, yaml.YAMLError) as exc:
         raise IngestError(f"{path}: invalid mapping: {exc}") from exc
 
 

@@ -51,9 +51,9 @@ def print_report(report: IngestReport, threshold: float, console: Console | None
     console.print(summary_table(report, threshold))
     for r in report.results:
         if r.ignored:
-            console.print(f"{r.file}: ignored unknown column(s): {', '.join(r.ignored)}")
+            console.print(f"{Path(r.file).name}: ignored unknown column(s): {', '.join(r.ignored)}")
         for note in r.notes:
-            console.print(f"{r.file}: {note}")
+            console.print(f"{Path(r.file).name}: {note}")
     for note in report.notes:
         console.print(note)
     if report.skipped:
@@ -64,6 +64,6 @@ def print_report(report: IngestReport, threshold: float, console: Console | None
         )
     for r in report.over_threshold(threshold):
         console.print(
-            f"[red]{r.file}: {100 * r.rejected_share:.2f}% of rows rejected, above the "
+            f"[red]{Path(r.file).name}: {100 * r.rejected_share:.2f}% of rows rejected, above the "
             f"threshold of {100 * threshold:.2f}% (BAROMETER_REJECT_THRESHOLD)[/red]"
         )

@@ -134,6 +134,7 @@ def test_parquet_files_load_with_row_numbers(settings, tmp_path):
         f"timestamp '2024-02-01 10:00:00' as occurred_at, 'call' as type) "
         f"to '{folder / 'activities.parquet'}' (format parquet)"
     )
+    con.close()
     report = run(settings, folder)
     assert by_table(report) == {"accounts": (2, 1, 0, 0, 1), "activities": (1, 1, 0, 0, 0)}
     assert rows(settings, "select row_number, field, value from rejects") == [(2, "arr", "-1.0")]
