@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import duckdb
@@ -237,7 +239,17 @@ def load_source(con: duckdb.DuckDBPyConnection, source: Source) -> LoadResult:
     """Validate and load one source; its warehouse changes commit together or not at all."""
     table = TABLES[source.table]
     start = time.perf_counter()
-    sha = file_sha256(source.file) if source.file.is_file() else ""
+    with ThreadPoolExecutor(max_workers=1) as pool:  # hash while DuckDB reads (GIL released)
+        sha_future = pool.submit(file_sha256, source.file) if source.file.is_file() else None
+        result = _load(con, table, source, lambda: sha_future.result() if sha_future else "")
+    return replace(result, seconds=time.perf_counter() - start)
+
+
+def _load(
+    con: duckdb.DuckDBPyConnection, table: Table, source: Source, sha: Callable[[], str]
+) -> LoadResult:
+    """Stage, then upsert + rejects + log in one transaction (`sha` waits for the file hash)."""
+    start = time.perf_counter()
     try:
         rows_read, rejected = stage(con, table, source)
         con.execute("begin transaction")
@@ -255,7 +267,7 @@ def load_source(con: duckdb.DuckDBPyConnection, source: Source) -> LoadResult:
                 source.ignored,
                 source.notes,
             )
-            record(con, source, result, sha)
+            record(con, source, result, sha())
             _pause_hook(source)
             con.execute("commit")
         except BaseException:
@@ -265,4 +277,4 @@ def load_source(con: duckdb.DuckDBPyConnection, source: Source) -> LoadResult:
         raise IngestError(f"{source.name}: cannot load into {source.table}: {exc}") from exc
     finally:
         drop_staging(con)
-    return replace(result, seconds=time.perf_counter() - start)
+    return result
