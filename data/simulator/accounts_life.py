@@ -22,6 +22,7 @@ SEG_CASES = np.array([0.2, 0.35, 0.7])
 SEG_DEALS = np.array([0.025, 0.04, 0.06])
 CHURN_MIN_AGE_DAYS = 60
 CHURN_FIRST_MONTH = 3
+NOTICE_DAYS = (5.0, 60.0)
 
 
 @dataclass
@@ -122,19 +123,24 @@ class Latent:
     silent: np.ndarray
     satisfaction: np.ndarray
     issues: np.ndarray
+    rapport: np.ndarray  # 4 x n multipliers on threads, DM reach, call depth, follow-up delay
 
     @classmethod
     def initial(cls, n: int, rng: np.random.Generator) -> Latent:
         return cls(
-            rng.normal(0, 0.5, n), np.zeros(n, bool), rng.normal(0, 0.6, n), rng.normal(0, 0.5, n)
+            engagement=rng.normal(0, 0.5, n),
+            silent=np.zeros(n, bool),
+            satisfaction=rng.normal(0, 0.6, n),
+            issues=rng.normal(0, 0.5, n),
+            rapport=rng.lognormal(0, 0.4, (4, n)),
         )
 
     def step(self, rng: np.random.Generator) -> None:
         n = len(self.engagement)
-        self.engagement = 0.75 * self.engagement + rng.normal(0, 0.35, n)
-        self.silent = np.where(self.silent, rng.random(n) < 0.6, rng.random(n) < 0.03)
+        self.engagement = 0.85 * self.engagement + rng.normal(0, 0.3, n)
+        self.silent = np.where(self.silent, rng.random(n) < 0.75, rng.random(n) < 0.025)
         self.satisfaction = 0.85 * self.satisfaction + rng.normal(0, 0.3, n)
-        self.issues = 0.8 * self.issues + rng.normal(0, 0.3, n)
+        self.issues = 0.85 * self.issues + rng.normal(0, 0.3, n)
 
 
 TOUCH_TYPES = np.array([E.code(E.ACTIVITY_TYPES, k) for k in ("call", "email", "meeting", "demo")])
@@ -174,7 +180,8 @@ def month_plan(
     start = np.maximum(ms[m], acc.created_day)
     stop = np.minimum(ms[m + 1], churn_day)
     exposure = np.clip((stop - start) / (ms[m + 1] - ms[m]), 0, 1)
-    p_thread = np.clip(staff.multithread[rep] * rng.lognormal(0, 0.3, n), 0.02, 0.98)
+    fit = lat.rapport  # how well this account and its rep work together (persistent)
+    p_thread = np.clip(staff.multithread[rep] * fit[0] * rng.lognormal(0, 0.15, n), 0.02, 0.98)
     quiet = np.where(lat.silent, 0.03, 1.0)
     return Month(
         m=m,
@@ -182,9 +189,9 @@ def month_plan(
         stop=stop,
         exposure=exposure,
         threads=1 + rng.binomial(acc.n_contacts - 2, p_thread),
-        p_dm=np.clip(staff.dm_reach[rep] * rng.lognormal(0, 0.3, n), 0, 0.95),
-        minutes=staff.call_minutes[rep] * rng.lognormal(0, 0.25, n),
-        followup_days=staff.followup_days[rep] * rng.lognormal(0, 0.3, n),
+        p_dm=np.clip(staff.dm_reach[rep] * fit[1] * rng.lognormal(0, 0.15, n), 0, 0.95),
+        minutes=staff.call_minutes[rep] * fit[2] * rng.lognormal(0, 0.15, n),
+        followup_days=staff.followup_days[rep] * fit[3] * rng.lognormal(0, 0.15, n),
         cadence=staff.cadence[rep]
         * SEG_CADENCE[acc.segment]
         * np.exp(lat.engagement)
@@ -390,14 +397,19 @@ def churn_step(
     m: int,
     ms: np.ndarray,
 ) -> np.ndarray:
-    """Churn days after month `m`'s draw: hazard = sigmoid(true effects of the last 3 months)."""
+    """Churn days after month `m`'s draw.
+
+    The customer decides to leave with probability sigmoid(true effects of the last 3 months),
+    on a day in month `m`, and churns after a notice period of 5-60 days (the day may fall after
+    the export date: still a customer then).
+    """
     if m < CHURN_FIRST_MONTH:
         return churn_day
     at_risk = np.isinf(churn_day) & (acc.created_day <= ms[m] - CHURN_MIN_AGE_DAYS)
     z = logit(CHURN_BASE_LOGIT, CHURN_EFFECTS, churn_behaviour(h, acc, m, ms)) + acc.frailty
-    churns = at_risk & (rng.random(len(acc)) < sigmoid(z))
-    day = ms[m] + rng.random(len(acc)) * (ms[m + 1] - ms[m])
-    return np.where(churns, np.floor(day), churn_day)
+    decides = at_risk & (rng.random(len(acc)) < sigmoid(z))
+    day = ms[m] + rng.random(len(acc)) * (ms[m + 1] - ms[m]) + rng.uniform(*NOTICE_DAYS, len(acc))
+    return np.where(decides, np.floor(day), churn_day)
 
 
 def _stack(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:

@@ -36,6 +36,11 @@ def _sorted(ev: E.Events, logged: np.ndarray, end_day: float) -> tuple[E.Events,
     return E.select(ev, order), logged[order]
 
 
+def _before(days: np.ndarray, end_day: float) -> np.ndarray:
+    """Days before the export date; later ones (not yet happened) become nan."""
+    return np.where(days < end_day, days, np.nan)
+
+
 class Offsets:
     """Running counts so ids stay unique across chunks."""
 
@@ -73,7 +78,7 @@ def _chunk_tables(
             T.timestamps(a.created_day, o),
             T.pick(rep_ids, a.owner),
             a.arr,
-            T.timestamps(life.churn_day, o),
+            T.timestamps(_before(life.churn_day, cfg.end_day), o),
         ),
         "opportunities": T.opportunities_frame(deals, opp_ids, account_ids, rep_ids, o),
         "opportunity_stages": T.stages_frame(deals.stages, opp_ids, stage_order, o),

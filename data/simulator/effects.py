@@ -23,10 +23,10 @@ class Effect:
     description: str
 
 
-CHURN_BASE_LOGIT = -4.3
-WIN_BASE_LOGIT = -1.55
-CHURN_FRAILTY_SD = 0.4  # unobserved account-level noise on the churn logit
-WIN_NOISE_SD = 0.5  # unobserved deal-level noise on the win logit
+CHURN_BASE_LOGIT = -3.9
+WIN_BASE_LOGIT = -3.9
+CHURN_FRAILTY_SD = 0.2  # unobserved account-level noise on the churn logit
+WIN_NOISE_SD = 0.4  # unobserved deal-level noise on the win logit
 
 CHURN_EFFECTS: tuple[Effect, ...] = (
     Effect(
@@ -34,7 +34,7 @@ CHURN_EFFECTS: tuple[Effect, ...] = (
         "touches_90d",
         "cadence",
         -1,
-        0.35,
+        0.6,
         "log(1 + outbound calls, emails and meetings in the last 90 days), per log-unit.",
     ),
     Effect(
@@ -42,7 +42,7 @@ CHURN_EFFECTS: tuple[Effect, ...] = (
         "silence_60d",
         "timing",
         +1,
-        1.2,
+        1.8,
         "1 when the account had no activity at all in the last 60 days (two months).",
     ),
     Effect(
@@ -50,7 +50,7 @@ CHURN_EFFECTS: tuple[Effect, ...] = (
         "connected_call_minutes",
         "conversation_depth",
         -1,
-        0.10,
+        0.18,
         "Mean duration of connected calls in the last 90 days, minutes above 8 (0 if none).",
     ),
     Effect(
@@ -58,7 +58,7 @@ CHURN_EFFECTS: tuple[Effect, ...] = (
         "decision_maker_reached",
         "reach",
         -1,
-        0.8,
+        1.3,
         "1 when a connected call or meeting reached the decision maker in the last 90 days.",
     ),
     Effect(
@@ -66,7 +66,7 @@ CHURN_EFFECTS: tuple[Effect, ...] = (
         "followup_delay_days",
         "responsiveness",
         +1,
-        0.12,
+        0.2,
         "Mean days from a meeting to the rep's follow-up in the last 90 days, above 3 "
         "(capped at 21; 0 without meetings).",
     ),
@@ -75,7 +75,7 @@ CHURN_EFFECTS: tuple[Effect, ...] = (
         "distinct_contacts",
         "reach",
         -1,
-        0.25,
+        0.4,
         "Distinct customer contacts touched in the last 90 days (multi-threading), per contact.",
     ),
     Effect(
@@ -83,7 +83,7 @@ CHURN_EFFECTS: tuple[Effect, ...] = (
         "unresolved_cases",
         "service_quality",
         +1,
-        0.45,
+        0.7,
         "Cases opened in the last 90 days not resolved at first contact, per case.",
     ),
     Effect(
@@ -91,7 +91,7 @@ CHURN_EFFECTS: tuple[Effect, ...] = (
         "escalations",
         "service_quality",
         +1,
-        0.6,
+        0.9,
         "Escalated cases opened in the last 90 days, per case.",
     ),
     Effect(
@@ -99,7 +99,7 @@ CHURN_EFFECTS: tuple[Effect, ...] = (
         "case_csat",
         "service_quality",
         -1,
-        0.5,
+        0.8,
         "Mean CSAT of cases closed in the last 90 days, points above 4 (0 if none).",
     ),
     Effect(
@@ -107,7 +107,7 @@ CHURN_EFFECTS: tuple[Effect, ...] = (
         "nps_score",
         "customer_voice",
         -1,
-        0.22,
+        0.35,
         "Latest NPS score in the last 180 days, points above 7 (0 if none).",
     ),
     Effect(
@@ -115,7 +115,7 @@ CHURN_EFFECTS: tuple[Effect, ...] = (
         "segment_smb",
         "account_context",
         +1,
-        0.4,
+        0.5,
         "1 for small-business accounts (smb churn more than mid_market and enterprise).",
     ),
 )
@@ -126,7 +126,7 @@ WIN_EFFECTS: tuple[Effect, ...] = (
         "decision_maker_reached",
         "reach",
         +1,
-        1.0,
+        2.0,
         "1 when any connected call or meeting on the deal reached the decision maker.",
     ),
     Effect(
@@ -134,7 +134,7 @@ WIN_EFFECTS: tuple[Effect, ...] = (
         "distinct_contacts",
         "reach",
         +1,
-        0.3,
+        0.6,
         "Distinct contacts touched by the deal's activities (multi-threading), per contact.",
     ),
     Effect(
@@ -142,7 +142,7 @@ WIN_EFFECTS: tuple[Effect, ...] = (
         "followup_delay_days",
         "responsiveness",
         -1,
-        0.15,
+        0.35,
         "Mean days from a deal meeting or demo to the follow-up, above 3 (0 without meetings).",
     ),
     Effect(
@@ -150,7 +150,7 @@ WIN_EFFECTS: tuple[Effect, ...] = (
         "connected_call_minutes",
         "conversation_depth",
         +1,
-        0.08,
+        0.18,
         "Mean duration of the deal's connected calls, minutes above 8 (0 if none).",
     ),
     Effect(
@@ -158,7 +158,7 @@ WIN_EFFECTS: tuple[Effect, ...] = (
         "activities_per_week",
         "cadence",
         +1,
-        0.45,
+        1.0,
         "Activities on the deal per week it was open (capped at 6), above 1.5.",
     ),
     Effect(
@@ -166,7 +166,7 @@ WIN_EFFECTS: tuple[Effect, ...] = (
         "sourced_by_service",
         "rep_context",
         +1,
-        0.5,
+        0.6,
         "1 when a service rep sourced the deal (source_rep_id is on the service team).",
     ),
     Effect(

@@ -104,7 +104,7 @@ def calls(
     n = len(acc)
     connected = rng.random(n) < p_connect
     voicemail = ~connected & (rng.random(n) < 0.5)
-    talk = minutes * 60.0 * rng.lognormal(-0.125, 0.5, n)
+    talk = minutes * 60.0 * rng.lognormal(-0.08, 0.4, n)
     duration = np.where(connected, talk, np.where(voicemail, rng.uniform(15, 60, n), 0.0))
     dm = connected & (rng.random(n) < p_dm)
     outcome = np.where(connected, 0, np.where(voicemail, 1, 2))
