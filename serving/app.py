@@ -25,6 +25,7 @@ from features.warehouse import WarehouseBusyError, connect
 from serving.auth import load_keyring
 from serving.bundle import TARGETS, BundleHolder, ChampionProvider, ModelProvider
 from serving.features_source import FrameFeatureSource, load_latest_features
+from serving.insights import InsightsHolder
 from serving.observability import LOGGER, Metrics, ObservabilityMiddleware
 from serving.routers import api_router, health
 from serving.snapshot import ScoreSnapshot, empty_snapshot
@@ -110,6 +111,7 @@ async def watch(app: FastAPI, seconds: float) -> None:
                 log.info("models reloaded", extra={"versions": versions})
             if await run_in_threadpool(refresh_scores, app):
                 log.info("scores reloaded")
+            app.state.insights.ensure(app)  # recomputes only when models or scores changed
         except WarehouseBusyError:
             continue
         except Exception:  # noqa: BLE001 - keep serving the current state
@@ -125,6 +127,7 @@ def make_lifespan(options: ServeOptions):
         state.metrics.set_models(bundle.versions())
         with contextlib.suppress(WarehouseBusyError):
             await run_in_threadpool(refresh_scores, app)
+        state.insights.ensure(app)  # manager views: computed in the background, once per snapshot
         task = asyncio.create_task(watch(app, options.poll_seconds))
         log.info(
             "service started", extra={"models": bundle.versions(), "errors": dict(bundle.errors)}
@@ -164,6 +167,7 @@ def create_app(
     state.features = features or FrameFeatureSource({})
     state.registry = {}
     state.drivers_cache = {}
+    state.insights = InsightsHolder()
     state.metrics = Metrics()
     state.load_scores = load_scores
     app.include_router(health.router)

@@ -1,4 +1,4 @@
-"""Helpers the account and opportunity routers share: stored lookups, live scoring, worklists."""
+"""Helpers routers share: stored lookups, live scoring, worklists, the manager views."""
 
 from __future__ import annotations
 
@@ -57,3 +57,24 @@ def worklist(request: Request, target: str, sort: str, filters: dict, limit: int
         ) from exc
     items = [item_view(row, target) for row in page.rows]
     return {"items": items, "next_cursor": page.next_cursor, "total": page.total}
+
+
+UNAVAILABLE = {
+    404: {"description": "Unknown rep or team."},
+    503: {"description": "Not computable yet: no model, or the warehouse lacks the tables."},
+}
+
+
+async def insights_for(request: Request, part: str):
+    """This snapshot's manager views (`serving.insights`); 503 naming what is missing when
+    `part` cannot be computed."""
+    try:
+        insights = await request.app.state.insights.get(request.app)
+    except Exception as exc:  # noqa: BLE001 - e.g. the warehouse busy; the next request retries
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, f"Manager views are unavailable right now: {exc}"
+        ) from exc
+    if part in insights.errors:
+        what = part.replace("_", " ")
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"{what}: {insights.errors[part]}")
+    return insights

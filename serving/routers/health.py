@@ -32,6 +32,7 @@ def readyz(request: Request):
         "models": bundle.versions(),
         "missing": missing,
         "scores": {t: len(s) for t, s in state.scores.current.items()},
+        "insights": state.insights.status(),
     }
     return JSONResponse(body, status_code=200 if not missing else 503)
 

@@ -40,4 +40,5 @@ async def reload(request: Request, _: Admin):
     """Load newly promoted champions; requests in flight finish on the models they began with."""
     bundle = await run_in_threadpool(request.app.state.models.reload)
     request.app.state.metrics.set_models(bundle.versions())
+    request.app.state.insights.ensure(request.app)  # manager views for the new champions
     return models_view(bundle)

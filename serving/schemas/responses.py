@@ -169,6 +169,7 @@ class Ready(BaseModel):
     models: dict[str, str]
     missing: dict[str, str]
     scores: dict[str, int]
+    insights: Literal["idle", "computing", "ready", "failed"] = "idle"
 
 
 class Problem(BaseModel):
@@ -176,3 +177,77 @@ class Problem(BaseModel):
 
     detail: str
     errors: list[dict] | None = None
+
+
+class Behaviour(BaseModel):
+    """Where the rep sits among their team on one behaviour that helps win deals."""
+
+    feature: str
+    description: str
+    percentile: float | None = None
+
+
+class RepProfile(BaseModel):
+    """A rep's coaching view: outcomes against the deal mix, classification and behaviours."""
+
+    rep_id: str
+    team: str
+    tier: Literal["top", "core", "low"]
+    win_rate: float | None = None
+    expected_win_rate: float | None = None
+    closed_deals: int
+    categories: list[str]
+    findings: list[str]
+    behaviours: list[Behaviour]
+    model_version: str
+    caveat: str
+
+
+class TrainingNeed(BaseModel):
+    feature: str
+    family: str
+    description: str
+    top_median: float | None = None
+    others_median: float | None = None
+    expected_revenue_gap: float | None = None
+    deals: int
+
+
+class TrainingNeeds(BaseModel):
+    """A team's behaviours whose gap to its top performers costs the most expected revenue."""
+
+    team: str
+    model_version: str
+    needs: list[TrainingNeed]
+    caveat: str
+
+
+class ContributionRow(BaseModel):
+    service_value: float | None = None
+    sales_value: float | None = None
+    ratio: float | None = None
+    retention_rate: float | None = None
+    nps: float | None = None
+    first_contact_resolution: float | None = None
+    service_sourced_expansion: float | None = None
+
+
+class TeamContribution(ContributionRow):
+    team: str
+
+
+class RepContribution(ContributionRow):
+    rep_id: str
+    team: str
+
+
+class ContributionReport(BaseModel):
+    """Service vs sales behaviours' contribution in expected revenue, per team and rep."""
+
+    model_versions: dict[str, str]
+    accounts: int
+    deals: int
+    by_team: list[TeamContribution]
+    by_rep: list[RepContribution]
+    sentence: str
+    caveat: str

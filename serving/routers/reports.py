@@ -1,0 +1,20 @@
+"""Reports: customer service's contribution to sales (computed once per snapshot)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from explain.common import CAVEAT
+from serving.deps import ERRORS, Manager
+from serving.routers.common import UNAVAILABLE, insights_for
+from serving.schemas.responses import ContributionReport
+
+router = APIRouter(prefix="/reports", tags=["reports"], responses=ERRORS)
+
+
+@router.get("/contribution", response_model=ContributionReport, responses=UNAVAILABLE)
+async def contribution(request: Request, _: Manager):
+    """Expected revenue credited to service behaviours against sales behaviours, per team and per
+    rep, next to retention, NPS, first-contact resolution and service-sourced expansion."""
+    insights = await insights_for(request, "contribution")
+    return {**insights.contribution, "model_versions": insights.versions, "caveat": CAVEAT}
