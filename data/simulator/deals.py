@@ -71,7 +71,7 @@ def _deal_events(
     minutes = staff.call_minutes[owner] * rng.lognormal(0, 0.25, n)
     fu_days = staff.followup_days[owner] * rng.lognormal(0, 0.3, n)
     d = E.explode(np.arange(n), 1 + rng.poisson(cadence * days / 7))
-    t = E.working_hours(opened[d] + rng.random(len(d)) * days[d])
+    t = np.maximum(E.working_hours(opened[d] + rng.random(len(d)) * days[d]), opened[d])
     kind = rng.choice(4, len(d), p=ACTIVITY_SHARE)
     acc, rep = deal_acc[d], owner[d]
     parts = []

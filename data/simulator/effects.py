@@ -35,7 +35,7 @@ CHURN_EFFECTS: tuple[Effect, ...] = (
         "cadence",
         -1,
         0.6,
-        "log(1 + outbound calls, emails and meetings in the last 90 days), per log-unit.",
+        "log(1 + outbound calls, emails, meetings and demos in the last 90 days), per log-unit.",
     ),
     Effect(
         "churn",
@@ -43,7 +43,7 @@ CHURN_EFFECTS: tuple[Effect, ...] = (
         "timing",
         +1,
         1.8,
-        "1 when the account had no activity at all in the last 60 days (two months).",
+        "1 when the account had no activity of any kind in the last 60 days.",
     ),
     Effect(
         "churn",
@@ -84,7 +84,7 @@ CHURN_EFFECTS: tuple[Effect, ...] = (
         "service_quality",
         +1,
         0.7,
-        "Cases opened in the last 90 days not resolved at first contact, per case.",
+        "Cases closed in the last 90 days that were not resolved at first contact, per case.",
     ),
     Effect(
         "churn",
@@ -92,7 +92,7 @@ CHURN_EFFECTS: tuple[Effect, ...] = (
         "service_quality",
         +1,
         0.9,
-        "Escalated cases opened in the last 90 days, per case.",
+        "Escalated cases closed in the last 90 days, per case.",
     ),
     Effect(
         "churn",
@@ -143,7 +143,8 @@ WIN_EFFECTS: tuple[Effect, ...] = (
         "responsiveness",
         -1,
         0.35,
-        "Mean days from a deal meeting or demo to the follow-up, above 3 (0 without meetings).",
+        "Mean days from a deal meeting or demo to its follow-up (each capped at 21), above 3 "
+        "(0 without meetings).",
     ),
     Effect(
         "deal_win",
@@ -197,3 +198,23 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
 def true_effects_records() -> list[dict]:
     """The effects as plain dicts, the content of `true_effects.json`."""
     return [asdict(e) for e in TRUE_EFFECTS]
+
+
+def effects_markdown() -> str:
+    """The true effects as a Markdown table for data/README.md (a test keeps the two in sync)."""
+    lines = [
+        "| outcome | behaviour | family | direction | strength (logit per unit) | description |",
+        "|---|---|---|---|---|---|",
+    ]
+    for e in TRUE_EFFECTS:
+        sign = "+1" if e.direction > 0 else "−1"
+        lines.append(
+            f"| {e.outcome} | `{e.behaviour}` | {e.family} | {sign} | {e.strength} | "
+            f"{e.description} |"
+        )
+    bases = (
+        f"Base logits: churn {CHURN_BASE_LOGIT} per account-month (plus account frailty "
+        f"N(0, {CHURN_FRAILTY_SD}²)), deal win {WIN_BASE_LOGIT} (plus deal noise "
+        f"N(0, {WIN_NOISE_SD}²))."
+    )
+    return "\n".join(lines) + "\n\n" + bases
