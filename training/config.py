@@ -72,6 +72,9 @@ class GuardConfig(Strict):
         0.01, ge=0, description="Model backtest AUC must beat every baseline's by this much."
     )
     leakage: Literal["warn", "fail"] = "warn"
+    leakage_auc: float = Field(
+        0.9, gt=0.5, le=1, description="Single-feature AUC from which a feature is called leaky."
+    )
 
 
 class HeuristicConfig(Strict):

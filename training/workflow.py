@@ -29,7 +29,7 @@ def train_target(settings: Settings, config: ExperimentConfig) -> TrainResult:
     """Load the warehouse frame, check for leakage, train, log and (if it earns it) register."""
     frame = load_frame(settings, config)
     kinds = feature_kinds(config, list(frame.columns))
-    leaky = suspicious_features(frame, kinds)
+    leaky = suspicious_features(frame, kinds, config.guards.leakage_auc)
     return run_training(
         frame,
         kinds,
