@@ -274,7 +274,10 @@ def _load(
             con.execute("rollback")
             raise
     except duckdb.Error as exc:
-        raise IngestError(f"{source.name}: cannot load into {source.table}: {exc}") from exc
+        detail = str(exc).split("Possible fixes")[0].strip()
+        raise IngestError(
+            f"{source.name}: cannot load into {source.table}, nothing of it was loaded: {detail}"
+        ) from exc
     finally:
         drop_staging(con)
     return result

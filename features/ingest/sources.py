@@ -6,6 +6,7 @@ VARCHAR columns named after contract columns; the loader types, validates and lo
 
 from __future__ import annotations
 
+import csv
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,7 @@ import duckdb
 
 from data.contract import TABLES
 
-TABULAR_SUFFIXES = (".csv", ".parquet", ".txt", ".tsv")
+TABULAR_SUFFIXES = (".csv", ".parquet", ".tsv")
 
 
 class IngestError(ValueError):
@@ -54,23 +55,45 @@ def ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def csv_header(path: Path) -> tuple[str, ...]:
+    """The header row of a CSV/TSV file (a UTF-8 BOM is dropped)."""
+    delim = "\t" if path.suffix.lower() == ".tsv" else ","
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            first = next(csv.reader(handle, delimiter=delim), None)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise IngestError(f"{path}: cannot read the header: {exc}") from exc
+    if not first:
+        raise IngestError(f"{path}: the file is empty (no header row)")
+    return tuple(first)
+
+
 def read_sql(path: Path, *, with_row: bool = False) -> str:
-    """A DuckDB table expression reading every column of a CSV or Parquet file as VARCHAR text."""
+    """A DuckDB table expression reading every column of a CSV or Parquet file as VARCHAR text.
+
+    CSV files are read with a fixed dialect (comma, or tab for .tsv; `"` quotes) and the header's
+    columns, so a malformed row fails with its line number instead of confusing the sniffer.
+    """
     if path.suffix.lower() == ".parquet":
         return f"read_parquet({sql_str(str(path))}, file_row_number={str(with_row).lower()})"
+    delim = "\t" if path.suffix.lower() == ".tsv" else ","
+    columns = ", ".join(f"{sql_str(c)}: 'VARCHAR'" for c in csv_header(path))
     return (
-        f"read_csv({sql_str(str(path))}, all_varchar=true, header=true, "
-        "allow_quoted_nulls=true, strict_mode=true)"
+        f"read_csv({sql_str(str(path))}, auto_detect=false, header=true, delim={sql_str(delim)}, "
+        f"quote='\"', escape='\"', columns={{{columns}}}, allow_quoted_nulls=true, "
+        "strict_mode=true)"
     )
 
 
 def header(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, ...]:
     """The column names of a CSV or Parquet file, as written (a UTF-8 BOM is dropped)."""
+    if path.suffix.lower() != ".parquet":
+        return csv_header(path)
     try:
         rows = con.execute(f"describe select * from {read_sql(path)}").fetchall()
     except duckdb.Error as exc:
         raise IngestError(f"{path}: cannot read the file: {exc}") from exc
-    return tuple(r[0].lstrip("\ufeff") for r in rows)
+    return tuple(r[0] for r in rows)
 
 
 def as_text(path: Path, column: str) -> str:

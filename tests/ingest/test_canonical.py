@@ -139,3 +139,26 @@ def test_parquet_files_load_with_row_numbers(settings, tmp_path):
     assert by_table(report) == {"accounts": (2, 1, 0, 0, 1), "activities": (1, 1, 0, 0, 0)}
     assert rows(settings, "select row_number, field, value from rejects") == [(2, "arr", "-1.0")]
     assert rows(settings, "select created_at from accounts") == [(datetime(2024, 1, 1),)]
+
+
+def test_malformed_csv_row_fails_the_file_naming_its_line(settings, tmp_path):
+    accounts = "account_id,created_at\na1,2024-01-01\na2,2024-01-01,extra\n"
+    folder = write(tmp_path / "in", {"accounts.csv": accounts, "activities.csv": ACTIVITIES})
+    with pytest.raises(IngestError, match=r"(?s)accounts\.csv.*nothing of it was loaded.*Line: 3"):
+        run(settings, folder)
+    tables = {t for (t,) in rows(settings, "select table_name from information_schema.tables")}
+    assert "accounts" not in tables
+
+
+def test_header_only_files_load_zero_rows(settings, tmp_path):
+    folder = write(
+        tmp_path / "in",
+        {
+            "accounts.csv": "account_id,created_at\n",
+            "activities.csv": "activity_id,account_id,occurred_at,type\n",
+        },
+    )
+    assert by_table(run(settings, folder)) == {
+        "accounts": (0, 0, 0, 0, 0),
+        "activities": (0, 0, 0, 0, 0),
+    }
