@@ -22,13 +22,18 @@ def ingest_command(
     from barometer.settings import Settings
     from features.ingest.report import print_report, wide_console
     from features.ingest.run import ingest
-    from features.ingest.sources import IngestError
+    from features.ingest.sources import IngestError, Source
     from features.warehouse import WarehouseBusyError
 
     settings = Settings()
     console = wide_console()
     try:
-        report = ingest(path, settings, format, mapping)  # type: ignore[arg-type]
+        with console.status("Reading the input ...") as status:
+
+            def show(i: int, n: int, source: Source) -> None:
+                status.update(f"Loading {i + 1}/{n}: {Path(source.name).name} -> {source.table}")
+
+            report = ingest(path, settings, format, mapping, show)  # type: ignore[arg-type]
     except (IngestError, WarehouseBusyError) as exc:
         console.print(f"[red]Ingest failed:[/red] {exc}")
         raise typer.Exit(2) from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -11,7 +12,7 @@ import duckdb
 from barometer.settings import Settings
 from data.contract import LOAD_ORDER, MANDATORY, TABLES
 from features.ingest.load import LoadResult, load_source
-from features.ingest.sources import IngestError, Plan, canonical_plan
+from features.ingest.sources import IngestError, Plan, Source, canonical_plan
 from features.warehouse import connect, table_exists, write_lock
 
 Format = Literal["canonical", "salesforce", "mapping"]
@@ -66,19 +67,28 @@ def check_mandatory(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
 
 
 def ingest(
-    path: Path, settings: Settings, fmt: Format = "canonical", mapping: Path | None = None
+    path: Path,
+    settings: Settings,
+    fmt: Format = "canonical",
+    mapping: Path | None = None,
+    on_source: Callable[[int, int, Source], None] | None = None,
 ) -> IngestReport:
-    """Validate and load every file under `path` into the workspace warehouse, file by file."""
+    """Validate and load every file under `path` into the workspace warehouse, file by file.
+
+    `on_source(i, n, source)` is called before each file (for progress display).
+    """
     settings.ensure_home()
     with write_lock(settings.home), connect(settings.warehouse_path) as con:
         prepare(con)
         plan = make_plan(con, Path(path), fmt, mapping)
         check_mandatory(con, plan)
         report = IngestReport(notes=list(plan.notes))
-        for table in LOAD_ORDER:
-            sources = [s for s in plan.sources if s.table == table]
-            if not sources and not TABLES[table].mandatory:
-                report.skipped.append(table)
-            for source in sources:
-                report.results.append(load_source(con, source))
+        ordered = [s for t in LOAD_ORDER for s in plan.sources if s.table == t]
+        report.skipped = [
+            t for t in LOAD_ORDER if t not in plan.tables() and not TABLES[t].mandatory
+        ]
+        for i, source in enumerate(ordered):
+            if on_source:
+                on_source(i, len(ordered), source)
+            report.results.append(load_source(con, source))
     return report
