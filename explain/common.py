@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from features.registry import Feature
+from features.registry import FAMILY_LABELS, Feature
 
 CAVEAT = (
     "These figures attribute a predictive model's output to behaviours; they are associations "
@@ -20,6 +20,7 @@ TARGET_PHRASES: dict[str, str] = {"churn": "churn risk", "deal_win": "win chance
 # Whether a higher probability is good news for the business.
 HIGHER_IS_BETTER: dict[str, bool] = {"churn": False, "deal_win": True}
 OTHER_FAMILY = "other"
+BARE_UNITS = {"currency", "points", "stage"}  # shown as plain numbers
 
 Registry = Mapping[str, Feature] | Iterable[Feature]
 
@@ -74,10 +75,15 @@ def format_value(value: object, feature: Feature | None = None) -> str:
     if unit in {"%", "share", "percent"}:
         return f"{number * 100:.0f}%" if unit == "share" else f"{number:.0f}%"
     text = f"{number:,.0f}" if abs(number) >= 100 or number == round(number) else f"{number:.2g}"
-    return f"{text} {unit}".strip() if unit else text
+    return f"{text} {unit}" if unit and unit not in BARE_UNITS else text
 
 
 def format_points(points: float) -> str:
     """Probability change in points: +11 pts, -3 pts, +0.4 pts."""
     pts = points * 100
     return f"{pts:+.0f} pts" if abs(pts) >= 1 else f"{pts:+.1f} pts"
+
+
+def family_label(family: str) -> str:
+    """The family's manager-facing label ("Service quality"), or its name."""
+    return FAMILY_LABELS.get(family, family.replace("_", " ").capitalize())

@@ -176,25 +176,36 @@ def _with_ratio(table: pd.DataFrame) -> pd.DataFrame:
     return table.assign(ratio=table["service_value"] / sales)
 
 
+EMPTY_ACCOUNTS = pd.DataFrame(columns=["account_id", "service_value", "sales_value"])
+EMPTY_DEALS = pd.DataFrame(columns=["opportunity_id", "service_value", "sales_value"])
+
+
 def service_contribution(
-    churn_model: ScoringModel,
-    deal_model: ScoringModel,
-    account_features: pd.DataFrame,
-    deal_features: pd.DataFrame,
+    churn_model: ScoringModel | None,
+    deal_model: ScoringModel | None,
+    account_features: pd.DataFrame | None,
+    deal_features: pd.DataFrame | None,
     tables: dict[str, pd.DataFrame],
     registry: Registry,
 ) -> ServiceContribution:
     """The contribution-to-sales report.
 
     `account_features` has account_id, arr and the churn model's features; `deal_features` has
-    opportunity_id, amount and the deal model's features. `tables` holds the contract tables
-    `accounts`, `reps`, `cases`, `nps`, `opportunities`, `activities`.
+    opportunity_id, amount and the deal model's features (either model may be None: its part is
+    then empty). `tables` holds the contract tables `accounts`, `reps`, `cases`, `nps`,
+    `opportunities`, `activities` (account_id, rep_id, occurred_at suffice).
     """
-    acc = revenue_attribution(
-        churn_model, account_features, registry, key="account_id", value="arr"
+    acc = (
+        revenue_attribution(churn_model, account_features, registry, key="account_id", value="arr")
+        if churn_model is not None and account_features is not None
+        else EMPTY_ACCOUNTS.astype({"service_value": float, "sales_value": float})
     )
-    deal = revenue_attribution(
-        deal_model, deal_features, registry, key="opportunity_id", value="amount"
+    deal = (
+        revenue_attribution(
+            deal_model, deal_features, registry, key="opportunity_id", value="amount"
+        )
+        if deal_model is not None and deal_features is not None
+        else EMPTY_DEALS.astype({"service_value": float, "sales_value": float})
     )
     influence = influenced_opportunities(
         tables["opportunities"], tables["activities"], tables["reps"]

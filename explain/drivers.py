@@ -23,14 +23,21 @@ from explain.common import (
 from explain.model import ScoringModel
 
 
-def _direction(values: pd.Series, effects: pd.Series) -> int:
-    """+1 when more of a feature raises the outcome, -1 when it lowers it, 0 when unclear."""
+def _direction(values: pd.Series, effects: pd.Series, n_bins: int = 10) -> int:
+    """+1 when more of a feature raises the outcome, -1 when it lowers it, 0 when unclear.
+
+    Compares the mean effect in the highest and lowest value bins, so threshold effects ("no
+    touch for 60 days") count as well as steady ones; a U-shape (ends close relative to the
+    curve's range) gives 0.
+    """
     numeric = pd.to_numeric(values, errors="coerce")
     ok = numeric.notna() & effects.notna()
-    if ok.sum() < 3 or numeric[ok].nunique() < 2 or effects[ok].nunique() < 2:
+    if ok.sum() < 3 or numeric[ok].nunique() < 2:
         return 0
-    rho = numeric[ok].rank().corr(effects[ok].rank())
-    return 0 if not np.isfinite(rho) or abs(rho) < 0.1 else int(np.sign(rho))
+    curve = effects[ok].groupby(_bins(numeric[ok], n_bins)).mean().sort_index().to_numpy()
+    spread = curve.max() - curve.min()
+    ends = curve[-1] - curve[0]
+    return 0 if spread <= 1e-12 or abs(ends) < 0.25 * spread else int(np.sign(ends))
 
 
 def _feature_table(model: ScoringModel, frame: pd.DataFrame, features: dict) -> pd.DataFrame:

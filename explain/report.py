@@ -1,0 +1,203 @@
+"""The HTML explanation report: plots (matplotlib Agg, inline PNG) in a jinja2 template.
+
+`build_report` is pure (frames and models in, HTML out); `write_report` writes it atomically and
+`log_report` attaches it to an MLflow run. No CDN: the file is self-contained.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from explain.common import CAVEAT, Registry, family_label, lookup, target_phrase
+from explain.drivers import DependenceCurve, dependence, drivers, family_attribution
+from explain.model import ScoringModel
+from explain.reps import RepProfile
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+@dataclass
+class ReportInputs:
+    """Everything the report shows beyond the model's own drivers (each part optional)."""
+
+    profiles: list[RepProfile] = field(default_factory=list)
+    training_needs: pd.DataFrame | None = None
+    funnel: pd.DataFrame | None = None
+    bottleneck_sentence: str = ""
+    contribution: pd.DataFrame | None = None  # by team (and rep) with ratio and KPIs
+    contribution_sentence: str = ""
+    model_label: str = ""
+
+
+def _png(fig) -> str:
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def beeswarm_plot(model: ScoringModel, frame: pd.DataFrame, max_display: int = 15) -> str:
+    """shap.summary_plot of the TreeSHAP log-odds, as base64 PNG."""
+    plt = _pyplot()
+    import shap
+
+    explanation = model.explain(frame)
+    matrix = pd.DataFrame(model.matrix(frame), columns=model.feature_names)
+    plt.figure()
+    shap.summary_plot(explanation.log_odds.to_numpy(), matrix, max_display=max_display, show=False)
+    return _png(plt.gcf())
+
+
+def family_plot(families: pd.DataFrame, target: str) -> str:
+    """Horizontal bars of mean |points| per family."""
+    plt = _pyplot()
+    table = families.sort_values("mean_abs_points")
+    fig, ax = plt.subplots(figsize=(7, 0.35 * len(table) + 1))
+    labels = [family_label(f) for f in table["family"]]
+    ax.barh(labels, table["mean_abs_points"] * 100, color="#4472c4")
+    ax.set_xlabel(f"mean |contribution| to {target_phrase(target)}, pts")
+    return _png(fig)
+
+
+def dependence_plot(curves: list[DependenceCurve], descriptions: dict[str, str]) -> str:
+    """One small panel per curve: mean points along the feature, with its turning points."""
+    plt = _pyplot()
+    n = max(len(curves), 1)
+    cols = min(n, 3)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3 * rows), squeeze=False)
+    for ax, curve in zip(axes.flat, curves, strict=False):
+        ax.plot(curve.x, np.asarray(curve.effect) * 100, marker="o", color="#c00000")
+        ax.axhline(0, color="#999", lw=0.8)
+        for value, style in ((curve.crossing, ":"), (curve.saturation, "--")):
+            if value is not None:
+                ax.axvline(value, color="#555", ls=style, lw=1)
+        ax.set_title(descriptions.get(curve.feature, curve.feature)[:55], fontsize=8)
+        ax.set_ylabel("pts", fontsize=8)
+    for ax in list(axes.flat)[len(curves) :]:
+        ax.axis("off")
+    fig.tight_layout()
+    return _png(fig)
+
+
+def reps_plot(profiles: list[RepProfile]) -> str:
+    """Each rep's win rate against the rate expected for their deal mix."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    colours = {"top": "#2e7d32", "core": "#1565c0", "low": "#c62828"}
+    for tier, colour in colours.items():
+        some = [p for p in profiles if p.tier == tier]
+        ax.scatter(
+            [p.expected_win_rate for p in some], [p.win_rate for p in some], c=colour, label=tier
+        )
+    ax.plot([0, 1], [0, 1], color="#999", lw=0.8)
+    ax.set_xlabel("expected win rate for the deal mix (deal model)")
+    ax.set_ylabel("actual win rate")
+    ax.legend(title="tier")
+    return _png(fig)
+
+
+def _html_table(frame: pd.DataFrame | None, max_rows: int = 25) -> str:
+    if frame is None or frame.empty:
+        return ""
+    shown = frame.head(max_rows).copy()
+    for col in shown.select_dtypes("number").columns:
+        shown[col] = shown[col].map(lambda v: "" if pd.isna(v) else f"{v:,.3g}")
+    return shown.to_html(index=False, border=0, escape=True)
+
+
+def build_report(
+    model: ScoringModel,
+    frame: pd.DataFrame,
+    registry: Registry,
+    inputs: ReportInputs | None = None,
+    *,
+    top_curves: int = 6,
+) -> str:
+    """The self-contained HTML report for one target."""
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    inputs = inputs or ReportInputs()
+    features = lookup(registry)
+    table = drivers(model, frame, registry)
+    families = family_attribution(model, frame, registry)
+    numeric = [f for f in table["feature"] if f not in model.categories][:top_curves]
+    curves = [dependence(model, frame, f, registry) for f in numeric]
+    descriptions = {n: f.description for n, f in features.items()}
+    plots = {
+        "beeswarm": beeswarm_plot(model, frame),
+        "families": family_plot(families, model.target),
+        "dependence": dependence_plot(curves, descriptions),
+        "reps": reps_plot(inputs.profiles) if inputs.profiles else "",
+    }
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["j2"]))
+    from markupsafe import Markup
+
+    shown = table[["feature", "family", "description", "mean_abs_points", "direction", "share"]]
+    return env.get_template("report.html.j2").render(
+        title=f"What drives {target_phrase(model.target)}",
+        phrase=target_phrase(model.target),
+        entity="deal" if model.target == "deal_win" else "account",
+        model_label=inputs.model_label or model.target,
+        rows=len(frame),
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        caveat=CAVEAT,
+        plots=plots,
+        curves=curves,
+        drivers_table=Markup(_html_table(shown, 20)),
+        families_table=Markup(_html_table(families)),
+        profiles=inputs.profiles,
+        profiles_note="Rep profiles need the deal-win model, reps and deal history.",
+        training_table=Markup(_html_table(inputs.training_needs, 15)),
+        bottleneck_sentence=inputs.bottleneck_sentence,
+        funnel_table=Markup(_html_table(inputs.funnel)),
+        contribution_sentence=inputs.contribution_sentence,
+        contribution_table=Markup(_html_table(inputs.contribution, 40)),
+    )
+
+
+def write_report(html: str, path: Path) -> Path:
+    """Write `html` to `path` atomically (a temporary file renamed into place)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(html)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def log_report(path: Path, tracking_uri: str, target: str, run_id: str | None = None) -> str:
+    """Log the report to MLflow: onto `run_id` (e.g. the champion's run) or a new run."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri)
+    if run_id is None:
+        mlflow.set_experiment(f"barometer-{target}-explain")
+    with mlflow.start_run(run_id=run_id, run_name=None if run_id else f"explain-{target}") as run:
+        mlflow.log_artifact(str(path), artifact_path="explain")
+        return run.info.run_id
