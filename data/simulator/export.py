@@ -50,7 +50,8 @@ def iso_timestamps(t: pa.Table) -> pa.Table:
     """Timestamps as ISO 8601 text without offset (`2024-03-04T10:00:00`, read as UTC)."""
     for i, f in enumerate(t.schema):
         if pa.types.is_timestamp(f.type):
-            text = pc.strftime(t.column(i).cast(pa.timestamp("s")), format="%Y-%m-%dT%H:%M:%S")
+            text = pc.cast(t.column(i).cast(pa.timestamp("s")), pa.string())  # "... 10:00:00"
+            text = pc.replace_substring(text, " ", "T", max_replacements=1)
             t = t.set_column(i, f.name, text)
     return t
 

@@ -25,8 +25,9 @@ def _window(df: pd.DataFrame, col: str, cutoff: pd.Timestamp, days: int) -> pd.D
 def _account_rows(sim: dict[str, pd.DataFrame], cutoff: pd.Timestamp) -> pd.DataFrame:
     """Trailing behaviour of each live account at `cutoff`, and whether it churns within 90 days."""
     acc = sim["accounts"]
-    live = acc[(acc.created_at < cutoff - pd.Timedelta(days=90))
-               & ~(acc.churned_at < cutoff)].set_index("account_id")
+    live = acc[
+        (acc.created_at < cutoff - pd.Timedelta(days=90)) & ~(acc.churned_at < cutoff)
+    ].set_index("account_id")
     act = _window(sim["activities"], "occurred_at", cutoff, 90)
     act = act[act.logged_at < cutoff]
     connected = act[act.outcome == "connected"]
@@ -38,8 +39,9 @@ def _account_rows(sim: dict[str, pd.DataFrame], cutoff: pd.Timestamp) -> pd.Data
     out["contacts"] = act.groupby("account_id").contact_id.nunique()
     out["unresolved"] = (~cases.first_contact_resolved.astype(bool)).groupby(cases.account_id).sum()
     out["escalated"] = cases.escalated.astype(bool).groupby(cases.account_id).sum()
-    out = out.fillna({"acts_60d": 0, "dm_reached": 0, "contacts": 0, "unresolved": 0,
-                      "escalated": 0})
+    out = out.fillna(
+        {"acts_60d": 0, "dm_reached": 0, "contacts": 0, "unresolved": 0, "escalated": 0}
+    )
     out["churned"] = (live.churned_at >= cutoff) & (live.churned_at < cutoff + HORIZON)
     return out.assign(cutoff=cutoff)
 
@@ -71,12 +73,15 @@ def deal_panel(sim: dict[str, pd.DataFrame]) -> pd.DataFrame:
     by = act.groupby("opportunity_id")
     connected = act[act.outcome == "connected"]
     weeks = (opp.closed_at - opp.created_at).dt.total_seconds() / (7 * 86400)
-    return pd.DataFrame({
-        "won": opp.outcome == "won",
-        "renewal": opp.type == "renewal",
-        "dm_reached": by.reached_decision_maker.sum().reindex(opp.index).fillna(0) > 0,
-        "contacts": by.contact_id.nunique().reindex(opp.index).fillna(0),
-        "call_minutes": connected.groupby("opportunity_id").duration_s.mean() / 60,
-        "followup_days": _followup_days(act),
-        "per_week": by.size().reindex(opp.index).fillna(0) / weeks.clip(lower=1),
-    }, index=opp.index)
+    return pd.DataFrame(
+        {
+            "won": opp.outcome == "won",
+            "renewal": opp.type == "renewal",
+            "dm_reached": by.reached_decision_maker.sum().reindex(opp.index).fillna(0) > 0,
+            "contacts": by.contact_id.nunique().reindex(opp.index).fillna(0),
+            "call_minutes": connected.groupby("opportunity_id").duration_s.mean() / 60,
+            "followup_days": _followup_days(act),
+            "per_week": by.size().reindex(opp.index).fillna(0) / weeks.clip(lower=1),
+        },
+        index=opp.index,
+    )

@@ -90,7 +90,12 @@ def test_every_effect_tested_here_is_documented_with_its_direction():
     assert documented[("churn", "decision_maker_reached")] == -1
     assert documented[("churn", "connected_call_minutes")] == -1
     assert documented[("churn", "distinct_contacts")] == -1
-    for behaviour in ("decision_maker_reached", "distinct_contacts", "connected_call_minutes",
-                      "activities_per_week", "renewal"):
+    for behaviour in (
+        "decision_maker_reached",
+        "distinct_contacts",
+        "connected_call_minutes",
+        "activities_per_week",
+        "renewal",
+    ):
         assert documented[("deal_win", behaviour)] == +1
     assert documented[("deal_win", "followup_delay_days")] == -1
