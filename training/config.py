@@ -46,6 +46,10 @@ class LightGBMConfig(Strict):
     early_stopping_rounds: int = Field(40, ge=1)
     num_threads: int = Field(2, ge=1)
     seed: int = 7
+    monotone: dict[str, Literal[1, -1]] = Field(
+        default_factory=dict,
+        description="Features whose effect may only raise (1) or lower (-1) the outcome.",
+    )
 
 
 class ImbalanceConfig(Strict):

@@ -74,14 +74,16 @@ BGNBD_SQL = """
         select account_id, cast(occurred_at as date) as day,
                coalesce(greatest(logged_at, occurred_at), occurred_at) as seen
         from activities where type in ({types})
-    ), c as (select distinct account_id, cutoff from labels_churn)
+    ), c as (
+        select distinct account_id, cutoff, cast(cutoff as date) as cutoff_day from labels_churn
+    )
     select c.account_id, c.cutoff,
            greatest(count(distinct ev.day) - 1, 0) as bg_frequency,
            coalesce(date_diff('day', min(ev.day), max(ev.day)), 0) as bg_recency,
-           coalesce(date_diff('day', min(ev.day), cast(c.cutoff as date)), 0) as bg_age
+           coalesce(date_diff('day', min(ev.day), c.cutoff_day), 0) as bg_age
     from c left join ev on ev.account_id = c.account_id
-        and ev.day < cast(c.cutoff as date) and ev.seen < c.cutoff
-    group by all
+        and ev.day < c.cutoff_day and ev.seen < c.cutoff
+    group by c.account_id, c.cutoff, c.cutoff_day
 """
 
 

@@ -52,6 +52,14 @@ def class_weights(y: np.ndarray, imbalance: ImbalanceConfig) -> np.ndarray | Non
     return np.where(y == 1, max(weight, 1.0), 1.0)
 
 
+def monotone_constraints(cfg: LightGBMConfig, names: list[str]) -> list[int]:
+    """LightGBM's per-feature constraint list (0 = free)."""
+    unknown = set(cfg.monotone) - set(names)
+    if unknown:
+        raise ValueError(f"lightgbm.monotone names features not in the model: {sorted(unknown)}")
+    return [cfg.monotone.get(n, 0) for n in names]
+
+
 def lgb_params(cfg: LightGBMConfig, overrides: dict | None = None) -> dict:
     params = {
         "objective": "binary",
@@ -112,13 +120,16 @@ def fit_scoring_model(
     )
     y_train, y_hold = train["label"].to_numpy(int), holdout["label"].to_numpy(int)
     categorical = [i for i, n in enumerate(names) if n in draft.categories]
+    params = lgb_params(config.lightgbm, overrides)
+    if config.lightgbm.monotone:
+        params["monotone_constraints"] = monotone_constraints(config.lightgbm, names)
     booster = fit_booster(
         x_train,
         y_train,
         x_hold,
         y_hold,
         categorical=categorical,
-        params=lgb_params(config.lightgbm, overrides),
+        params=params,
         cfg=config.lightgbm,
         weights=class_weights(y_train, config.imbalance),
     )
@@ -128,7 +139,7 @@ def fit_scoring_model(
         "best_iteration": int(booster.best_iteration or booster.current_iteration()),
         "calibration_log_loss": scores,
         "feature_kinds": dict(kinds),
-        "params": lgb_params(config.lightgbm, overrides),
+        "params": params,
     }
     return ScoringModel(
         config.target,
