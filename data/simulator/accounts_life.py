@@ -200,37 +200,37 @@ def month_plan(
     )
 
 
-def account_touches(
-    rng: np.random.Generator, mo: Month, acc: Accounts, staff: Staff, lat: Latent
-) -> tuple[list[E.Events], E.Events, np.ndarray]:
-    """The owner rep's calls, emails, meetings (+ follow-ups), notes, tasks; customers' inbound.
+def _draw(rng: np.random.Generator, mo: Month, per_unit_cadence: float) -> np.ndarray:
+    """Account positions, one per event, with Poisson(rate x the month's cadence) events each."""
+    return E.explode(np.arange(len(mo.cadence)), rng.poisson(per_unit_cadence * mo.cadence))
 
-    Returns the activity batches, the meetings and each meeting's follow-up delay.
-    """
-    ids = np.arange(len(acc))
 
-    def draw(rate: float | np.ndarray) -> np.ndarray:
-        a = E.explode(ids, rng.poisson(rate))
-        return a
-
-    a = draw(2.0 * mo.cadence)
-    calls = E.calls(
+def owner_calls(rng: np.random.Generator, mo: Month, acc: Accounts, staff: Staff) -> E.Events:
+    a = _draw(rng, mo, 2.0)
+    rep = acc.owner[a]
+    return E.calls(
         rng,
         a,
         mo.times(rng, a),
-        acc.owner[a],
-        p_connect=staff.connect_rate[acc.owner[a]],
+        rep,
+        p_connect=staff.connect_rate[rep],
         p_dm=mo.p_dm[a],
         minutes=mo.minutes[a],
         threads=mo.threads[a],
         objective="check_in",
     )
-    a = draw(1.6 * mo.cadence)
-    mails = E.emails(
+
+
+def owner_emails(rng: np.random.Generator, mo: Month, acc: Accounts) -> E.Events:
+    a = _draw(rng, mo, 1.6)
+    return E.emails(
         rng, a, mo.times(rng, a), acc.owner[a], threads=mo.threads[a], objective="check_in"
     )
-    a = draw(0.35 * mo.cadence)
-    met = E.meetings(
+
+
+def owner_meetings(rng: np.random.Generator, mo: Month, acc: Accounts, lat: Latent) -> E.Events:
+    a = _draw(rng, mo, 0.35)
+    return E.meetings(
         rng,
         a,
         mo.times(rng, a),
@@ -241,16 +241,18 @@ def account_touches(
         kind="meeting",
         objective="check_in",
     )
-    fups, delay = E.followups(rng, met, mo.followup_days[met["acc"]])
+
+
+def notes_after(rng: np.random.Generator, calls: E.Events) -> E.Events:
+    """A note on 30% of calls, written minutes after the call."""
     noted = rng.random(len(calls["acc"])) < 0.3
-    notes = E.make(
-        calls["acc"][noted],
-        calls["t"][noted] + rng.uniform(0.001, 0.02, noted.sum()),
-        "note",
-        rep=calls["rep"][noted],
-    )
-    a = draw(0.3 * mo.cadence)
-    tasks = E.make(
+    t = calls["t"][noted] + rng.uniform(0.001, 0.02, noted.sum())
+    return E.make(calls["acc"][noted], t, "note", rep=calls["rep"][noted])
+
+
+def owner_tasks(rng: np.random.Generator, mo: Month, acc: Accounts) -> E.Events:
+    a = _draw(rng, mo, 0.3)
+    return E.make(
         a,
         mo.times(rng, a),
         "task",
@@ -258,6 +260,21 @@ def account_touches(
         objective=E.code(E.OBJECTIVES, "follow_up"),
         outcome=E.code(E.OUTCOME_WORDS, "completed"),
     )
+
+
+def account_touches(
+    rng: np.random.Generator, mo: Month, acc: Accounts, staff: Staff, lat: Latent
+) -> tuple[list[E.Events], E.Events, np.ndarray]:
+    """The owner rep's calls, emails, meetings (+ follow-ups), notes, tasks; customers' inbound.
+
+    Returns the activity batches, the meetings and each meeting's follow-up delay.
+    """
+    calls = owner_calls(rng, mo, acc, staff)
+    mails = owner_emails(rng, mo, acc)
+    met = owner_meetings(rng, mo, acc, lat)
+    fups, delay = E.followups(rng, met, mo.followup_days[met["acc"]])
+    notes = notes_after(rng, calls)
+    tasks = owner_tasks(rng, mo, acc)
     return [calls, mails, met, fups, notes, tasks, inbound(rng, mo, acc, lat)], met, delay
 
 

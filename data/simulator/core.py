@@ -71,14 +71,7 @@ def _chunk_tables(
     o = cfg.origin
     return {
         "accounts": T.accounts_frame(
-            account_ids,
-            a.segment,
-            a.industry,
-            a.region,
-            T.timestamps(a.created_day, o),
-            T.pick(rep_ids, a.owner),
-            a.arr,
-            T.timestamps(_before(life.churn_day, cfg.end_day), o),
+            a, account_ids, rep_ids, _before(life.churn_day, cfg.end_day), o
         ),
         "opportunities": T.opportunities_frame(deals, opp_ids, account_ids, rep_ids, o),
         "opportunity_stages": T.stages_frame(deals.stages, opp_ids, stage_order, o),

@@ -38,7 +38,9 @@ class Deals:
     stages: dict[str, np.ndarray]  # opp, stage (index into the stage order), t
 
 
-def _owners(rng: np.random.Generator, kind: np.ndarray, acc: np.ndarray, a: Accounts) -> tuple:
+def _owners(
+    rng: np.random.Generator, kind: np.ndarray, acc: np.ndarray, a: Accounts
+) -> tuple[np.ndarray, np.ndarray]:
     """Sales owns new business, account managers renewals; upsell/cross-sell go to either.
 
     A quarter of upsell and cross-sell deals were sourced by the account's service rep.
@@ -48,6 +50,73 @@ def _owners(rng: np.random.Generator, kind: np.ndarray, acc: np.ndarray, a: Acco
     owner = np.where(to_sales, a.sales_rep[acc], a.owner[acc])
     by_service = either & (rng.random(len(kind)) < 0.25)
     return owner, np.where(by_service, a.service_rep[acc], owner)
+
+
+@dataclass(frozen=True)
+class DealStyle:
+    """How each deal is worked: the owner's style with deal-level noise."""
+
+    cadence: np.ndarray  # activities per week
+    p_dm: np.ndarray
+    threads: np.ndarray
+    minutes: np.ndarray
+    followup_days: np.ndarray
+
+
+def deal_style(
+    rng: np.random.Generator, owner: np.ndarray, n_contacts: np.ndarray, staff: Staff
+) -> DealStyle:
+    n = len(owner)
+    cadence = 1.5 * staff.cadence[owner] * rng.lognormal(0, 0.35, n)
+    p_dm = np.clip(staff.dm_reach[owner] * rng.lognormal(0, 0.4, n), 0, 0.95)
+    p_thread = np.clip(staff.multithread[owner] * rng.lognormal(0, 0.3, n), 0.02, 0.98)
+    return DealStyle(
+        cadence=cadence,
+        p_dm=p_dm,
+        threads=1 + rng.binomial(n_contacts - 2, p_thread),
+        minutes=staff.call_minutes[owner] * rng.lognormal(0, 0.25, n),
+        followup_days=staff.followup_days[owner] * rng.lognormal(0, 0.3, n),
+    )
+
+
+def _touches(
+    rng: np.random.Generator,
+    word: str,
+    d: np.ndarray,
+    acc: np.ndarray,
+    t: np.ndarray,
+    rep: np.ndarray,
+    style: DealStyle,
+    staff: Staff,
+) -> E.Events:
+    """Deal activities of one kind; `d` is each activity's deal."""
+    if word == "call":
+        return E.calls(
+            rng,
+            acc,
+            t,
+            rep,
+            p_connect=staff.connect_rate[rep],
+            p_dm=style.p_dm[d],
+            minutes=style.minutes[d],
+            threads=style.threads[d],
+            objective="discovery",
+            opp=d,
+        )
+    if word == "email":
+        return E.emails(rng, acc, t, rep, threads=style.threads[d], objective="negotiation", opp=d)
+    return E.meetings(
+        rng,
+        acc,
+        t,
+        rep,
+        p_dm=style.p_dm[d],
+        threads=style.threads[d],
+        satisfaction=np.zeros(len(d)),
+        kind=word,
+        objective="discovery" if word == "meeting" else "demo",
+        opp=d,
+    )
 
 
 def _deal_events(
@@ -63,52 +132,17 @@ def _deal_events(
 
     Returns the events, the meetings' deal index and their follow-up delays.
     """
-    n = len(owner)
-    cadence = 1.5 * staff.cadence[owner] * rng.lognormal(0, 0.35, n)
-    p_dm = np.clip(staff.dm_reach[owner] * rng.lognormal(0, 0.4, n), 0, 0.95)
-    p_thread = np.clip(staff.multithread[owner] * rng.lognormal(0, 0.3, n), 0.02, 0.98)
-    threads = 1 + rng.binomial(a.n_contacts[deal_acc] - 2, p_thread)
-    minutes = staff.call_minutes[owner] * rng.lognormal(0, 0.25, n)
-    fu_days = staff.followup_days[owner] * rng.lognormal(0, 0.3, n)
-    d = E.explode(np.arange(n), 1 + rng.poisson(cadence * days / 7))
+    style = deal_style(rng, owner, a.n_contacts[deal_acc], staff)
+    d = E.explode(np.arange(len(owner)), 1 + rng.poisson(style.cadence * days / 7))
     t = np.maximum(E.working_hours(opened[d] + rng.random(len(d)) * days[d]), opened[d])
-    kind = rng.choice(4, len(d), p=ACTIVITY_SHARE)
-    acc, rep = deal_acc[d], owner[d]
-    parts = []
-    for k, word in enumerate(ACTIVITY_MIX):
-        s = kind == k
-        common = (rng, acc[s], t[s], rep[s])
-        if word == "call":
-            parts.append(
-                E.calls(
-                    *common,
-                    p_connect=staff.connect_rate[rep[s]],
-                    p_dm=p_dm[d[s]],
-                    minutes=minutes[d[s]],
-                    threads=threads[d[s]],
-                    objective="discovery",
-                    opp=d[s],
-                )
-            )
-        elif word == "email":
-            parts.append(
-                E.emails(*common, threads=threads[d[s]], objective="negotiation", opp=d[s])
-            )
-        else:
-            parts.append(
-                E.meetings(
-                    *common,
-                    p_dm=p_dm[d[s]],
-                    threads=threads[d[s]],
-                    satisfaction=np.zeros(s.sum()),
-                    kind=word,
-                    objective="discovery" if word == "meeting" else "demo",
-                    opp=d[s],
-                )
-            )
+    kind = rng.choice(len(ACTIVITY_MIX), len(d), p=ACTIVITY_SHARE)
+    parts = [
+        _touches(rng, word, d[s], deal_acc[d[s]], t[s], owner[d[s]], style, staff)
+        for word, s in ((w, kind == k) for k, w in enumerate(ACTIVITY_MIX))
+    ]
     met = E.concat(parts[2:])
-    fups, delay = E.followups(rng, met, fu_days[met["opp"]])
-    return E.concat(parts + [fups]), met["opp"], delay
+    fups, delay = E.followups(rng, met, style.followup_days[met["opp"]])
+    return E.concat([*parts, fups]), met["opp"], delay
 
 
 def win_behaviour(

@@ -17,6 +17,8 @@ from data.simulator.config import (
     REGIONS,
     SEGMENTS,
 )
+from data.simulator.deals import Deals
+from data.simulator.people import Accounts
 
 TIMESTAMP = "datetime64[us]"
 
@@ -53,26 +55,24 @@ def frame(table: str, columns: dict[str, object]) -> pd.DataFrame:
 
 
 def accounts_frame(
+    a: Accounts,
     account_ids: pa.Array,
-    segment,
-    industry,
-    region,
-    created,
-    owner_ids: pd.Series,
-    arr,
-    churned,
+    rep_ids: pa.Array,
+    churn_day: np.ndarray,
+    origin: np.datetime64,
 ) -> pd.DataFrame:
+    """`churn_day` is nan for customers (including those whose notice runs past the export)."""
     return frame(
         "accounts",
         {
             "account_id": account_ids.to_pandas(),
-            "created_at": created,
-            "segment": pick(SEGMENTS, segment),
-            "industry": pick(INDUSTRIES, industry),
-            "region": pick(REGIONS, region),
-            "owner_rep_id": owner_ids,
-            "arr": arr,
-            "churned_at": churned,
+            "created_at": timestamps(a.created_day, origin),
+            "segment": pick(SEGMENTS, a.segment),
+            "industry": pick(INDUSTRIES, a.industry),
+            "region": pick(REGIONS, a.region),
+            "owner_rep_id": pick(rep_ids, a.owner),
+            "arr": a.arr,
+            "churned_at": timestamps(churn_day, origin),
         },
     )
 
@@ -158,7 +158,7 @@ def nps_frame(
 
 
 def opportunities_frame(
-    d,
+    d: Deals,
     opp_ids: pa.Array,
     account_ids: pa.Array,
     rep_ids: pa.Array,
