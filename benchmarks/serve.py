@@ -1,0 +1,442 @@
+"""`make bench-serve`: loopback load on one uvicorn worker against a bare FastAPI baseline.
+
+    python -m benchmarks.serve --accounts 50000 [--seconds 5] [--connections 8]
+
+The workspace (a temporary folder, removed at the end) is built fast rather than simulated:
+N accounts get random values for every account feature of the registry, a small calibrated
+LightGBM churn model (300 trees of 15 leaves, like `experiments/churn.yaml`'s setting) is trained on up to 20k of them against a synthetic
+label, and the real scoring job's pure part (`serving.scoring.score_frame`, TreeSHAP reasons) scores
+all N twice (two monthly runs, so responses carry the change since the previous scoring), stored
+with `serving.store.append_scores`. The features are synthetic; the model's size, the feature
+count, the response shapes and every code path of the service are the real ones.
+
+Two servers are measured in the same run, one after the other, each one uvicorn worker on
+127.0.0.1 started exactly as `barometer serve` starts it (uvicorn's defaults pick uvloop and
+httptools when installed), each in its own process:
+- the service (`serving.app.create_app`, JSON access log to a file, keys, metrics);
+- the baseline: a bare FastAPI app with one `GET /hello`.
+The load generator is a third process: asyncio with `--connections` keep-alive connections, each
+sending its next request when the previous answer arrived (closed loop), for `--seconds` per
+scenario after a one-second warm-up, at most `--max-requests` requests. Latency is measured per
+request by the generator (so it includes the loopback and the client). Everything stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+KEY = "bench-retention-key-0123456789"
+SEGMENTS = ["smb", "mid_market", "enterprise"]
+CATEGORY_VALUES = {
+    "segment": SEGMENTS,
+    "industry": ["software", "retail", "health", "finance", "manufacturing"],
+    "region": ["emea", "amer", "apac", "latam"],
+}
+AS_OF = (datetime(2026, 9, 1), datetime(2026, 10, 1))
+GOALS = {"churn_p99_ms": 10.0, "churn_rps": 1000.0, "live_p99_ms": 30.0, "vs_bare": 0.5}
+
+
+# ------------------------------------------------------------------ the workspace
+
+
+def account_features(n: int, seed: int) -> pd.DataFrame:
+    """Every registry account feature with plausible random values."""
+    from features.registry import features_for
+
+    rng = np.random.default_rng(seed)
+    columns = {"account_id": [f"ACC{i:06d}" for i in range(n)]}
+    for feature in features_for("account"):
+        if feature.kind == "categorical":
+            columns[feature.name] = rng.choice(CATEGORY_VALUES.get(feature.name, ["a", "b"]), n)
+        elif feature.kind == "bool":
+            columns[feature.name] = (rng.random(n) < 0.3).astype(float)
+        elif feature.unit == "share" or feature.name.endswith("_share_90d"):
+            columns[feature.name] = rng.random(n).round(3)
+        else:
+            values = rng.exponential(20, n).round(1)
+            columns[feature.name] = np.where(rng.random(n) < 0.05, np.nan, values)
+    return pd.DataFrame(columns)
+
+
+def train_model(frame: pd.DataFrame, seed: int = 0):
+    """A small calibrated LightGBM churn model on a synthetic label (silence and cases raise it)."""
+    import lightgbm as lgb
+
+    from explain.model import Calibrator, ScoringModel
+
+    names = [c for c in frame.columns if c != "account_id"]
+    categories = {c: sorted(v) for c, v in CATEGORY_VALUES.items() if c in names}
+    sample = frame.sample(min(len(frame), 20_000), random_state=seed)
+    rng = np.random.default_rng(seed)
+    logit = (
+        -2.0
+        + 0.03 * sample["days_since_last_touch"].fillna(20)
+        + 0.15 * sample["open_cases"].fillna(0).clip(upper=10)
+        - 0.5 * sample["is_nps_promoter"].fillna(0)
+    )
+    label = (rng.random(len(sample)) < 1 / (1 + np.exp(-logit))).astype(int)
+    draft = ScoringModel("churn", names, booster=None, categories=categories)
+    cat_index = [names.index(c) for c in categories]
+    data = lgb.Dataset(draft.matrix(sample), label, categorical_feature=cat_index)
+    params = {
+        "objective": "binary",
+        "verbose": -1,
+        "num_leaves": 15,
+        "min_data_in_leaf": 50,
+        "learning_rate": 0.05,
+        "seed": seed,
+    }
+    booster = lgb.train(params, data, 300)
+    return ScoringModel("churn", names, booster, Calibrator("platt", 1.0, 0.0), categories)
+
+
+def build_workspace(home: Path, n: int) -> dict:
+    """Features, a model and two scoring runs of `n` accounts in a fresh warehouse."""
+    from features.warehouse import connect, replace_table
+    from serving.app import load_registry
+    from serving.scoring import score_frame
+    from serving.store import append_scores
+
+    started = time.perf_counter()
+    frames = [account_features(n, seed) for seed in (1, 2)]
+    model = train_model(frames[1])
+    model.save(home / "model")
+    built = time.perf_counter()
+    registry = load_registry()
+    rng = np.random.default_rng(3)
+    context = pd.DataFrame(
+        {
+            "segment": frames[1]["segment"],
+            "owner_rep_id": rng.choice([f"REP{i:03d}" for i in range(40)], n),
+            "team": rng.choice(["sales", "account_management"], n),
+            "stage": None,
+            "value": rng.integers(5, 500, n) * 1000.0,
+        }
+    )
+    timings = []
+    with connect(home / "warehouse.duckdb") as con:
+        for features, as_of in zip(frames, AS_OF, strict=True):
+            t0 = time.perf_counter()
+            scored = score_frame(
+                model,
+                features,
+                context.assign(segment=features["segment"]),
+                as_of=as_of,
+                model_version="1",
+                scored_at=datetime.now(UTC).replace(tzinfo=None),
+                registry=registry,
+            )
+            append_scores(con, scored)
+            timings.append(time.perf_counter() - t0)
+        replace_table(con, "features_account", frames[1].assign(cutoff=AS_OF[1]))
+    return {
+        "features_and_model_s": built - started,
+        "score_and_store_s": timings,
+        "ids": frames[1]["account_id"].tolist(),
+        "rows": frames[1].drop(columns="account_id"),
+    }
+
+
+# ------------------------------------------------------------------ the two servers
+
+
+def serve(kind: str, home: Path, port: int) -> None:
+    """Run one server in this process until SIGINT (`--serve app|bare`)."""
+    import uvicorn
+    from fastapi import FastAPI
+
+    if kind == "bare":
+        app = FastAPI()
+
+        @app.get("/hello")
+        async def hello() -> dict:
+            return {"message": "hello"}
+
+    else:
+        from barometer.settings import Settings
+        from explain.model import ScoringModel
+        from serving.app import ServeOptions, create_app
+        from serving.bundle import LoadedModel, StaticProvider
+        from serving.observability import configure_logging
+
+        configure_logging(stream=open(home / "service.log", "a"))  # noqa: SIM115 - process-long
+        model = ScoringModel.load(home / "model")
+        provider = StaticProvider({"churn": LoadedModel("churn", model, "1")})
+        settings = Settings(home=home, api_keys=f"retention:{KEY}")
+        options = ServeOptions(targets=("churn",), poll_seconds=3600)
+        app = create_app(settings, provider=provider, options=options)
+    # Exactly as `barometer serve`: one worker, uvicorn's default loop and HTTP implementation.
+    uvicorn.run(app, host="127.0.0.1", port=port, workers=1, access_log=False, log_config=None)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(kind: str, home: Path, timeout: float = 180) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    command = [sys.executable, "-m", "benchmarks.serve", "--serve", kind, "--home", str(home)]
+    process = subprocess.Popen(
+        [*command, "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    path = "/hello" if kind == "bare" else "/readyz"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the {kind} server exited with {process.returncode}")
+        status, body = http_get(port, path)
+        # The service is measured once its manager views are no longer being computed.
+        if status == 200 and (kind == "bare" or json.loads(body)["insights"] != "computing"):
+            return process, port
+        time.sleep(0.3)
+    stop(process)
+    raise RuntimeError(f"the {kind} server did not start within {timeout:.0f}s")
+
+
+def http_get(port: int, path: str) -> tuple[int, bytes]:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+            sock.sendall(
+                f"GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n".encode()
+            )
+            data = b""
+            while chunk := sock.recv(65536):
+                data += chunk
+    except OSError:
+        return 0, b""
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]) if head else 0, body
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+# ------------------------------------------------------------------ the load generator
+
+
+def request(method: str, path: str, body: bytes = b"", key: str | None = KEY) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "Host: bench"]
+    if key:
+        lines.append(f"X-API-Key: {key}")
+    if body:
+        lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+async def read_response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    if length:
+        await reader.readexactly(length)
+    return status
+
+
+async def connection(port, requests, until, budget, latencies, statuses, offset):
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    i = offset
+    try:
+        while time.perf_counter() < until and budget[0] > 0:
+            budget[0] -= 1
+            payload = requests[i % len(requests)]
+            i += 1
+            t0 = time.perf_counter()
+            writer.write(payload)
+            status = await read_response(reader)
+            latencies.append(time.perf_counter() - t0)
+            statuses[status] = statuses.get(status, 0) + 1
+    finally:
+        writer.close()
+
+
+async def load(port, requests, seconds, connections, max_requests) -> dict:
+    """A one-second warm-up (discarded), then `seconds` of closed-loop load."""
+    for phase_seconds, budget in ((1.0, max_requests // 10), (seconds, max_requests)):
+        latencies: list[float] = []
+        statuses: dict[int, int] = {}
+        started = time.perf_counter()
+        until, left = started + phase_seconds, [budget]
+        await asyncio.gather(
+            *(
+                connection(port, requests, until, left, latencies, statuses, c * 7919)
+                for c in range(connections)
+            )
+        )
+        elapsed = time.perf_counter() - started
+    ms = np.array(latencies) * 1000
+    return {
+        "requests": len(ms),
+        "rps": len(ms) / elapsed,
+        "p50_ms": float(np.percentile(ms, 50)),
+        "p99_ms": float(np.percentile(ms, 99)),
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+    }
+
+
+def load_process(port, requests, seconds, connections, max_requests, queue) -> None:
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    queue.put(asyncio.run(load(port, requests, seconds, connections, max_requests)))
+
+
+def measure(port: int, requests: list[bytes], args) -> dict:
+    """Run the load generator in its own process and return its figures."""
+    context = mp.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(
+        target=load_process,
+        args=(port, requests, args.seconds, args.connections, args.max_requests, queue),
+    )
+    process.start()
+    result = queue.get(timeout=args.seconds + 120)
+    process.join(timeout=30)
+    return result
+
+
+# ------------------------------------------------------------------ the scenarios
+
+
+def scenarios(ids: list[str], rows: pd.DataFrame) -> dict[str, list[bytes]]:
+    rng = np.random.default_rng(11)
+    picks = rng.choice(ids, 2000)
+
+    def score_body(k: int, start: int) -> bytes:
+        chunk = rows.iloc[start : start + k]
+        records = [
+            {c: (None if isinstance(v, float) and np.isnan(v) else v) for c, v in r.items()}
+            for r in chunk.to_dict("records")
+        ]
+        return json.dumps({"rows": records}).encode()
+
+    worklists = [
+        "/v1/accounts?limit=50",
+        "/v1/accounts?limit=50&sort=arr_at_risk",
+        "/v1/accounts?limit=50&segment=smb&band=high",
+        "/v1/accounts?limit=50&team=sales&sort=arr_at_risk",
+    ]
+    return {
+        "GET churn-risk (stored)": [request("GET", f"/v1/accounts/{a}/churn-risk") for a in picks],
+        "on-demand churn-risk (live=true)": [
+            request("GET", f"/v1/accounts/{a}/churn-risk?live=true") for a in picks
+        ],
+        "POST /v1/score/churn, 1 row": [
+            request("POST", "/v1/score/churn", score_body(1, i)) for i in range(200)
+        ],
+        "POST /v1/score/churn, 100 rows": [
+            request("POST", "/v1/score/churn", score_body(100, 100 * i))
+            for i in range(min(20, max(1, len(rows) // 100)))
+        ],
+        "GET worklist (50 per page)": [request("GET", path) for path in worklists],
+    }
+
+
+def report(results: dict, bare: dict, args, build: dict) -> bool:
+    print(
+        f"\nbench-serve: {args.accounts:,} scored accounts, 1 uvicorn worker, 127.0.0.1, "
+        f"{args.connections} connections, {args.seconds:.0f}s per scenario, {os.cpu_count()} CPUs"
+    )
+    print(
+        f"workspace: features + model {build['features_and_model_s']:.1f}s; scoring job "
+        f"(TreeSHAP reasons + store) {', '.join(f'{t:.1f}s' for t in build['score_and_store_s'])}"
+        f" per run of {args.accounts:,}"
+    )
+    header = f"{'scenario':36} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs bare':>8}  statuses"
+    print(header + "\n" + "-" * len(header))
+    for name, r in [("bare FastAPI GET /hello (baseline)", bare), *results.items()]:
+        ratio = r["rps"] / bare["rps"]
+        print(
+            f"{name:36} {r['rps']:9,.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
+            f"{ratio:8.0%}  {r['statuses']}"
+        )
+    churn = results["GET churn-risk (stored)"]
+    live = results["on-demand churn-risk (live=true)"]
+    checks = {
+        f"churn-risk p99 <= {GOALS['churn_p99_ms']:.0f} ms": churn["p99_ms"]
+        <= GOALS["churn_p99_ms"],
+        f"churn-risk >= {GOALS['churn_rps']:.0f} req/s": churn["rps"] >= GOALS["churn_rps"],
+        f"on-demand p99 <= {GOALS['live_p99_ms']:.0f} ms": live["p99_ms"] <= GOALS["live_p99_ms"],
+        "churn-risk throughput >= 50% of bare": churn["rps"] >= GOALS["vs_bare"] * bare["rps"],
+    }
+    print("\ngoals: " + "; ".join(f"{k}: {'met' if ok else 'MISSED'}" for k, ok in checks.items()))
+    errors = {n: r["statuses"] for n, r in results.items() if set(r["statuses"]) != {"200"}}
+    if errors:
+        print(f"non-200 answers: {errors}")
+    return not errors
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--accounts", type=int, default=50_000)
+    parser.add_argument("--seconds", type=float, default=5.0, help="Per scenario.")
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--max-requests", type=int, default=200_000, help="Per scenario.")
+    parser.add_argument("--json", type=Path, help="Also write the figures here.")
+    parser.add_argument("--serve", choices=["app", "bare"], help=argparse.SUPPRESS)
+    parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve:
+        serve(args.serve, args.home, args.port)
+        return 0
+    with tempfile.TemporaryDirectory(prefix="bench-serve-") as folder:
+        home = Path(folder)
+        print(f"building a workspace of {args.accounts:,} scored accounts ...", flush=True)
+        build = build_workspace(home, args.accounts)
+        process, port = start_server("bare", home)
+        try:
+            bare = measure(port, [request("GET", "/hello", key=None)], args)
+        finally:
+            stop(process)
+        process, port = start_server("app", home)
+        results = {}
+        try:
+            for name, requests in scenarios(build["ids"], build["rows"]).items():
+                print(f"  {name} ...", flush=True)
+                results[name] = measure(port, requests, args)
+        finally:
+            stop(process)
+        ok = report(results, bare, args, build)
+        if args.json:
+            figures = {"accounts": args.accounts, "bare": bare, "results": results}
+            args.json.write_text(
+                json.dumps(
+                    figures | {"build": {k: v for k, v in build.items() if k.endswith("_s")}},
+                    indent=2,
+                )
+            )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
