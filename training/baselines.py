@@ -158,6 +158,7 @@ def fit_baselines(
         out["recency_frequency"] = recency_frequency(
             train, h.recency, h.frequency, h.recency_direction, h.frequency_direction
         )
-    if config.bgnbd.enabled and set(BGNBD_COLUMNS) <= set(train.columns):
+    has_logs = set(BGNBD_COLUMNS) <= set(train.columns) and train["bg_frequency"].sum() > 0
+    if config.bgnbd.enabled and has_logs:
         out["bgnbd"] = bgnbd_churn(train)
     return out

@@ -102,8 +102,9 @@ def load_frame(settings: Settings, config: ExperimentConfig) -> pd.DataFrame:
         if config.target == "churn" and config.bgnbd.enabled and table_exists(con, "activities"):
             types = ", ".join(f"'{v}'" for v in config.bgnbd.activity_types)
             summary = con.execute(BGNBD_SQL.format(types=types)).df()
-            frame = frame.merge(summary, on=["account_id", "cutoff"], how="left")
-            frame[list(BGNBD_COLUMNS)] = frame[list(BGNBD_COLUMNS)].fillna(0).astype(float)
+            if summary["bg_frequency"].sum() > 0:  # BG/NBD needs purchase or usage logs
+                frame = frame.merge(summary, on=["account_id", "cutoff"], how="left")
+                frame[list(BGNBD_COLUMNS)] = frame[list(BGNBD_COLUMNS)].fillna(0).astype(float)
     if frame.empty:
         raise ValueError(f"No labelled rows in {t.features} joined to {t.labels}.")
     frame["label"] = frame["label"].astype(int)

@@ -6,7 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.baselines import BGNBD, bgnbd_log_likelihood, fit_bgnbd, recency_frequency
+from training.baselines import (
+    BGNBD,
+    bgnbd_churn,
+    bgnbd_log_likelihood,
+    fit_bgnbd,
+    recency_frequency,
+)
+from training.metrics import roc_auc
 
 
 def simulate_bgnbd(n: int, r: float, alpha: float, a: float, b: float, age: float, seed: int):
@@ -14,7 +21,7 @@ def simulate_bgnbd(n: int, r: float, alpha: float, a: float, b: float, age: floa
     rng = np.random.default_rng(seed)
     lam = rng.gamma(r, 1 / alpha, n)
     p = rng.beta(a, b, n)
-    x, t_x = np.zeros(n), np.zeros(n)
+    x, t_x, dead = np.zeros(n), np.zeros(n), np.zeros(n, int)
     for i in range(n):
         t = 0.0
         while True:
@@ -23,15 +30,31 @@ def simulate_bgnbd(n: int, r: float, alpha: float, a: float, b: float, age: floa
                 break
             x[i], t_x[i] = x[i] + 1, t
             if rng.random() < p[i]:
+                dead[i] = 1
                 break
-    return x, t_x, np.full(n, age)
+    return x, t_x, np.full(n, age), dead
 
 
 def test_bgnbd_recovers_parameters() -> None:
-    x, t_x, age = simulate_bgnbd(4000, r=0.8, alpha=20.0, a=0.7, b=3.0, age=365, seed=4)
+    x, t_x, age, _ = simulate_bgnbd(4000, r=0.8, alpha=20.0, a=0.7, b=3.0, age=365, seed=4)
     fit = fit_bgnbd(x, t_x, age)
     assert fit.r == pytest.approx(0.8, rel=0.2) and fit.alpha == pytest.approx(20, rel=0.25)
     assert fit.a / (fit.a + fit.b) == pytest.approx(0.7 / 3.7, rel=0.25)
+
+
+def test_bgnbd_baseline_ranks_the_customers_who_dropped_out() -> None:
+    x, t_x, age, dead = simulate_bgnbd(3000, r=0.8, alpha=20.0, a=0.7, b=3.0, age=365, seed=6)
+    frame = pd.DataFrame(
+        {
+            "bg_frequency": x,
+            "bg_recency": t_x,
+            "bg_age": age,
+            "label": dead,
+            "cutoff": pd.Timestamp("2024-01-01"),
+        }
+    )
+    predict = bgnbd_churn(frame)
+    assert roc_auc(dead, predict(frame)) > 0.75
 
 
 def test_p_alive_closed_form() -> None:
