@@ -3,10 +3,11 @@
     python -m benchmarks.serve --accounts 50000 [--seconds 5] [--connections 8]
 
 The workspace (a temporary folder, removed at the end) is built fast rather than simulated:
-N accounts get random values for every account feature of the registry, a small calibrated
-LightGBM churn model (300 trees of 15 leaves, like `experiments/churn.yaml`'s setting) is trained on up to 20k of them against a synthetic
-label, and the real scoring job's pure part (`serving.scoring.score_frame`, TreeSHAP reasons) scores
-all N twice (two monthly runs, so responses carry the change since the previous scoring), stored
+N accounts get random values for every account feature of the registry; a small calibrated
+LightGBM churn model (300 trees of 15 leaves, as `experiments/churn.yaml` sets) is trained on up to
+20k of them against a synthetic label; the real scoring job's pure part
+(`serving.scoring.score_frame`, TreeSHAP reasons) scores all N twice (two monthly runs, so
+responses carry the change since the previous scoring), stored
 with `serving.store.append_scores`. The features are synthetic; the model's size, the feature
 count, the response shapes and every code path of the service are the real ones.
 
@@ -116,6 +117,7 @@ def build_workspace(home: Path, n: int) -> dict:
     frames = [account_features(n, seed) for seed in (1, 2)]
     model = train_model(frames[1])
     model.save(home / "model")
+    model.num_threads = 0  # the batch job uses every core (as `barometer score` does)
     built = time.perf_counter()
     registry = load_registry()
     rng = np.random.default_rng(3)

@@ -26,6 +26,7 @@ from serving.auth import load_keyring
 from serving.bundle import TARGETS, BundleHolder, ChampionProvider, ModelProvider
 from serving.features_source import FrameFeatureSource, load_latest_features
 from serving.insights import InsightsHolder
+from serving.live import LiveCache
 from serving.observability import LOGGER, Metrics, ObservabilityMiddleware
 from serving.routers import api_router, health
 from serving.snapshot import ScoreSnapshot, empty_snapshot
@@ -111,11 +112,19 @@ async def watch(app: FastAPI, seconds: float) -> None:
                 log.info("models reloaded", extra={"versions": versions})
             if await run_in_threadpool(refresh_scores, app):
                 log.info("scores reloaded")
+            await run_in_threadpool(warm_live, app)  # no-op unless models or features changed
             app.state.insights.ensure(app)  # recomputes only when models or scores changed
         except WarehouseBusyError:
             continue
         except Exception:  # noqa: BLE001 - keep serving the current state
             log.exception("background refresh failed")
+
+
+def warm_live(app: FastAPI) -> None:
+    """Prepare every loaded model's latest rows for on-demand scoring (once, not per request)."""
+    state = app.state
+    for loaded in state.models.current.models.values():
+        state.live.rows(loaded, state.features)
 
 
 def make_lifespan(options: ServeOptions):
@@ -127,6 +136,7 @@ def make_lifespan(options: ServeOptions):
         state.metrics.set_models(bundle.versions())
         with contextlib.suppress(WarehouseBusyError):
             await run_in_threadpool(refresh_scores, app)
+        await run_in_threadpool(warm_live, app)
         state.insights.ensure(app)  # manager views: computed in the background, once per snapshot
         task = asyncio.create_task(watch(app, options.poll_seconds))
         log.info(
@@ -168,6 +178,7 @@ def create_app(
     state.registry = {}
     state.drivers_cache = {}
     state.insights = InsightsHolder()
+    state.live = LiveCache()
     state.metrics = Metrics()
     state.load_scores = load_scores
     app.include_router(health.router)

@@ -21,9 +21,11 @@ ERRORS = {
 
 
 def require(minimum: Role):
-    """A dependency admitting keys whose role is at least `minimum` (401 / 403 otherwise)."""
+    """A dependency admitting keys whose role is at least `minimum` (401 / 403 otherwise).
 
-    def check(
+    Async (it never blocks), so it runs on the event loop instead of costing a thread hop."""
+
+    async def check(
         request: Request,
         x_api_key: Annotated[str | None, Depends(api_key_header)],
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
@@ -51,7 +53,7 @@ Manager = Annotated[Role, Depends(require(Role.manager))]
 Admin = Annotated[Role, Depends(require(Role.admin))]
 
 
-def get_bundle(request: Request) -> ModelBundle:
+async def get_bundle(request: Request) -> ModelBundle:
     """The bundle current when the request arrived; the whole response uses this one."""
     return request.app.state.models.current
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -126,12 +126,13 @@ def export_columns(scored: pd.DataFrame, target: str) -> pd.DataFrame:
 def score_in_warehouse(settings: Settings, loaded: LoadedModel, as_of, registry) -> pd.DataFrame:
     """Read features and context as of `as_of`, score, and append to `scores` (one connection)."""
     target = loaded.target
+    model = replace(loaded.model, num_threads=0)  # a batch job: every core (requests use one)
     with connect(settings.warehouse_path) as con:
         as_of = as_of or latest_cutoff(con, target)
         features = features_at(con, target, as_of)
         chosen, aligned = rows_to_score(features, context_at(con, target, as_of), target)
         scored = score_frame(
-            loaded.model,
+            model,
             chosen,
             aligned,
             as_of=as_of,

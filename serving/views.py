@@ -6,7 +6,7 @@ from datetime import datetime
 
 import numpy as np
 
-from serving.reasons import row_reasons
+from serving.reasons import change_reasons
 from serving.scoring import band
 
 ID_FIELD = {"churn": "account_id", "deal_win": "opportunity_id"}
@@ -75,17 +75,15 @@ def item_view(row: dict, target: str) -> dict:
 
 def live_row(
     loaded,
-    features,
+    entity_id: str,
+    explanation,
+    reasons: list[dict],
     stored: dict | None,
     peers: np.ndarray | None,
-    registry,
     now: datetime,
-    top_k: int = 5,
 ) -> dict:
-    """Score one entity's latest feature row now, in the shape of a stored row."""
-    explanation = loaded.model.explain(features)
+    """One entity scored now (its explanation and reasons), in the shape of a stored row."""
     probability = float(explanation.probability[0])
-    reasons = row_reasons(explanation.points, features, loaded.target, registry, top_k)[0]
     base = dict(stored or {})
     value = base.get("value")
     percentile = None
@@ -94,7 +92,7 @@ def live_row(
             float(np.searchsorted(peers, probability, side="right")) / len(peers) * 100, 2
         )
     base |= {
-        "entity_id": str(features.iloc[0, 0]),
+        "entity_id": entity_id,
         "as_of": now,
         "probability": probability,
         "band": str(band(np.array([probability]))[0]),
@@ -109,8 +107,6 @@ def live_row(
             "previous_as_of": stored["as_of"],
             "previous_probability": stored["probability"],
             "previous_model_version": stored["model_version"],
+            "change_reasons": change_reasons(reasons, stored["reasons"]),
         }
-        from serving.reasons import change_reasons
-
-        base["change_reasons"] = change_reasons(reasons, stored["reasons"])
     return base

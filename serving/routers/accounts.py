@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from serving.deps import ERRORS, BundleDep, Retention
 from serving.routers.common import NOT_FOUND, live_score, stored_score, worklist
@@ -16,7 +17,7 @@ Text = Annotated[str | None, Query(max_length=200)]
 
 
 @router.get("/{account_id}/churn-risk", response_model=ChurnRisk, responses=NOT_FOUND)
-def churn_risk(
+async def churn_risk(
     request: Request,
     account_id: Id,
     _: Retention,
@@ -30,7 +31,7 @@ def churn_risk(
     By default the latest stored score (from `barometer score`); `live=true` scores the account now.
     """
     if live:
-        return live_score(request, bundle, "churn", account_id, ChurnRisk)
+        return await run_in_threadpool(live_score, request, bundle, "churn", account_id, ChurnRisk)
     return stored_score(request, "churn", account_id, ChurnRisk)
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pandas as pd
 from fastapi import HTTPException, Request, Response, status
 from pydantic import BaseModel
 
 from serving.deps import model_for, snapshot_for
+from serving.live import explain_matrix
+from serving.reasons import TOP_K, row_reasons
 from serving.snapshot import CursorError
 from serving.views import item_view, live_row, score_view
 
@@ -32,16 +35,23 @@ def stored_score(
 
 def live_score(request: Request, bundle, target: str, entity_id: str, schema: type[BaseModel]):
     """Score one entity now from its latest feature row, with the request's model bundle."""
+    state = request.app.state
     loaded = model_for(bundle, target)
-    features = request.app.state.features.latest(target, entity_id)
-    if features is None:
+    rows = state.live.rows(loaded, state.features)
+    found = None if rows is None else rows.row(entity_id)
+    if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"No features for {target} {entity_id!r}.")
+    matrix, values = found
+    explanation = explain_matrix(loaded.model, matrix)
+    values = pd.DataFrame(values, columns=loaded.model.feature_names)
+    reasons = row_reasons(explanation.points, values, target, state.registry, TOP_K)[0]
     snapshot = snapshot_for(request, target)
     stored = snapshot.row(entity_id)
     group = None if stored is None else stored.get("stage" if target == "deal_win" else "segment")
     peers = snapshot.peers(entity_id, group) if len(snapshot) else None
-    row = live_row(loaded, features, stored, peers, request.app.state.registry, datetime.now(UTC))
-    request.app.state.metrics.scores.labels(target, "live").observe(row["probability"])
+    now = datetime.now(UTC)
+    row = live_row(loaded, entity_id, explanation, reasons, stored, peers, now)
+    state.metrics.scores.labels(target, "live").observe(row["probability"])
     return schema.model_validate(score_view(row, target, live=True))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from serving.deps import ERRORS, BundleDep, Retention
 from serving.routers.common import NOT_FOUND, live_score, stored_score, worklist
@@ -16,7 +17,7 @@ Text = Annotated[str | None, Query(max_length=200)]
 
 
 @router.get("/{opportunity_id}/win-probability", response_model=WinProbability, responses=NOT_FOUND)
-def win_probability(
+async def win_probability(
     request: Request,
     opportunity_id: Id,
     _: Retention,
@@ -25,7 +26,9 @@ def win_probability(
 ):
     """Win probability with band, peer percentile (same stage), reasons and change."""
     if live:
-        return live_score(request, bundle, "deal_win", opportunity_id, WinProbability)
+        return await run_in_threadpool(
+            live_score, request, bundle, "deal_win", opportunity_id, WinProbability
+        )
     return stored_score(request, "deal_win", opportunity_id, WinProbability)
 
 

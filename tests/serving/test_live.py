@@ -1,0 +1,37 @@
+"""On-demand scoring's prepared rows give exactly the artefact's own explanation."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from serving.live import LiveCache, explain_matrix, prepare
+
+
+def test_prepared_rows_explain_exactly_like_the_model(models, workspace) -> None:
+    model = models["churn"].model
+    frame = workspace[1]["churn"]
+    rows = prepare(model, frame)
+    expected = model.explain(frame)
+    got = explain_matrix(model, rows.matrix)
+    np.testing.assert_allclose(got.probability, expected.probability, atol=1e-12)
+    np.testing.assert_allclose(got.points.to_numpy(), expected.points.to_numpy(), atol=1e-12)
+    assert got.base_probability == expected.base_probability
+    matrix, values = rows.row("A007")
+    one = explain_matrix(model, matrix)
+    position = frame.index[frame["account_id"] == "A007"][0]
+    assert one.probability[0] == expected.probability[position]
+    assert list(values[0]) == list(frame.loc[position, model.feature_names])
+    assert rows.row("NOPE") is None
+
+
+def test_live_cache_prepares_once_per_model_version_and_source(models, workspace) -> None:
+    from serving.bundle import LoadedModel
+    from serving.features_source import FrameFeatureSource
+
+    source = FrameFeatureSource({"churn": workspace[1]["churn"]})
+    cache = LiveCache()
+    first = cache.rows(models["churn"], source)
+    assert cache.rows(models["churn"], source) is first
+    promoted = LoadedModel("churn", models["churn"].model, "4")
+    assert cache.rows(promoted, source) is not first
+    assert cache.rows(models["churn"], FrameFeatureSource({})) is None
