@@ -12,13 +12,13 @@ import pandas as pd
 from ibis import _
 
 from features import prep
-from features.rollups import Context, _n, _x, left_join, opportunity_grid, running
+from features.rollups import Context, _n, _x, left_join, running
 from features.timeline import US_PER_DAY, day_number
 
 
 def deal_profile(ctx: Context) -> ir.Table:
     """Amount, type and age of each open deal at each snapshot."""
-    g, o = opportunity_grid(ctx), ctx.opportunities
+    g, o = ctx.opportunity_grid, ctx.opportunities
     j = g.join(o.select("opportunity_id", "amount", "type", "created_us"), "opportunity_id")
     return j.select(
         "opportunity_id",
@@ -42,7 +42,7 @@ def stage_now(ctx: Context) -> ir.Table:
     """The deal's current stage at each snapshot, when it entered it, and its history so far."""
     if "stage_now" in ctx.cache:
         return ctx.cache["stage_now"]
-    g, s = opportunity_grid(ctx), _last_entry_per_day(ctx)
+    g, s = ctx.opportunity_grid, _last_entry_per_day(ctx)
     valid = (s.entered_day < g.c_day) & (s.next_day.isnull() | (s.next_day >= g.c_day))
     j = g.join(s, [g.opportunity_id == s.opportunity_id, valid])
     out = j.select(
@@ -101,7 +101,7 @@ def deal_activity(ctx: Context) -> ir.Table:
         dm=_n(touch & t.reached_decision_maker).sum(),
     )
     g = left_join(
-        opportunity_grid(ctx).select("opportunity_id", "c_day"),
+        ctx.opportunity_grid.select("opportunity_id", "c_day"),
         stage_now(ctx).select("opportunity_id", "c_day", "entered_day"),
         ["opportunity_id", "c_day"],
     )
@@ -136,7 +136,7 @@ def rep_record(ctx: Context) -> ir.Table:
         wins=_n(closed.result == "won"),
     )
     snaps = left_join(
-        opportunity_grid(ctx).select("opportunity_id", "c_day"),
+        ctx.opportunity_grid.select("opportunity_id", "c_day"),
         stage_now(ctx).select("opportunity_id", "c_day", "pos"),
         ["opportunity_id", "c_day"],
     )

@@ -71,7 +71,7 @@ def features_expr(
     feats, notes = active_features(entity, present)
     if entity == "opportunity" and "opportunities" not in present:
         raise ValueError("opportunity features need the opportunities table")
-    grid = rollups.account_grid(ctx) if entity == "account" else rollups.opportunity_grid(ctx)
+    grid = ctx.account_grid if entity == "account" else ctx.opportunity_grid
     key = "account_id" if entity == "account" else "opportunity_id"
     wide = grid
     for source in dict.fromkeys(f.source for f in feats):

@@ -23,7 +23,7 @@ from ibis.backends import BaseBackend
 
 from barometer.settings import DEFAULT_STAGE_ORDER
 from features import prep
-from features.rollups import Context, opportunity_grid
+from features.rollups import Context
 from features.sources import Engine, available, open_frames
 from features.timeline import US_PER_DAY, cutoff_table, day_to_timestamp, normalise_cutoffs
 
@@ -165,7 +165,7 @@ def deal_win_labels(
     ctx = Context(
         con, normalise_cutoffs(cutoffs), tuple(stage_order), available(con), stage_entry_snapshots
     )
-    g, o = opportunity_grid(ctx), ctx.opportunities
+    g, o = ctx.opportunity_grid, ctx.opportunities
     closed = o.filter(o.closed_us.notnull() & o.result.isin(("won", "lost")))
     j = g.join(closed, "opportunity_id")
     expr = j.select(

@@ -719,7 +719,7 @@ REGISTRY: tuple[Feature, ...] = (
         "industry",
         A,
         "account_context",
-        "Industry",
+        "Industry the account works in",
         None,
         "profile",
         _col("industry"),

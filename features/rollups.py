@@ -49,25 +49,43 @@ class Context:
     stage_entry_snapshots: bool = True
     cache: dict = field(default_factory=dict)
 
+    def keep(self, table: ir.Table) -> ir.Table:
+        """On Spark, materialise a table several sources reuse (its plan would be re-run each
+        time); DuckDB plans the whole query at once and needs no help."""
+        return table.cache() if self.con.name == "pyspark" else table
+
     @cached_property
     def cut(self) -> ir.Table:
         return cutoff_table(self.cutoffs)
 
     @cached_property
     def accounts(self) -> ir.Table:
-        return prep.accounts(self.con)
+        return self.keep(prep.accounts(self.con))
 
     @cached_property
     def activities(self) -> ir.Table:
-        return prep.activities(self.con, self.con.table("accounts"))
+        return self.keep(prep.activities(self.con, self.con.table("accounts")))
 
     @cached_property
     def opportunities(self) -> ir.Table:
-        return prep.opportunities(self.con)
+        return self.keep(prep.opportunities(self.con))
 
     @cached_property
     def stages(self) -> ir.Table:
-        return prep.stages(self.con, self.stage_order)
+        return self.keep(prep.stages(self.con, self.stage_order))
+
+    @cached_property
+    def day_rollup(self) -> ir.Table:
+        return self.keep(account_day_rollup(self))
+
+    # Grids use the in-memory cutoff table, which Ibis registers only at execution: not cached.
+    @cached_property
+    def account_grid(self) -> ir.Table:
+        return account_grid(self)
+
+    @cached_property
+    def opportunity_grid(self) -> ir.Table:
+        return opportunity_grid(self)
 
 
 # ---------------------------------------------------------------- grids
@@ -148,7 +166,7 @@ def _band(rollup: ir.Table, cut: ir.Table, window: int) -> ir.Table:
 
 def activity_windows(ctx: Context) -> ir.Table:
     """Activity sums over the last 30 and 90 days before each cutoff."""
-    r = account_day_rollup(ctx)
+    r = ctx.day_rollup
     j = _band(r, ctx.cut, WINDOW)
     recent = j.occ_day >= j.c_day - 30
     names = [c for c in r.columns if c not in ("account_id", "occ_day", "vis_day")]
@@ -200,13 +218,13 @@ def running(
 
 def recency(ctx: Context) -> ir.Table:
     """Last day (before each cutoff, all history) with a touch, a connected call, usage."""
-    r = account_day_rollup(ctx)
+    r = ctx.day_rollup
     ev = r.group_by(["account_id", "vis_day"]).aggregate(
         touch=ibis.ifelse(r.touches > 0, r.occ_day, None).max(),
         connected=ibis.ifelse(r.connected > 0, r.occ_day, None).max(),
         usage=ibis.ifelse(r.usage > 0, r.occ_day, None).max(),
     )
-    return running(ev, account_grid(ctx), ["account_id"], ["touch", "connected", "usage"])
+    return running(ev, ctx.account_grid, ["account_id"], ["touch", "connected", "usage"])
 
 
 def touch_days(ctx: Context, key: str = "account_id") -> ir.Table:
@@ -286,7 +304,7 @@ def reach(ctx: Context) -> ir.Table:
 def service(ctx: Context) -> ir.Table:
     """Cases opened (90 days), closed (180 days; outcome fields known from close), open now."""
     cs, c = prep.cases(ctx.con), ctx.cut
-    grid = account_grid(ctx)
+    grid = ctx.account_grid
     opened = cs.join(c, [cs.opened_day < c.c_day, cs.opened_day >= c.c_day - WINDOW])
     opened = opened.group_by(["account_id", "c_day"]).aggregate(
         opened=_.case_id.count(), urgent=_n(_.urgent).sum()
@@ -326,7 +344,7 @@ def voice(ctx: Context) -> ir.Table:
 
 def account_profile(ctx: Context) -> ir.Table:
     """Account attributes and tenure at each cutoff."""
-    a, g = ctx.accounts, account_grid(ctx)
+    a, g = ctx.accounts, ctx.account_grid
     j = g.join(a, "account_id")
     return j.select(
         "account_id",
