@@ -94,7 +94,11 @@ def promote(
     ] = False,
     config: Annotated[Path | None, typer.Option(help="Experiment YAML for metric/margin.")] = None,
 ) -> None:
-    """Move the `champion` alias to the candidate only if it beats the champion by the margin."""
+    """Move the `champion` alias to the candidate only if it beats the champion by the margin.
+
+    A refusal keeps the current champion, prints why and exits 0 (so `make retrain` goes on);
+    errors exit 1.
+    """
     from training.lifecycle import promote as do_promote
     from training.workflow import resolve_config
 

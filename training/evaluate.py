@@ -41,7 +41,7 @@ def run_fold(
     model = fit_scoring_model(train, holdout, kinds, config, overrides)
     scored = {"label": test["label"].to_numpy(int)}
     scored[MODEL] = model.predict_proba(as_model_input(test, kinds))
-    baselines = fit_baselines(pd.concat([train, holdout]), kinds, config)
+    baselines = fit_baselines(train, kinds, config)  # the same rows the booster learns from
     for name, predict in baselines.items():
         scored[name] = predict(test)
     predictions = pd.DataFrame(scored, index=test.index)
