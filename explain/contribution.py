@@ -263,5 +263,6 @@ def ratio_sentence(by_team: pd.DataFrame, team: str = "service") -> str:
     return (
         f"In the {team} team's book, service behaviours are credited with "
         f"{r['service_value']:,.0f} of expected revenue against {r['sales_value']:,.0f} for sales "
-        f"behaviours (ratio {r['ratio']:.2f}). {CAVEAT}"
+        f"behaviours (ratio {r['ratio']:.2f}), relative to an average account or deal (the "
+        f"model's baseline); a negative figure means those behaviours cost revenue. {CAVEAT}"
     )

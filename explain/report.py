@@ -117,12 +117,21 @@ def reps_plot(profiles: list[RepProfile]) -> str:
     return _png(fig)
 
 
+def _number(value: float) -> str:
+    """12,345 for large values, 3 significant digits for small ones, never an exponent."""
+    if pd.isna(value):
+        return ""
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3f}".rstrip("0").rstrip(".") if value != round(value) else f"{value:.0f}"
+
+
 def _html_table(frame: pd.DataFrame | None, max_rows: int = 25) -> str:
     if frame is None or frame.empty:
         return ""
     shown = frame.head(max_rows).copy()
     for col in shown.select_dtypes("number").columns:
-        shown[col] = shown[col].map(lambda v: "" if pd.isna(v) else f"{v:,.3g}")
+        shown[col] = shown[col].map(_number)
     return shown.to_html(index=False, border=0, escape=True)
 
 
@@ -184,6 +193,7 @@ def write_report(html: str, path: Path) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(html)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
