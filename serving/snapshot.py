@@ -55,6 +55,8 @@ class ScoreSnapshot:
         self._orders = {}
         self._keys = {}
         self._filters = {c: frame[c].astype(object).to_numpy() for c in FILTERS if c in frame}
+        self._raw = frame.to_dict("records")  # plain dicts: no pandas row access per request
+        self._records: dict[int, dict] = {}
         for sort in SORTS[self.target]:
             keys = pd.to_numeric(frame[SORT_COLUMNS[sort]], errors="coerce").to_numpy(dtype=float)
             keys = np.where(np.isnan(keys), -np.inf, keys)
@@ -67,7 +69,14 @@ class ScoreSnapshot:
     def row(self, entity_id: str) -> dict | None:
         """The latest score of one entity as a plain dict (None when never scored)."""
         position = self._ids.get(entity_id)
-        return None if position is None else record(self.frame.iloc[position])
+        return None if position is None else self.record_at(position)
+
+    def record_at(self, position: int) -> dict:
+        """The row at `position` as served (converted once, then reused; do not mutate)."""
+        found = self._records.get(position)
+        if found is None:
+            found = self._records[position] = record(self._raw[position])
+        return found
 
     def cached(self, key: str, build) -> bytes:
         """A response body built once per snapshot (snapshots never change once built)."""
@@ -104,14 +113,14 @@ class ScoreSnapshot:
             mask &= (keys < last_key) | ((keys == last_key) & (self._entity > last_id))
         order = self._orders[sort]
         chosen = order[mask[order]][: limit + 1]
-        rows = [record(self.frame.iloc[i]) for i in chosen[:limit]]
+        rows = [self.record_at(int(i)) for i in chosen[:limit]]
         more = len(chosen) > limit
         last = chosen[limit - 1] if more else None
         next_cursor = encode_cursor(sort, keys[last], str(self._entity[last])) if more else None
         return Page(rows, next_cursor, total)
 
 
-def record(row: pd.Series) -> dict:
+def record(row: dict) -> dict:
     """A stored score row as JSON-ready Python values, reasons parsed."""
     out = {}
     for key, value in row.items():
