@@ -62,13 +62,18 @@ def features_expr(
     cutoffs: Iterable,
     stage_order: tuple[str, ...] = DEFAULT_STAGE_ORDER,
     stage_entry_snapshots: bool = True,
+    only: list[str] | None = None,
 ) -> tuple[ir.Table, list[Feature], list[str]]:
-    """The lazy Ibis expression for an entity's feature table, its features and switch-off notes."""
+    """The lazy Ibis expression for an entity's feature table, its features and switch-off notes.
+
+    `only` restricts the table to the named features (e.g. a benchmark subset)."""
     present = available(con)
     ctx = Context(
         con, normalise_cutoffs(cutoffs), tuple(stage_order), present, stage_entry_snapshots
     )
     feats, notes = active_features(entity, present)
+    if only is not None:
+        feats = [f for f in feats if f.name in only]
     if entity == "opportunity" and "opportunities" not in present:
         raise ValueError("opportunity features need the opportunities table")
     grid = ctx.account_grid if entity == "account" else ctx.opportunity_grid
