@@ -1,0 +1,68 @@
+"""`barometer features`: --list prints the registry; a build writes tables, Parquet, a summary."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+from typer.testing import CliRunner
+
+from barometer.cli import app
+from barometer.settings import get_settings
+from features.build import build_all
+from features.registry import REGISTRY, feature_names
+from features.sources import normalise_tables
+from features.warehouse import connect, replace_table
+
+runner = CliRunner()
+
+
+def _warehouse(settings, tables) -> None:
+    settings.ensure_home()
+    with connect(settings.warehouse_path) as con:
+        for name, frame in normalise_tables(tables).items():
+            replace_table(con, name, frame)
+
+
+def test_list_prints_every_feature():
+    result = runner.invoke(app, ["features", "--list", "--markdown"])
+    assert result.exit_code == 0
+    assert all(f"`{f.name}`" in result.output for f in REGISTRY)
+
+
+def test_build_all_writes_tables_and_parquet(settings, toy):
+    _warehouse(settings, toy)
+    report = build_all(settings, as_of=["2024-02-01", "2024-03-01"])
+    assert report.rows["features_account"] == 3
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        account = con.execute("select * from features_account order by account_id, cutoff").df()
+        types = {r[0]: r[1] for r in con.execute("describe features_account").fetchall()}
+        churn = con.execute("select * from labels_churn").df()
+    assert list(account.columns) == ["account_id", "cutoff", *feature_names("account")]
+    assert types["cutoff"] == "TIMESTAMP"
+    assert list(churn.columns) == ["account_id", "cutoff", "label", "label_time"]
+    parquet = pd.read_parquet(settings.features_dir / "features_opportunity.parquet")
+    assert {"opportunity_id", "account_id", "cutoff", "snapshot"} <= set(parquet.columns)
+
+
+def test_command_prints_summary(settings, toy, monkeypatch):
+    _warehouse(settings, toy)
+    monkeypatch.setenv("BAROMETER_HOME", str(settings.home))
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(app, ["features", "--as-of", "2024-02-01"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert "features_account: 2 rows, 55 features" in result.output
+    assert "null rate" in result.output and "touches_per_week_30d" in result.output
+
+
+def test_command_without_warehouse_fails_clearly(settings, monkeypatch):
+    monkeypatch.setenv("BAROMETER_HOME", str(settings.home))
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(app, ["features"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 1
+    assert "run `barometer ingest` first" in result.output
