@@ -50,7 +50,15 @@ TEAMS = ("sales", "service", "account_management", "other")
 OPPORTUNITY_TYPES = ("new_business", "upsell", "cross_sell", "renewal", "other")
 OUTCOMES = ("won", "lost", "open")
 ACTIVITY_TYPES = (
-    "call", "email", "meeting", "demo", "note", "task", "purchase", "usage", "other",
+    "call",
+    "email",
+    "meeting",
+    "demo",
+    "note",
+    "task",
+    "purchase",
+    "usage",
+    "other",
 )
 DIRECTIONS = ("inbound", "outbound")
 
@@ -59,12 +67,18 @@ ACCOUNTS = Table(
     (
         Column("account_id", "string", True, "Unique account id."),
         Column("created_at", "timestamp", True, "When the account became a customer or prospect."),
-        Column("segment", "string", meaning="Commercial segment, e.g. smb / mid_market / enterprise."),
+        Column(
+            "segment", "string", meaning="Commercial segment, e.g. smb / mid_market / enterprise."
+        ),
         Column("industry", "string", meaning="Industry."),
         Column("region", "string", meaning="Sales region."),
-        Column("owner_rep_id", "string", meaning="Rep who owns the account.", references="reps.rep_id"),
+        Column(
+            "owner_rep_id", "string", meaning="Rep who owns the account.", references="reps.rep_id"
+        ),
         Column("arr", "float", meaning="Annual recurring revenue.", min=0),
-        Column("churned_at", "timestamp", meaning="When the customer churned; null while a customer."),
+        Column(
+            "churned_at", "timestamp", meaning="When the customer churned; null while a customer."
+        ),
     ),
     key=("account_id",),
     meaning="One row per customer or prospect account.",
@@ -87,15 +101,27 @@ OPPORTUNITIES = Table(
     "opportunities",
     (
         Column("opportunity_id", "string", True, "Unique opportunity id."),
-        Column("account_id", "string", True, "Account the deal is with.", references="accounts.account_id"),
+        Column(
+            "account_id",
+            "string",
+            True,
+            "Account the deal is with.",
+            references="accounts.account_id",
+        ),
         Column("created_at", "timestamp", True, "When the opportunity was opened."),
-        Column("owner_rep_id", "string", meaning="Rep who owns the deal.", references="reps.rep_id"),
+        Column(
+            "owner_rep_id", "string", meaning="Rep who owns the deal.", references="reps.rep_id"
+        ),
         Column("type", "enum", meaning="Kind of deal.", values=OPPORTUNITY_TYPES),
         Column("amount", "float", meaning="Deal value.", min=0),
         Column("closed_at", "timestamp", meaning="When the deal closed; null while open."),
         Column("outcome", "enum", True, "Eventual outcome.", values=OUTCOMES),
-        Column("source_rep_id", "string", meaning="Rep who sourced the deal (e.g. a service rep).",
-               references="reps.rep_id"),
+        Column(
+            "source_rep_id",
+            "string",
+            meaning="Rep who sourced the deal (e.g. a service rep).",
+            references="reps.rep_id",
+        ),
     ),
     key=("opportunity_id",),
     meaning="Deals, one row each, with their eventual outcome.",
@@ -104,7 +130,9 @@ OPPORTUNITIES = Table(
 OPPORTUNITY_STAGES = Table(
     "opportunity_stages",
     (
-        Column("opportunity_id", "string", True, "The deal.", references="opportunities.opportunity_id"),
+        Column(
+            "opportunity_id", "string", True, "The deal.", references="opportunities.opportunity_id"
+        ),
         Column("stage", "string", True, "Stage name; stage order is configurable."),
         Column("entered_at", "timestamp", True, "When the deal entered the stage."),
     ),
@@ -119,20 +147,36 @@ ACTIVITIES = Table(
         Column("account_id", "string", True, "Account touched.", references="accounts.account_id"),
         Column("occurred_at", "timestamp", True, "When it happened."),
         Column("type", "enum", True, "Kind of activity.", values=ACTIVITY_TYPES),
-        Column("opportunity_id", "string", meaning="Deal it relates to.",
-               references="opportunities.opportunity_id"),
+        Column(
+            "opportunity_id",
+            "string",
+            meaning="Deal it relates to.",
+            references="opportunities.opportunity_id",
+        ),
         Column("rep_id", "string", meaning="Rep who did it.", references="reps.rep_id"),
         Column("contact_id", "string", meaning="Customer contact involved (personal data)."),
-        Column("contact_role", "string", meaning="Role of the contact, e.g. decision_maker, champion."),
+        Column(
+            "contact_role", "string", meaning="Role of the contact, e.g. decision_maker, champion."
+        ),
         Column("direction", "enum", meaning="Who initiated it.", values=DIRECTIONS),
         Column("duration_s", "float", meaning="Duration in seconds.", min=0),
-        Column("outcome", "string", meaning="Free text: connected / voicemail / no_answer / replied / held."),
+        Column(
+            "outcome",
+            "string",
+            meaning="Free text: connected / voicemail / no_answer / replied / held.",
+        ),
         Column("reached_decision_maker", "bool", meaning="Whether the decision maker was reached."),
-        Column("objective", "string", meaning="Intent: discovery / follow_up / demo / negotiation / "
-               "support / check_in / upsell / ..."),
+        Column(
+            "objective",
+            "string",
+            meaning="Intent: discovery / follow_up / demo / negotiation / "
+            "support / check_in / upsell / ...",
+        ),
         Column("rating", "float", meaning="Customer rating of the interaction, 1-5.", min=1, max=5),
         Column("amount", "float", meaning="Value of a purchase or usage event."),
-        Column("logged_at", "timestamp", meaning="When the record was created in the CRM, if later."),
+        Column(
+            "logged_at", "timestamp", meaning="When the record was created in the CRM, if later."
+        ),
     ),
     key=("activity_id",),
     meaning="Every touch: calls, emails, meetings, purchases, product usage.",
@@ -143,14 +187,24 @@ CASES = Table(
     "cases",
     (
         Column("case_id", "string", True, "Unique case id."),
-        Column("account_id", "string", True, "Account that raised it.", references="accounts.account_id"),
+        Column(
+            "account_id",
+            "string",
+            True,
+            "Account that raised it.",
+            references="accounts.account_id",
+        ),
         Column("opened_at", "timestamp", True, "When it was opened."),
         Column("closed_at", "timestamp", meaning="When it was closed; null while open."),
         Column("rep_id", "string", meaning="Service rep handling it.", references="reps.rep_id"),
         Column("channel", "string", meaning="phone / email / chat / web ..."),
         Column("priority", "string", meaning="low / medium / high / urgent ..."),
-        Column("first_contact_resolved", "bool", meaning="Resolved at first contact (known at close)."),
-        Column("csat", "float", meaning="Customer satisfaction 1-5 (known at close).", min=1, max=5),
+        Column(
+            "first_contact_resolved", "bool", meaning="Resolved at first contact (known at close)."
+        ),
+        Column(
+            "csat", "float", meaning="Customer satisfaction 1-5 (known at close).", min=1, max=5
+        ),
         Column("escalated", "bool", meaning="Escalated (known at close)."),
     ),
     key=("case_id",),
@@ -160,7 +214,9 @@ CASES = Table(
 NPS = Table(
     "nps",
     (
-        Column("account_id", "string", True, "Account responding.", references="accounts.account_id"),
+        Column(
+            "account_id", "string", True, "Account responding.", references="accounts.account_id"
+        ),
         Column("responded_at", "timestamp", True, "When the response came in."),
         Column("score", "float", True, "Net Promoter score 0-10.", min=0, max=10),
     ),
@@ -173,7 +229,13 @@ TABLES: dict[str, Table] = {
 }
 # Load order: referenced tables first.
 LOAD_ORDER: tuple[str, ...] = (
-    "reps", "accounts", "opportunities", "opportunity_stages", "activities", "cases", "nps",
+    "reps",
+    "accounts",
+    "opportunities",
+    "opportunity_stages",
+    "activities",
+    "cases",
+    "nps",
 )
 MANDATORY: tuple[str, ...] = tuple(n for n, t in TABLES.items() if t.mandatory)
 
