@@ -22,5 +22,7 @@ def settings(tmp_path: Path) -> Settings:
 def shared_data() -> Path:
     """`../shared/data`, the read-only third-party data sets (see each SOURCE.md)."""
     if not SHARED_DATA.is_dir():
-        pytest.fail(f"Third-party data sets not found at {SHARED_DATA}; CI clones shared/ beside the repo.")
+        pytest.fail(
+            f"Third-party data sets not found at {SHARED_DATA}; CI clones shared/ beside the repo."
+        )
     return SHARED_DATA
