@@ -131,10 +131,10 @@ def compare(candidate: VersionInfo, champion: VersionInfo, metric: str, margin: 
     if new is None or old is None:
         return [f"backtest {metric} missing on v{candidate.version} or v{champion.version}"]
     better = new - old if HIGHER_IS_BETTER[metric] else old - new
-    if better < margin:
+    if not better > margin:
         return [
             f"candidate v{candidate.version} backtest {metric} {new:.4f} vs champion "
-            f"v{champion.version} {old:.4f}: improvement {better:+.4f} is below the margin "
+            f"v{champion.version} {old:.4f}: improvement {better:+.4f} does not exceed the margin "
             f"{margin:.4f}"
         ]
     return []

@@ -65,13 +65,13 @@ def test_promotion_refuses_a_candidate_that_does_not_win_and_force_is_recorded(
     second = run_training(panel, KINDS, small_config(), settings)  # same data, same backtest
     assert second.version.version == "2"
     refused = promote(settings, "churn", metric="roc_auc", margin=0.01)
-    assert not refused.promoted and "below the margin 0.0100" in refused.reasons[0]
+    assert not refused.promoted and "does not exceed the margin 0.0100" in refused.reasons[0]
     assert champion_version(settings, "churn").version == "1"
     forced = promote(settings, "churn", metric="roc_auc", margin=0.01, force=True)
     assert forced.promoted and forced.forced
     champion = champion_version(settings, "churn")
     assert champion.version == "2" and champion.tags["promotion_forced"] == "true"
-    assert "below the margin" in champion.tags["forced_over"]
+    assert "does not exceed the margin" in champion.tags["forced_over"]
 
 
 def test_a_model_that_does_not_beat_the_baselines_is_logged_not_registered(workspace) -> None:
@@ -83,3 +83,21 @@ def test_a_model_that_does_not_beat_the_baselines_is_logged_not_registered(works
     after = len(client(settings).search_model_versions("name = 'barometer-churn'"))
     assert after == before
     assert "logistic" in client(settings).get_run(result.run_id).data.tags["refused"]
+
+
+def test_promote_command_prints_why_it_refuses(workspace, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from barometer.cli import app
+    from barometer.settings import get_settings
+
+    settings, _ = workspace
+    monkeypatch.setenv("BAROMETER_HOME", str(settings.home))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["promote", "--target", "churn", "--version", "1"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert "refused to promote v1" in result.output and "margin" in result.output
