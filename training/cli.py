@@ -117,12 +117,12 @@ def promote(
         typer.secho(f"promote {target}: {exc}", fg="red", err=True)
         raise typer.Exit(1) from exc
     if not result.promoted:
+        kept = f"v{result.champion_before}" if result.champion_before else "no champion"
         typer.secho(
-            f"refused to promote v{result.candidate}: " + "; ".join(result.reasons),
-            fg="red",
-            err=True,
+            f"refused to promote v{result.candidate} ({kept} stays): " + "; ".join(result.reasons),
+            fg="yellow",
         )
-        raise typer.Exit(1)
+        return
     how = " (forced: " + "; ".join(result.reasons) + ")" if result.forced else ""
     typer.echo(f"champion {target}: v{result.champion_before} → v{result.candidate}{how}")
 
