@@ -8,12 +8,13 @@ BIN := $(VENV)/bin
 BAROMETER := $(BIN)/barometer
 export BAROMETER_HOME ?= .barometer
 DEMO_ACCOUNTS ?= 2000
+KEYS_FILE := $(BAROMETER_HOME)/api-keys
 DATA_DIR ?= $(BAROMETER_HOME)/sample
 BENCH_ACCOUNTS ?= 50000
 TARGETS := churn deal_win
 UV_VERSION := 0.13.9
 
-.PHONY: help setup demo data ingest features train evaluate promote retrain explain score serve \
+.PHONY: help setup demo demo-key data ingest features train evaluate promote retrain explain score serve \
 	test lint bench bench-ingest bench-features bench-train bench-explain bench-serve \
 	fuzz soak audit lock clean
 
@@ -53,14 +54,22 @@ retrain: features train evaluate promote ## features → train → evaluate → 
 explain: setup ## Write the HTML explanation reports (drivers, rep profiles, contribution)
 	@for t in $(TARGETS); do $(BAROMETER) explain --target $$t || exit 1; done
 
-score: setup ## Score every active account and open opportunity as of today
+score: setup ## Score every active account and open opportunity as of the latest feature cutoff
 	@for t in $(TARGETS); do $(BAROMETER) score --target $$t || exit 1; done
 
-serve: setup ## Serve the API and dashboard on 127.0.0.1:8000
-	$(BAROMETER) serve
+serve: setup ## Serve the API and dashboard on 127.0.0.1:8000 (keys: BAROMETER_API_KEYS or the demo key file)
+	@if [ -z "$${BAROMETER_API_KEYS}$${BAROMETER_API_KEYS_FILE}" ] && [ -f $(KEYS_FILE) ]; then \
+		export BAROMETER_API_KEYS_FILE=$(KEYS_FILE); fi; $(BAROMETER) serve
 
-demo: data ingest ## Install, then run the whole pipeline end to end on simulated data
-	@echo "Demo done. Workspace: $(BAROMETER_HOME) (warehouse: $(BAROMETER_HOME)/warehouse.duckdb)"
+demo-key: setup ## Write a demo admin key to $(BAROMETER_HOME)/api-keys (once) and print it
+	@mkdir -p $(BAROMETER_HOME)
+	@test -s $(KEYS_FILE) || { umask 077; $(BAROMETER) serve --demo-key > $(KEYS_FILE); }
+	@echo "Demo API key (role:key): $$(cat $(KEYS_FILE))"
+
+demo: data ingest features train promote explain score demo-key ## Install, then run the whole pipeline end to end on simulated data
+	@echo "Demo done. Workspace: $(BAROMETER_HOME)"
+	@echo "  Reports: $(BAROMETER_HOME)/artifacts/   MLflow: $(BIN)/mlflow ui --backend-store-uri sqlite:///$(BAROMETER_HOME)/mlflow.db"
+	@echo "  Next: make serve, then open http://127.0.0.1:8000/docs with the key above (header X-API-Key)."
 
 test: setup ## Run the test suite (what CI runs)
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
