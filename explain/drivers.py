@@ -20,7 +20,7 @@ from explain.common import (
     lookup,
     target_phrase,
 )
-from explain.model import ScoringModel
+from explain.model import Explanation, ScoringModel
 
 
 def _direction(values: pd.Series, effects: pd.Series, n_bins: int = 10) -> int:
@@ -40,8 +40,10 @@ def _direction(values: pd.Series, effects: pd.Series, n_bins: int = 10) -> int:
     return 0 if spread <= 1e-12 or abs(ends) < 0.25 * spread else int(np.sign(ends))
 
 
-def _feature_table(model: ScoringModel, frame: pd.DataFrame, features: dict) -> pd.DataFrame:
-    explanation = model.explain(frame)
+def _feature_table(
+    model: ScoringModel, frame: pd.DataFrame, features: dict, explanation: Explanation | None = None
+) -> pd.DataFrame:
+    explanation = explanation or model.explain(frame)
     rows = []
     for name in model.feature_names:
         info = feature_info(features, name)
@@ -72,16 +74,19 @@ def drivers(
     frame: pd.DataFrame,
     registry: Registry | None = None,
     by: str | None = None,
+    *,
+    explanation: Explanation | None = None,
 ) -> pd.DataFrame:
     """Per feature (and per `by` group, e.g. segment or stage): mean |SHAP| and direction.
 
     Columns: [by], feature, family, description, actionable, mean_abs_points (probability points),
     mean_points, mean_abs_log_odds, direction (+1 more raises the outcome, -1 lowers, 0 unclear),
     share (of the group's total mean |points|). Sorted by importance within each group.
+    `explanation` (of `frame`, used without `by`) saves recomputing the SHAP values.
     """
     features = lookup(registry)
     if by is None:
-        return _feature_table(model, frame, features)
+        return _feature_table(model, frame, features, explanation)
     parts = [
         _feature_table(model, group, features).assign(**{by: key})
         for key, group in frame.groupby(by, dropna=False, sort=True)
@@ -93,10 +98,14 @@ def drivers(
 
 
 def family_points(
-    model: ScoringModel, frame: pd.DataFrame, registry: Registry | None = None
+    model: ScoringModel,
+    frame: pd.DataFrame,
+    registry: Registry | None = None,
+    *,
+    explanation: Explanation | None = None,
 ) -> pd.DataFrame:
     """Per row, the probability points of each behaviour family (sums of its features' points)."""
-    points = model.explain(frame).points
+    points = (explanation or model.explain(frame)).points
     families = family_of(lookup(registry), points.columns)
     return points.T.groupby(pd.Series(families)).sum().T
 
@@ -106,9 +115,11 @@ def family_attribution(
     frame: pd.DataFrame,
     registry: Registry | None = None,
     by: str | None = None,
+    *,
+    explanation: Explanation | None = None,
 ) -> pd.DataFrame:
     """Per family (and per `by` group): mean |points|, mean signed points and share of the total."""
-    per_row = family_points(model, frame, registry)
+    per_row = family_points(model, frame, registry, explanation=explanation)
     keys = frame[by] if by else pd.Series("all", index=frame.index)
     long = per_row.assign(_group=keys.to_numpy()).melt(
         "_group", var_name="family", value_name="pts"
@@ -172,6 +183,7 @@ def dependence(
     registry: Registry | None = None,
     *,
     n_bins: int = 12,
+    explanation: Explanation | None = None,
 ) -> DependenceCurve:
     """Mean contribution of `feature` along its values, with its turning points in words.
 
@@ -179,7 +191,7 @@ def dependence(
     after 3 calls".
     """
     info = feature_info(lookup(registry), feature)
-    points = model.explain(frame).points[feature]
+    points = (explanation or model.explain(frame)).points[feature]
     values = pd.to_numeric(frame[feature], errors="coerce")
     ok = values.notna()
     curve = points[ok].groupby(_bins(values[ok], n_bins)).mean().sort_index()

@@ -19,7 +19,7 @@ import pandas as pd
 
 from explain.common import CAVEAT, Registry, family_label, lookup, target_phrase
 from explain.drivers import DependenceCurve, dependence, drivers, family_attribution
-from explain.model import ScoringModel
+from explain.model import Explanation, ScoringModel
 from explain.reps import RepProfile
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -56,12 +56,13 @@ def _pyplot():
     return plt
 
 
-def beeswarm_plot(model: ScoringModel, frame: pd.DataFrame, max_display: int = 15) -> str:
+def beeswarm_plot(
+    model: ScoringModel, frame: pd.DataFrame, explanation: Explanation, max_display: int = 15
+) -> str:
     """shap.summary_plot of the TreeSHAP log-odds, as base64 PNG."""
     plt = _pyplot()
     import shap
 
-    explanation = model.explain(frame)
     matrix = pd.DataFrame(model.matrix(frame), columns=model.feature_names)
     plt.figure()
     shap.summary_plot(explanation.log_odds.to_numpy(), matrix, max_display=max_display, show=False)
@@ -148,13 +149,14 @@ def build_report(
 
     inputs = inputs or ReportInputs()
     features = lookup(registry)
-    table = drivers(model, frame, registry)
-    families = family_attribution(model, frame, registry)
+    explanation = model.explain(frame)
+    table = drivers(model, frame, registry, explanation=explanation)
+    families = family_attribution(model, frame, registry, explanation=explanation)
     numeric = [f for f in table["feature"] if f not in model.categories][:top_curves]
-    curves = [dependence(model, frame, f, registry) for f in numeric]
+    curves = [dependence(model, frame, f, registry, explanation=explanation) for f in numeric]
     descriptions = {n: f.description for n, f in features.items()}
     plots = {
-        "beeswarm": beeswarm_plot(model, frame),
+        "beeswarm": beeswarm_plot(model, frame, explanation),
         "families": family_plot(families, model.target),
         "dependence": dependence_plot(curves, descriptions),
         "reps": reps_plot(inputs.profiles) if inputs.profiles else "",
