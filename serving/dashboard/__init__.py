@@ -1,0 +1,78 @@
+"""The dashboard: server-rendered pages on the API's own data, mounted into the FastAPI app.
+
+`mount(app)` adds the pages under `/dashboard` and the vendored static files under
+`/dashboard/static`. Sign-in uses the API's keys; the session cookie holds only the role.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from serving.dashboard import session
+from serving.dashboard.pages import (
+    DashboardState,
+    Refused,
+    SignInNeeded,
+    refused,
+    router,
+    sign_in_needed,
+)
+
+STATIC = Path(__file__).with_name("static")
+MLFLOW_UI = "http://127.0.0.1:5000"
+Reliability = Callable[[str, str], pd.DataFrame | None]
+
+
+def mount(
+    app: FastAPI,
+    *,
+    reliability: Reliability | None = None,
+    mlflow_ui: str = MLFLOW_UI,
+    secure_cookie: bool = False,
+) -> FastAPI:
+    """Add the dashboard to `app` (built by `serving.app.create_app`); returns the app.
+
+    `reliability(target, version)` gives a champion's reliability table (`predicted`, `observed`,
+    `count`); by default it is read from the version's MLflow run (`report/reliability.csv`)."""
+    state = app.state
+    state.dashboard = DashboardState(
+        secret=session.secret_for(state.keyring),
+        mlflow_ui=mlflow_ui,
+        reliability=reliability or mlflow_reliability(state.settings),
+        secure_cookie=secure_cookie,
+    )
+    app.include_router(router)
+    app.mount("/dashboard/static", StaticFiles(directory=STATIC), name="dashboard-static")
+    app.add_exception_handler(SignInNeeded, sign_in_needed)
+    app.add_exception_handler(Refused, refused)
+    return app
+
+
+def mlflow_reliability(settings) -> Reliability:
+    """Read each champion version's reliability table from its MLflow run, once per version."""
+
+    @lru_cache(maxsize=16)
+    def load(target: str, version: str) -> pd.DataFrame | None:
+        import mlflow.artifacts
+
+        from explain import model_store
+
+        try:
+            mv = model_store.client(settings).get_model_version(
+                model_store.registered_name(target), version
+            )
+            text = mlflow.artifacts.load_text(
+                f"runs:/{mv.run_id}/report/reliability.csv", tracking_uri=settings.tracking_uri
+            )
+        except Exception:  # noqa: BLE001 - no run, no artefact: the page says so
+            return None
+        return pd.read_csv(io.StringIO(text))
+
+    return load

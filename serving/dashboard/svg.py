@@ -1,0 +1,171 @@
+"""Charts drawn on the server as inline SVG (no JavaScript, no CDN): pure functions, text out.
+
+Every chart carries a `<title>` and `role="img"` with an `aria-label`, and labels its values in
+text, so nothing depends on colour alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+WIDTH, HEIGHT = 640, 220
+PAD = 40
+
+
+def frame_svg(label: str, body: str, width: int = WIDTH, height: int = HEIGHT) -> str:
+    """An accessible SVG element around `body`."""
+    text = escape(label, quote=True)
+    return (
+        f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
+        f'aria-label="{text}" xmlns="http://www.w3.org/2000/svg"><title>{text}</title>{body}</svg>'
+    )
+
+
+def scale(value: float, low: float, high: float, start: float, end: float) -> float:
+    """Map `value` from [low, high] onto [start, end] (the middle when the range is empty)."""
+    if high == low:
+        return (start + end) / 2
+    return start + (value - low) / (high - low) * (end - start)
+
+
+def line_chart(
+    labels: Sequence[str], values: Sequence[float], label: str, percent: bool = True
+) -> str:
+    """A line with a labelled dot per point (e.g. risk over time), y axis 0–1 when `percent`."""
+    if not values:
+        return frame_svg(label, '<text x="20" y="40">No history yet.</text>')
+    low, high = (0.0, 1.0) if percent else (min(values), max(values))
+    left, right, top, bottom = PAD + 10, WIDTH - PAD, 20, HEIGHT - PAD
+    xs = [scale(i, 0, max(len(values) - 1, 1), left, right) for i in range(len(values))]
+    if len(values) == 1:
+        xs = [(left + right) / 2]
+    ys = [scale(v, low, high, bottom, top) for v in values]
+    path = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys, strict=True))
+    grid = "".join(
+        f'<line class="grid" x1="{left}" x2="{right}" y1="{scale(t, low, high, bottom, top):.1f}" '
+        f'y2="{scale(t, low, high, bottom, top):.1f}"/>'
+        f'<text class="axis" x="{left - 6}" y="{scale(t, low, high, bottom, top) + 4:.1f}" '
+        f'text-anchor="end">{fmt(t, percent)}</text>'
+        for t in (low, (low + high) / 2, high)
+    )
+    dots = "".join(
+        f'<circle class="dot" cx="{x:.1f}" cy="{y:.1f}" r="4"/>'
+        f'<text class="value" x="{x:.1f}" y="{y - 9:.1f}" text-anchor="middle">{fmt(v, percent)}'
+        f'</text><text class="axis" x="{x:.1f}" y="{bottom + 18}" text-anchor="middle">'
+        f"{escape(lab)}</text>"
+        for x, y, v, lab in zip(xs, ys, values, labels, strict=True)
+    )
+    return frame_svg(label, f'{grid}<polyline class="line" points="{path}"/>{dots}')
+
+
+def fmt(value: float, percent: bool) -> str:
+    return f"{value * 100:.0f}%" if percent else f"{value:,.3g}"
+
+
+def waterfall(base: float, steps: Sequence[tuple[str, float]], label: str) -> str:
+    """Base probability, then each reason's points (+ up, − down), ending at the score."""
+    rows = [("Typical account", base, 0.0)]
+    level = base
+    for name, points in steps:
+        rows.append((name, points, level))
+        level += points
+    rows.append(("This score", level, 0.0))
+    height = 34 * len(rows) + 30
+    left, right = 250, WIDTH - 60
+    high = max(1e-9, *(start + max(v, 0) for _, v, start in rows), *(start for *_, start in rows))
+    body = []
+    for i, (name, value, start) in enumerate(rows):
+        y = 15 + 34 * i
+        is_total = i in (0, len(rows) - 1)
+        a, b = (0.0, value) if is_total else sorted((start, start + value))
+        x0, x1 = scale(a, 0, high, left, right), scale(b, 0, high, left, right)
+        kind = "total" if is_total else ("up" if value >= 0 else "down")
+        sign = "" if is_total else ("+" if value >= 0 else "−")
+        arrow = "" if is_total else ("▲ " if value >= 0 else "▼ ")
+        shown = f"{abs(value) * 100:.1f}"
+        body.append(
+            f'<text class="axis" x="{left - 8}" y="{y + 16}" text-anchor="end">'
+            f"{escape(short(name))}</text>"
+            f'<rect class="bar {kind}" x="{x0:.1f}" y="{y}" width="{max(x1 - x0, 1.5):.1f}" '
+            f'height="22"/><text class="value" x="{x1 + 5:.1f}" y="{y + 16}">'
+            f"{arrow}{sign}{shown}{'' if is_total else ' pts'}{'%' if is_total else ''}</text>"
+        )
+    return frame_svg(label, "".join(body), height=height)
+
+
+def short(text: str, limit: int = 38) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def bars(
+    items: Sequence[tuple[str, float]], label: str, unit: str = "", signed: bool = False
+) -> str:
+    """Horizontal bars with the value written beside each (▲/▼ marks the sign when `signed`)."""
+    if not items:
+        return frame_svg(label, '<text x="20" y="40">Nothing to show.</text>')
+    height = 28 * len(items) + 20
+    left, right = 250, WIDTH - 90
+    high = max(abs(v) for _, v in items) or 1.0
+    body = []
+    for i, (name, value) in enumerate(items):
+        y = 10 + 28 * i
+        x1 = scale(abs(value), 0, high, left, right)
+        kind = ("up" if value >= 0 else "down") if signed else "total"
+        mark = ("▲ " if value >= 0 else "▼ ") if signed else ""
+        body.append(
+            f'<text class="axis" x="{left - 8}" y="{y + 15}" text-anchor="end">'
+            f"{escape(short(name))}</text>"
+            f'<rect class="bar {kind}" x="{left}" y="{y}" width="{max(x1 - left, 1.5):.1f}" '
+            f'height="18"/><text class="value" x="{x1 + 5:.1f}" y="{y + 14}">'
+            f"{mark}{value:,.3g}{unit}</text>"
+        )
+    return frame_svg(label, "".join(body), height=height)
+
+
+def curve(
+    xs: Sequence[float],
+    ys: Sequence[float],
+    label: str,
+    marker: float | None = None,
+    diagonal: bool = False,
+) -> str:
+    """A curve on numeric axes; `marker` draws a labelled vertical line (where an effect turns),
+    `diagonal` the perfect-calibration line (reliability)."""
+    if not xs:
+        return frame_svg(label, '<text x="20" y="40">No points.</text>')
+    x_low, x_high = (0.0, 1.0) if diagonal else (min(xs), max(xs))
+    y_low, y_high = (0.0, 1.0) if diagonal else (min(*ys, 0.0), max(*ys, 0.0))
+    left, right, top, bottom = PAD + 20, WIDTH - PAD, 20, HEIGHT - PAD
+
+    def point(x: float, y: float) -> str:
+        px = scale(x, x_low, x_high, left, right)
+        return f"{px:.1f},{scale(y, y_low, y_high, bottom, top):.1f}"
+
+    path = " ".join(point(x, y) for x, y in zip(xs, ys, strict=True))
+    parts = [
+        f'<line class="grid" x1="{left}" x2="{right}" y1="{bottom}" y2="{bottom}"/>',
+        f'<text class="axis" x="{left}" y="{bottom + 18}">{x_low:,.3g}</text>',
+        f'<text class="axis" x="{right}" y="{bottom + 18}" text-anchor="end">{x_high:,.3g}</text>',
+        f'<text class="axis" x="{left - 6}" y="{top + 8}" text-anchor="end">{y_high:,.3g}</text>',
+        f'<text class="axis" x="{left - 6}" y="{bottom}" text-anchor="end">{y_low:,.3g}</text>',
+    ]
+    if not diagonal and y_low < 0 < y_high:
+        zero = scale(0, y_low, y_high, bottom, top)
+        parts.append(
+            f'<line class="zero" x1="{left}" x2="{right}" y1="{zero:.1f}" y2="{zero:.1f}"/>'
+        )
+    if diagonal:
+        parts.append(f'<polyline class="ideal" points="{point(0, 0)} {point(1, 1)}"/>')
+    parts.append(f'<polyline class="line" points="{path}"/>')
+    parts += [
+        f'<circle class="dot" cx="{p.split(",")[0]}" cy="{p.split(",")[1]}" r="3"/>'
+        for p in path.split()
+    ]
+    if marker is not None and x_low <= marker <= x_high:
+        mx = scale(marker, x_low, x_high, left, right)
+        parts.append(
+            f'<line class="marker" x1="{mx:.1f}" x2="{mx:.1f}" y1="{top}" y2="{bottom}"/>'
+            f'<text class="value" x="{mx + 4:.1f}" y="{top + 12}">turns at {marker:,.3g}</text>'
+        )
+    return frame_svg(label, "".join(parts))

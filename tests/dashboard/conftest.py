@@ -1,0 +1,114 @@
+"""The dashboard on the serving tests' seeded workspace: two synthetic champions, two scoring
+runs, contract tables. One app per module (TestClient), one real server per browser module."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+
+from barometer.settings import Settings
+from serving.app import ServeOptions, create_app
+from serving.bundle import LoadedModel, StaticProvider
+from serving.dashboard import mount
+from tests.serving.conftest import KEYS, build_workspace, train
+
+RELIABILITY = pd.DataFrame(
+    {"bin": [1, 4, 8], "predicted": [0.15, 0.45, 0.85], "observed": [0.1, 0.5, 0.8], "count": [9, 7, 4]}
+)
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts" / "dashboard"
+
+
+def reliability(target: str, version: str) -> pd.DataFrame | None:
+    return RELIABILITY if target == "churn" else None
+
+
+@pytest.fixture(scope="session")
+def models() -> dict[str, LoadedModel]:
+    return {
+        "churn": LoadedModel("churn", train("churn", 1), "3", {"roc_auc": 0.8}),
+        "deal_win": LoadedModel("deal_win", train("deal_win", 2), "5", {"roc_auc": 0.7}),
+    }
+
+
+@pytest.fixture(scope="session")
+def workspace(tmp_path_factory, models) -> Settings:
+    home = tmp_path_factory.mktemp("dashboard") / "workspace"
+    build_workspace(home, models)
+    keys = ",".join(f"{role}:{key}" for role, key in KEYS.items())
+    return Settings(home=home, api_keys=keys)
+
+
+def make_app(settings: Settings, models: dict):
+    app = create_app(
+        settings, provider=StaticProvider(models), options=ServeOptions(poll_seconds=3600)
+    )
+    return mount(app, reliability=reliability, mlflow_ui="http://127.0.0.1:5000")
+
+
+@pytest.fixture(scope="module")
+def client(workspace, models):
+    with TestClient(make_app(workspace, models), follow_redirects=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="session")
+def keys() -> dict[str, str]:
+    return dict(KEYS)
+
+
+def sign_in(client: TestClient, role: str) -> TestClient:
+    """Post the role's key to the sign-in form; the client keeps the session cookie."""
+    client.cookies.clear()
+    response = client.post(
+        "/dashboard/login",
+        content=f"key={KEYS[role]}&next=/dashboard/worklist",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 303, response.text
+    return client
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ThreadServer(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # runs off the main thread
+        pass
+
+
+@pytest.fixture(scope="module")
+def live_server(workspace, models):
+    """The app (with the dashboard) served by uvicorn on 127.0.0.1 in a background thread."""
+    port = free_port()
+    config = uvicorn.Config(
+        make_app(workspace, models), host="127.0.0.1", port=port, log_level="warning"
+    )
+    server = ThreadServer(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).json().get("insights") == "ready":
+                break
+        except (httpx.TransportError, ValueError):
+            pass
+        time.sleep(0.1)
+    else:
+        raise AssertionError(f"dashboard server on {base} did not become ready")
+    yield base
+    server.should_exit = True
+    thread.join(timeout=15)
