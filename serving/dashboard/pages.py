@@ -107,8 +107,9 @@ async def sign_in_needed(request: Request, exc: SignInNeeded) -> Response:
 
 
 async def refused(request: Request, exc: Refused) -> Response:
-    message = f"This page needs the {exc.minimum.name} role; you are signed in as {role_of(request).name}."
-    return render(request, "error.html", role_of(request), 403, message=message)
+    role = role_of(request)
+    message = f"This page needs the {exc.minimum.name} role; you are signed in as {role.name}."
+    return render(request, "error.html", role, 403, message=message)
 
 
 # ------------------------------------------------------------------ sign-in

@@ -72,7 +72,7 @@ def waterfall(base: float, steps: Sequence[tuple[str, float]], label: str) -> st
         level += points
     rows.append(("This score", level, 0.0))
     height = 34 * len(rows) + 30
-    left, right = 250, WIDTH - 60
+    left, right = 250, WIDTH - 120
     high = max(1e-9, *(start + max(v, 0) for _, v, start in rows), *(start for *_, start in rows))
     body = []
     for i, (name, value, start) in enumerate(rows):

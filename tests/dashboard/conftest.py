@@ -21,7 +21,12 @@ from serving.dashboard import mount
 from tests.serving.conftest import KEYS, build_workspace, train
 
 RELIABILITY = pd.DataFrame(
-    {"bin": [1, 4, 8], "predicted": [0.15, 0.45, 0.85], "observed": [0.1, 0.5, 0.8], "count": [9, 7, 4]}
+    {
+        "bin": [1, 4, 8],
+        "predicted": [0.15, 0.45, 0.85],
+        "observed": [0.1, 0.5, 0.8],
+        "count": [9, 7, 4],
+    }
 )
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "dashboard"
