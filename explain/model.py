@@ -132,13 +132,15 @@ class ScoringModel:
 
     def explain(self, frame: pd.DataFrame) -> Explanation:
         """Calibrated probabilities with reasons in probability points that add up to them."""
-        contrib = self.contributions(frame)
+        return self.explain_matrix(self.matrix(frame), index=frame.index)
+
+    def explain_matrix(self, matrix: np.ndarray, index: pd.Index | None = None) -> Explanation:
+        """`explain` for rows already encoded by `matrix` (serving caches them per model)."""
+        contrib = self.booster.predict(matrix, pred_contrib=True, num_threads=self.num_threads)
         phi, base = contrib[:, :-1], contrib[:, -1]
-        raw = base + phi.sum(axis=1)
-        probability = self.calibrator(raw)
+        probability = self.calibrator(base + phi.sum(axis=1))
         base_probability = self.calibrator(base)
         points = apportion(phi, probability - base_probability)
-        index = frame.index
         return Explanation(
             probability=probability,
             base_probability=float(base_probability[0]) if len(base) else float("nan"),

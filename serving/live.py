@@ -2,7 +2,7 @@
 
 For each (model version, set of latest feature rows) the rows are turned once into the float matrix
 the booster reads and an object array of raw values (for the reasons' wording); a request slices
-its entity's row. `explain_matrix` is `explain.model.ScoringModel.explain` on such a prepared
+its entity's row. `ScoringModel.explain_matrix` explains such a prepared
 matrix: same TreeSHAP, calibration and apportioning, without re-encoding a one-row DataFrame
 (which cost ~10 ms of pandas per request on the registry's 55 account features).
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from explain.model import Explanation, ScoringModel, apportion
+from explain.model import ScoringModel
 from serving.scoring import ID_COLUMNS
 
 MAX_CACHED = 4
@@ -42,22 +42,6 @@ def prepare(model: ScoringModel, frame: pd.DataFrame) -> LiveRows:
     ids = frame[ID_COLUMNS[model.target]].astype(str)
     values = frame.reindex(columns=model.feature_names).to_numpy(dtype=object)
     return LiveRows(model.matrix(frame), values, dict(zip(ids, range(len(frame)), strict=True)))
-
-
-def explain_matrix(model: ScoringModel, matrix: np.ndarray) -> Explanation:
-    """`ScoringModel.explain` for rows already encoded by `ScoringModel.matrix`."""
-    contrib = model.booster.predict(matrix, pred_contrib=True, num_threads=model.num_threads)
-    phi, base = contrib[:, :-1], contrib[:, -1]
-    probability = model.calibrator(base + phi.sum(axis=1))
-    base_probability = model.calibrator(base)
-    points = apportion(phi, probability - base_probability)
-    return Explanation(
-        probability=probability,
-        base_probability=float(base_probability[0]) if len(base) else float("nan"),
-        points=pd.DataFrame(points, columns=model.feature_names),
-        log_odds=pd.DataFrame(phi, columns=model.feature_names),
-        raw_base_value=float(base[0]) if len(base) else float("nan"),
-    )
 
 
 class LiveCache:

@@ -9,7 +9,6 @@ from fastapi import HTTPException, Request, Response, status
 from pydantic import BaseModel
 
 from serving.deps import model_for, snapshot_for
-from serving.live import explain_matrix
 from serving.reasons import TOP_K, row_reasons
 from serving.snapshot import CursorError
 from serving.views import item_view, live_row, score_view
@@ -42,7 +41,7 @@ def live_score(request: Request, bundle, target: str, entity_id: str, schema: ty
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"No features for {target} {entity_id!r}.")
     matrix, values = found
-    explanation = explain_matrix(loaded.model, matrix)
+    explanation = loaded.model.explain_matrix(matrix)
     values = pd.DataFrame(values, columns=loaded.model.feature_names)
     reasons = row_reasons(explanation.points, values, target, state.registry, TOP_K)[0]
     snapshot = snapshot_for(request, target)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from serving.live import LiveCache, explain_matrix, prepare
+from serving.live import LiveCache, prepare
 
 
 def test_prepared_rows_explain_exactly_like_the_model(models, workspace) -> None:
@@ -12,12 +12,12 @@ def test_prepared_rows_explain_exactly_like_the_model(models, workspace) -> None
     frame = workspace[1]["churn"]
     rows = prepare(model, frame)
     expected = model.explain(frame)
-    got = explain_matrix(model, rows.matrix)
+    got = model.explain_matrix(rows.matrix)
     np.testing.assert_allclose(got.probability, expected.probability, atol=1e-12)
     np.testing.assert_allclose(got.points.to_numpy(), expected.points.to_numpy(), atol=1e-12)
     assert got.base_probability == expected.base_probability
     matrix, values = rows.row("A007")
-    one = explain_matrix(model, matrix)
+    one = model.explain_matrix(matrix)
     position = frame.index[frame["account_id"] == "A007"][0]
     assert one.probability[0] == expected.probability[position]
     assert list(values[0]) == list(frame.loc[position, model.feature_names])
