@@ -1,0 +1,208 @@
+"""Dashboard pages through TestClient: sessions, roles, and numbers equal to the API's."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pytest
+from markupsafe import escape
+
+from serving.auth import Role
+from serving.dashboard import session
+from tests.dashboard.conftest import KEYS, sign_in
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def api(client, role: str, path: str, **kwargs):
+    method = client.post if "json" in kwargs else client.get
+    response = method(path, headers={"X-API-Key": KEYS[role]}, **kwargs)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def account_ids(html: str) -> list[str]:
+    return re.findall(r'<tr data-account="([^"]+)"', html)
+
+
+def test_pages_need_a_session_and_send_to_the_form(client) -> None:
+    client.cookies.clear()
+    response = client.get("/dashboard/accounts/A001?x=1")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/dashboard/login?next=/dashboard/accounts/A001%3Fx%3D1"
+
+
+def test_unknown_key_is_refused_and_no_cookie_is_set(client) -> None:
+    client.cookies.clear()
+    response = client.post("/dashboard/login", content="key=not-a-key-0123456789", headers=FORM)
+    assert response.status_code == 401
+    assert "not known" in response.text and "set-cookie" not in response.headers
+
+
+def test_cookie_holds_the_role_signed_httponly_strict_never_the_key(client) -> None:
+    client.cookies.clear()
+    response = client.post(
+        "/dashboard/login", content=f"key={KEYS['manager']}&next=//evil.example", headers=FORM
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/dashboard/worklist"  # no open redirect
+    cookie = response.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Max-Age=28800" in cookie
+    assert KEYS["manager"] not in cookie
+    value = client.cookies.get(session.COOKIE)
+    secret = client.app.state.dashboard.secret
+    assert session.read(secret, value) is Role.manager
+    assert session.read(secret, value[:-2] + "xx") is None  # tampered
+    assert session.read(secret, value, max_age=-1) is None  # expired
+    assert session.read(b"another secret", value) is None
+
+
+def test_forged_cookie_is_sent_to_sign_in(client) -> None:
+    client.cookies.clear()
+    forged = session.issue(b"guessed secret", Role.admin)
+    client.cookies.set(session.COOKIE, forged, path="/dashboard")
+    assert client.get("/dashboard/worklist").status_code == 303
+
+
+def test_worklist_shows_the_apis_ranking_probabilities_and_total(client) -> None:
+    sign_in(client, "retention")
+    page = client.get("/dashboard/worklist?sort=arr_at_risk&segment=smb")
+    body = api(client, "retention", "/v1/accounts?sort=arr_at_risk&segment=smb&limit=50")
+    assert account_ids(page.text) == [i["account_id"] for i in body["items"]]
+    assert f"{body['total']} accounts" in page.text
+    first = body["items"][0]
+    assert f'data-probability="{first["probability"]}"' in page.text
+    assert f"{first['probability'] * 100:.1f}%" in page.text
+    assert first["top_reason"] in page.text
+
+
+def test_worklist_pages_follow_the_apis_cursor(client, monkeypatch) -> None:
+    from serving.dashboard import pages
+
+    monkeypatch.setattr(pages, "PAGE_SIZE", 15)
+    sign_in(client, "retention")
+    first = client.get("/dashboard/worklist")
+    link = re.search(r'rel="next" href="([^"]+)"', first.text).group(1).replace("&amp;", "&")
+    second = client.get(link)
+    api_first = api(client, "retention", "/v1/accounts?limit=15")
+    api_second = api(
+        client, "retention", f"/v1/accounts?limit=15&cursor={api_first['next_cursor']}"
+    )
+    assert account_ids(second.text) == [i["account_id"] for i in api_second["items"]]
+    assert "<td>16</td>" in second.text  # ranks continue
+    assert "First page" in second.text
+
+
+def test_search_by_id_ranks_like_the_api(client) -> None:
+    sign_in(client, "retention")
+    page = client.get("/dashboard/worklist?q=a01")  # A010..A019, case-insensitive
+    every = api(client, "retention", "/v1/accounts?limit=500")["items"]
+    expected = [i["account_id"] for i in every if i["account_id"].startswith("A01")]
+    assert account_ids(page.text) == expected and len(expected) == 10
+
+
+def test_csv_export_is_the_whole_filtered_worklist(client) -> None:
+    sign_in(client, "retention")
+    response = client.get("/dashboard/worklist.csv?band=medium&sort=risk")
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    body = api(client, "retention", "/v1/accounts?band=medium&limit=500")
+    assert [r["account_id"] for r in rows] == [i["account_id"] for i in body["items"]]
+    assert len(rows) == body["total"]
+    assert float(rows[0]["probability"]) == pytest.approx(body["items"][0]["probability"])
+    risk = api(client, "retention", f"/v1/accounts/{rows[0]['account_id']}/churn-risk")
+    assert float(rows[0]["change"]) == pytest.approx(risk["change"]["change"])
+
+
+def test_account_page_shows_the_apis_score_reasons_and_history(client) -> None:
+    sign_in(client, "retention")
+    page = client.get("/dashboard/accounts/A007").text
+    risk = api(client, "retention", "/v1/accounts/A007/churn-risk")
+    assert f'data-value="{risk["probability"]}"' in page
+    for sentence in risk["reasons"]:
+        assert escape(sentence) in page
+    assert page.count('<circle class="dot"') == 2  # two scoring runs in the history chart
+    assert "2026-09-01" in page and "2026-10-01" in page
+    assert client.get("/dashboard/accounts/NOPE").status_code == 404
+
+
+def test_what_if_form_runs_the_apis_what_if(client) -> None:
+    sign_in(client, "retention")
+    form = "change:open_cases=0&change:days_since_last_call="
+    page = client.post("/dashboard/accounts/A003/what-if", content=form, headers=FORM).text
+    body = api(
+        client,
+        "retention",
+        "/v1/what-if",
+        json={"target": "churn", "entity_id": "A003", "changes": {"open_cases": 0.0}},
+    )
+    assert f'data-after="{body["probability_after"]}"' in page
+    assert escape(body["caveat"]) in page
+    bad = client.post("/dashboard/accounts/A003/what-if", content="change:x=", headers=FORM)
+    assert "at least one new value" in bad.text
+
+
+def test_opportunity_page_shows_stage_history_against_won_deal_norms(client) -> None:
+    sign_in(client, "retention")
+    page = client.get("/dashboard/opportunities/O004").text
+    win = api(client, "retention", "/v1/opportunities/O004/win-probability")
+    assert f'data-value="{win["probability"]}"' in page
+    assert "Prospecting" in page and "Qualification (current)" in page
+    # Seeded won deals enter every stage on the same day: the norm is 0 days, so O004 ran over.
+    assert "over by" in page
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/dashboard/drivers",
+        "/dashboard/reps/r1",
+        "/dashboard/teams/sales",
+        "/dashboard/contribution",
+    ],
+)
+def test_managers_pages_are_refused_to_retention_and_hidden(client, path) -> None:
+    sign_in(client, "retention")
+    response = client.get(path)
+    assert response.status_code == 403 and "needs the manager role" in response.text
+    nav = client.get("/dashboard/worklist").text
+    assert 'href="/dashboard/drivers"' not in nav and 'href="/dashboard/contribution"' not in nav
+
+
+def test_manager_pages_show_the_apis_figures(client) -> None:
+    sign_in(client, "manager")
+    profile = api(client, "manager", "/v1/reps/r2/profile")
+    page = client.get("/dashboard/reps/r2").text
+    assert f'data-value="{profile["win_rate"]}"' in page
+    assert f'data-value="{profile["expected_win_rate"]}"' in page
+    needs = api(client, "manager", "/v1/teams/sales/training-needs")
+    team = client.get("/dashboard/teams/sales").text
+    for need in needs["needs"]:
+        assert escape(need["description"]) in team
+    report = api(client, "manager", "/v1/reports/contribution")
+    assert escape(report["sentence"]) in client.get("/dashboard/contribution").text
+    assert client.get("/dashboard/reps/nobody").status_code == 404
+
+
+def test_models_page_lists_champions_reliability_and_mlflow_link(client) -> None:
+    sign_in(client, "retention")
+    page = client.get("/dashboard/models").text
+    assert 'data-testid="version-churn">3<' in page and 'data-testid="version-deal_win">5<' in page
+    assert "Reliability of churn v3" in page and 'class="ideal"' in page
+    assert "No reliability table found" in page  # deal_win has none in this fixture
+    assert 'href="http://127.0.0.1:5000"' in page
+
+
+def test_static_css_is_served_locally(client) -> None:
+    css = client.get("/dashboard/static/dashboard.css")
+    assert css.status_code == 200 and ".band-high" in css.text
+    page = sign_in(client, "retention").get("/dashboard/worklist").text
+    assert "http://" not in re.sub(r'href="http://127\.0\.0\.1:5000"', "", page)  # no CDN
+
+
+def test_sign_out_clears_the_session(client) -> None:
+    sign_in(client, "retention")
+    client.post("/dashboard/logout")
+    assert client.get("/dashboard/worklist").status_code == 303
