@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,16 +57,40 @@ def ident(name: str) -> str:
 
 
 def csv_header(path: Path) -> tuple[str, ...]:
-    """The header row of a CSV/TSV file (a UTF-8 BOM is dropped)."""
+    """The header row of a CSV/TSV file (a UTF-8 BOM is dropped); duplicate names are refused."""
     delim = "\t" if path.suffix.lower() == ".tsv" else ","
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             first = next(csv.reader(handle, delimiter=delim), None)
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+    except UnicodeDecodeError as exc:
+        raise IngestError(
+            f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} near byte {exc.start}); "
+            "export it as UTF-8 and ingest again"
+        ) from exc
+    except (OSError, csv.Error) as exc:
         raise IngestError(f"{path}: cannot read the header: {exc}") from exc
     if not first:
         raise IngestError(f"{path}: the file is empty (no header row)")
-    return tuple(first)
+    return check_unique(path, tuple(first))
+
+
+def check_unique(path: Path, columns: tuple[str, ...]) -> tuple[str, ...]:
+    """Refuse a header that names a column twice (case-insensitively): which one would count?"""
+    counts = Counter(c.strip().lower() for c in columns)
+    twice = sorted(name for name, n in counts.items() if n > 1)
+    if twice:
+        raise IngestError(f"{path}: the header names column(s) {', '.join(twice)} more than once")
+    return columns
+
+
+def delimiter_hint(columns: tuple[str, ...]) -> str:
+    """A hint when a one-column header looks split by another delimiter."""
+    if len(columns) != 1:
+        return ""
+    for delim, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "pipes")):
+        if delim in columns[0]:
+            return f"; the header looks separated by {name}: export with commas (or .tsv for tabs)"
+    return ""
 
 
 def read_sql(path: Path, *, with_row: bool = False) -> str:
@@ -141,7 +166,7 @@ def canonical_source(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> 
     if missing:
         raise IngestError(
             f"{path}: missing required column(s) {', '.join(missing)} for table {table} "
-            f"(found: {', '.join(columns)})"
+            f"(found: {', '.join(columns)}){delimiter_hint(columns)}"
         )
     present = tuple(c for c in contract.names if c in by_name)
     ignored = tuple(c for c in columns if c.strip().lower() not in contract.names)

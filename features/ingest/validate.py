@@ -23,6 +23,9 @@ STORAGE = {
 
 MISSING = "missing required field"
 BAD_DATE = "bad date (expected ISO 8601, e.g. 2025-03-04T10:00:00Z)"
+# Dates a CRM cannot hold (year 0001 placeholders, 9999 "never" markers) break every time window.
+PLAUSIBLE = ("1900-01-01", "2200-01-01")
+IMPLAUSIBLE_DATE = f"implausible date (outside {PLAUSIBLE[0]}..{PLAUSIBLE[1]})"
 WRONG_TYPE = {
     "float": "wrong type (expected a number)",
     "int": "wrong type (expected an integer)",
@@ -62,6 +65,9 @@ def column_checks(column: Column, raw: str, typed: str) -> list[Check]:
         checks.append(Check(column.name, MISSING, f"{raw} is null"))
     if column.kind == "timestamp":
         checks.append(Check(column.name, BAD_DATE, f"{raw} is not null and {typed} is null"))
+        low, high = PLAUSIBLE
+        outside = f"{typed} < TIMESTAMP '{low}' or {typed} >= TIMESTAMP '{high}'"
+        checks.append(Check(column.name, IMPLAUSIBLE_DATE, outside))
     elif column.kind in WRONG_TYPE:
         bad = f"{raw} is not null and {typed} is null"
         if column.kind == "float":

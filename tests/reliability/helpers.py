@@ -1,0 +1,61 @@
+"""Shared pieces for the reliability tests: a seeded workspace, budgets, warehouse queries."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import duckdb
+
+from barometer.settings import Settings
+from features.ingest.run import IngestReport, ingest
+
+REPO = Path(__file__).resolve().parents[2]
+CORPUS = Path(__file__).parent / "fuzz_corpus"
+PYTHON = REPO / ".venv" / "bin" / "python"
+ACCOUNTS = (
+    "account_id,created_at,segment,arr\n"
+    "a1,2024-01-01T00:00:00Z,smb,100\n"
+    "a2,2024-01-02,mid_market,200\n"
+)
+ACTIVITIES = "activity_id,account_id,occurred_at,type\nx0,a1,2024-02-01T10:00:00Z,call\n"
+BUDGET_ENV = "BAROMETER_FUZZ_EXAMPLES"
+
+
+def budget(default: int) -> int:
+    """Hypothesis examples per property: `default` in CI, more under `make fuzz`."""
+    return int(os.environ.get(BUDGET_ENV, default))
+
+
+def seeded_home(root: Path) -> Settings:
+    """A workspace holding accounts a1, a2 and one activity, for later ingests to build on."""
+    folder = root / "seed"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "accounts.csv").write_text(ACCOUNTS)
+    (folder / "activities.csv").write_text(ACTIVITIES)
+    settings = Settings(home=root / "seeded")
+    ingest(folder, settings)
+    return settings
+
+
+def copy_home(seeded: Settings, dest: Path) -> Settings:
+    """A fresh copy of a seeded workspace (cheaper than ingesting again)."""
+    shutil.copytree(seeded.home, dest)
+    (dest / "warehouse.lock").unlink(missing_ok=True)
+    return Settings(home=dest)
+
+
+def query(settings: Settings, sql: str) -> list[tuple]:
+    """Rows of `sql` on the workspace warehouse, read-only."""
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def assert_accounting(report: IngestReport) -> None:
+    """Rows read = loaded + updated + unchanged + rejected, for every file."""
+    for r in report.results:
+        assert r.loaded + r.updated + r.unchanged + r.rejected == r.rows_read, r

@@ -1,0 +1,304 @@
+"""Security: every OpenAPI route × every role against a declared matrix, no secret in any log or
+error, person-level data only for managers, and bad API input never answered with a 5xx.
+
+The app is built the way tests/serving builds it (its seeded workspace and synthetic champions).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+from fastapi.testclient import TestClient
+
+from barometer.settings import Settings
+from serving.app import ServeOptions, create_app
+from serving.auth import hash_key, load_keyring
+from serving.bundle import LoadedModel, StaticProvider
+from serving.observability import configure_logging
+from tests.serving.conftest import KEYS, build_workspace, train
+
+BAD_KEY = "not-a-key-but-long-enough-0000"
+ROLES = {
+    "none": {},
+    "bad_key": {"X-API-Key": BAD_KEY},
+    "retention": {"X-API-Key": KEYS["retention"]},
+    "manager": {"Authorization": f"Bearer {KEYS['manager']}"},
+    "admin": {"X-API-Key": KEYS["admin"]},
+}
+RANK = {"none": 0, "bad_key": 0, "retention": 1, "manager": 2, "admin": 3}
+# The declared policy: the lowest role each route admits (0 = public). A new route fails the walk
+# until it is declared here, so nobody adds an endpoint without deciding who may call it.
+MINIMUM = {
+    ("GET", "/healthz"): 0,
+    ("GET", "/readyz"): 0,
+    ("GET", "/metrics"): 0,
+    ("GET", "/v1/accounts"): 1,
+    ("GET", "/v1/accounts/{account_id}/churn-risk"): 1,
+    ("GET", "/v1/opportunities"): 1,
+    ("GET", "/v1/opportunities/{opportunity_id}/win-probability"): 1,
+    ("POST", "/v1/score/{target}"): 1,
+    ("POST", "/v1/what-if"): 1,
+    ("GET", "/v1/models"): 1,
+    ("GET", "/v1/drivers/{target}"): 2,
+    ("GET", "/v1/reps/{rep_id}/profile"): 2,
+    ("GET", "/v1/teams/{team}/training-needs"): 2,
+    ("GET", "/v1/reports/contribution"): 2,
+    ("POST", "/v1/models/reload"): 3,
+}
+PATH_VALUES = {
+    "account_id": "A001",
+    "opportunity_id": "O001",
+    "target": "churn",
+    "rep_id": "r1",
+    "team": "sales",
+}
+BODIES = {
+    "/v1/score/{target}": {"rows": [{"id": "A001", "days_since_last_call": 3.0}]},
+    "/v1/what-if": {"target": "churn", "entity_id": "A001", "changes": {"open_cases": 0}},
+}
+REP_IDS = {"m1", "r1", "r2", "r3", "r4", "r5", "r6", "s1", "s2"}
+
+
+@pytest.fixture(scope="module")
+def models() -> dict[str, LoadedModel]:
+    return {
+        "churn": LoadedModel("churn", train("churn", 1), "3", {"roc_auc": 0.8}),
+        "deal_win": LoadedModel("deal_win", train("deal_win", 2), "5", {"roc_auc": 0.7}),
+    }
+
+
+@pytest.fixture(scope="module")
+def settings_keys(tmp_path_factory, models) -> Settings:
+    home = tmp_path_factory.mktemp("security") / "workspace"
+    build_workspace(home, models)
+    keys = ",".join(f"{role}:{key}" for role, key in KEYS.items())
+    return Settings(home=home, api_keys=keys)
+
+
+@pytest.fixture(scope="module")
+def log_stream():
+    """Everything the service logs (JSON lines, as `barometer serve` writes them)."""
+    stream = io.StringIO()
+    service = configure_logging("DEBUG", stream=stream)
+    everything = logging.StreamHandler(stream)  # and any other library's records
+    everything.addFilter(lambda r: not r.name.startswith("httpx"))  # the test's own client
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(everything)
+    root.setLevel(logging.DEBUG)
+    yield stream
+    root.removeHandler(everything)
+    root.setLevel(old_level)
+    service.handlers, service.propagate = [], True
+
+
+@pytest.fixture(scope="module")
+def client(settings_keys, models, log_stream):
+    options = ServeOptions(poll_seconds=3600)
+    app = create_app(settings_keys, provider=StaticProvider(models), options=options)
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        test_client.get("/readyz")
+        yield test_client
+
+
+def spec_operations(client) -> list[tuple[str, str]]:
+    spec = client.get("/openapi.json").json()
+    return sorted(
+        (method.upper(), path)
+        for path, item in spec["paths"].items()
+        for method in item
+        if method in {"get", "post", "put", "patch", "delete"}
+    )
+
+
+def call(client, method: str, path: str, headers: dict):
+    url = path.format(**PATH_VALUES)
+    if method == "GET":
+        return client.get(url, headers=headers)
+    return client.request(method, url, headers=headers, json=BODIES.get(path, {}))
+
+
+def test_every_route_in_the_spec_is_declared(client):
+    assert set(spec_operations(client)) == set(MINIMUM)
+
+
+@pytest.mark.parametrize("role", list(ROLES))
+def test_role_matrix_on_every_route(client, role):
+    wrong = []
+    for method, path in spec_operations(client):
+        response = call(client, method, path, ROLES[role])
+        need, have = MINIMUM[(method, path)], RANK[role]
+        if response.status_code >= 500 and response.status_code != 503:
+            wrong.append((method, path, response.status_code, "server error"))
+        elif need > 0 and have == 0 and response.status_code != 401:
+            wrong.append((method, path, response.status_code, "expected 401"))
+        elif need > 0 and 0 < have < need and response.status_code != 403:
+            wrong.append((method, path, response.status_code, "expected 403"))
+        elif have >= need and response.status_code in (401, 403):
+            wrong.append((method, path, response.status_code, "refused an allowed role"))
+    assert not wrong, wrong
+
+
+def test_allowed_calls_succeed_for_the_lowest_role(client):
+    """Not only 'not refused': the lowest admitted role gets a 2xx on every route."""
+    codes = {}
+    for (method, path), need in MINIMUM.items():
+        role = {0: "none", 1: "retention", 2: "manager", 3: "admin"}[need]
+        codes[(method, path)] = call(client, method, path, ROLES[role]).status_code
+    assert all(200 <= c < 300 for c in codes.values()), codes
+
+
+def test_several_keys_per_role_and_rotation(tmp_path):
+    """Two retention keys both work (rotation); a removed key stops working at the next load."""
+    old, new = "retention-old-0123456789", "retention-new-0123456789"
+    ring = load_keyring(f"retention:{old},retention:{new},admin:{KEYS['admin']}", None)
+    assert ring.role_of(old) == ring.role_of(new) and ring.role_of(old) is not None
+    rotated = load_keyring(f"retention:{new}", None)
+    assert rotated.role_of(old) is None and rotated.role_of(new) is not None
+    stored = repr(ring.entries)
+    assert old not in stored and hash_key(old) in [d for d, _ in ring.entries]
+
+
+def rep_values(payload) -> set[str]:
+    """Every string value under a key that names a rep or a person."""
+    found: set[str] = set()
+    if isinstance(payload, dict):
+        for key, value in payload.items():
+            personal = any(w in key.lower() for w in ("rep", "contact", "owner", "manager"))
+            if personal and isinstance(value, str):
+                found.add(value)
+            found |= rep_values(value)
+    elif isinstance(payload, list):
+        for item in payload:
+            found |= rep_values(item)
+    return found
+
+
+# BUG (serving, reported to the lead): `owner_rep_id` is in ScoreBase, AccountItem and
+# OpportunityItem for every role. Strict xfail: it fails loudly once serving is fixed, so the marker
+# gets removed then.
+REP_LEAK = pytest.mark.xfail(
+    strict=True, reason="BUG serving: owner_rep_id shown to the retention role (issue 8)"
+)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param("/v1/accounts", marks=REP_LEAK),
+        pytest.param("/v1/opportunities", marks=REP_LEAK),
+        pytest.param("/v1/accounts/A001/churn-risk", marks=REP_LEAK),
+    ],
+)
+def test_retention_role_sees_no_rep_level_data(client, path):
+    retention = client.get(path, headers=ROLES["retention"])
+    manager = client.get(path, headers=ROLES["manager"])
+    assert retention.status_code == manager.status_code == 200
+    leaked = rep_values(retention.json()) & REP_IDS
+    assert not leaked, f"{path} shows rep ids {sorted(leaked)} to the retention role"
+
+
+BAD_INPUTS = [
+    ("POST", "/v1/score/churn", b'{"rows": [{"id": "A001",', "application/json"),
+    ("POST", "/v1/score/churn", b"\xff\xfe not json", "application/json"),
+    ("POST", "/v1/score/churn", b'{"rows": "not a list"}', "application/json"),
+    ("POST", "/v1/score/churn", b'{"rows": [{"days_since_last_call": "soon"}]}', None),
+    ("POST", "/v1/score/churn", b'{"rows": [], "top_k": -1}', None),
+    ("POST", "/v1/score/churn", b"[]", None),
+    ("POST", "/v1/score/churn", b"null", None),
+    ("POST", "/v1/score/nonsense", b'{"rows": [{}]}', None),
+    ("POST", "/v1/what-if", b'{"target": "churn", "entity_id": 5, "changes": {}}', None),
+    ("POST", "/v1/what-if", b'{"target": "x", "entity_id": "A001", "changes": {"a": 1}}', None),
+    ("POST", "/v1/what-if", b'{"target": "churn", "entity_id": "A001", "changes": {"z": 1}}', None),
+    (
+        "POST",
+        "/v1/what-if",
+        b'{"target":"churn","entity_id":"A001","changes":{"open_cases":[1]}}',
+        None,
+    ),
+    ("POST", "/v1/score/churn", b'{"rows": [{"segment": {"$gt": ""}}]}', None),
+    ("POST", "/v1/score/churn", b"{" * 5000 + b"}" * 5000, None),
+]
+ODD_IDS = ["..%2F..%2Fetc%2Fpasswd", "..", "%2e%2e", "A001%00", "😀", "ä" * 300, "' or 1=1 --"]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "ctype"), BAD_INPUTS)
+def test_bad_bodies_are_4xx_never_5xx(client, method, path, body, ctype):
+    headers = {**ROLES["admin"], "Content-Type": ctype or "application/json"}
+    response = client.request(method, path, content=body, headers=headers)
+    assert 400 <= response.status_code < 500, (response.status_code, response.text[:300])
+
+
+@pytest.mark.parametrize("number", [b"NaN", b"Infinity", b"-Infinity", b"1e999"])
+def test_non_finite_numbers_are_missing_values_or_refused(client, number):
+    """Python's JSON reads NaN/Infinity: they score as missing (a finite probability) or get 422."""
+    body = b'{"rows": [{"days_since_last_call": ' + number + b"}]}"
+    headers = {**ROLES["admin"], "Content-Type": "application/json"}
+    response = client.post("/v1/score/churn", content=body, headers=headers)
+    assert response.status_code in (200, 422), response.status_code
+    if response.status_code == 200:
+        assert 0 < response.json()["results"][0]["probability"] < 1
+
+
+def test_huge_batches_are_refused_not_crashed(client):
+    rows = [{"id": f"A{i}", "days_since_last_call": 1.0} for i in range(1001)]
+    assert (
+        client.post("/v1/score/churn", json={"rows": rows}, headers=ROLES["admin"]).status_code
+        == 422
+    )
+    body = b'{"rows": [' + b'{"open_cases": 1.0},' * 200_000 + b'{"open_cases": 1.0}]}'
+    response = client.post("/v1/score/churn", content=body, headers=ROLES["admin"])
+    assert response.status_code == 413, response.status_code
+
+
+@pytest.mark.parametrize("odd", ODD_IDS)
+def test_odd_ids_in_paths_are_404_or_422(client, odd):
+    for template in (
+        "/v1/accounts/{}/churn-risk",
+        "/v1/opportunities/{}/win-probability",
+        "/v1/reps/{}/profile",
+        "/v1/teams/{}/training-needs",
+        "/v1/drivers/{}",
+    ):
+        response = client.get(template.format(odd), headers=ROLES["admin"])
+        assert response.status_code in (404, 422), (template, odd, response.status_code)
+
+
+@pytest.mark.parametrize("odd", ODD_IDS)
+def test_odd_ids_in_bodies_never_5xx(client, odd):
+    what_if = {"target": "churn", "entity_id": odd, "changes": {"open_cases": 0}}
+    assert client.post("/v1/what-if", json=what_if, headers=ROLES["admin"]).status_code in (
+        404,
+        422,
+    )
+    batch = {"rows": [{"id": odd, "open_cases": 1.0}]}
+    response = client.post("/v1/score/churn", json=batch, headers=ROLES["admin"])
+    assert response.status_code == 200 and response.json()["results"][0]["id"] == odd
+
+
+def test_no_key_appears_in_logs_or_error_bodies(client, log_stream):
+    """Keys sent in headers (valid, unknown, in a query string) never reach logs or responses."""
+    bodies = []
+    for headers in ROLES.values():
+        for method, path in spec_operations(client):
+            bodies.append(call(client, method, path, headers).text)
+    # A key misplaced in the URL may be echoed back to its own sender in a 422, never logged.
+    leaky = f"/v1/accounts?api_key={KEYS['admin']}&cursor={KEYS['manager']}"
+    assert client.get(leaky, headers=ROLES["admin"]).status_code < 500
+    bodies.append(client.get("/v1/accounts/A001/churn-risk", headers={"X-API-Key": "x" * 5}).text)
+    logs = log_stream.getvalue()
+    assert logs.count("\n") > 50  # the access log really was captured
+    for secret in [*KEYS.values(), BAD_KEY]:
+        assert secret not in logs, f"a key reached the logs: {secret[:6]}..."
+        assert not any(secret in b for b in bodies), f"a key echoed in a response: {secret[:6]}"
+        assert hash_key(secret).hex() not in logs
+
+
+def test_refusal_bodies_are_json_with_a_reason(client):
+    for role, code in (("none", 401), ("bad_key", 401), ("retention", 403)):
+        response = client.get("/v1/reports/contribution", headers=ROLES[role])
+        assert response.status_code == code
+        assert "role" in json.loads(response.text)["detail"] or "key" in response.text
