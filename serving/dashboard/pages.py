@@ -6,6 +6,7 @@ and are left out of its navigation.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
@@ -69,6 +70,7 @@ class DashboardState:
     secure_cookie: bool = False
     norms: tuple | None = None  # (scores marker, stage norms frame)
     search: tuple | None = None  # (snapshot, lower-cased ids)
+    index: tuple | None = None  # (scores marker, future of sources.read_index)
 
 
 # ------------------------------------------------------------------ sessions and rendering
@@ -165,6 +167,25 @@ async def read_form(request: Request) -> dict[str, str]:
     return {name: values[0] for name, values in fields.items()}
 
 
+# ------------------------------------------------------------------ per-run index
+
+
+def details_index(request: Request) -> asyncio.Future:
+    """Histories and recent rows for every entity, read once per scoring run (in a thread);
+    started by the worklist so an account page rarely waits for it."""
+    state: DashboardState = request.app.state.dashboard
+    marker = request.app.state.scores.marker
+    stale = state.index is None or state.index[0] != marker
+    if stale or (state.index[1].done() and state.index[1].exception() is not None):
+        path = request.app.state.settings.warehouse_path
+        state.index = (marker, asyncio.ensure_future(run_in_threadpool(sources.read_index, path)))
+    return state.index[1]
+
+
+async def index_for(request: Request) -> dict:
+    return await asyncio.shield(details_index(request))
+
+
 # ------------------------------------------------------------------ worklist
 
 
@@ -190,7 +211,7 @@ def filters_from(sort, segment, owner, band, q) -> Filters:
 
 
 @router.get("/worklist", response_class=HTMLResponse)
-def worklist_page(
+async def worklist_page(
     request: Request,
     sort: Literal["risk", "arr_at_risk"] = "risk",
     segment: Text = None,
@@ -202,6 +223,7 @@ def worklist_page(
 ):
     """Accounts ranked by churn risk or ARR at risk, filtered, searched, paged."""
     role = need(request, Role.retention)
+    details_index(request)  # warm the account pages' index in the background
     chosen = filters_from(sort, segment, owner, band, q)
     snapshot = snapshot_for(request, "churn")
     try:
@@ -357,8 +379,7 @@ async def account_response(request, role, account_id: str, result, entered: dict
         body = churn_body(request, account_id)
     except HTTPException as exc:
         return problem(request, role, exc)
-    path = request.app.state.settings.warehouse_path
-    details = await run_in_threadpool(sources.account_details, path, account_id)
+    details = sources.account_view(await index_for(request), account_id)
     history = details["history"]
     labels = [f"{pd.Timestamp(t):%Y-%m-%d}" for t in history.get("as_of", [])]
     values = [float(v) for v in history.get("probability", [])]
@@ -481,8 +502,7 @@ async def opportunity_page(request: Request, opportunity_id: str):
             request, role, HTTPException(404, f"No deal_win score for {opportunity_id!r}.")
         )
     body = WinProbability.model_validate(score_view(row, "deal_win")).model_dump()
-    path = request.app.state.settings.warehouse_path
-    details = await run_in_threadpool(sources.deal_details, path, opportunity_id)
+    details = sources.deal_view(await index_for(request), opportunity_id)
     norms = await run_in_threadpool(stage_norms, request)
     stages = sources.stage_table(
         details["stages"], norms, pd.Timestamp(body["as_of"]).tz_localize(None)

@@ -1,6 +1,6 @@
 """Warehouse reads the pages need beyond the API's snapshot: score history, an account's recent
-activities, cases and NPS, a deal's stage history and the stage norms. The I/O edge: one short
-read-only connection per page; results are plain frames."""
+activities, cases and NPS, a deal's stage history and the stage norms. The I/O edge: read once per
+scoring run into an in-memory index (one short read-only connection), then sliced per page."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from pathlib import Path
 import pandas as pd
 
 from features.warehouse import connect, table_exists
-from serving.store import score_history
 
 RECENT = 10
 # Columns shown per table (those the warehouse has), newest first by the first column.
@@ -36,28 +35,6 @@ NORMS_SQL = """
 """
 
 
-def account_details(path: Path, account_id: str) -> dict[str, pd.DataFrame]:
-    """Churn score history (oldest first) and the latest activities, cases and NPS answers."""
-    out = {"history": pd.DataFrame(), **{name: pd.DataFrame() for name in ACCOUNT_COLUMNS}}
-    if not path.exists():
-        return out
-    with connect(path, read_only=True) as con:
-        out["history"] = score_history(con, "churn", account_id)
-        for name, wanted in ACCOUNT_COLUMNS.items():
-            if table_exists(con, name):
-                out[name] = recent_rows(con, name, wanted, account_id)
-    return out
-
-
-def recent_rows(con, table: str, wanted: tuple[str, ...], account_id: str) -> pd.DataFrame:
-    """The account's latest rows of `table`, with the wanted columns the table has."""
-    present = {row[0] for row in con.execute(f"describe {table}").fetchall()}
-    columns = [c for c in wanted if c in present]
-    order = f"order by {columns[0]} desc nulls last" if columns and columns[0] == wanted[0] else ""
-    sql = f"select {', '.join(columns)} from {table} where account_id = ? {order} limit {RECENT}"
-    return con.execute(sql, [account_id]).df() if columns else pd.DataFrame()
-
-
 def display_records(frame: pd.DataFrame) -> list[dict]:
     """Rows for a page: dates as YYYY-MM-DD, missing values as None."""
     out = []
@@ -72,18 +49,6 @@ def shown(value):
     if isinstance(value, pd.Timestamp):
         return f"{value:%Y-%m-%d}"
     return value
-
-
-def deal_details(path: Path, opportunity_id: str) -> dict[str, pd.DataFrame]:
-    """Win-probability history and the deal's stage history."""
-    out = {"history": pd.DataFrame(), "stages": pd.DataFrame()}
-    if not path.exists():
-        return out
-    with connect(path, read_only=True) as con:
-        out["history"] = score_history(con, "deal_win", opportunity_id)
-        if table_exists(con, "opportunity_stages"):
-            out["stages"] = con.execute(STAGES_SQL, [opportunity_id]).df()
-    return out
 
 
 def stage_norms(path: Path) -> pd.DataFrame:
@@ -120,3 +85,84 @@ def stage_table(stages: pd.DataFrame, norms: pd.DataFrame, now: pd.Timestamp) ->
             }
         )
     return rows
+
+
+# ------------------------------------------------------------------ in-memory index per scoring run
+
+HISTORY_SQL = """
+    select entity_id, as_of, probability from scores where target = ? order by entity_id, as_of
+"""
+
+
+class KeyedRows:
+    """A frame sorted by a key column, sliced by key with a binary search (no per-key dicts)."""
+
+    def __init__(self, frame: pd.DataFrame, key: str) -> None:
+        frame = frame.sort_values(key, kind="stable").reset_index(drop=True)
+        self.frame, self.keys = frame, frame[key].astype(str).to_numpy(dtype=str)
+
+    def rows(self, value: str) -> pd.DataFrame:
+        import numpy as np
+
+        start = np.searchsorted(self.keys, value, side="left")
+        end = np.searchsorted(self.keys, value, side="right")
+        return self.frame.iloc[start:end]
+
+
+def recent_sql(table: str, columns: list[str], key: str, order: str | None) -> str:
+    """Each key's latest RECENT rows of `table` (all of them when there is no order column)."""
+    rank = f"row_number() over (partition by {key} order by {order} desc nulls last)"
+    cols = ", ".join(dict.fromkeys([key, *columns]))
+    if order is None:
+        return f"select {cols} from {table}"
+    return f"select {cols} from (select *, {rank} as rn from {table}) where rn <= {RECENT}"
+
+
+def read_index(path: Path) -> dict[str, KeyedRows]:
+    """Score histories, each account's recent activities/cases/NPS and every deal's stages,
+    read in one connection (once per scoring run)."""
+    out: dict[str, KeyedRows] = {}
+    if not path.exists():
+        return out
+    with connect(path, read_only=True) as con:
+        if table_exists(con, "scores"):
+            for target in ("churn", "deal_win"):
+                out[f"history:{target}"] = KeyedRows(
+                    con.execute(HISTORY_SQL, [target]).df(), "entity_id"
+                )
+        for name, wanted in ACCOUNT_COLUMNS.items():
+            if table_exists(con, name):
+                present = {row[0] for row in con.execute(f"describe {name}").fetchall()}
+                columns = [c for c in wanted if c in present]
+                order = wanted[0] if wanted[0] in present else None
+                sql = recent_sql(name, columns, "account_id", order)
+                out[name] = KeyedRows(con.execute(sql).df(), "account_id")
+        if table_exists(con, "opportunity_stages"):
+            stages = con.execute(
+                "select opportunity_id, stage, entered_at from opportunity_stages"
+            ).df()
+            out["stages"] = KeyedRows(stages.sort_values("entered_at"), "opportunity_id")
+    return out
+
+
+def account_view(index: dict[str, KeyedRows], account_id: str) -> dict[str, pd.DataFrame]:
+    """`account_details` from the index: history oldest first, recent rows newest first."""
+    out = {"history": pick(index, "history:churn", account_id)}
+    for name, wanted in ACCOUNT_COLUMNS.items():
+        rows = pick(index, name, account_id)
+        if wanted[0] in rows:
+            rows = rows.sort_values(wanted[0], ascending=False, na_position="last")
+        out[name] = rows.drop(columns=["account_id"], errors="ignore").head(RECENT)
+    return out
+
+
+def deal_view(index: dict[str, KeyedRows], opportunity_id: str) -> dict[str, pd.DataFrame]:
+    stages = pick(index, "stages", opportunity_id)
+    if "entered_at" in stages:
+        stages = stages.sort_values("entered_at", kind="stable")
+    return {"history": pick(index, "history:deal_win", opportunity_id), "stages": stages}
+
+
+def pick(index: dict[str, KeyedRows], name: str, key: str) -> pd.DataFrame:
+    found = index.get(name)
+    return pd.DataFrame() if found is None else found.rows(key)
