@@ -102,17 +102,15 @@ class ScoringModel:
 
     def matrix(self, frame: pd.DataFrame) -> np.ndarray:
         """Feature rows as the float matrix the booster was trained on; missing columns are NaN."""
-        columns = []
-        for name in self.feature_names:
-            values = frame[name] if name in frame.columns else pd.Series(np.nan, index=frame.index)
-            if name in self.categories:
-                codes = pd.Index(self.categories[name]).get_indexer(values.astype("object"))
-                columns.append(np.where(codes < 0, np.nan, codes).astype(float))
-            else:
-                columns.append(
-                    pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-                )
-        return np.column_stack(columns) if columns else np.empty((len(frame), 0))
+        out = np.full((len(frame), len(self.feature_names)), np.nan)
+        numeric = [i for i, n in enumerate(self.feature_names) if n not in self.categories]
+        if numeric:
+            out[:, numeric] = numeric_block(frame, [self.feature_names[i] for i in numeric])
+        for i, name in enumerate(self.feature_names):
+            if name in self.categories and name in frame.columns:
+                codes = pd.Index(self.categories[name]).get_indexer(frame[name].astype("object"))
+                out[:, i] = np.where(codes < 0, np.nan, codes)
+        return out
 
     def raw_score(self, frame: pd.DataFrame) -> np.ndarray:
         """Uncalibrated log-odds."""
@@ -185,6 +183,15 @@ class ScoringModel:
             metadata=meta.get("metadata", {}),
             num_threads=num_threads,
         )
+
+
+def numeric_block(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
+    """`frame[names]` as floats in one conversion; absent columns and non-numbers become NaN."""
+    block = frame.reindex(columns=names)
+    try:
+        return block.to_numpy(dtype=float, na_value=np.nan)
+    except (TypeError, ValueError):
+        return block.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
 def apportion(phi: np.ndarray, delta: np.ndarray) -> np.ndarray:
