@@ -69,9 +69,11 @@ demo-key: setup ## Write a demo admin key to $(BAROMETER_HOME)/api-keys (once) a
 demo: data ingest features train promote explain score demo-key ## Install, then run the whole pipeline end to end on simulated data
 	@echo "Demo done. Workspace: $(BAROMETER_HOME)"
 	@echo "  Reports: $(BAROMETER_HOME)/artifacts/   MLflow: $(BIN)/mlflow ui --backend-store-uri sqlite:///$(BAROMETER_HOME)/mlflow.db"
-	@echo "  Next: make serve, then open http://127.0.0.1:8000/docs with the key above (header X-API-Key)."
+	@echo "  Serving the dashboard at http://127.0.0.1:8000/dashboard (API docs: /docs); sign in with the key after 'admin:'. Ctrl-C stops it."
+	@$(MAKE) --no-print-directory serve
 
-test: setup ## Run the test suite (what CI runs)
+test: setup ## Run the test suite (what CI runs; installs Debian's Chromium for the browser tests if missing)
+	tests/dashboard/ensure_chromium.sh
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 lint: setup ## Ruff lint and format check

@@ -23,6 +23,7 @@ from barometer import __version__
 from barometer.settings import Settings
 from features.warehouse import WarehouseBusyError, connect
 from serving.auth import load_keyring
+from serving.dashboard import mount as mount_dashboard
 from serving.bundle import TARGETS, BundleHolder, ChampionProvider, ModelProvider
 from serving.features_source import FrameFeatureSource, load_latest_features
 from serving.insights import InsightsHolder
@@ -197,6 +198,7 @@ def create_app(
         max_body_bytes=options.max_body_bytes,
         access_log=options.access_log,
     )
+    mount_dashboard(app)
     return app
 
 
