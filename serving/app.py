@@ -23,8 +23,8 @@ from barometer import __version__
 from barometer.settings import Settings
 from features.warehouse import WarehouseBusyError, connect
 from serving.auth import load_keyring
-from serving.dashboard import mount as mount_dashboard
 from serving.bundle import TARGETS, BundleHolder, ChampionProvider, ModelProvider
+from serving.dashboard import mount as mount_dashboard
 from serving.features_source import FrameFeatureSource, load_latest_features
 from serving.insights import InsightsHolder
 from serving.live import LiveCache
@@ -46,6 +46,7 @@ class ServeOptions:
     max_body_bytes: int = MAX_BODY_BYTES
     cors_origins: tuple[str, ...] = ()
     access_log: bool = True
+    dashboard: bool = True  # tests that mount it with their own options turn this off
 
 
 class ScoreHolder:
@@ -198,7 +199,8 @@ def create_app(
         max_body_bytes=options.max_body_bytes,
         access_log=options.access_log,
     )
-    mount_dashboard(app)
+    if options.dashboard:
+        mount_dashboard(app)
     return app
 
 

@@ -54,7 +54,9 @@ def workspace(tmp_path_factory, models) -> Settings:
 
 def make_app(settings: Settings, models: dict):
     app = create_app(
-        settings, provider=StaticProvider(models), options=ServeOptions(poll_seconds=3600)
+        settings,
+        provider=StaticProvider(models),
+        options=ServeOptions(poll_seconds=3600, dashboard=False),
     )
     return mount(app, reliability=reliability, mlflow_ui="http://127.0.0.1:5000")
 
