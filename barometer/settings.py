@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+TARGETS = ("churn", "deal_win")  # the two models Barometer trains, scores and serves
+
 DEFAULT_STAGE_ORDER = (
     "Prospecting",
     "Qualification",

@@ -14,9 +14,8 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Protocol
 
+from barometer.settings import TARGETS
 from explain.model import ScoringModel
-
-TARGETS = ("churn", "deal_win")
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from serving.bundle import TARGETS
+from barometer.settings import TARGETS
 
 
 def register(app: typer.Typer) -> None:
