@@ -80,12 +80,14 @@ def _download(settings: Settings, info: VersionInfo) -> Path:
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".download-"))
     try:
+        # The version's concrete location, asked of the workspace's own registry (a `models:/` URI
+        # would be resolved against the process-wide default registry instead).
+        source_uri = client(settings).get_model_version_download_uri(info.name, info.version)
         mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{info.name}/{info.version}",
-            dst_path=str(staging),
-            tracking_uri=settings.tracking_uri,
+            artifact_uri=source_uri, dst_path=str(staging), tracking_uri=settings.tracking_uri
         )
-        source = staging / ARTIFACT_SUBPATH
+        roots = [m.parent for m in staging.rglob("MLmodel")]  # the download keeps the folder name
+        source = (roots[0] if roots else staging) / ARTIFACT_SUBPATH
         if not source.is_dir():
             raise FileNotFoundError(f"{info.label} has no {ARTIFACT_SUBPATH} artefact.")
         source.rename(folder)  # atomic on one filesystem: readers see all or nothing

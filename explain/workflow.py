@@ -32,12 +32,8 @@ def load_model(settings: Settings, target: str, folder: Path | None = None) -> L
     """A saved artefact folder, or the registered champion."""
     if folder is not None:
         return Loaded(ScoringModel.load(folder), f"{target} ({folder})", None)
-    import mlflow
-
     from explain.model_store import load_champion
 
-    # `models:/` downloads resolve through the registry URI; point it at the workspace store too.
-    mlflow.set_registry_uri(settings.tracking_uri)
     model, info = load_champion(settings, target)
     return Loaded(model, info.label, info.run_id)
 
