@@ -41,7 +41,7 @@ features: setup ## Build point-in-time features and labels for every cutoff
 	$(BAROMETER) features
 
 train: setup ## Train both models (churn, deal_win) with their experiments/ configs
-	@for t in $(TARGETS); do $(BAROMETER) train --target $$t || exit 1; done
+	@status=0; for t in $(TARGETS); do $(BAROMETER) train --target $$t || status=1; done; exit $$status
 
 evaluate: setup ## Evaluate the latest candidates: backtest, calibration, lift, baselines
 	@for t in $(TARGETS); do $(BAROMETER) evaluate --target $$t || exit 1; done
