@@ -6,6 +6,10 @@ well-vectorised pandas implementation, and featuretools DFS (own virtualenv, pan
 1M-activity subset, as ratios per feature value.
 
     python -m benchmarks.features --accounts 50000
+
+The simulation is written to a DuckDB file once (reused on later runs unless --rebuild); each
+measured part then runs in a fresh process (`--part`), so its peak memory (the process's
+high-water RSS) is the feature build's own, not the simulator's.
 """
 
 from __future__ import annotations
@@ -14,9 +18,9 @@ import argparse
 import gc
 import json
 import os
+import resource
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +33,7 @@ import pandas as pd
 from barometer.settings import Settings
 from data.simulator import simulate_chunks
 from features import engine
-from features.sources import normalise_frame
+from features.sources import normalise_frame, tune_duckdb
 from features.timeline import cutoff_day
 
 SUBSET = [
@@ -43,45 +47,46 @@ SUBSET = [
 TOUCH = ("call", "email", "meeting", "demo")
 
 
-class PeakRss:
-    """Samples this process's resident memory every 50 ms; `peak_gb` after the block."""
-
-    def __enter__(self) -> PeakRss:
-        self.peak, self._stop = 0, threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        page = os.sysconf("SC_PAGE_SIZE")
-        while not self._stop.is_set():
-            with open("/proc/self/statm") as f:
-                self.peak = max(self.peak, int(f.read().split()[1]) * page)
-            time.sleep(0.05)
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    @property
-    def peak_gb(self) -> float:
-        return self.peak / 1e9
-
-
-def timed(fn: Callable[[], object]) -> tuple[object, float, float]:
-    """Result, seconds and peak RSS (GB) of fn()."""
+def measure(fn: Callable[[], dict]) -> dict:
+    """Run fn() and add wall seconds, CPU seconds and this process's peak RSS (GB)."""
     gc.collect()
-    with PeakRss() as rss:
-        start = time.perf_counter()
-        out = fn()
-        seconds = time.perf_counter() - start
-    return out, seconds, rss.peak_gb
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    out = fn()
+    out["seconds"] = time.perf_counter() - wall0
+    out["cpu_seconds"] = time.process_time() - cpu0
+    out["peak_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
+    return out
+
+
+def in_fresh_process(part: str, path: Path, n_cutoffs: int) -> dict:
+    """One measured part (`run_part`) in a new Python process; its JSON result."""
+    cmd = [sys.executable, "-m", "benchmarks.features", "--part", part]
+    cmd += ["--warehouse", str(path), "--cutoffs", str(n_cutoffs)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"part {part} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_part(part: str, path: Path, n_cutoffs: int) -> dict:
+    """The body of a fresh-process measurement: the registry, the subset, or pandas."""
+    cutoffs = bench_cutoffs(path, n_cutoffs)
+    if part == "registry":
+        return measure(lambda: run_registry(path, cutoffs))
+    if part == "subset":
+        return measure(lambda: run_registry(path, cutoffs, only=SUBSET))
+    if part == "pandas":
+        acts = load_activities(path)
+        return measure(lambda: {"rows": len(pandas_subset(acts, cutoffs))})
+    raise ValueError(f"unknown part {part!r}")
 
 
 def build_warehouse(path: Path, accounts: int, seed: int) -> int:
     """Stream the simulation into a DuckDB file (chunk by chunk); returns the activity count."""
     path.unlink(missing_ok=True)
-    con = duckdb.connect(str(path))
+    partial = path.with_suffix(".partial")
+    partial.unlink(missing_ok=True)
+    con = duckdb.connect(str(partial))
     for chunk in simulate_chunks(accounts, seed):
         for name, frame in chunk.items():
             frame = normalise_frame(name, frame)
@@ -92,6 +97,14 @@ def build_warehouse(path: Path, accounts: int, seed: int) -> int:
             verb = f"insert into {name}" if exists else f"create table {name} as"
             con.execute(f"{verb} select * from _chunk")
             con.unregister("_chunk")
+    n = con.execute("select count(*) from activities").fetchone()[0]
+    con.close()
+    partial.rename(path)  # a killed run leaves no half-built warehouse to be reused
+    return int(n)
+
+
+def activity_count(path: Path) -> int:
+    con = duckdb.connect(str(path), read_only=True)
     n = con.execute("select count(*) from activities").fetchone()[0]
     con.close()
     return int(n)
@@ -108,11 +121,10 @@ def bench_cutoffs(path: Path, n: int = 24) -> list[pd.Timestamp]:
 
 def run_registry(path: Path, cutoffs: list[pd.Timestamp], only: list[str] | None = None) -> dict:
     """Every registry feature (or `only`) for both entities; rows and feature values."""
-    con = ibis.duckdb.connect(str(path), read_only=True)
+    con = tune_duckdb(ibis.duckdb.connect(str(path), read_only=True))
     rows = values = 0
-    for entity in ("account", "opportunity") if only is None else ("account",):
-        expr, feats, _ = engine.features_expr(con, entity, cutoffs, only=only)
-        frame = engine.to_frame(expr, entity, feats)
+    entities = ("account", "opportunity") if only is None else ("account",)
+    for frame, feats, _ in engine.feature_frames(con, entities, cutoffs, only=only).values():
         rows += len(frame)
         values += len(frame) * len(feats)
     con.disconnect()
@@ -258,29 +270,44 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cutoffs", type=int, default=24)
     parser.add_argument("--ft-activities", type=int, default=1_000_000)
     parser.add_argument("--skip-featuretools", action="store_true")
+    parser.add_argument("--rebuild", action="store_true", help="Simulate again even if cached.")
+    parser.add_argument("--part", help=argparse.SUPPRESS)
+    parser.add_argument("--warehouse", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.part:
+        print(json.dumps(run_part(args.part, args.warehouse, args.cutoffs)))
+        return
     home = Settings().home.resolve() / "bench"
     home.mkdir(parents=True, exist_ok=True)
-    path = home / f"features_{args.accounts}.duckdb"
+    path = home / f"features_{args.accounts}_{args.seed}.duckdb"
 
-    n_acts, secs, _ = timed(lambda: build_warehouse(path, args.accounts, args.seed))
-    print(f"simulated {args.accounts:,} accounts, {n_acts:,} activities in {secs:.0f} s")
+    if args.rebuild or not path.exists():
+        start = time.perf_counter()
+        n_acts = build_warehouse(path, args.accounts, args.seed)
+        print(f"simulated {args.accounts:,} accounts in {time.perf_counter() - start:.0f} s")
+    else:
+        n_acts = activity_count(path)
+        print(f"reusing the cached simulation {path}")
+    print(f"{args.accounts:,} accounts, {n_acts:,} activities; load average {os.getloadavg()}")
     cutoffs = bench_cutoffs(path, args.cutoffs)
     print(f"{len(cutoffs)} cutoffs {cutoffs[0]:%Y-%m-%d}..{cutoffs[-1]:%Y-%m-%d}")
 
-    res, secs, peak = timed(lambda: run_registry(path, cutoffs))
+    res = in_fresh_process("registry", path, args.cutoffs)
+    secs = res["seconds"]
     print(
-        f"registry: {secs:.1f} s wall, peak RSS {peak:.2f} GB, {res['rows']:,} rows "
+        f"registry: {secs:.1f} s wall ({res['cpu_seconds']:.0f} s CPU), peak RSS "
+        f"{res['peak_gb']:.2f} GB (fresh process), {res['rows']:,} rows "
         f"({res['rows'] / secs:,.0f} rows/s, {n_acts / secs:,.0f} activities/s, "
         f"{res['values'] / secs:,.0f} feature values/s)  goal < 60 s, < 4 GB"
     )
 
-    res, duck_s, _ = timed(lambda: run_registry(path, cutoffs, only=SUBSET))
-    acts = load_activities(path)
-    _, pandas_s, _ = timed(lambda: pandas_subset(acts, cutoffs))
+    duck = in_fresh_process("subset", path, args.cutoffs)
+    pand = in_fresh_process("pandas", path, args.cutoffs)
     print(
-        f"subset ({len(SUBSET)} features): rollup engine {duck_s:.1f} s, pandas {pandas_s:.1f} s "
-        f"-> {pandas_s / duck_s:.1f}x faster (goal >= 3x)"
+        f"subset ({len(SUBSET)} features): rollup engine {duck['seconds']:.1f} s "
+        f"({duck['cpu_seconds']:.0f} s CPU), pandas {pand['seconds']:.1f} s "
+        f"({pand['cpu_seconds']:.0f} s CPU) -> {pand['seconds'] / duck['seconds']:.1f}x faster "
+        f"(goal >= 3x)"
     )
 
     if args.skip_featuretools:
@@ -291,7 +318,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     small = home / "features_ft_subset.duckdb"
     subset_warehouse(path, small, keep)
-    res, small_s, _ = timed(lambda: run_registry(small, cutoffs, only=SUBSET))
+    res = in_fresh_process("subset", small, args.cutoffs)
+    small_s = res["seconds"]
     ours = res["values"] / small_s
     theirs = ft["rows"] * ft["features"] / ft["seconds"]
     print(

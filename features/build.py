@@ -22,7 +22,7 @@ from ibis.backends import BaseBackend
 from barometer.settings import Settings
 from features import engine as feature_engine
 from features import labels as label_engine
-from features.sources import Engine, open_parquet
+from features.sources import Engine, open_parquet, tune_duckdb
 from features.timeline import monthly_cutoffs, normalise_cutoffs
 from features.warehouse import connect, replace_table, table_exists
 
@@ -96,16 +96,15 @@ def compute_all(
     """The four output tables, computed on `backend`, and the switched-off-family notes."""
     order = tuple(settings.stage_order)
     out, notes = {}, []
-    step("account features")
-    expr, feats, n1 = feature_engine.features_expr(backend, "account", cutoffs, order)
-    out["features_account"] = feature_engine.to_frame(expr, "account", feats)
     has_opps = "opportunities" in feature_engine.available(backend)
+    entities = ["account", "opportunity"] if has_opps else ["account"]
+    step("account features")
+    frames = feature_engine.feature_frames(backend, entities, cutoffs, order)
+    for entity, (frame, _, entity_notes) in frames.items():
+        out[f"features_{entity}"] = frame
+        notes += entity_notes
     step("opportunity features")
-    if has_opps:
-        expr, feats, n2 = feature_engine.features_expr(backend, "opportunity", cutoffs, order)
-        out["features_opportunity"] = feature_engine.to_frame(expr, "opportunity", feats)
-        notes += n2
-    else:
+    if not has_opps:
         notes.append("opportunity features switched off: no opportunities table")
     step("churn labels")
     out["labels_churn"] = label_engine.churn_labels(
@@ -119,7 +118,7 @@ def compute_all(
     step("deal-win labels")
     if has_opps:
         out["labels_deal_win"] = label_engine.deal_win_labels(backend, cutoffs, order)
-    return out, n1 + notes
+    return out, notes
 
 
 def write_parquet_atomic(frame: pd.DataFrame, path: Path) -> None:
@@ -167,7 +166,7 @@ def build_all(
         if engine == "spark":
             backend = _spark_backend(settings.warehouse_path, workdir)
         else:
-            backend = ibis.duckdb.connect(str(settings.warehouse_path), read_only=True)
+            backend = tune_duckdb(ibis.duckdb.connect(str(settings.warehouse_path), read_only=True))
         tables, notes = compute_all(
             backend, cutoffs, settings, last, churn_definition, inactive_days, step
         )

@@ -57,7 +57,7 @@ def stage_now(ctx: Context) -> ir.Table:
         s.furthest,
         stage_key=prep.lower(s.stage),
     )
-    ctx.cache["stage_now"] = out
+    ctx.cache["stage_now"] = out = ctx.materialise("stage_now", out)
     return out
 
 

@@ -56,35 +56,76 @@ def active_features(entity: Entity, present: set[str]) -> tuple[list[Feature], l
     return on, notes
 
 
+def make_context(
+    con: BaseBackend,
+    cutoffs: Iterable,
+    stage_order: tuple[str, ...] = DEFAULT_STAGE_ORDER,
+    stage_entry_snapshots: bool = True,
+) -> Context:
+    """The shared state of one build: backend, cutoffs, present tables, intermediate tables."""
+    return Context(
+        con, normalise_cutoffs(cutoffs), tuple(stage_order), available(con), stage_entry_snapshots
+    )
+
+
 def features_expr(
+    ctx: Context, entity: Entity, only: list[str] | None = None
+) -> tuple[ir.Table, list[Feature], list[str]]:
+    """The Ibis expression for an entity's feature table, its features and switch-off notes.
+
+    Each source is computed into its own table first (see `Context.materialise`; dropped by
+    `ctx.close()`), so the expression returned is a cheap join of those. `only` restricts the
+    table to the named features (e.g. a benchmark subset).
+    """
+    feats, notes = active_features(entity, ctx.tables)
+    if only is not None:
+        feats = [f for f in feats if f.name in only]
+    if entity == "opportunity" and "opportunities" not in ctx.tables:
+        raise ValueError("opportunity features need the opportunities table")
+    grid = ctx.account_grid if entity == "account" else ctx.opportunity_grid
+    key = "account_id" if entity == "account" else "opportunity_id"
+    wide = grid
+    for source in dict.fromkeys(f.source for f in feats):
+        part = ctx.materialise(f"src_{source}", SOURCES[source](ctx))
+        wide = left_join(wide, part, [key, "c_day"])
+    cols = {k: wide[k] for k in KEYS[entity]}
+    cols["c_day"] = wide.c_day
+    cols |= {f.name: f.expr(wide).name(f.name) for f in feats}
+    return wide.select(**cols), feats, notes
+
+
+def feature_frames(
+    con: BaseBackend,
+    entities: Iterable[Entity],
+    cutoffs: Iterable,
+    stage_order: tuple[str, ...] = DEFAULT_STAGE_ORDER,
+    stage_entry_snapshots: bool = True,
+    only: list[str] | None = None,
+) -> dict[str, tuple[pd.DataFrame, list[Feature], list[str]]]:
+    """Frame, features and notes per entity, sharing one context (prepared activities and
+    rollups are computed once for all entities); intermediates are dropped at the end."""
+    ctx = make_context(con, cutoffs, stage_order, stage_entry_snapshots)
+    try:
+        out = {}
+        for entity in entities:
+            expr, feats, notes = features_expr(ctx, entity, only)
+            out[entity] = (to_frame(expr, entity, feats), feats, notes)
+        return out
+    finally:
+        ctx.close()
+
+
+def feature_frame(
     con: BaseBackend,
     entity: Entity,
     cutoffs: Iterable,
     stage_order: tuple[str, ...] = DEFAULT_STAGE_ORDER,
     stage_entry_snapshots: bool = True,
     only: list[str] | None = None,
-) -> tuple[ir.Table, list[Feature], list[str]]:
-    """The lazy Ibis expression for an entity's feature table, its features and switch-off notes.
-
-    `only` restricts the table to the named features (e.g. a benchmark subset)."""
-    present = available(con)
-    ctx = Context(
-        con, normalise_cutoffs(cutoffs), tuple(stage_order), present, stage_entry_snapshots
-    )
-    feats, notes = active_features(entity, present)
-    if only is not None:
-        feats = [f for f in feats if f.name in only]
-    if entity == "opportunity" and "opportunities" not in present:
-        raise ValueError("opportunity features need the opportunities table")
-    grid = ctx.account_grid if entity == "account" else ctx.opportunity_grid
-    key = "account_id" if entity == "account" else "opportunity_id"
-    wide = grid
-    for source in dict.fromkeys(f.source for f in feats):
-        wide = left_join(wide, SOURCES[source](ctx), [key, "c_day"])
-    cols = {k: wide[k] for k in KEYS[entity]}
-    cols["c_day"] = wide.c_day
-    cols |= {f.name: f.expr(wide).name(f.name) for f in feats}
-    return wide.select(**cols), feats, notes
+) -> tuple[pd.DataFrame, list[Feature], list[str]]:
+    """One entity's frame, features and notes (see `feature_frames`)."""
+    frames = feature_frames(con, [entity], cutoffs, stage_order, stage_entry_snapshots, only)
+    return frames[entity]
 
 
 def to_frame(expr: ir.Table, entity: Entity, feats: list[Feature]) -> pd.DataFrame:
@@ -119,7 +160,7 @@ def compute_features(
     with a logged message.
     """
     con = open_frames(tables, engine) if isinstance(tables, dict) else tables
-    expr, feats, notes = features_expr(con, entity, cutoffs, stage_order, stage_entry_snapshots)
+    frame, _, notes = feature_frame(con, entity, cutoffs, stage_order, stage_entry_snapshots)
     for note in notes:
         log.info(note)
-    return to_frame(expr, entity, feats)
+    return frame

@@ -165,16 +165,19 @@ def deal_win_labels(
     ctx = Context(
         con, normalise_cutoffs(cutoffs), tuple(stage_order), available(con), stage_entry_snapshots
     )
-    g, o = ctx.opportunity_grid, ctx.opportunities
-    closed = o.filter(o.closed_us.notnull() & o.result.isin(("won", "lost")))
-    j = g.join(closed, "opportunity_id")
-    expr = j.select(
-        "opportunity_id",
-        "c_day",
-        label=ibis.ifelse(j.result == "won", 1, 0),
-        label_time=j.closed_at,
-    )
-    frame = expr.to_pandas()
+    try:
+        g, o = ctx.opportunity_grid, ctx.opportunities
+        closed = o.filter(o.closed_us.notnull() & o.result.isin(("won", "lost")))
+        j = g.join(closed, "opportunity_id")
+        expr = j.select(
+            "opportunity_id",
+            "c_day",
+            label=ibis.ifelse(j.result == "won", 1, 0),
+            label_time=j.closed_at,
+        )
+        frame = expr.to_pandas()
+    finally:
+        ctx.close()
     frame["cutoff"] = day_to_timestamp(frame.pop("c_day"))
     frame["label"] = frame["label"].astype("int64")
     frame["label_time"] = frame["label_time"].astype("datetime64[us]")

@@ -51,7 +51,7 @@ def lower(value: ir.StringValue) -> ir.StringValue:
 
 
 def activities(con, accounts: ir.Table) -> ir.Table:
-    """Activities with occurred/visible microseconds and days, flags and local time of day."""
+    """The activity columns features read: occurred/visible days, lower-cased kinds, local time."""
     t = con.table("activities")
     occ = micros(t.occurred_at)
     logged = micros(t.logged_at)
@@ -62,8 +62,14 @@ def activities(con, accounts: ir.Table) -> ir.Table:
     )
     t = t.left_join(offsets, t.account_id == offsets.acc_id).drop("acc_id")
     local = t.occurred_at + t.offset_h.fill_null(0).cast("int64").as_interval("h")
-    return t.mutate(
-        occ_us=occ,
+    return t.select(
+        "account_id",
+        "opportunity_id",
+        "contact_id",
+        "contact_role",
+        "duration_s",
+        "reached_decision_maker",
+        "rating",
         occ_day=day_number(occ),
         vis_day=day_number(vis),
         kind=lower(t.type),

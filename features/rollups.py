@@ -2,21 +2,27 @@
 
 Each `source` below returns an Ibis table keyed by the entity key and `c_day` (the cutoff's epoch
 day) with raw aggregate columns. Registry expressions turn those columns into features.
-Windows join the *rollups* (not raw events) to the small cutoff table on
-`vis_day < c_day and occ_day >= c_day - W`: the cost grows with events + entities × days.
+Windows join the *rollups* (not raw events) to a small (day, cutoff) map on the day (a hash
+join), keeping rows with `vis_day < c_day`: the cost grows with events + entities × days.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+import uuid
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
 from ibis import _
 
 from features import prep
-from features.timeline import US_PER_DAY, cutoff_day, cutoff_table
+from features.timeline import US_PER_DAY, cutoff_day, cutoff_table, normalise_cutoffs
 
 WINDOW = 90  # the longest activity window; 30-day figures are taken inside it
 CASE_WINDOW = 180
@@ -40,7 +46,13 @@ def _x(cond: ir.BooleanValue, value: ir.NumericValue) -> ir.NumericValue:
 
 @dataclass
 class Context:
-    """Everything a source needs: the backend, cutoffs, present tables, stage order."""
+    """Everything a source needs: the backend, cutoffs, present tables, stage order.
+
+    Intermediate tables that several sources read (prepared activities, daily rollups, grids)
+    and each source's result are materialised once (`materialise`): a table in a scratch
+    database on DuckDB, a local checkpoint on Spark. Each stage is then a small query instead
+    of one huge plan that re-runs shared parts. `close()` drops them.
+    """
 
     con: object
     cutoffs: list
@@ -48,44 +60,119 @@ class Context:
     tables: set[str]
     stage_entry_snapshots: bool = True
     cache: dict = field(default_factory=dict)
+    made: list = field(default_factory=list)
+    scratch: tuple[str, Path] | None = None
+    prefix: str = field(default_factory=lambda: f"_feat_{uuid.uuid4().hex[:8]}_")
 
-    def keep(self, table: ir.Table) -> ir.Table:
-        """On Spark, materialise a table several sources reuse (its plan would be re-run each
-        time); DuckDB plans the whole query at once and needs no help."""
-        return table.cache() if self.con.name == "pyspark" else table
+    def materialise(self, name: str, table: ir.Table) -> ir.Table:
+        """Compute `table` now and return it as a table of the backend."""
+        full = self.prefix + name
+        if self.con.name == "duckdb" and self.scratch is None:
+            self.scratch = attach_scratch(self.con, self.prefix.strip("_"))
+        self.made.append(full)
+        return materialise(self.con, full, table, self.scratch)
+
+    def close(self) -> None:
+        """Drop every table this context materialised (and its scratch database)."""
+        if self.scratch is not None:
+            detach_scratch(self.con, self.scratch)
+            self.scratch, self.made = None, []
+        while self.made:
+            drop_materialised(self.con, self.made.pop())
 
     @cached_property
     def cut(self) -> ir.Table:
         return cutoff_table(self.cutoffs)
 
+    def window_map(self, days: int) -> ir.Table:
+        """(occ_day, c_day) for every day in each cutoff's `days`-day window (see `window_map`)."""
+        return window_map(self.cutoffs, days)
+
     @cached_property
     def accounts(self) -> ir.Table:
-        return self.keep(prep.accounts(self.con))
+        return self.materialise("accounts", prep.accounts(self.con))
 
     @cached_property
     def activities(self) -> ir.Table:
-        return self.keep(prep.activities(self.con, self.con.table("accounts")))
+        return self.materialise("activities", prep.activities(self.con, self.con.table("accounts")))
 
     @cached_property
     def opportunities(self) -> ir.Table:
-        return self.keep(prep.opportunities(self.con))
+        return self.materialise("opportunities", prep.opportunities(self.con))
 
     @cached_property
     def stages(self) -> ir.Table:
-        return self.keep(prep.stages(self.con, self.stage_order))
+        return self.materialise("stages", prep.stages(self.con, self.stage_order))
 
+    # Single-consumer rollups stay lazy: writing them out would cost more than it saves.
     @cached_property
     def day_rollup(self) -> ir.Table:
-        return self.keep(account_day_rollup(self))
+        return account_day_rollup(self)
 
-    # Grids use the in-memory cutoff table, which Ibis registers only at execution: not cached.
+    @cached_property
+    def touch_days(self) -> ir.Table:
+        return touch_days(self)
+
+    @cached_property
+    def next_cutoff_map(self) -> ir.Table:
+        """(day, next_cut) for every day with activity up to the last cutoff."""
+        first = self.activities.vis_day.min().to_pyarrow().as_py()
+        return next_cutoff_map(self.cutoffs, first if first is not None else 0)
+
     @cached_property
     def account_grid(self) -> ir.Table:
-        return account_grid(self)
+        return self.materialise("account_grid", account_grid(self))
 
     @cached_property
     def opportunity_grid(self) -> ir.Table:
-        return opportunity_grid(self)
+        return self.materialise("opportunity_grid", opportunity_grid(self))
+
+
+def attach_scratch(con, alias: str) -> tuple[str, Path]:
+    """A fresh DuckDB database file attached read-write as `alias` (works beside a read-only
+    warehouse). Tables there are compressed and paged by DuckDB's buffer manager, so
+    intermediates stay within the memory limit without spilling uncompressed temp tables."""
+    folder = Path(tempfile.mkdtemp(prefix="barometer-features-"))
+    con.raw_sql(f"attach '{folder / 'scratch.duckdb'}' as {alias} (read_only false)")
+    return alias, folder
+
+
+def detach_scratch(con, scratch: tuple[str, Path]) -> None:
+    """Detach and delete a scratch database."""
+    alias, folder = scratch
+    con.raw_sql(f"detach {alias}")
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def materialise(con, name: str, table: ir.Table, scratch: tuple[str, Path] | None) -> ir.Table:
+    """`table` computed once into `name`: a table in the DuckDB scratch database, or a Spark
+    DataFrame checkpointed in memory (lineage cut, so later plans stay small) behind a view."""
+    if con.name == "duckdb":
+        return con.create_table(name, table, database=(scratch[0], "main"))
+    con._run_pre_execute_hooks(table)  # registers in-memory tables (cutoffs) with Spark
+    frame = con._session.sql(con.compile(table)).localCheckpoint(eager=True)
+    frame.createOrReplaceTempView(name)
+    return con.table(name)
+
+
+def drop_materialised(con, name: str) -> None:
+    """Drop a Spark view made by `materialise` (DuckDB's go with their scratch database)."""
+    con._session.catalog.dropTempView(name)
+
+
+def window_map(cutoffs: list, days: int) -> ir.Table:
+    """(occ_day, c_day) for each cutoff and each of the `days` days before it.
+
+    Joining a per-day rollup to this small table on `occ_day` (an equality, so a hash join)
+    puts each rollup row beside every cutoff whose window holds it; the slower range join on
+    `occ_day >= c_day - days` is never needed.
+    """
+    c = np.array([cutoff_day(x) for x in normalise_cutoffs(cutoffs)], dtype="int64")
+    offsets = np.arange(1, days + 1, dtype="int64")
+    frame = pd.DataFrame(
+        {"occ_day": (c[:, None] - offsets[None, :]).ravel(), "c_day": np.repeat(c, days)}
+    )
+    return ibis.memtable(frame)
 
 
 # ---------------------------------------------------------------- grids
@@ -158,16 +245,16 @@ def account_day_rollup(ctx: Context) -> ir.Table:
     )
 
 
-def _band(rollup: ir.Table, cut: ir.Table, window: int) -> ir.Table:
+def _band(rollup: ir.Table, ctx: Context, window: int) -> ir.Table:
     """Rollup rows joined to each cutoff whose window holds them and before which they were seen."""
-    on = [rollup.vis_day < cut.c_day, rollup.occ_day >= cut.c_day - window]
-    return rollup.join(cut, on)
+    j = rollup.join(ctx.window_map(window), "occ_day")
+    return j.filter(j.vis_day < j.c_day)
 
 
 def activity_windows(ctx: Context) -> ir.Table:
     """Activity sums over the last 30 and 90 days before each cutoff."""
     r = ctx.day_rollup
-    j = _band(r, ctx.cut, WINDOW)
+    j = _band(r, ctx, WINDOW)
     recent = j.occ_day >= j.c_day - 30
     names = [c for c in r.columns if c not in ("account_id", "occ_day", "vis_day")]
     aggs = {f"a90_{n}": j[n].sum() for n in names}
@@ -217,14 +304,36 @@ def running(
 
 
 def recency(ctx: Context) -> ir.Table:
-    """Last day (before each cutoff, all history) with a touch, a connected call, usage."""
-    r = ctx.day_rollup
-    ev = r.group_by(["account_id", "vis_day"]).aggregate(
-        touch=ibis.ifelse(r.touches > 0, r.occ_day, None).max(),
-        connected=ibis.ifelse(r.connected > 0, r.occ_day, None).max(),
-        usage=ibis.ifelse(r.usage > 0, r.occ_day, None).max(),
+    """Last day (before each cutoff, all history) with a touch, a connected call, usage.
+
+    Activities are bucketed by the first cutoff that sees them, reduced to one row per account
+    and bucket, then carried forward across cutoffs."""
+    t, m = ctx.activities, ctx.next_cutoff_map
+    t = t.join(m, t.vis_day == m.day)
+    touch = t.kind.isin(prep.TOUCH_TYPES)
+    connected = (t.kind == "call") & (t.result == "connected")
+    usage = t.kind.isin(prep.USAGE_TYPES)
+    ev = t.group_by(["account_id", "next_cut"]).aggregate(
+        touch=ibis.ifelse(touch, t.occ_day, None).max(),
+        connected=ibis.ifelse(connected.fill_null(False), t.occ_day, None).max(),
+        usage=ibis.ifelse(usage, t.occ_day, None).max(),
     )
+    # Each bucket counts from its cutoff on: seen "the day before" it, for `running`.
+    ev = ev.select("account_id", "touch", "connected", "usage", vis_day=_.next_cut - 1)
     return running(ev, ctx.account_grid, ["account_id"], ["touch", "connected", "usage"])
+
+
+def next_cutoff_map(cutoffs: list, first_day: int) -> ir.Table:
+    """(day, next_cut): for every day from `first_day` up to the last cutoff, the first cutoff
+    strictly after it. A day's events are visible from that cutoff on; later days map nowhere.
+
+    Grouping events by (entity, next_cut) before a running aggregate shrinks the stream from
+    one row per entity and day to one per entity and cutoff (an as-of lookup by buckets).
+    """
+    cuts = np.array([cutoff_day(x) for x in normalise_cutoffs(cutoffs)], dtype="int64")
+    days = np.arange(min(first_day, cuts[0] - 1), cuts[-1], dtype="int64")
+    nxt = cuts[np.searchsorted(cuts, days, side="right")]
+    return ibis.memtable(pd.DataFrame({"day": days, "next_cut": nxt}))
 
 
 def touch_days(ctx: Context, key: str = "account_id") -> ir.Table:
@@ -248,7 +357,7 @@ def touch_days(ctx: Context, key: str = "account_id") -> ir.Table:
 def rhythm(ctx: Context) -> ir.Table:
     """Gaps between touch days and follow-up latencies, from the touch days visible before each
     cutoff within the last 90 days (gaps within 30 days are those whose both ends are inside)."""
-    j = _band(touch_days(ctx), ctx.cut, WINDOW)
+    j = _band(ctx.touch_days, ctx, WINDOW)
     known = lambda col: j[col].notnull() & (j[col] < j.c_day)  # noqa: E731
     j = j.mutate(
         is_meeting=known("vis_meeting"),
@@ -295,7 +404,7 @@ def reach(ctx: Context) -> ir.Table:
     r = t.group_by(["account_id", "contact_id", "contact_role", "occ_day"]).aggregate(
         vis_day=t.vis_day.min()
     )
-    j = _band(r, ctx.cut, WINDOW)
+    j = _band(r, ctx, WINDOW)
     return j.group_by(["account_id", "c_day"]).aggregate(
         contacts=j.contact_id.nunique(), roles=prep.lower(j.contact_role).nunique()
     )
@@ -305,11 +414,12 @@ def service(ctx: Context) -> ir.Table:
     """Cases opened (90 days), closed (180 days; outcome fields known from close), open now."""
     cs, c = prep.cases(ctx.con), ctx.cut
     grid = ctx.account_grid
-    opened = cs.join(c, [cs.opened_day < c.c_day, cs.opened_day >= c.c_day - WINDOW])
+    m90, m180 = ctx.window_map(WINDOW), ctx.window_map(CASE_WINDOW)
+    opened = cs.join(m90, cs.opened_day == m90.occ_day)
     opened = opened.group_by(["account_id", "c_day"]).aggregate(
         opened=_.case_id.count(), urgent=_n(_.urgent).sum()
     )
-    closed = cs.join(c, [cs.closed_day < c.c_day, cs.closed_day >= c.c_day - CASE_WINDOW])
+    closed = cs.join(m180, cs.closed_day == m180.occ_day)
     closed = closed.group_by(["account_id", "c_day"]).aggregate(
         closed=_.case_id.count(),
         fcr_known=_n(_.first_contact_resolved.notnull()).sum(),

@@ -88,7 +88,7 @@ def open_frames(
     """An Ibis backend holding the normalised contract frames as tables."""
     frames = normalise_tables(tables)
     if engine == "duckdb":
-        con = ibis.duckdb.connect()
+        con = tune_duckdb(ibis.duckdb.connect())
         for name, frame in frames.items():
             con.create_table(name, frame, overwrite=True)
         return con
@@ -104,6 +104,17 @@ def open_parquet(folder: Path, names: list[str]) -> BaseBackend:
     con = ibis.pyspark.connect(spark_session())
     for name in names:
         con.read_parquet(str(folder / f"{name}.parquet"), table_name=name)
+    return con
+
+
+def tune_duckdb(con: BaseBackend, threads: int = 2, memory_limit: str = "3GB") -> BaseBackend:
+    """Bound a DuckDB backend: `threads` workers and a memory limit past which DuckDB spills
+    to disk (by default it may take 80% of RAM). Insertion order is not kept: every output is
+    sorted explicitly. Other engines are returned unchanged."""
+    if con.name == "duckdb":
+        con.raw_sql(f"set threads = {int(threads)}")
+        con.raw_sql(f"set memory_limit = '{memory_limit}'")
+        con.raw_sql("set preserve_insertion_order = false")
     return con
 
 
