@@ -33,6 +33,7 @@ class History:
     months: int
     sums: dict[str, np.ndarray] = field(default_factory=dict)
     contacts: np.ndarray = field(init=False)
+    last_touch: np.ndarray = field(init=False)
     nps_score: np.ndarray = field(init=False)
     nps_day: np.ndarray = field(init=False)
 
@@ -53,6 +54,7 @@ class History:
     def __post_init__(self) -> None:
         self.sums = {k: np.zeros(self.n * self.months) for k in self.KEYS}
         self.contacts = np.zeros(self.n * self.months, dtype=np.int64)
+        self.last_touch = np.full(self.n * self.months, -np.inf)
         self.nps_score = np.full(self.n, np.nan)
         self.nps_day = np.full(self.n, -np.inf)
 
@@ -72,6 +74,12 @@ class History:
         grid = self.sums[key].reshape(self.n, self.months)
         return grid[:, max(0, m - width) : m].sum(axis=1)
 
+    def days_since_touch(self, m: int, ms: np.ndarray) -> np.ndarray:
+        """Days from the last touch before month `m` to its start (inf if none yet)."""
+        grid = self.last_touch.reshape(self.n, self.months)[:, :m]
+        last = grid.max(axis=1) if m > 0 else np.full(self.n, -np.inf)
+        return ms[m] - last
+
     def distinct_contacts(self, m: int, width: int) -> np.ndarray:
         grid = self.contacts.reshape(self.n, self.months)[:, max(0, m - width) : m]
         return np.bitwise_count(np.bitwise_or.reduce(grid, axis=1)).astype(np.float64)
@@ -80,37 +88,38 @@ class History:
 def record_activities(h: History, ev: E.Events, ms: np.ndarray) -> None:
     flat, ok = h.cell(ev["acc"], ev["t"], ms)
     flat, ev = flat[ok], E.select(ev, ok)
-    outbound = ev["direction"] == E.code(E.DIRECTION_WORDS, "outbound")
-    touch = outbound & np.isin(ev["type"], TOUCH_TYPES)
+    touch = np.isin(ev["type"], TOUCH_TYPES)
     connected = ev["outcome"] == E.code(E.OUTCOME_WORDS, "connected")
     h.add("acts", flat)
     h.add("touches", flat[touch])
     h.add("conn", flat[connected])
     h.add("conn_s", flat[connected], ev["duration"][connected])
     h.add("dm", flat[ev["dm"] == 1])
+    np.maximum.at(h.last_touch, flat[touch], ev["t"][touch])
     has_contact = ev["contact"] >= 0
     np.bitwise_or.at(h.contacts, flat[has_contact], np.int64(1) << ev["contact"][has_contact])
 
 
 def churn_behaviour(h: History, acc: Accounts, m: int, ms: np.ndarray) -> dict[str, np.ndarray]:
-    """The churn effects' behaviours from the 3 months before month `m` (what a cutoff sees)."""
-    conn, fu_n, csat_n = h.window("conn", m, 3), h.window("fu_n", m, 3), h.window("csat_n", m, 3)
+    """The churn effects' behaviours before month `m` (what a cutoff at its start sees)."""
+    conn, fu_n = h.window("conn", m, 3), h.window("fu_n", m, 3)
+    csat_n = h.window("csat_n", m, 6)
     with np.errstate(invalid="ignore", divide="ignore"):
-        minutes = np.where(conn > 0, h.window("conn_s", m, 3) / conn / 60 - 8, 0.0)
-        fu = np.where(fu_n > 0, np.minimum(h.window("fu_sum", m, 3) / fu_n, 21) - 3, 0.0)
-        csat = np.where(csat_n > 0, h.window("csat_sum", m, 3) / csat_n - 4, 0.0)
+        minutes = np.where(conn > 0, h.window("conn_s", m, 3) / conn / 60, 0.0)
+        fu = np.where(fu_n > 0, h.window("fu_sum", m, 3) / fu_n, 0.0)
+        csat = np.where(csat_n > 0, h.window("csat_sum", m, 6) / csat_n, 4.0)
     recent_nps = h.nps_day >= ms[m] - 180
     return {
-        "touches_90d": np.log1p(h.window("touches", m, 3)),
-        "silence_60d": (h.window("acts", m, 2) == 0).astype(float),
+        "touches_90d": h.window("touches", m, 3),
+        "silence_60d": np.minimum(h.days_since_touch(m, ms), 60.0),
         "connected_call_minutes": minutes,
         "decision_maker_reached": (h.window("dm", m, 3) > 0).astype(float),
         "followup_delay_days": fu,
         "distinct_contacts": h.distinct_contacts(m, 3),
-        "unresolved_cases": h.window("not_fcr", m, 3),
-        "escalations": h.window("escal", m, 3),
+        "unresolved_cases": h.window("not_fcr", m, 6),
+        "escalations": h.window("escal", m, 6),
         "case_csat": csat,
-        "nps_score": np.where(recent_nps, h.nps_score - 7, 0.0),
+        "nps_score": np.where(recent_nps, h.nps_score, 7.0),
         "segment_smb": (acc.segment == 0).astype(float),
     }
 

@@ -152,6 +152,7 @@ def win_behaviour(
     days: np.ndarray,
     kind: np.ndarray,
     sourced_by_service: np.ndarray,
+    amount: np.ndarray,
 ) -> dict[str, np.ndarray]:
     """The deal-win effects' behaviours, measured on the deal's generated activities."""
     n, opp = len(days), ev["opp"]
@@ -167,11 +168,12 @@ def win_behaviour(
         return {
             "decision_maker_reached": (np.bincount(opp[ev["dm"] == 1], minlength=n) > 0) * 1.0,
             "distinct_contacts": np.bitwise_count(contacts).astype(float),
-            "followup_delay_days": np.where(n_met > 0, fu_sum / n_met - 3, 0.0),
-            "connected_call_minutes": np.where(n_conn > 0, conn_s / n_conn / 60 - 8, 0.0),
-            "activities_per_week": np.minimum(np.bincount(opp, minlength=n) / (days / 7), 6) - 1.5,
+            "followup_delay_days": np.where(n_met > 0, fu_sum / n_met, 0.0),
+            "connected_call_minutes": np.where(n_conn > 0, conn_s / n_conn / 60, 0.0),
+            "activities_per_week": np.bincount(opp, minlength=n) / (days / 7),
             "sourced_by_service": sourced_by_service * 1.0,
             "renewal": (kind == RENEWAL) * 1.0,
+            "deal_amount": amount,
         }
 
 
@@ -183,13 +185,33 @@ def _group_position(group: np.ndarray) -> np.ndarray:
     return np.arange(len(group)) - np.repeat(starts, np.diff(np.r_[starts, len(group)]))
 
 
+STAGE_GATES = (
+    ("decision_maker_reached", 1.0, 3),  # without the decision maker: stuck by Discovery
+    ("distinct_contacts", 3.0, 4),  # fewer than 3 contacts: stuck by Proposal
+)
+
+
+def stage_ceiling(x: dict[str, np.ndarray]) -> np.ndarray:
+    """The last stage (1-based) a deal that is not won can reach, given its behaviour."""
+    ceiling = np.full(len(next(iter(x.values()))), N_STAGES)
+    for behaviour, needed, stuck_at in STAGE_GATES:
+        ceiling = np.where(x[behaviour] < needed, np.minimum(ceiling, stuck_at), ceiling)
+    return ceiling
+
+
 def stage_history(
-    rng: np.random.Generator, outcome: np.ndarray, opened: np.ndarray, days: np.ndarray
+    rng: np.random.Generator,
+    outcome: np.ndarray,
+    opened: np.ndarray,
+    days: np.ndarray,
+    ceiling: np.ndarray,
 ) -> dict[str, np.ndarray]:
-    """Won deals pass every stage; lost and open ones stop part way. 15% of deals that reach a
-    third stage slip back one stage and recover. Entry times are sorted within the deal's life."""
+    """Won deals pass every stage; lost and open ones stop part way, no later than `ceiling`
+    (`STAGE_GATES`). 15% of deals that reach a third stage slip back one stage and recover.
+    Entry times are sorted within the deal's life."""
     n = len(outcome)
-    reached = np.where(outcome == WON, N_STAGES, 1 + rng.binomial(N_STAGES - 1, 0.45, n))
+    stop = np.minimum(1 + rng.binomial(N_STAGES - 1, 0.45, n), ceiling)
+    reached = np.where(outcome == WON, N_STAGES, stop)
     slips = (reached >= 3) & (rng.random(n) < 0.15)
     opp = E.explode(np.arange(n), reached + 2 * slips)
     pos = _group_position(opp)
@@ -233,12 +255,13 @@ def make_deals(
     days = np.clip(rng.lognormal(np.log(DEAL_DAYS[a.segment[acc]]), 0.5), 14, 300).round()
     ev, met_opp, delay = _deal_events(rng, acc, owner, opened, days, a, staff)
     by_service = staff.team[source] == 1
-    x = win_behaviour(ev, met_opp, delay, days, kind, by_service)
+    amount = _amounts(rng, kind, a.arr[acc])
+    x = win_behaviour(ev, met_opp, delay, days, kind, by_service, amount)
     z = logit(WIN_BASE_LOGIT, WIN_EFFECTS, x) + rng.normal(0, WIN_NOISE_SD, len(acc))
     outcome, closed, life = _close(
         rng.random(len(acc)) < sigmoid(z), opened, days, churn_day[acc], cfg.end_day
     )
-    stages = stage_history(rng, outcome, opened, np.minimum(days, life))
+    stages = stage_history(rng, outcome, opened, np.minimum(days, life), stage_ceiling(x))
     keep = stages["t"] < cfg.end_day
     stages = {k: v[keep] for k, v in stages.items()}
     ends = opened + life
@@ -251,7 +274,7 @@ def make_deals(
         opened,
         closed,
         outcome,
-        _amounts(rng, kind, a.arr[acc]),
+        amount,
         ev,
         stages,
     )

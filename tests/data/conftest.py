@@ -76,6 +76,7 @@ def deal_panel(sim: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "won": opp.outcome == "won",
+            "amount": opp.amount,
             "renewal": opp.type == "renewal",
             "dm_reached": by.reached_decision_maker.sum().reindex(opp.index).fillna(0) > 0,
             "contacts": by.contact_id.nunique().reindex(opp.index).fillna(0),

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from barometer.cli import app
 from data.contract import TABLES
 from data.simulator import EFFECTS_FILE, TRUE_EFFECTS, simulate, simulate_chunks, write_export
+from data.simulator.effects import SHAPES
 
 FAMILIES = {
     "cadence",
@@ -111,10 +112,32 @@ def test_true_effects_json_lists_every_effect(small, tmp_path):
     write_export(small, tmp_path)
     effects = json.loads((tmp_path / EFFECTS_FILE).read_text())
     assert len(effects) == len(TRUE_EFFECTS)
+    behaviours = {(e["outcome"], e["behaviour"]) for e in effects}
     for e in effects:
-        assert set(e) == {"outcome", "behaviour", "family", "direction", "strength", "description"}
+        assert set(e) == {
+            "outcome",
+            "behaviour",
+            "family",
+            "direction",
+            "strength",
+            "description",
+            "shape",
+            "threshold",
+            "ramp",
+            "neutral",
+            "interaction",
+        }
         assert e["outcome"] in {"churn", "deal_win"} and e["family"] in FAMILIES
         assert e["direction"] in {1, -1} and e["strength"] > 0 and e["description"]
+        low, high = e["ramp"]
+        assert e["shape"] in SHAPES and low < high and low <= e["threshold"] <= high
+        if e["interaction"] is not None:
+            assert set(e["interaction"]) == {"with", "ramp", "low", "high"}
+            other = e["interaction"]["with"]
+            assert (e["outcome"], other) in behaviours or other == "deal_amount"
+    shapes = {e["shape"] for e in effects}
+    assert {"step", "saturating", "hinge"} <= shapes, "effects should not all be linear"
+    assert sum(e["interaction"] is not None for e in effects) >= 3
     families = {(e["outcome"], e["family"]) for e in effects}
     for family in (
         "cadence",
