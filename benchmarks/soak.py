@@ -185,10 +185,10 @@ async def connection(port, plan, interval, until, offset, out) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     due, i = time.perf_counter() + offset * interval / 64, offset
     try:
-        while due < until:
-            wait = due - time.perf_counter()
-            if wait > 0:
-                await asyncio.sleep(wait)
+        while (now := time.perf_counter()) < until:
+            if due > now:
+                await asyncio.sleep(due - now)
+            due = max(due, now - interval)  # behind schedule: send now, never burst to catch up
             kind, raw = plan[i % len(plan)]
             i += 7
             t0 = time.perf_counter()

@@ -302,3 +302,92 @@ def test_refusal_bodies_are_json_with_a_reason(client):
         response = client.get("/v1/reports/contribution", headers=ROLES[role])
         assert response.status_code == code
         assert "role" in json.loads(response.text)["detail"] or "key" in response.text
+
+
+# --- dashboard pages (not in the OpenAPI spec): the same walk over the app's own routes ----------
+
+PAGE_MINIMUM = {
+    ("GET", "/dashboard/worklist"): 1,
+    ("GET", "/dashboard/worklist.csv"): 1,
+    ("GET", "/dashboard/accounts/{account_id}"): 1,
+    ("POST", "/dashboard/accounts/{account_id}/what-if"): 1,
+    ("GET", "/dashboard/opportunities"): 1,
+    ("GET", "/dashboard/opportunities/{opportunity_id}"): 1,
+    ("GET", "/dashboard/models"): 1,
+    ("GET", "/dashboard/drivers"): 2,
+    ("GET", "/dashboard/teams"): 2,
+    ("GET", "/dashboard/teams/{team}"): 2,
+    ("GET", "/dashboard/reps/{rep_id}"): 2,
+    ("GET", "/dashboard/contribution"): 2,
+}
+OPEN_PAGES = {
+    ("GET", "/dashboard"),
+    ("GET", "/dashboard/login"),
+    ("POST", "/dashboard/login"),
+    ("POST", "/dashboard/logout"),
+}
+
+
+def page_routes(client) -> list[tuple[str, str]]:
+    """The dashboard router's (method, path) pairs, when this app mounts the dashboard."""
+    from fastapi.routing import APIRoute
+
+    from serving.dashboard.pages import router
+
+    if not any(getattr(r, "path", "") == "/dashboard/static" for r in client.app.routes):
+        return []
+    return sorted(
+        (method, route.path)
+        for route in router.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods
+        if method in {"GET", "POST"}
+    )
+
+
+def sign_in(client, role: str) -> None:
+    """Swap the client's cookies for `role`'s dashboard session (none for `none`/`bad_key`)."""
+    client.cookies.clear()
+    if role in ("none", "bad_key"):
+        return
+    key = KEYS[role]
+    response = client.post("/dashboard/login", data={"key": key}, follow_redirects=False)
+    assert response.status_code == 303, response.status_code
+
+
+def to_sign_in(response) -> bool:
+    """A 401, or a 303 to the sign-in form."""
+    location = response.headers.get("location", "")
+    return response.status_code == 401 or (response.status_code == 303 and "login" in location)
+
+
+def test_every_dashboard_page_is_declared(client):
+    routes = set(page_routes(client))
+    if not routes:
+        pytest.skip("this build of create_app does not mount the dashboard")
+    assert routes == set(PAGE_MINIMUM) | OPEN_PAGES
+
+
+@pytest.mark.parametrize("role", ["none", "retention", "manager", "admin"])
+def test_role_matrix_on_every_dashboard_page(client, role):
+    if not page_routes(client):
+        pytest.skip("this build of create_app does not mount the dashboard")
+    sign_in(client, role)
+    wrong = []
+    try:
+        for (method, path), need in PAGE_MINIMUM.items():
+            url = path.format(**PATH_VALUES)
+            data = {"open_cases": "0"} if method == "POST" else None
+            response = client.request(method, url, data=data, follow_redirects=False)
+            have, code = RANK[role], response.status_code
+            if code >= 500:
+                wrong.append((path, code, "server error"))
+            elif have == 0 and not to_sign_in(response):
+                wrong.append((path, code, "anonymous not sent to sign in"))
+            elif 0 < have < need and code != 403:
+                wrong.append((path, code, "expected 403"))
+            elif have >= need and code in (401, 403, 303):
+                wrong.append((path, code, "refused an allowed role"))
+    finally:
+        client.cookies.clear()
+    assert not wrong, wrong
