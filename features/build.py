@@ -98,12 +98,11 @@ def compute_all(
     out, notes = {}, []
     has_opps = "opportunities" in feature_engine.available(backend)
     entities = ["account", "opportunity"] if has_opps else ["account"]
-    step("account features")
+    step("account and opportunity features")
     frames = feature_engine.feature_frames(backend, entities, cutoffs, order)
     for entity, (frame, _, entity_notes) in frames.items():
         out[f"features_{entity}"] = frame
         notes += entity_notes
-    step("opportunity features")
     if not has_opps:
         notes.append("opportunity features switched off: no opportunities table")
     step("churn labels")

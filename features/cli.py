@@ -87,8 +87,7 @@ def features(
     from features.build import build_all
 
     steps = [
-        "account features",
-        "opportunity features",
+        "account and opportunity features",
         "churn labels",
         "deal-win labels",
         "writing tables",
