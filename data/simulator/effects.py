@@ -73,7 +73,7 @@ def ramp(x: np.ndarray, bounds: tuple[float, float]) -> np.ndarray:
 
 
 CHURN_BASE_LOGIT = -4.0
-WIN_BASE_LOGIT = 1.0
+WIN_BASE_LOGIT = 1.3
 CHURN_FRAILTY_SD = 0.2  # unobserved account-level noise on the churn logit
 WIN_NOISE_SD = 0.4  # unobserved deal-level noise on the win logit
 
@@ -277,12 +277,12 @@ WIN_EFFECTS: tuple[Effect, ...] = (
         "cadence",
         +1,
         3.0,
-        "Activities on the deal per week it was open. Step: deals worked less than about once "
-        "a week stall (a penalty); from 1.5 a week more activity adds nothing. Renewals need "
-        "less attention: the penalty is a third as strong for them.",
-        "step",
-        1.0,
-        (0.6, 1.5),
+        "Activities on the deal per week it was open. Saturating: deals worked less than "
+        "about once a week stall (a penalty that shrinks up to 2.5 a week); more activity adds "
+        "nothing. Renewals need less attention: the penalty is a third as strong for them.",
+        "saturating",
+        2.5,
+        (0.5, 2.5),
         neutral=1.0,
         interaction=Interaction("renewal", (0.0, 1.0), 1.0, 0.33),
     ),

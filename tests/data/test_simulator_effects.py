@@ -92,12 +92,12 @@ def test_long_calls_win_deals(deal_panel):
     assert long_calls - short_calls > 0.05
 
 
-def test_deal_cadence_is_a_step_that_saturates(deal_panel):
+def test_deal_cadence_helps_then_saturates(deal_panel):
     won, per_week = deal_panel.won, deal_panel.per_week
-    quiet, steady = _rate(won, per_week < 1), _rate(won, per_week.between(1.5, 3))
-    busy = _rate(won, per_week > 3)
-    assert steady - quiet > 0.15
-    assert abs(busy - steady) < 0.1  # beyond 1.5 a week more activity adds nothing
+    quiet, steady = _rate(won, per_week < 1), _rate(won, per_week.between(2.5, 4))
+    busy = _rate(won, per_week > 4)
+    assert steady - quiet > 0.25
+    assert abs(busy - steady) < 0.1  # beyond 2.5 a week more activity adds little
 
 
 def test_follow_up_slower_than_two_days_loses_deals_faster_does_not_help(deal_panel):
