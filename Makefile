@@ -16,7 +16,7 @@ UV_VERSION := 0.13.9
 
 .PHONY: help setup demo demo-key data ingest features train evaluate promote retrain explain score serve \
 	test lint bench bench-ingest bench-features bench-train bench-explain bench-serve \
-	fuzz soak audit lock clean
+	fuzz faults soak audit lock clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -96,6 +96,19 @@ bench-explain: setup ## Batch SHAP rows/s, single-row latency, full vs increment
 
 bench-serve: setup ## Loopback load on one uvicorn worker vs a bare FastAPI baseline
 	$(BIN)/python -m benchmarks.serve --accounts $(BENCH_ACCOUNTS)
+
+fuzz: setup ## Longer property + schemathesis run (BAROMETER_FUZZ_EXAMPLES, default 200)
+	BAROMETER_FUZZ_EXAMPLES=$${BAROMETER_FUZZ_EXAMPLES:-200} $(BIN)/python -m pytest -q -s -m "" \
+		tests/reliability/test_ingest_fuzz.py tests/reliability/test_api_fuzz.py tests/reliability/test_security.py
+
+faults: setup ## kill -9 at random points, concurrent commands, disk full (slow; not in make test)
+	$(BIN)/python -m pytest -q -s -m slow tests/reliability
+
+soak: setup ## SOAK_MINUTES (default 10) at 500 req/s on one worker, with a promotion mid-run
+	$(BIN)/python -m benchmarks.soak --minutes $${SOAK_MINUTES:-10}
+
+audit: setup ## pip-audit the locked dependencies (needs PyPI/OSV vulnerability data; --strict)
+	$(BIN)/pip-audit -r requirements.lock --no-deps --disable-pip --strict
 
 lock: setup ## Re-resolve requirements.lock from pyproject.toml (needs network)
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
