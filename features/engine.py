@@ -73,9 +73,10 @@ def features_expr(
 ) -> tuple[ir.Table, list[Feature], list[str]]:
     """The Ibis expression for an entity's feature table, its features and switch-off notes.
 
-    Each source is computed into its own table first (see `Context.materialise`; dropped by
-    `ctx.close()`), so the expression returned is a cheap join of those. `only` restricts the
-    table to the named features (e.g. a benchmark subset).
+    Shared intermediates are computed once into tables first (see `Context.materialise`;
+    dropped by `ctx.close()`). On DuckDB the sources stay lazy in one final query, so columns
+    and aggregates no selected feature reads are pruned; on Spark each source is checkpointed
+    too, keeping plans small. `only` restricts the table to the named features.
     """
     feats, notes = active_features(entity, ctx.tables)
     if only is not None:
@@ -86,7 +87,9 @@ def features_expr(
     key = "account_id" if entity == "account" else "opportunity_id"
     wide = grid
     for source in dict.fromkeys(f.source for f in feats):
-        part = ctx.materialise(f"src_{source}", SOURCES[source](ctx))
+        part = SOURCES[source](ctx)
+        if ctx.con.name != "duckdb":  # Spark: cut the lineage so the final plan stays small
+            part = ctx.materialise(f"src_{source}", part)
         wide = left_join(wide, part, [key, "c_day"])
     cols = {k: wide[k] for k in KEYS[entity]}
     cols["c_day"] = wide.c_day
