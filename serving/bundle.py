@@ -131,9 +131,12 @@ class BundleHolder:
     def reload(self) -> ModelBundle:
         """Load the champions and swap them in (requests in flight keep their old bundle)."""
         with self._lock:
-            bundle = load_bundle(self.provider, self.targets, self.current.generation + 1)
-            self.current = bundle
-            return bundle
+            fresh = load_bundle(self.provider, self.targets, self.current.generation + 1)
+            # A target whose new champion fails to load keeps serving its previous one.
+            kept = {t: m for t, m in self.current.models.items() if t in fresh.errors}
+            models = MappingProxyType({**kept, **fresh.models})
+            self.current = ModelBundle(models, fresh.generation, fresh.errors)
+            return self.current
 
     def stale_targets(self) -> list[str]:
         """Targets whose champion version differs from the loaded one (a promotion happened)."""

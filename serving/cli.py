@@ -39,7 +39,7 @@ def score(
     try:
         loaded = ChampionProvider(settings).load(target)
         result = job.run(settings, loaded, as_of, out, load_registry())
-    except (LookupError, ValueError, FileNotFoundError) as exc:
+    except (LookupError, ValueError, OSError) as exc:  # OSError: e.g. disk full writing --out
         Console(stderr=True).print(f"[red]barometer score:[/red] {exc}")
         raise typer.Exit(1) from exc
     Console().print(

@@ -254,9 +254,6 @@ def test_disk_full_while_writing_scores_fails_cleanly(base, tiny_disk, tmp_path)
     assert "No space left" in output or "space" in output.lower(), output
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG serving/cli.py score: OSError (disk full) ends in a traceback"
-)
 def test_disk_full_error_is_a_message_not_a_traceback(base, tiny_disk, tmp_path):
     home = copy_workspace(base, tmp_path / "full2")
     (tiny_disk / "filler").write_bytes(b"\0" * 56 * 1024)

@@ -73,11 +73,6 @@ def test_missing_champion_is_a_503_with_the_reason_not_a_crash(tmp_path):
         assert body["ready"] is False and "No champion" in body["missing"]["churn"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG serving/bundle.py: a failed reload drops the loaded champion (issue 8 asks to "
-    "keep the previous one)",
-)
 def test_failed_reload_keeps_the_previous_champion(churn):
     provider = FlakyProvider({"churn": churn})
     holder = BundleHolder(provider, ("churn",))
