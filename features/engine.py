@@ -132,13 +132,9 @@ def feature_frame(
 
 
 def to_frame(expr: ir.Table, entity: Entity, feats: list[Feature]) -> pd.DataFrame:
-    """Execute and shape: keys, `cutoff` (naive-UTC midnight), features with stable dtypes.
-
-    Columns are chosen and rows sorted by the engine, so no full copy is made in pandas."""
-    keys = [k for k in ("opportunity_id", "account_id", "c_day", "snapshot") if k in expr.columns]
-    order = [k for k in ("account_id", "opportunity_id", "c_day", "snapshot") if k in keys]
-    frame = expr.select(*keys, *[f.name for f in feats]).order_by(order).to_pandas()
-    frame.insert(keys.index("c_day"), "cutoff", day_to_timestamp(frame.pop("c_day")))
+    """Execute and shape: keys, `cutoff` (naive-UTC midnight), features with stable dtypes."""
+    frame = expr.to_pandas()
+    frame.insert(1 if entity == "account" else 2, "cutoff", day_to_timestamp(frame.pop("c_day")))
     for f in feats:
         if f.kind == "numeric":
             frame[f.name] = frame[f.name].astype("float64")
@@ -146,7 +142,10 @@ def to_frame(expr: ir.Table, entity: Entity, feats: list[Feature]) -> pd.DataFra
             frame[f.name] = frame[f.name].astype("boolean")
         else:
             frame[f.name] = frame[f.name].astype("string")
-    return frame
+    order = [c for c in ("account_id", "opportunity_id", "cutoff", "snapshot") if c in frame]
+    frame = frame.sort_values(order).reset_index(drop=True)
+    keys = [k for k in ("opportunity_id", "account_id", "cutoff", "snapshot") if k in frame]
+    return frame[keys + [f.name for f in feats]]
 
 
 def compute_features(
