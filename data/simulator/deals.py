@@ -185,10 +185,7 @@ def _group_position(group: np.ndarray) -> np.ndarray:
     return np.arange(len(group)) - np.repeat(starts, np.diff(np.r_[starts, len(group)]))
 
 
-STAGE_GATES = (
-    ("decision_maker_reached", 1.0, 3),  # without the decision maker: stuck by Discovery
-    ("distinct_contacts", 3.0, 4),  # fewer than 3 contacts: stuck by Proposal
-)
+STAGE_GATES = (("distinct_contacts", 3.0, 4),)  # fewer than 3 contacts: stuck by Proposal
 
 
 def stage_ceiling(x: dict[str, np.ndarray]) -> np.ndarray:
