@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,7 +11,21 @@ import pytest
 from barometer.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
+# Spark's Python workers must run this interpreter (the venv's), not whatever `python3` is on PATH.
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+MLFLOW_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_mlflow_uri():
+    """`mlflow.set_tracking_uri` also exports MLFLOW_TRACKING_URI, which `Settings` reads: clear it
+    around every test so one test's workspace never becomes another's tracking store."""
+    for name in MLFLOW_URI_VARIABLES:
+        os.environ.pop(name, None)
+    yield
+    for name in MLFLOW_URI_VARIABLES:
+        os.environ.pop(name, None)
 
 
 @pytest.fixture
