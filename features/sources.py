@@ -6,6 +6,8 @@ nullable integers and booleans keep their nulls (Ibis pitfall: `Int64` becomes N
 
 from __future__ import annotations
 
+import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Literal
@@ -70,6 +72,8 @@ def spark_session(partitions: int = 2) -> Any:
     """A local Spark session in UTC with Arrow transfers (reused if one is running)."""
     from pyspark.sql import SparkSession
 
+    # Python workers run this interpreter (the venv's), not whatever `python3` is on PATH.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     return (
         SparkSession.builder.master(f"local[{min(partitions, 2)}]")
         .appName("barometer-features")
