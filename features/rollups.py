@@ -94,7 +94,12 @@ class Context:
 
     @cached_property
     def activities(self) -> ir.Table:
-        return self.materialise("activities", prep.activities(self.con, self.con.table("accounts")))
+        """Prepared activities: lazy on DuckDB (each reader's query computes only the columns it
+        reads, in its own scan), checkpointed on Spark."""
+        prepared = prep.activities(self.con, self.con.table("accounts"))
+        if self.con.name == "duckdb":
+            return prepared
+        return self.materialise("activities", prepared)
 
     @cached_property
     def opportunities(self) -> ir.Table:
@@ -104,20 +109,19 @@ class Context:
     def stages(self) -> ir.Table:
         return self.materialise("stages", prep.stages(self.con, self.stage_order))
 
-    # Single-consumer rollups stay lazy: writing them out would cost more than it saves.
     @cached_property
-    def day_rollup(self) -> ir.Table:
-        return account_day_rollup(self)
+    def day_map(self) -> pd.DataFrame:
+        """Which cutoffs see each day's activity (see `day_map`), from the first activity on."""
+        first = self.activities.occ_day.min().to_pyarrow().as_py()
+        return day_map(self.cutoffs, first if first is not None else 0)
+
+    @cached_property
+    def activity_buckets(self) -> ir.Table:
+        return self.materialise("activity_buckets", activity_buckets(self))
 
     @cached_property
     def touch_days(self) -> ir.Table:
         return touch_days(self)
-
-    @cached_property
-    def next_cutoff_map(self) -> ir.Table:
-        """(day, next_cut) for every day with activity up to the last cutoff."""
-        first = self.activities.vis_day.min().to_pyarrow().as_py()
-        return next_cutoff_map(self.cutoffs, first if first is not None else 0)
 
     @cached_property
     def account_grid(self) -> ir.Table:
@@ -210,14 +214,59 @@ def opportunity_grid(ctx: Context) -> ir.Table:
 # ---------------------------------------------------------------- account sources
 
 
-def account_day_rollup(ctx: Context) -> ir.Table:
-    """Activity measures per (account, occurred day, visible day)."""
+def day_map(cutoffs: list, first_day: int) -> pd.DataFrame:
+    """For each day from `first_day` to the day before the last cutoff: which cutoffs see it.
+
+    `lo` is the index of the first cutoff strictly after the day (`lo_day` its epoch day): an
+    event visible that day counts from that cutoff on. `hi30`/`hi90` are the index of the last
+    cutoff at most 30/90 days after the day: an event that occurred that day is inside those
+    cutoffs' windows up to there. So an event counts in the windows of the cutoff indices
+    `lo(visible day) .. hi(occurred day)`, a contiguous run.
+    """
+    cuts = np.array([cutoff_day(x) for x in normalise_cutoffs(cutoffs)], dtype="int64")
+    days = np.arange(min(first_day, cuts[-1] - 1), cuts[-1], dtype="int64")
+    lo = np.searchsorted(cuts, days, side="right")
+    last = lambda span: np.searchsorted(cuts, days + span, side="right") - 1  # noqa: E731
+    return pd.DataFrame(
+        {"day": days, "lo": lo, "lo_day": cuts[lo], "hi30": last(30), "hi90": last(WINDOW)}
+    )
+
+
+def spans(days: pd.DataFrame, cutoffs: list) -> ir.Table:
+    """(lo, hi30, hi90) -> one row per cutoff index lo..hi90 it covers, with `c_day` and
+    `recent` (1 when that cutoff's 30-day window holds it too: index <= hi30).
+
+    Only combinations that can occur are listed: an event is never visible before it occurred,
+    so `lo` runs from lo(occurred day) to hi90(occurred day).
+    """
+    cuts = np.array([cutoff_day(x) for x in normalise_cutoffs(cutoffs)], dtype="int64")
+    occ = days[["lo", "hi30", "hi90"]].drop_duplicates().to_numpy()
+    keys = {(int(lo), int(h30), int(h90)) for lo0, h30, h90 in occ for lo in range(lo0, h90 + 1)}
+    rows = [(lo, h30, h90, i) for lo, h30, h90 in sorted(keys) for i in range(lo, h90 + 1)]
+    frame = pd.DataFrame(rows, columns=["lo", "hi30", "hi90", "idx"], dtype="int64")
+    frame["c_day"] = cuts[frame["idx"].to_numpy()]
+    frame["recent"] = (frame["idx"] <= frame["hi30"]).astype("int64")
+    return ibis.memtable(frame.drop(columns="idx"))
+
+
+def activity_buckets(ctx: Context) -> ir.Table:
+    """Activity measures per (account, lo, hi30, hi90): events seen by the same run of cutoffs
+    share a bucket (see `day_map`), so one pass over the events serves every cutoff.
+
+    Events visible only after the last cutoff fall out; `last_*` keep the latest day of a touch,
+    a connected call and usage, for `recency` (all history).
+    """
     t = ctx.activities
+    m = ibis.memtable(ctx.day_map)
+    seen = m.select(v_day=_.day, lo=_.lo, lo_day=_.lo_day)
+    occurred = m.select(o_day=_.day, hi30=_.hi30, hi90=_.hi90)
+    t = t.join(seen, t.vis_day == seen.v_day).join(occurred, t.occ_day == occurred.o_day)
     touch = t.kind.isin(prep.TOUCH_TYPES)
     call = t.kind == "call"
     connected = call & (t.result == "connected")
     known_tz = call & t.local_hour.notnull()
     business = known_tz & t.local_hour.between(9, 16) & (t.local_weekday < 5)
+    usage = t.kind.isin(prep.USAGE_TYPES)
     measures = {
         "touches": _n(touch),
         "outbound": _n(touch & (t.way == "outbound")),
@@ -229,7 +278,7 @@ def account_day_rollup(ctx: Context) -> ir.Table:
         "meetings": _n(t.kind == "meeting"),
         "demos": _n((t.kind == "demo") | ((t.kind == "meeting") & (t.goal == "demo"))),
         "dm": _n(touch & t.reached_decision_maker),
-        "usage": _n(t.kind.isin(prep.USAGE_TYPES)),
+        "usage": _n(usage),
         "rated": _n(t.rating.notnull()),
         "rating_sum": _x(t.rating.notnull(), t.rating.cast("float64")),
         "calls_morning": _n(call & t.hour_utc.between(6, 11)),
@@ -240,8 +289,12 @@ def account_day_rollup(ctx: Context) -> ir.Table:
         "calls_with_goal": _n(call & t.goal.notnull()),
         **{f"goal_{g}": _n(call & (t.goal == g)) for g in prep.OBJECTIVES},
     }
-    return t.group_by(["account_id", "occ_day", "vis_day"]).aggregate(
-        **{k: v.sum() for k, v in measures.items()}
+    last = lambda cond: ibis.ifelse(cond.fill_null(False), t.occ_day, None).max()  # noqa: E731
+    return t.group_by(["account_id", "lo", "lo_day", "hi30", "hi90"]).aggregate(
+        **{k: v.sum() for k, v in measures.items()},
+        last_touch=last(touch),
+        last_connected=last(connected),
+        last_usage=last(usage),
     )
 
 
@@ -251,14 +304,17 @@ def _band(rollup: ir.Table, ctx: Context, window: int) -> ir.Table:
     return j.filter(j.vis_day < j.c_day)
 
 
+RECENT_MEASURES = ("touches", "usage")  # measures also summed over the last 30 days
+
+
 def activity_windows(ctx: Context) -> ir.Table:
-    """Activity sums over the last 30 and 90 days before each cutoff."""
-    r = ctx.day_rollup
-    j = _band(r, ctx, WINDOW)
-    recent = j.occ_day >= j.c_day - 30
-    names = [c for c in r.columns if c not in ("account_id", "occ_day", "vis_day")]
+    """Activity sums over the last 30 and 90 days before each cutoff, from the buckets."""
+    b = ctx.activity_buckets
+    j = b.join(spans(ctx.day_map, ctx.cutoffs), ["lo", "hi30", "hi90"])
+    keys = ("account_id", "lo", "lo_day", "hi30", "hi90")
+    names = [c for c in b.columns if c not in keys and not c.startswith("last_")]
     aggs = {f"a90_{n}": j[n].sum() for n in names}
-    aggs |= {f"a30_{n}": _x(recent, j[n]).sum() for n in ("touches", "usage")}
+    aggs |= {f"a30_{n}": (j[n] * j.recent).sum() for n in RECENT_MEASURES}
     return j.group_by(["account_id", "c_day"]).aggregate(**aggs)
 
 
@@ -306,34 +362,15 @@ def running(
 def recency(ctx: Context) -> ir.Table:
     """Last day (before each cutoff, all history) with a touch, a connected call, usage.
 
-    Activities are bucketed by the first cutoff that sees them, reduced to one row per account
-    and bucket, then carried forward across cutoffs."""
-    t, m = ctx.activities, ctx.next_cutoff_map
-    t = t.join(m, t.vis_day == m.day)
-    touch = t.kind.isin(prep.TOUCH_TYPES)
-    connected = (t.kind == "call") & (t.result == "connected")
-    usage = t.kind.isin(prep.USAGE_TYPES)
-    ev = t.group_by(["account_id", "next_cut"]).aggregate(
-        touch=ibis.ifelse(touch, t.occ_day, None).max(),
-        connected=ibis.ifelse(connected.fill_null(False), t.occ_day, None).max(),
-        usage=ibis.ifelse(usage, t.occ_day, None).max(),
+    Each bucket counts from its first cutoff (`lo_day`) on; buckets are reduced to one row per
+    account and first cutoff, then carried forward across cutoffs."""
+    b = ctx.activity_buckets
+    ev = b.group_by(["account_id", "lo_day"]).aggregate(
+        touch=b.last_touch.max(), connected=b.last_connected.max(), usage=b.last_usage.max()
     )
-    # Each bucket counts from its cutoff on: seen "the day before" it, for `running`.
-    ev = ev.select("account_id", "touch", "connected", "usage", vis_day=_.next_cut - 1)
+    # Seen "the day before" its first cutoff, for `running`.
+    ev = ev.select("account_id", "touch", "connected", "usage", vis_day=_.lo_day - 1)
     return running(ev, ctx.account_grid, ["account_id"], ["touch", "connected", "usage"])
-
-
-def next_cutoff_map(cutoffs: list, first_day: int) -> ir.Table:
-    """(day, next_cut): for every day from `first_day` up to the last cutoff, the first cutoff
-    strictly after it. A day's events are visible from that cutoff on; later days map nowhere.
-
-    Grouping events by (entity, next_cut) before a running aggregate shrinks the stream from
-    one row per entity and day to one per entity and cutoff (an as-of lookup by buckets).
-    """
-    cuts = np.array([cutoff_day(x) for x in normalise_cutoffs(cutoffs)], dtype="int64")
-    days = np.arange(min(first_day, cuts[0] - 1), cuts[-1], dtype="int64")
-    nxt = cuts[np.searchsorted(cuts, days, side="right")]
-    return ibis.memtable(pd.DataFrame({"day": days, "next_cut": nxt}))
 
 
 def touch_days(ctx: Context, key: str = "account_id") -> ir.Table:
