@@ -15,7 +15,7 @@ TARGETS := churn deal_win
 UV_VERSION := 0.13.9
 
 .PHONY: help setup demo demo-key data ingest features train evaluate promote retrain explain score serve \
-	test lint bench bench-ingest bench-features bench-train bench-explain bench-serve \
+	test lint bench bench-ingest bench-features bench-train bench-explain bench-serve bench-dashboard \
 	fuzz faults soak audit lock clean
 
 help: ## List the targets
@@ -80,7 +80,7 @@ lint: setup ## Ruff lint and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: bench-ingest bench-features bench-train bench-explain bench-serve ## Run every benchmark
+bench: bench-ingest bench-features bench-train bench-explain bench-serve bench-dashboard ## Run every benchmark
 
 bench-ingest: setup ## Ingest the 50k-account simulation; compare with DuckDB's bare read_csv
 	$(BIN)/python -m benchmarks.ingest --accounts $(BENCH_ACCOUNTS)
@@ -96,6 +96,9 @@ bench-explain: setup ## Batch SHAP rows/s, single-row latency, full vs increment
 
 bench-serve: setup ## Loopback load on one uvicorn worker vs a bare FastAPI baseline
 	$(BIN)/python -m benchmarks.serve --accounts $(BENCH_ACCOUNTS)
+
+bench-dashboard: setup ## Server time of every dashboard page and role on 50k scored accounts
+	$(BIN)/python -m benchmarks.dashboard --accounts $(BENCH_ACCOUNTS)
 
 fuzz: setup ## Longer property + schemathesis run (BAROMETER_FUZZ_EXAMPLES, default 200)
 	BAROMETER_FUZZ_EXAMPLES=$${BAROMETER_FUZZ_EXAMPLES:-200} $(BIN)/python -m pytest -q -s -m "" \

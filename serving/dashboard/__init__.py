@@ -28,24 +28,29 @@ from serving.dashboard.pages import (
 STATIC = Path(__file__).with_name("static")
 MLFLOW_UI = "http://127.0.0.1:5000"
 Reliability = Callable[[str, str], pd.DataFrame | None]
+Backtest = Callable[[str, str], dict[str, float]]
 
 
 def mount(
     app: FastAPI,
     *,
     reliability: Reliability | None = None,
+    backtest: Backtest | None = None,
     mlflow_ui: str = MLFLOW_UI,
     secure_cookie: bool = False,
 ) -> FastAPI:
     """Add the dashboard to `app` (built by `serving.app.create_app`); returns the app.
 
     `reliability(target, version)` gives a champion's reliability table (`predicted`, `observed`,
-    `count`); by default it is read from the version's MLflow run (`report/reliability.csv`)."""
+    `count`); by default it is read from the version's MLflow run (`report/reliability.csv`).
+    `backtest(target, version)` gives its backtest metrics; by default the registered version's
+    `backtest_*` tags (what `barometer train` and `evaluate` record, and `promote` compares)."""
     state = app.state
     state.dashboard = DashboardState(
         secret=session.secret_for(state.keyring),
         mlflow_ui=mlflow_ui,
         reliability=reliability or mlflow_reliability(state.settings),
+        backtest=backtest or mlflow_backtest(state.settings),
         secure_cookie=secure_cookie,
     )
     app.include_router(router)
@@ -76,3 +81,33 @@ def mlflow_reliability(settings) -> Reliability:
         return pd.read_csv(io.StringIO(text))
 
     return load
+
+
+def mlflow_backtest(settings) -> Backtest:
+    """Read each champion version's backtest metrics from its registry tags, once per version."""
+
+    @lru_cache(maxsize=16)
+    def load(target: str, version: str) -> dict[str, float]:
+        from explain import model_store
+
+        try:
+            mv = model_store.client(settings).get_model_version(
+                model_store.registered_name(target), version
+            )
+        except Exception:  # noqa: BLE001 - no registry, no version: the page shows none
+            return {}
+        return backtest_metrics(mv.tags or {})
+
+    return load
+
+
+def backtest_metrics(tags: dict[str, str]) -> dict[str, float]:
+    """The numeric `backtest_*` tags, e.g. {'backtest_roc_auc_mean': 0.81}."""
+    out = {}
+    for name, value in tags.items():
+        if name.startswith("backtest_") and name != "backtest_id":
+            try:
+                out[name] = float(value)
+            except ValueError:
+                continue
+    return out

@@ -7,7 +7,7 @@ and are left out of its navigation.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import parse_qs, quote
@@ -67,10 +67,11 @@ class DashboardState:
     secret: bytes
     mlflow_ui: str
     reliability: object  # callable(target, version) -> DataFrame | None
+    backtest: object  # callable(target, version) -> {metric: value}
     secure_cookie: bool = False
     norms: tuple | None = None  # (scores marker, stage norms frame)
-    search: tuple | None = None  # (snapshot, lower-cased ids)
     index: tuple | None = None  # (scores marker, future of sources.read_index)
+    memo: dict = field(default_factory=dict)  # target -> (snapshot, what was built from it)
 
 
 # ------------------------------------------------------------------ sessions and rendering
@@ -244,7 +245,7 @@ async def worklist_page(
         page=page,
         page_size=PAGE_SIZE,
         next_cursor=next_cursor,
-        options=filter_options(snapshot),
+        options=filter_options(request, snapshot),
     )
 
 
@@ -274,22 +275,61 @@ def search_rows(request: Request, chosen: Filters, offset: int, limit: int):
     from serving.views import item_view
 
     snapshot = snapshot_for(request, "churn")
-    frame = snapshot.frame
-    mask = id_index(request, snapshot).__contains__(chosen.q.lower())
-    for column, wanted in chosen.api().items():
-        if wanted is not None and column in frame:
-            mask &= frame[column].astype(object).to_numpy() == wanted
-    column = "probability" if chosen.sort == "risk" else "value_at_risk"
-    keys = pd.to_numeric(frame[column], errors="coerce").fillna(-np.inf).to_numpy(float)
-    ids = frame["entity_id"].astype(str).to_numpy()
-    positions = np.flatnonzero(mask)
-    order = positions[np.lexsort((ids[positions], -keys[positions]))]
-    chosen_rows = order[offset : offset + limit]
+    order = ranked_positions(request, snapshot, chosen)
     items = [
         AccountItem.model_validate(item_view(snapshot.record_at(int(i)), "churn")).model_dump()
-        for i in chosen_rows
+        for i in order[offset : offset + limit]
     ]
     return items, len(order)
+
+
+def ranked_positions(request: Request, snapshot, chosen: Filters) -> np.ndarray:
+    """Row positions of the filtered (and searched) worklist in the API's order: highest first,
+    ties by id. The orders and filter columns are built once per snapshot."""
+    built = memo(request, snapshot)
+    order = built.get(chosen.sort)
+    if order is None:
+        order = built[chosen.sort] = api_order(snapshot, chosen)
+    mask = np.ones(len(snapshot), dtype=bool)
+    if chosen.q:
+        mask &= id_index(request, snapshot).__contains__(chosen.q.lower())
+    for column, wanted in chosen.api().items():
+        if wanted is not None:
+            mask &= filter_column(request, snapshot, column) == wanted
+    return order[mask[order]]
+
+
+def memo(request: Request, snapshot) -> dict:
+    """What the pages built from this snapshot (orders, columns, search index, CSV lines); a new
+    snapshot starts empty. Kept apart from the snapshot's bounded body cache, never evicted."""
+    state: DashboardState = request.app.state.dashboard
+    found = state.memo.get(snapshot.target)
+    if found is None or found[0] is not snapshot:
+        found = state.memo[snapshot.target] = (snapshot, {})
+    return found[1]
+
+
+def api_order(snapshot, chosen: Filters) -> np.ndarray:
+    """Every row position by the sort key, highest first (missing last), ties by id."""
+    column = "probability" if chosen.sort == "risk" else "value_at_risk"
+    frame = snapshot.frame
+    keys = pd.to_numeric(frame[column], errors="coerce").fillna(-np.inf).to_numpy(float)
+    return np.lexsort((frame["entity_id"].astype(str).to_numpy(), -keys))
+
+
+def filter_column(request: Request, snapshot, column: str) -> np.ndarray:
+    """A filter column's values (objects, compared with ==); all None when the snapshot lacks it."""
+    built = memo(request, snapshot)
+    found = built.get(f"column:{column}")
+    if found is None:
+        frame = snapshot.frame
+        found = (
+            frame[column].astype(object).to_numpy()
+            if column in frame
+            else np.full(len(snapshot), None, dtype=object)
+        )
+        built[f"column:{column}"] = found
+    return found
 
 
 class IdIndex:
@@ -303,34 +343,38 @@ class IdIndex:
 
 
 def id_index(request: Request, snapshot) -> IdIndex:
-    state: DashboardState = request.app.state.dashboard
-    if state.search is None or state.search[0] is not snapshot:
-        state.search = (snapshot, IdIndex(snapshot.frame["entity_id"].to_numpy()))
-    return state.search[1]
+    built = memo(request, snapshot)
+    if "search" not in built:
+        built["search"] = IdIndex(snapshot.frame["entity_id"].to_numpy())
+    return built["search"]
 
 
 def change_of(snapshot, entity_id: str) -> float | None:
     row = snapshot.row(entity_id)
-    if row is None or row.get("previous_probability") is None:
+    return None if row is None else change_in(row)
+
+
+def change_in(row: dict) -> float | None:
+    """The change in probability since the previous scoring (None without one)."""
+    if row.get("previous_probability") is None:
         return None
     return row["probability"] - row["previous_probability"]
 
 
-def filter_options(snapshot) -> dict[str, list[str]]:
-    """The segments and owners present in the snapshot (cached with it)."""
-
-    def build():
+def filter_options(request: Request, snapshot) -> dict[str, list[str]]:
+    """The segments and owners present in the snapshot (built once per snapshot)."""
+    built = memo(request, snapshot)
+    if "options" not in built:
         frame = snapshot.frame
-        return {
+        built["options"] = {
             c: sorted(frame[c].dropna().astype(str).unique().tolist()) if c in frame else []
             for c in ("segment", "owner_rep_id")
         }
-
-    return snapshot.cached("dashboard:options", build)
+    return built["options"]
 
 
 @router.get("/worklist.csv")
-def worklist_csv(
+async def worklist_csv(
     request: Request,
     sort: Literal["risk", "arr_at_risk"] = "risk",
     segment: Text = None,
@@ -338,21 +382,41 @@ def worklist_csv(
     band: Literal["high", "medium", "low", ""] | None = None,
     q: Text = None,
 ):
-    """The whole filtered worklist as CSV, in the page's order."""
+    """The whole filtered worklist as CSV, in the page's order (rows rendered once per run)."""
     need(request, Role.retention)
     chosen = filters_from(sort, segment, owner, band, q)
     snapshot = snapshot_for(request, "churn")
-    if chosen.q:
-        rows, _ = search_rows(request, chosen, 0, len(snapshot))
-    else:
-        limit = max(len(snapshot), 1)
-        rows = worklist(request, "churn", chosen.sort, chosen.api(), limit, None)["items"]
-    table = [
-        views.worklist_row(r, change_of(snapshot, r["account_id"]), i)
-        for i, r in enumerate(rows, 1)
-    ]
+    lines, prefixes = await asyncio.shield(csv_lines(request, snapshot))
+    text = views.csv_join(lines, prefixes, ranked_positions(request, snapshot, chosen))
     headers = {"Content-Disposition": 'attachment; filename="worklist.csv"'}
-    return Response(views.csv_text(table), media_type="text/csv", headers=headers)
+    return Response(text, media_type="text/csv", headers=headers)
+
+
+def csv_lines(request: Request, snapshot) -> asyncio.Future:
+    """Every account's CSV line (all columns but the rank), rendered once per snapshot in a
+    thread; started by the worklist page so an export rarely waits for it."""
+    built = memo(request, snapshot)
+    if "csv" not in built or failed(built["csv"]):
+        built["csv"] = asyncio.ensure_future(run_in_threadpool(render_csv_lines, snapshot))
+    return built["csv"]
+
+
+def render_csv_lines(snapshot) -> tuple[np.ndarray, list[str]]:
+    """Each row of the snapshot (by position) as the API's worklist item with its change, and
+    the rank prefixes."""
+    from serving.snapshot import record
+    from serving.views import item_view
+
+    lines = []
+    for raw in snapshot.frame.to_dict("records"):
+        row = record(raw)
+        item = views.worklist_row(item_view(row, "churn"), change_in(row), 0)
+        lines.append(views.csv_line(item))
+    return np.array(lines, dtype=object), views.rank_prefixes(len(lines))
+
+
+def failed(job: asyncio.Future) -> bool:
+    return job.done() and (job.cancelled() or job.exception() is not None)
 
 
 # ------------------------------------------------------------------ account and what-if
@@ -670,13 +734,16 @@ async def contribution_page(request: Request):
 
 @router.get("/models", response_class=HTMLResponse)
 async def models_page(request: Request):
-    """`GET /v1/models`, each champion's reliability curve, and a link to the MLflow UI."""
+    """`GET /v1/models` with each champion's backtest metrics from the registry, its reliability
+    curve, and a link to the MLflow UI."""
     role = need(request, Role.retention)
     state: DashboardState = request.app.state.dashboard
     body = models_view(request.app.state.models.current)
     curves = []
     for m in body["models"]:
         table = await run_in_threadpool(state.reliability, m["target"], m["version"])
+        backtest = await run_in_threadpool(state.backtest, m["target"], m["version"])
+        m = {**m, "metrics": {**m["metrics"], **backtest}}
         chart = None
         if table is not None and len(table):
             chart = svg.curve(

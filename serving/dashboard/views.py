@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from itertools import chain
+
+import numpy as np
 
 BAND_ICON = {"high": "▲", "medium": "◆", "low": "▽"}
 BAND_TEXT = {"high": "High", "medium": "Medium", "low": "Low"}
@@ -53,15 +55,27 @@ def worklist_row(item: dict, change: float | None, rank: int) -> dict:
     return {**item, "rank": rank, "change": change}
 
 
-def csv_text(rows: Iterable[dict]) -> str:
-    """The worklist as CSV (raw numbers, not the formatted text)."""
+def csv_line(row: dict) -> str:
+    """One worklist row as a CSV line without its rank (raw numbers, not the formatted text)."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        as_of = row.get("as_of")
-        writer.writerow({**row, "as_of": as_of.isoformat() if as_of is not None else ""})
+    columns = CSV_COLUMNS[1:]
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    as_of = row.get("as_of")
+    writer.writerow({**row, "as_of": as_of.isoformat() if as_of is not None else ""})
     return out.getvalue()
+
+
+def csv_join(lines: np.ndarray, prefixes: list[str], positions: np.ndarray) -> str:
+    """The header, then the line at each position in turn behind its rank prefix ('1,', '2,' …
+    from `rank_prefixes`): one gather and one join, no per-row formatting."""
+    chosen = lines[positions].tolist()
+    rows = chain.from_iterable(zip(prefixes[: len(chosen)], chosen, strict=True))
+    return ",".join(CSV_COLUMNS) + "\n" + "".join(rows)
+
+
+def rank_prefixes(n: int) -> list[str]:
+    """['1,', '2,', …] for up to `n` rows."""
+    return [f"{rank}," for rank in range(1, n + 1)]
 
 
 def waterfall_steps(contributions: list[dict]) -> list[tuple[str, float]]:

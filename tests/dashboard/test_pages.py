@@ -192,6 +192,8 @@ def test_models_page_lists_champions_reliability_and_mlflow_link(client) -> None
     assert 'data-testid="version-churn">3<' in page and 'data-testid="version-deal_win">5<' in page
     assert "Reliability of churn v3" in page and 'class="ideal"' in page
     assert "No reliability table found" in page  # deal_win has none in this fixture
+    assert 'backtest_roc_auc_mean</td><td class="num">0.8123<' in page  # registry metrics
+    assert 'roc_auc</td><td class="num">0.7000<' in page  # the loaded model's own
     assert 'href="http://127.0.0.1:5000"' in page
 
 
@@ -206,3 +208,10 @@ def test_sign_out_clears_the_session(client) -> None:
     sign_in(client, "retention")
     client.post("/dashboard/logout")
     assert client.get("/dashboard/worklist").status_code == 303
+
+
+def test_backtest_metrics_are_the_numeric_backtest_tags() -> None:
+    from serving.dashboard import backtest_metrics
+
+    tags = {"backtest_roc_auc_mean": "0.81", "backtest_id": "abc", "run_id": "r", "backtest_x": "?"}
+    assert backtest_metrics(tags) == {"backtest_roc_auc_mean": 0.81}
