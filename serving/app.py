@@ -26,10 +26,11 @@ from serving.auth import load_keyring
 from serving.bundle import TARGETS, BundleHolder, ChampionProvider, ModelProvider
 from serving.dashboard import mount as mount_dashboard
 from serving.features_source import FrameFeatureSource, load_latest_features
+from serving.heap import settle_heap, thaw_heap
 from serving.insights import InsightsHolder
 from serving.live import LiveCache
 from serving.observability import LOGGER, Metrics, ObservabilityMiddleware
-from serving.routers import api_router, health
+from serving.routers import API_PREFIX, api_routers, health
 from serving.snapshot import ScoreSnapshot, empty_snapshot
 from serving.store import latest_scores
 
@@ -112,8 +113,10 @@ async def watch(app: FastAPI, seconds: float) -> None:
                 versions = app.state.models.current.versions()
                 app.state.metrics.set_models(versions)
                 log.info("models reloaded", extra={"versions": versions})
+                settle_heap()
             if await run_in_threadpool(refresh_scores, app):
                 log.info("scores reloaded")
+                settle_heap()
             await run_in_threadpool(warm_live, app)  # no-op unless models or features changed
             app.state.insights.ensure(app)  # recomputes only when models or scores changed
         except WarehouseBusyError:
@@ -140,6 +143,7 @@ def make_lifespan(options: ServeOptions):
             await run_in_threadpool(refresh_scores, app)
         await run_in_threadpool(warm_live, app)
         state.insights.ensure(app)  # manager views: computed in the background, once per snapshot
+        settle_heap()
         task = asyncio.create_task(watch(app, options.poll_seconds))
         log.info(
             "service started", extra={"models": bundle.versions(), "errors": dict(bundle.errors)}
@@ -150,6 +154,7 @@ def make_lifespan(options: ServeOptions):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            thaw_heap()
 
     return lifespan
 
@@ -184,7 +189,9 @@ def create_app(
     state.metrics = Metrics()
     state.load_scores = load_scores
     app.include_router(health.router)
-    app.include_router(api_router())
+    for router in api_routers():  # one level of routers, not two: less matching per request
+        app.include_router(router, prefix=API_PREFIX)
+    app.openapi = lambda: with_bearer_alternative(FastAPI.openapi(app))
     app.add_exception_handler(Exception, unexpected_error)
     if options.cors_origins:
         app.add_middleware(
@@ -202,6 +209,28 @@ def create_app(
     if options.dashboard:
         mount_dashboard(app)
     return app
+
+
+BEARER_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "`Authorization: Bearer <API key>`.",
+}
+
+
+def with_bearer_alternative(spec: dict) -> dict:
+    """Document `Authorization: Bearer` beside `X-API-Key` wherever a key is required (one
+    `RoleCheck` dependency accepts both; see `serving.deps`). Idempotent."""
+    schemes = spec.get("components", {}).get("securitySchemes", {})
+    if "APIKeyHeader" not in schemes:
+        return spec
+    schemes.setdefault("HTTPBearer", BEARER_SCHEME)
+    for operations in spec["paths"].values():
+        for operation in operations.values():
+            security = operation.get("security") if isinstance(operation, dict) else None
+            if security and {"APIKeyHeader": []} in security and {"HTTPBearer": []} not in security:
+                security.append({"HTTPBearer": []})
+    return spec
 
 
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:

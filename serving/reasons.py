@@ -58,9 +58,21 @@ def row_reasons(
     points: pd.DataFrame, values: pd.DataFrame, target: str, registry: dict, k: int = TOP_K
 ) -> list[list[dict]]:
     """For each row: its top positive reasons (largest first) then top negative (most negative)."""
-    matrix = points.to_numpy(dtype=float)
     names = list(points.columns)
     raw = values.reindex(columns=names).to_numpy(dtype=object)
+    return matrix_reasons(points.to_numpy(dtype=float), raw, names, target, registry, k)
+
+
+def matrix_reasons(
+    matrix: np.ndarray,
+    raw: np.ndarray,
+    names: list[str],
+    target: str,
+    registry: dict,
+    k: int = TOP_K,
+) -> list[list[dict]]:
+    """`row_reasons` on arrays: points and raw values with columns in `names` order (no frames,
+    for on-demand scoring of one row)."""
     pos, neg = top_indices(matrix, k)
     out = []
     for i in range(len(matrix)):

@@ -23,6 +23,35 @@ SORT_COLUMNS = {
     "expected_value": "value_at_risk",
 }
 FILTERS = ("segment", "owner_rep_id", "team", "band", "stage")
+# Entries built lazily per snapshot (rows as served, response bodies, worklist pages). Bounded, so
+# memory stays flat however many distinct entities are asked for (a few KB each).
+CACHED_ROWS = 4096
+CACHED_BODIES = 4096
+
+
+class BoundedCache:
+    """A dict that forgets its oldest entry when full. Safe enough to share between the event loop
+    and worker threads: losing an entry to a race only means building it again."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._data: dict = {}
+
+    def get(self, key):
+        return self._data.get(key)
+
+    def put(self, key, value):
+        data = self._data
+        while len(data) >= self.size:
+            try:
+                del data[next(iter(data))]
+            except (KeyError, StopIteration, RuntimeError):  # another thread evicted it first
+                break
+        data[key] = value
+        return value
+
+    def __len__(self) -> int:
+        return len(self._data)
 
 
 class CursorError(ValueError):
@@ -45,7 +74,7 @@ class ScoreSnapshot:
     version: str = ""
     _ids: dict[str, int] = field(init=False, repr=False)
     _orders: dict[str, np.ndarray] = field(init=False, repr=False)
-    _cache: dict = field(init=False, repr=False, default_factory=dict)
+    _cache: BoundedCache = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         frame = self.frame.reset_index(drop=True)
@@ -55,8 +84,12 @@ class ScoreSnapshot:
         self._orders = {}
         self._keys = {}
         self._filters = {c: frame[c].astype(object).to_numpy() for c in FILTERS if c in frame}
-        self._raw = frame.to_dict("records")  # plain dicts: no pandas row access per request
-        self._records: dict[int, dict] = {}
+        # One object array per column: no pandas row access per request, and no dict per row for
+        # the garbage collector to walk (50k row dicts made full collections take ~100 ms).
+        self._columns = {c: frame[c].to_numpy(dtype=object) for c in frame.columns}
+        self._records = BoundedCache(CACHED_ROWS)
+        self._cache = BoundedCache(CACHED_BODIES)
+        self._peers: dict[str, np.ndarray] = {}
         for sort in SORTS[self.target]:
             keys = pd.to_numeric(frame[SORT_COLUMNS[sort]], errors="coerce").to_numpy(dtype=float)
             keys = np.where(np.isnan(keys), -np.inf, keys)
@@ -75,26 +108,28 @@ class ScoreSnapshot:
         """The row at `position` as served (converted once, then reused; do not mutate)."""
         found = self._records.get(position)
         if found is None:
-            found = self._records[position] = record(self._raw[position])
+            raw = {column: values[position] for column, values in self._columns.items()}
+            found = self._records.put(position, record(raw))
         return found
 
-    def cached(self, key: str, build) -> bytes:
-        """A response body built once per snapshot (snapshots never change once built)."""
+    def cached(self, key: str, build):
+        """A response body (or other value) built once per snapshot while it stays among the
+        `CACHED_BODIES` most recent (snapshots never change once built)."""
         body = self._cache.get(key)
         if body is None:
-            body = self._cache[key] = build()
+            body = self._cache.put(key, build())
         return body
 
     def peers(self, entity_id: str | None, group_value) -> np.ndarray:
         """Sorted probabilities of the entity's peers (same segment, or stage for deals)."""
         column = "stage" if self.target == "deal_win" else "segment"
-        key = f"peers:{column}:{group_value}"
-        found = self._cache.get(key)
+        key = f"{column}:{group_value}"  # one per segment or stage: few, so not bounded
+        found = self._peers.get(key)
         if found is None:
             values = self._filters.get(column)
             mask = values == group_value if values is not None and group_value is not None else None
             probability = self.frame["probability"].to_numpy(dtype=float)
-            found = self._cache[key] = np.sort(probability if mask is None else probability[mask])
+            found = self._peers[key] = np.sort(probability if mask is None else probability[mask])
         return found
 
     def page(

@@ -1,4 +1,4 @@
-"""One router per resource, aggregated by `api_router`."""
+"""One router per resource; `serving.app` mounts `api_routers()` under `API_PREFIX`."""
 
 from __future__ import annotations
 
@@ -17,13 +17,13 @@ from serving.routers import (
     what_if,
 )
 
-
-def api_router() -> APIRouter:
-    """Every `/v1` route."""
-    router = APIRouter(prefix="/v1")
-    for module in (accounts, opportunities, drivers, reps, teams, reports, score, what_if, models):
-        router.include_router(module.router)
-    return router
+API_PREFIX = "/v1"
+MODULES = (accounts, opportunities, drivers, reps, teams, reports, score, what_if, models)
 
 
-__all__ = ["api_router", "health"]
+def api_routers() -> list[APIRouter]:
+    """The routers served under `API_PREFIX`, hottest first (routes are matched in order)."""
+    return [module.router for module in MODULES]
+
+
+__all__ = ["API_PREFIX", "api_routers", "health"]

@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from serving.deps import ERRORS, BundleDep, Retention
-from serving.routers.common import NOT_FOUND, live_score, stored_score, worklist
+from serving.deps import ERRORS, Retention, current_bundle
+from serving.routers.common import NOT_FOUND, live_score, stored_score, worklist_response
 from serving.schemas.responses import AccountPage, ChurnRisk
 
 router = APIRouter(prefix="/accounts", tags=["accounts"], responses=ERRORS)
@@ -21,7 +21,6 @@ async def churn_risk(
     request: Request,
     account_id: Id,
     _: Retention,
-    bundle: BundleDep,
     live: Annotated[
         bool, Query(description="Score now from the account's latest data (on-demand).")
     ] = False,
@@ -31,12 +30,14 @@ async def churn_risk(
     By default the latest stored score (from `barometer score`); `live=true` scores the account now.
     """
     if live:
-        return await run_in_threadpool(live_score, request, bundle, "churn", account_id, ChurnRisk)
+        return await run_in_threadpool(
+            live_score, request, current_bundle(request), "churn", account_id, ChurnRisk
+        )
     return stored_score(request, "churn", account_id, ChurnRisk)
 
 
 @router.get("", response_model=AccountPage)
-def accounts(
+async def accounts(
     request: Request,
     _: Retention,
     sort: Annotated[Literal["risk", "arr_at_risk"], Query(description="Ranking.")] = "risk",
@@ -49,4 +50,4 @@ def accounts(
 ):
     """The retention worklist: accounts ranked by churn risk or ARR at risk, filtered, paged."""
     filters = {"segment": segment, "owner_rep_id": owner, "team": team, "band": band}
-    return worklist(request, "churn", sort, filters, limit, cursor)
+    return worklist_response(request, "churn", sort, filters, limit, cursor, AccountPage)

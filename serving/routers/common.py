@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pandas as pd
 from fastapi import HTTPException, Request, Response, status
 from pydantic import BaseModel
 
 from serving.deps import model_for, snapshot_for
-from serving.reasons import TOP_K, row_reasons
+from serving.reasons import TOP_K, matrix_reasons
 from serving.snapshot import CursorError
 from serving.views import item_view, live_row, score_view
 
@@ -32,7 +31,9 @@ def stored_score(
     return Response(body, media_type="application/json")
 
 
-def live_score(request: Request, bundle, target: str, entity_id: str, schema: type[BaseModel]):
+def live_score(
+    request: Request, bundle, target: str, entity_id: str, schema: type[BaseModel]
+) -> Response:
     """Score one entity now from its latest feature row, with the request's model bundle."""
     state = request.app.state
     loaded = model_for(bundle, target)
@@ -42,8 +43,9 @@ def live_score(request: Request, bundle, target: str, entity_id: str, schema: ty
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"No features for {target} {entity_id!r}.")
     matrix, values = found
     explanation = loaded.model.explain_matrix(matrix)
-    values = pd.DataFrame(values, columns=loaded.model.feature_names)
-    reasons = row_reasons(explanation.points, values, target, state.registry, TOP_K)[0]
+    names = loaded.model.feature_names
+    points = explanation.points.to_numpy(dtype=float)
+    reasons = matrix_reasons(points, values, names, target, state.registry, TOP_K)[0]
     snapshot = snapshot_for(request, target)
     stored = snapshot.row(entity_id)
     group = None if stored is None else stored.get("stage" if target == "deal_win" else "segment")
@@ -51,7 +53,8 @@ def live_score(request: Request, bundle, target: str, entity_id: str, schema: ty
     now = datetime.now(UTC)
     row = live_row(loaded, entity_id, explanation, reasons, stored, peers, now)
     state.metrics.scores.labels(target, "live").observe(row["probability"])
-    return schema.model_validate(score_view(row, target, live=True))
+    body = schema.model_validate(score_view(row, target, live=True)).model_dump_json()
+    return Response(body, media_type="application/json")
 
 
 def worklist(request: Request, target: str, sort: str, filters: dict, limit: int, cursor):
@@ -66,6 +69,26 @@ def worklist(request: Request, target: str, sort: str, filters: dict, limit: int
         ) from exc
     items = [item_view(row, target) for row in page.rows]
     return {"items": items, "next_cursor": page.next_cursor, "total": page.total}
+
+
+def worklist_response(
+    request: Request,
+    target: str,
+    sort: str,
+    filters: dict,
+    limit: int,
+    cursor: str | None,
+    schema: type[BaseModel],
+) -> Response:
+    """A `worklist` page as JSON bytes, built once per snapshot and query (bounded cache)."""
+
+    def build() -> str:
+        page = worklist(request, target, sort, filters, limit, cursor)
+        return schema.model_validate(page).model_dump_json()
+
+    key = ("page", target, sort, *filters.values(), limit, cursor)
+    body = snapshot_for(request, target).cached(key, build)
+    return Response(body, media_type="application/json")
 
 
 UNAVAILABLE = {

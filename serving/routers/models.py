@@ -7,6 +7,7 @@ from starlette.concurrency import run_in_threadpool
 
 from serving.bundle import ModelBundle
 from serving.deps import ERRORS, Admin, BundleDep, Retention
+from serving.heap import settle_heap
 from serving.schemas.responses import Models
 
 router = APIRouter(prefix="/models", tags=["models"], responses=ERRORS)
@@ -41,4 +42,5 @@ async def reload(request: Request, _: Admin):
     bundle = await run_in_threadpool(request.app.state.models.reload)
     request.app.state.metrics.set_models(bundle.versions())
     request.app.state.insights.ensure(request.app)  # manager views for the new champions
+    settle_heap()
     return models_view(bundle)

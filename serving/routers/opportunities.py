@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from serving.deps import ERRORS, BundleDep, Retention
-from serving.routers.common import NOT_FOUND, live_score, stored_score, worklist
+from serving.deps import ERRORS, Retention, current_bundle
+from serving.routers.common import NOT_FOUND, live_score, stored_score, worklist_response
 from serving.schemas.responses import OpportunityPage, WinProbability
 
 router = APIRouter(prefix="/opportunities", tags=["opportunities"], responses=ERRORS)
@@ -21,19 +21,18 @@ async def win_probability(
     request: Request,
     opportunity_id: Id,
     _: Retention,
-    bundle: BundleDep,
     live: Annotated[bool, Query(description="Score now from the deal's latest data.")] = False,
 ):
     """Win probability with band, peer percentile (same stage), reasons and change."""
     if live:
         return await run_in_threadpool(
-            live_score, request, bundle, "deal_win", opportunity_id, WinProbability
+            live_score, request, current_bundle(request), "deal_win", opportunity_id, WinProbability
         )
     return stored_score(request, "deal_win", opportunity_id, WinProbability)
 
 
 @router.get("", response_model=OpportunityPage)
-def opportunities(
+async def opportunities(
     request: Request,
     _: Retention,
     sort: Annotated[Literal["probability", "expected_value"], Query()] = "probability",
@@ -53,4 +52,4 @@ def opportunities(
         "stage": stage,
         "band": band,
     }
-    return worklist(request, "deal_win", sort, filters, limit, cursor)
+    return worklist_response(request, "deal_win", sort, filters, limit, cursor, OpportunityPage)
