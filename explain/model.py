@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -75,13 +76,29 @@ class Calibrator:
 
 @dataclass(frozen=True)
 class Explanation:
-    """Calibrated probabilities and their additive reasons for a batch of rows."""
+    """Calibrated probabilities and their additive reasons for a batch of rows.
+
+    The arrays are what `explain_matrix` computes; `points` and `log_odds` label them as frames on
+    first use (a one-row request that reads the arrays never pays for two DataFrames).
+    """
 
     probability: np.ndarray  # (n,)
     base_probability: float  # calibrated probability of the model's expected log-odds
-    points: pd.DataFrame  # (n, features): probability points; rows add up to probability - base
-    log_odds: pd.DataFrame  # (n, features): raw TreeSHAP values on the booster's log-odds
+    point_values: np.ndarray  # (n, features): probability points; rows add up to prob - base
+    phi: np.ndarray  # (n, features): raw TreeSHAP values on the booster's log-odds
     raw_base_value: float
+    feature_names: list[str]
+    index: pd.Index | None = None
+
+    @cached_property
+    def points(self) -> pd.DataFrame:
+        """`point_values` with feature names as columns and the rows' index."""
+        return pd.DataFrame(self.point_values, columns=self.feature_names, index=self.index)
+
+    @cached_property
+    def log_odds(self) -> pd.DataFrame:
+        """`phi` with feature names as columns and the rows' index."""
+        return pd.DataFrame(self.phi, columns=self.feature_names, index=self.index)
 
 
 @dataclass
@@ -100,16 +117,48 @@ class ScoringModel:
     metadata: dict = field(default_factory=dict)
     num_threads: int = 1
 
+    @cached_property
+    def _numeric(self) -> np.ndarray:
+        """Positions of the numeric features."""
+        return np.array(
+            [i for i, n in enumerate(self.feature_names) if n not in self.categories], dtype=int
+        )
+
+    @cached_property
+    def _codes(self) -> list[tuple[int, dict]]:
+        """(position, {level: code}) for each categorical feature."""
+        return [
+            (i, {level: code for code, level in enumerate(self.categories[name])})
+            for i, name in enumerate(self.feature_names)
+            if name in self.categories
+        ]
+
     def matrix(self, frame: pd.DataFrame) -> np.ndarray:
-        """Feature rows as the float matrix the booster was trained on; missing columns are NaN."""
+        """Feature rows as the float matrix the booster was trained on; missing columns are NaN.
+
+        Up to `SMALL_BATCH` rows go through `encode` (no per-column pandas work); larger batches
+        are converted column-block-wise, which is faster per row. Both give the same matrix.
+        """
+        if len(frame) <= SMALL_BATCH:
+            return self.encode(feature_values(frame, self.feature_names))
         out = np.full((len(frame), len(self.feature_names)), np.nan)
-        numeric = [i for i, n in enumerate(self.feature_names) if n not in self.categories]
-        if numeric:
+        numeric = self._numeric
+        if len(numeric):
             out[:, numeric] = numeric_block(frame, [self.feature_names[i] for i in numeric])
         for i, name in enumerate(self.feature_names):
             if name in self.categories and name in frame.columns:
                 codes = pd.Index(self.categories[name]).get_indexer(frame[name].astype("object"))
                 out[:, i] = np.where(codes < 0, np.nan, codes)
+        return out
+
+    def encode(self, values: np.ndarray) -> np.ndarray:
+        """Raw values in feature order (`feature_values`) as the booster's float matrix."""
+        out = np.full(values.shape, np.nan)
+        numeric = self._numeric
+        if len(numeric):
+            out[:, numeric] = as_floats(values[:, numeric])
+        for i, levels in self._codes:
+            out[:, i] = [levels.get(v, np.nan) if _hashable(v) else np.nan for v in values[:, i]]
         return out
 
     def raw_score(self, frame: pd.DataFrame) -> np.ndarray:
@@ -137,14 +186,16 @@ class ScoringModel:
         contrib = self.booster.predict(matrix, pred_contrib=True, num_threads=self.num_threads)
         phi, base = contrib[:, :-1], contrib[:, -1]
         probability = self.calibrator(base + phi.sum(axis=1))
-        base_probability = self.calibrator(base)
+        base_probability = self.calibrator(base[:1])
         points = apportion(phi, probability - base_probability)
         return Explanation(
             probability=probability,
             base_probability=float(base_probability[0]) if len(base) else float("nan"),
-            points=pd.DataFrame(points, columns=self.feature_names, index=index),
-            log_odds=pd.DataFrame(phi, columns=self.feature_names, index=index),
+            point_values=points,
+            phi=phi,
             raw_base_value=float(base[0]) if len(base) else float("nan"),
+            feature_names=self.feature_names,
+            index=index,
         )
 
     def save(self, folder: Path) -> Path:
@@ -183,6 +234,37 @@ class ScoringModel:
             metadata=meta.get("metadata", {}),
             num_threads=num_threads,
         )
+
+
+SMALL_BATCH = 64  # rows; up to this many, `matrix` encodes from an object array
+
+
+def feature_values(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
+    """`frame`'s values for `names` as an (n, len(names)) object array; absent columns are None."""
+    where = {column: i for i, column in enumerate(frame.columns.tolist())}
+    positions = np.array([where.get(name, -1) for name in names], dtype=int)
+    out = np.full((len(frame), len(names)), None, dtype=object)
+    present = positions >= 0
+    if present.any():
+        out[:, present] = frame.to_numpy(dtype=object)[:, positions[present]]
+    return out
+
+
+def as_floats(values: np.ndarray) -> np.ndarray:
+    """An object array as floats; None, pandas' NA and non-numbers become NaN."""
+    try:
+        return values.astype(float)
+    except (TypeError, ValueError):
+        frame = pd.DataFrame(values)
+        return frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def _hashable(value: object) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 def numeric_block(frame: pd.DataFrame, names: list[str]) -> np.ndarray:

@@ -27,7 +27,7 @@ from explain.common import (
     lookup,
     target_phrase,
 )
-from explain.model import ScoringModel, apportion
+from explain.model import SMALL_BATCH, ScoringModel, apportion, feature_values
 from features.registry import Feature
 
 
@@ -99,12 +99,19 @@ def _comparison(context: Mapping | pd.DataFrame | None, key: object, name: str) 
     return None if is_missing(value) else float(value)
 
 
-def _reason(model, features, row, key, name, points, context, label) -> Reason:
+def _reason(model, features, value, key, name, points, context, label) -> Reason:
     info = feature_info(features, name)
-    value = row[name] if name in row.index else None
     comparison = _comparison(context, key, name)
     text = sentence(info, value, points, model.target, comparison, label)
     return Reason(name, info.family, value, float(points), text, comparison)
+
+
+def top_columns(points: np.ndarray, top: int, min_points: float) -> tuple[list, list]:
+    """Column positions of a row's `top` largest positive and negative points (over the floor)."""
+    order = np.argsort(-points, kind="stable")
+    up = [j for j in order[:top] if points[j] >= min_points]
+    down = [j for j in order[::-1][:top] if points[j] <= -min_points]
+    return up, down
 
 
 def reasons(
@@ -123,30 +130,28 @@ def reasons(
     rows, or a frame aligned with `rows` (`peer_medians`). Reasons under `min_points` are dropped.
     """
     features = lookup(registry)
-    explanation = model.explain(rows)
-    points = explanation.points.to_numpy()
+    names = model.feature_names
+    values = feature_values(rows, names)
+    matrix = model.encode(values) if len(rows) <= SMALL_BATCH else model.matrix(rows)
+    explanation = model.explain_matrix(matrix, index=rows.index)
+    points = explanation.point_values
     out = []
     for i, key in enumerate(rows.index):
-        row, order = rows.iloc[i], np.argsort(-points[i])
-        picked = (
-            [j for j in order if points[i, j] >= min_points][:top],
-            [j for j in order[::-1] if points[i, j] <= -min_points][:top],
-        )
         up, down = (
             [
                 _reason(
                     model,
                     features,
-                    row,
+                    values[i, j],
                     key,
-                    model.feature_names[j],
+                    names[j],
                     points[i, j],
                     context,
                     comparison_label,
                 )
                 for j in side
             ]
-            for side in picked
+            for side in top_columns(points[i], top, min_points)
         )
         prob = float(explanation.probability[i])
         out.append(RowReasons(key, prob, explanation.base_probability, up, down))

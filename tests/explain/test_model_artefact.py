@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from explain.model import Calibrator, ScoringModel
+from explain.model import SMALL_BATCH, Calibrator, ScoringModel
 
 
 @pytest.fixture(scope="module")
@@ -61,3 +61,37 @@ def test_missing_artefact_file_is_a_clear_error(model: ScoringModel, tmp_path) -
     (folder / "booster.txt").unlink()
     with pytest.raises(FileNotFoundError, match="booster.txt"):
         ScoringModel.load(folder)
+
+
+def test_small_and_large_batches_encode_the_same_matrix(model: ScoringModel) -> None:
+    """Up to SMALL_BATCH rows go through `encode`; more through pandas blocks: same floats."""
+    rng = np.random.default_rng(5)
+    n = 3 * SMALL_BATCH
+    frame = pd.DataFrame(
+        {
+            "segment": rng.choice(["smb", "enterprise", "galactic", None], n),
+            "calls": rng.choice([0.0, 2.0, np.nan, 7.5], n),
+            "unused": rng.normal(size=n),
+        }
+    )
+    large = model.matrix(frame)
+    small = np.vstack([model.matrix(frame.iloc[i : i + 10]) for i in range(0, n, 10)])
+    np.testing.assert_array_equal(small, large)
+    assert np.isnan(large[frame["segment"].isin(["galactic", None]).to_numpy(), 1]).all()
+    # Text in a numeric column and an absent column are missing on both paths.
+    odd = pd.DataFrame({"calls": ["3", "lots", None]})
+    np.testing.assert_array_equal(model.matrix(odd), [[3.0, np.nan], [np.nan] * 2, [np.nan] * 2])
+    np.testing.assert_array_equal(
+        model.matrix(pd.concat([odd] * SMALL_BATCH, ignore_index=True))[:3], model.matrix(odd)
+    )
+
+
+def test_one_row_explanation_equals_the_batch_row(model: ScoringModel) -> None:
+    rows = pd.DataFrame(
+        {"calls": [0.0, 3.0, 9.0] * 40, "segment": ["smb", "enterprise", None] * 40}
+    )
+    batch = model.explain(rows)
+    one = model.explain(rows.iloc[[2]])
+    np.testing.assert_allclose(one.point_values[0], batch.point_values[2], atol=1e-12)
+    assert one.probability[0] == pytest.approx(batch.probability[2], abs=1e-12)
+    assert list(one.points.columns) == model.feature_names and one.points.index.tolist() == [2]
