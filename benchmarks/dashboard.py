@@ -481,11 +481,11 @@ def p95(values: list[float]) -> float:
     return float(np.percentile(values, 95))
 
 
-def run_pages(client, timer: ServerTimer, requests: int, ids: dict) -> list[tuple]:
+def run_pages(client, timer: ServerTimer, requests: int, ids: dict, only: str) -> list[tuple]:
     """One row per (page, role that may see it): name, role, server ms per request. Lower roles
     must be refused the pages above them (403)."""
     sign_in(client, "manager")
-    listed = pages(client)
+    listed = [p for p in pages(client) if only.lower() in p.name.lower()]
     warm(client, listed, ids)
     rows = []
     for role in ROLES:
@@ -541,7 +541,7 @@ def summary(rows: list[tuple]) -> None:
     print(f"load average (1, 5, 15 min): {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
-def serve_and_measure(settings, requests: int) -> list[tuple]:
+def serve_and_measure(settings, requests: int, only: str = "") -> list[tuple]:
     from fastapi.testclient import TestClient
 
     from serving.app import ServeOptions, create_app
@@ -555,7 +555,7 @@ def serve_and_measure(settings, requests: int) -> list[tuple]:
         ids = sample_ids(settings)
         print(f"\n{'page':30s} {'role':9s} {'median':>8s} {'p95':>8s} {'max':>8s}")
         print(f"{'':40s}(server ms, {requests} requests each)")
-        return run_pages(client, timer, requests, ids)
+        return run_pages(client, timer, requests, ids, only)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -563,6 +563,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--accounts", type=int, default=50_000)
     parser.add_argument("--requests", type=int, default=30, help="Timed requests per page, role.")
     parser.add_argument("--train-entities", type=int, default=1_500, help="Per training panel.")
+    parser.add_argument("--pages", default="", help="Only pages whose name contains this.")
     parser.add_argument("--keep", type=Path, help="Build (or reuse) the workspace here; keep it.")
     args = parser.parse_args(argv)
     from barometer.settings import Settings
@@ -578,7 +579,7 @@ def main(argv: list[str] | None = None) -> None:
         else:
             build_workspace(settings, args.accounts, args.train_entities)
             done.touch()
-        summary(serve_and_measure(settings, args.requests))
+        summary(serve_and_measure(settings, args.requests, args.pages))
     finally:
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)

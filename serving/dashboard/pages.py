@@ -387,9 +387,16 @@ async def worklist_csv(
     chosen = filters_from(sort, segment, owner, band, q)
     snapshot = snapshot_for(request, "churn")
     lines, prefixes = await asyncio.shield(csv_lines(request, snapshot))
-    text = views.csv_join(lines, prefixes, ranked_positions(request, snapshot, chosen))
+    whole = chosen.q is None and not any(chosen.api().values())
+    built = memo(request, snapshot)
+    body = built.get(f"csv:{chosen.sort}") if whole else None
+    if body is None:
+        positions = ranked_positions(request, snapshot, chosen)
+        body = views.csv_join(lines, prefixes, positions).encode()
+        if whole:  # the whole worklist in either order: the same bytes until the next run
+            built[f"csv:{chosen.sort}"] = body
     headers = {"Content-Disposition": 'attachment; filename="worklist.csv"'}
-    return Response(text, media_type="text/csv", headers=headers)
+    return Response(body, media_type="text/csv", headers=headers)
 
 
 def csv_lines(request: Request, snapshot) -> asyncio.Future:

@@ -116,6 +116,22 @@ def test_csv_export_is_the_whole_filtered_worklist(client) -> None:
     assert float(rows[0]["change"]) == pytest.approx(risk["change"]["change"])
 
 
+@pytest.mark.parametrize("sort", ["risk", "arr_at_risk"])
+def test_csv_export_of_the_whole_worklist_follows_the_apis_order(client, sort) -> None:
+    sign_in(client, "retention")
+    first = client.get(f"/dashboard/worklist.csv?sort={sort}")
+    rows = list(csv.DictReader(io.StringIO(first.text)))
+    body = api(client, "retention", f"/v1/accounts?sort={sort}&limit=500")
+    assert [r["account_id"] for r in rows] == [i["account_id"] for i in body["items"]]
+    assert [int(r["rank"]) for r in rows] == list(range(1, body["total"] + 1))
+    by_id = {i["account_id"]: i for i in body["items"]}
+    for row in rows:
+        item = by_id[row["account_id"]]
+        assert float(row["arr_at_risk"]) == pytest.approx(item["arr_at_risk"])
+        assert row["top_reason"] == item["top_reason"] and row["band"] == item["band"]
+    assert client.get(f"/dashboard/worklist.csv?sort={sort}").content == first.content
+
+
 def test_account_page_shows_the_apis_score_reasons_and_history(client) -> None:
     sign_in(client, "retention")
     page = client.get("/dashboard/accounts/A007").text
