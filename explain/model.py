@@ -255,8 +255,17 @@ def as_floats(values: np.ndarray) -> np.ndarray:
     try:
         return values.astype(float)
     except (TypeError, ValueError):
-        frame = pd.DataFrame(values)
-        return frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        return _FLOAT(values).astype(float)
+
+
+def _float(value: object) -> float:
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return np.nan
+
+
+_FLOAT = np.frompyfunc(_float, 1, 1)
 
 
 def _hashable(value: object) -> bool:

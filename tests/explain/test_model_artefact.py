@@ -81,6 +81,10 @@ def test_small_and_large_batches_encode_the_same_matrix(model: ScoringModel) -> 
     # Text in a numeric column and an absent column are missing on both paths.
     odd = pd.DataFrame({"calls": ["3", "lots", None]})
     np.testing.assert_array_equal(model.matrix(odd), [[3.0, np.nan], [np.nan] * 2, [np.nan] * 2])
+    flags = pd.DataFrame({"calls": pd.array([True, None, False], dtype="boolean")})
+    np.testing.assert_array_equal(model.matrix(flags)[:, 0], [1.0, np.nan, 0.0])
+    big = pd.concat([flags] * SMALL_BATCH, ignore_index=True)
+    np.testing.assert_array_equal(model.matrix(big)[:3, 0], [1.0, np.nan, 0.0])
     np.testing.assert_array_equal(
         model.matrix(pd.concat([odd] * SMALL_BATCH, ignore_index=True))[:3], model.matrix(odd)
     )
