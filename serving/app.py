@@ -127,9 +127,7 @@ async def watch(app: FastAPI, seconds: float) -> None:
 
 def warm_live(app: FastAPI) -> None:
     """Prepare every loaded model's latest rows for on-demand scoring (once, not per request)."""
-    state = app.state
-    for loaded in state.models.current.models.values():
-        state.live.rows(loaded, state.features)
+    app.state.live.warm(app.state.models.current, app.state.features)
 
 
 def make_lifespan(options: ServeOptions):

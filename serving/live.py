@@ -51,11 +51,24 @@ class LiveCache:
         self._rows: dict[tuple, LiveRows] = {}
         self._lock = threading.Lock()
 
+    def ready(self, loaded, source) -> bool:
+        """True when `rows` would answer from the cache (no preparation to wait for)."""
+        return self._key(loaded, source) in self._rows
+
+    @staticmethod
+    def _key(loaded, source) -> tuple:
+        return (loaded.target, loaded.version, id(loaded.model), id(source))
+
+    def warm(self, bundle, source) -> None:
+        """Prepare every model of `bundle` (after loading or a swap, not on a request)."""
+        for loaded in bundle.models.values():
+            self.rows(loaded, source)
+
     def rows(self, loaded, source) -> LiveRows | None:
         frame = source.frames.get(loaded.target)
         if frame is None:
             return None
-        key = (loaded.target, loaded.version, id(loaded.model), id(source))
+        key = self._key(loaded, source)
         found = self._rows.get(key)
         if found is None:
             with self._lock:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
-from starlette.concurrency import run_in_threadpool
 
-from serving.deps import ERRORS, Retention, current_bundle
-from serving.routers.common import NOT_FOUND, live_score, stored_score, worklist_response
+from serving.deps import ERRORS, Retention
+from serving.routers.common import NOT_FOUND, live_response, stored_score, worklist_response
 from serving.schemas.responses import AccountPage, ChurnRisk
 
 router = APIRouter(prefix="/accounts", tags=["accounts"], responses=ERRORS)
@@ -30,9 +29,7 @@ async def churn_risk(
     By default the latest stored score (from `barometer score`); `live=true` scores the account now.
     """
     if live:
-        return await run_in_threadpool(
-            live_score, request, current_bundle(request), "churn", account_id, ChurnRisk
-        )
+        return await live_response(request, "churn", account_id, ChurnRisk)
     return stored_score(request, "churn", account_id, ChurnRisk)
 
 

@@ -39,7 +39,9 @@ def models(_: Retention, bundle: BundleDep):
 @router.post("/reload", response_model=Models)
 async def reload(request: Request, _: Admin):
     """Load newly promoted champions; requests in flight finish on the models they began with."""
-    bundle = await run_in_threadpool(request.app.state.models.reload)
+    state = request.app.state
+    bundle = await run_in_threadpool(state.models.reload)
+    await run_in_threadpool(state.live.warm, bundle, state.features)  # on-demand rows, prepared
     request.app.state.metrics.set_models(bundle.versions())
     request.app.state.insights.ensure(request.app)  # manager views for the new champions
     settle_heap()

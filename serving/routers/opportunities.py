@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
-from starlette.concurrency import run_in_threadpool
 
-from serving.deps import ERRORS, Retention, current_bundle
-from serving.routers.common import NOT_FOUND, live_score, stored_score, worklist_response
+from serving.deps import ERRORS, Retention
+from serving.routers.common import NOT_FOUND, live_response, stored_score, worklist_response
 from serving.schemas.responses import OpportunityPage, WinProbability
 
 router = APIRouter(prefix="/opportunities", tags=["opportunities"], responses=ERRORS)
@@ -25,9 +24,7 @@ async def win_probability(
 ):
     """Win probability with band, peer percentile (same stage), reasons and change."""
     if live:
-        return await run_in_threadpool(
-            live_score, request, current_bundle(request), "deal_win", opportunity_id, WinProbability
-        )
+        return await live_response(request, "deal_win", opportunity_id, WinProbability)
     return stored_score(request, "deal_win", opportunity_id, WinProbability)
 
 
