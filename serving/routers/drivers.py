@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from serving.deps import ERRORS, BundleDep, Manager, model_for, snapshot_for
 from serving.scoring import ID_COLUMNS
 
+MAX_CACHED_DRIVERS = 16
 router = APIRouter(prefix="/drivers", tags=["drivers"], responses=ERRORS)
 MAX_ROWS = 5000  # a seeded sample of the latest rows is plenty for mean |SHAP|
 TOP_DEPENDENCE = 3
@@ -77,7 +78,10 @@ async def get_drivers(
         if frame.empty:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"No feature rows for {target} yet.")
         registry = request.app.state.registry
-        cache[key] = await run_in_threadpool(compute, loaded, frame, registry, by)
+        computed = await run_in_threadpool(compute, loaded, frame, registry, by)
+        if len(cache) >= MAX_CACHED_DRIVERS:  # keys change with every reload: keep it bounded
+            cache.clear()
+        cache[key] = computed
     return cache[key]
 
 
