@@ -60,9 +60,13 @@ class LiveCache:
         return (loaded.target, loaded.version, id(loaded.model), id(source))
 
     def warm(self, bundle, source) -> None:
-        """Prepare every model of `bundle` (after loading or a swap, not on a request)."""
+        """Prepare every model of `bundle` (after loading or a swap, not on a request), and drop
+        rows prepared for models or feature rows no longer served (tens of MB at 50k entities)."""
         for loaded in bundle.models.values():
             self.rows(loaded, source)
+        current = {self._key(loaded, source) for loaded in bundle.models.values()}
+        with self._lock:
+            self._rows = {k: v for k, v in self._rows.items() if k in current}
 
     def rows(self, loaded, source) -> LiveRows | None:
         frame = source.frames.get(loaded.target)

@@ -35,3 +35,22 @@ def test_live_cache_prepares_once_per_model_version_and_source(models, workspace
     promoted = LoadedModel("churn", models["churn"].model, "4")
     assert cache.rows(promoted, source) is not first
     assert cache.rows(models["churn"], FrameFeatureSource({})) is None
+
+
+def test_warming_a_new_bundle_drops_rows_of_models_no_longer_served(models, workspace) -> None:
+    from types import MappingProxyType
+
+    from serving.bundle import LoadedModel, ModelBundle
+    from serving.features_source import FrameFeatureSource
+
+    source = FrameFeatureSource({"churn": workspace[1]["churn"]})
+    cache = LiveCache()
+    old = models["churn"]
+    cache.warm(ModelBundle(MappingProxyType({"churn": old})), source)
+    assert cache.ready(old, source)
+    promoted = LoadedModel("churn", old.model, "4")
+    assert not cache.ready(promoted, source)
+    cache.warm(ModelBundle(MappingProxyType({"churn": promoted})), source)
+    assert cache.ready(promoted, source) and not cache.ready(old, source)
+    matrix, _ = cache.rows(promoted, source).row("A007")
+    assert matrix.shape == (1, len(old.model.feature_names))
