@@ -50,6 +50,7 @@ STAGES = ["Prospecting", "Qualification", "Discovery", "Proposal", "Negotiation"
 SALES_REPS = [f"r{i:02d}" for i in range(1, 41)]
 SERVICE_REPS = [f"s{i:02d}" for i in range(1, 13)]
 ROLES = ("retention", "manager", "admin")
+WHAT_IF = "change:open_cases=0&change:days_since_last_touch=3"
 KEYS = {role: f"bench-{role}-key-0123456789abcdef" for role in ROLES}
 
 
@@ -391,17 +392,26 @@ class Page:
     name: str
     path: str
     minimum: str  # the lowest role that may see it
+    form: str | None = None  # posted (urlencoded) instead of a GET
+
+    def request(self, client, account: str, deal: str):
+        path = self.path.format(account=account, deal=deal)
+        if self.form is None:
+            return path, client.get(path)
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        return path, client.post(path, content=self.form, headers=headers)
 
 
 def pages(client) -> list[Page]:
     """Every page and variant; ids and next-page links are taken from the app's own answers."""
     worst = first_link(client, "/dashboard/worklist", r"/dashboard/accounts/[^\"?]+")
     deal = first_link(client, "/dashboard/opportunities", r"/dashboard/opportunities/[^\"?]+")
-    deals = "/dashboard/opportunities"
+    deals, account = "/dashboard/opportunities", "/dashboard/accounts/{account}"
     filtered = "/dashboard/worklist?sort=arr_at_risk&segment=smb&band=high"
     owner = f"/dashboard/worklist?owner={SALES_REPS[0]}&band=medium"
     search = "/dashboard/worklist?q=A0012"
     return [
+        Page("sign-in form", "/dashboard/login", "retention"),
         Page("worklist", "/dashboard/worklist", "retention"),
         Page("worklist page 2", next_link(client, "/dashboard/worklist"), "retention"),
         Page("worklist sorted+filtered", filtered, "retention"),
@@ -413,7 +423,8 @@ def pages(client) -> list[Page]:
         Page("CSV search", "/dashboard/worklist.csv?q=A0012", "retention"),
         Page("CSV whole worklist", "/dashboard/worklist.csv", "retention"),
         Page("account (top)", worst, "retention"),
-        Page("account (rotating)", "/dashboard/accounts/{account}", "retention"),
+        Page("account (rotating)", account, "retention"),
+        Page("account what-if (live)", f"{account}/what-if", "retention", WHAT_IF),
         Page("opportunity list", "/dashboard/opportunities", "retention"),
         Page("opportunity list by value", f"{deals}?sort=expected_value", "retention"),
         Page("opportunity (top)", deal, "retention"),
@@ -453,12 +464,11 @@ def sign_in(client, role: str) -> None:
 
 def warm(client, listed: list[Page], ids: dict) -> None:
     """Request every page once, so per-run work (the account index, the CSV lines, the manager
-    views) is done before anything is timed; each must answer 200."""
+    views) is done before anything is timed; each must answer 200 (a what-if with its result)."""
     sign_in(client, "admin")
     for page in listed:
-        path = page.path.format(account=ids["account"][0], deal=ids["deal"][0])
-        response = client.get(path)
-        if response.status_code != 200:
+        path, response = page.request(client, ids["account"][0], ids["deal"][0])
+        if response.status_code != 200 or (page.form and "data-after" not in response.text):
             raise RuntimeError(f"{path}: {response.status_code} {response.text[:300]}")
 
 
@@ -466,11 +476,8 @@ def measure(client, timer: ServerTimer, page: Page, requests: int, ids: dict) ->
     """Server ms per request; the rotating pages cycle through the sampled ids."""
     times = []
     for i in range(requests):
-        path = page.path.format(
-            account=ids["account"][(i + 1) % len(ids["account"])],
-            deal=ids["deal"][(i + 1) % len(ids["deal"])],
-        )
-        response = client.get(path)
+        account, deal = (ids[k][(i + 1) % len(ids[k])] for k in ("account", "deal"))
+        path, response = page.request(client, account, deal)
         if response.status_code != 200:
             raise RuntimeError(f"{path}: {response.status_code} {response.text[:300]}")
         times.append(timer.last_ms)
@@ -492,7 +499,7 @@ def run_pages(client, timer: ServerTimer, requests: int, ids: dict, only: str) -
         sign_in(client, role)
         for page in listed:
             if ROLES.index(role) < ROLES.index(page.minimum):
-                refused = client.get(page.path.format(account="-", deal="-")).status_code
+                refused = page.request(client, "-", "-")[1].status_code
                 if refused != 403:
                     raise RuntimeError(f"{role} was not refused {page.path} ({refused})")
                 continue

@@ -467,7 +467,7 @@ async def account_response(request, role, account_id: str, result, entered: dict
         a=body,
         chart=chart,
         waterfall=waterfall,
-        details={k: sources.display_records(v) for k, v in details.items() if k != "history"},
+        details={k: v for k, v in details.items() if k != "history"},
         fields=what_if_fields(request, "churn", account_id, body["contributions"]),
         result=result,
         entered=entered,

@@ -4,8 +4,10 @@ scoring run into an in-memory index (one short read-only connection), then slice
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from features.warehouse import connect, table_exists
@@ -35,18 +37,15 @@ NORMS_SQL = """
 """
 
 
-def display_records(frame: pd.DataFrame) -> list[dict]:
-    """Rows for a page: dates as YYYY-MM-DD, missing values as None."""
-    out = []
-    for row in frame.to_dict("records"):
-        out.append({k: shown(v) for k, v in row.items()})
-    return out
-
-
 def shown(value):
+    """A value as a page shows it: dates as YYYY-MM-DD, numpy scalars as Python, missing as None."""
+    if isinstance(value, np.datetime64):
+        value = None if np.isnat(value) else pd.Timestamp(value)
+    elif isinstance(value, np.generic):
+        value = value.item()
     if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
         return None
-    if isinstance(value, pd.Timestamp):
+    if isinstance(value, pd.Timestamp | datetime):
         return f"{value:%Y-%m-%d}"
     return value
 
@@ -95,18 +94,38 @@ HISTORY_SQL = """
 
 
 class KeyedRows:
-    """A frame sorted by a key column, sliced by key with a binary search (no per-key dicts)."""
+    """Rows sorted once by a key column (and within a key by `order`), sliced by key with a
+    binary search: no per-key dicts, and no pandas work per request."""
 
-    def __init__(self, frame: pd.DataFrame, key: str) -> None:
-        frame = frame.sort_values(key, kind="stable").reset_index(drop=True)
+    def __init__(
+        self, frame: pd.DataFrame, key: str, order: str | None = None, newest_first: bool = False
+    ) -> None:
+        by, ascending = ([key], True) if order is None else ([key, order], [True, not newest_first])
+        frame = frame.sort_values(by, ascending=ascending, kind="stable", na_position="last")
+        frame = frame.reset_index(drop=True)
         self.frame, self.keys = frame, frame[key].astype(str).to_numpy(dtype=str)
+        self.columns = {c: frame[c].to_numpy() for c in frame.columns if c != key}
+
+    def span(self, value: str) -> slice:
+        start = np.searchsorted(self.keys, value, side="left")
+        return slice(int(start), int(np.searchsorted(self.keys, value, side="right")))
 
     def rows(self, value: str) -> pd.DataFrame:
-        import numpy as np
+        return self.frame.iloc[self.span(value)]
 
-        start = np.searchsorted(self.keys, value, side="left")
-        end = np.searchsorted(self.keys, value, side="right")
-        return self.frame.iloc[start:end]
+    def arrays(self, value: str) -> dict[str, np.ndarray]:
+        """The key's rows as one array per column (the key column left out)."""
+        where = self.span(value)
+        return {c: values[where] for c, values in self.columns.items()}
+
+    def records(self, value: str, limit: int | None = None) -> list[dict]:
+        """The key's first `limit` rows as shown on a page (see `shown`)."""
+        where = self.span(value)
+        stop = where.stop if limit is None else min(where.stop, where.start + limit)
+        return [
+            {c: shown(values[i]) for c, values in self.columns.items()}
+            for i in range(where.start, stop)
+        ]
 
 
 def recent_sql(table: str, columns: list[str], key: str, order: str | None) -> str:
@@ -127,40 +146,41 @@ def read_index(path: Path) -> dict[str, KeyedRows]:
     with connect(path, read_only=True) as con:
         if table_exists(con, "scores"):
             for target in ("churn", "deal_win"):
-                out[f"history:{target}"] = KeyedRows(
-                    con.execute(HISTORY_SQL, [target]).df(), "entity_id"
-                )
+                history = con.execute(HISTORY_SQL, [target]).df()
+                out[f"history:{target}"] = KeyedRows(history, "entity_id", "as_of")
         for name, wanted in ACCOUNT_COLUMNS.items():
             if table_exists(con, name):
                 present = {row[0] for row in con.execute(f"describe {name}").fetchall()}
                 columns = [c for c in wanted if c in present]
                 order = wanted[0] if wanted[0] in present else None
                 sql = recent_sql(name, columns, "account_id", order)
-                out[name] = KeyedRows(con.execute(sql).df(), "account_id")
+                out[name] = KeyedRows(con.execute(sql).df(), "account_id", order, newest_first=True)
         if table_exists(con, "opportunity_stages"):
             stages = con.execute(
                 "select opportunity_id, stage, entered_at from opportunity_stages"
             ).df()
-            out["stages"] = KeyedRows(stages.sort_values("entered_at"), "opportunity_id")
+            out["stages"] = KeyedRows(stages, "opportunity_id", "entered_at")
     return out
 
 
-def account_view(index: dict[str, KeyedRows], account_id: str) -> dict[str, pd.DataFrame]:
-    """`account_details` from the index: history oldest first, recent rows newest first."""
-    out = {"history": pick(index, "history:churn", account_id)}
-    for name, wanted in ACCOUNT_COLUMNS.items():
-        rows = pick(index, name, account_id)
-        if wanted[0] in rows:
-            rows = rows.sort_values(wanted[0], ascending=False, na_position="last")
-        out[name] = rows.drop(columns=["account_id"], errors="ignore").head(RECENT)
+def account_view(index: dict[str, KeyedRows], account_id: str) -> dict:
+    """`history` (columns `as_of`, `probability`, oldest first) and each of `ACCOUNT_COLUMNS`'
+    latest RECENT rows, newest first, as shown on the page."""
+    history = index.get("history:churn")
+    out: dict = {"history": {} if history is None else history.arrays(account_id)}
+    for name in ACCOUNT_COLUMNS:
+        found = index.get(name)
+        out[name] = [] if found is None else found.records(account_id, RECENT)
     return out
 
 
-def deal_view(index: dict[str, KeyedRows], opportunity_id: str) -> dict[str, pd.DataFrame]:
-    stages = pick(index, "stages", opportunity_id)
-    if "entered_at" in stages:
-        stages = stages.sort_values("entered_at", kind="stable")
-    return {"history": pick(index, "history:deal_win", opportunity_id), "stages": stages}
+def deal_view(index: dict[str, KeyedRows], opportunity_id: str) -> dict:
+    """`history` as in `account_view`, and the deal's stages in the order it entered them."""
+    history = index.get("history:deal_win")
+    return {
+        "history": {} if history is None else history.arrays(opportunity_id),
+        "stages": pick(index, "stages", opportunity_id),
+    }
 
 
 def pick(index: dict[str, KeyedRows], name: str, key: str) -> pd.DataFrame:

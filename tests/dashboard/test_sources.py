@@ -1,0 +1,72 @@
+"""The per-run index behind the account and deal pages: slices by key, in the pages' order."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from serving.dashboard import sources
+from serving.dashboard.sources import KeyedRows
+
+
+def test_rows_of_a_key_come_newest_first_limited_and_shown_for_a_page() -> None:
+    cases = pd.DataFrame(
+        {
+            "account_id": ["B", "A", "A", "A", "B"],
+            "opened_at": pd.to_datetime(
+                ["2026-01-05", "2026-02-01", None, "2026-03-01", "2026-01-01"]
+            ),
+            "priority": ["low", "urgent", "normal", None, "low"],
+            "first_contact_resolved": [True, False, np.nan, True, True],
+        }
+    )
+    index = KeyedRows(cases, "account_id", "opened_at", newest_first=True)
+    assert index.records("A", 2) == [
+        {"opened_at": "2026-03-01", "priority": None, "first_contact_resolved": True},
+        {"opened_at": "2026-02-01", "priority": "urgent", "first_contact_resolved": False},
+    ]
+    assert [r["opened_at"] for r in index.records("A")] == ["2026-03-01", "2026-02-01", None]
+    assert [r["opened_at"] for r in index.records("B")] == ["2026-01-05", "2026-01-01"]
+    assert index.records("C") == [] and index.rows("C").empty
+
+
+def test_account_view_gives_history_oldest_first_and_each_tables_recent_rows() -> None:
+    history = pd.DataFrame(
+        {
+            "entity_id": ["A1", "A2", "A1"],
+            "as_of": pd.to_datetime(["2026-10-01", "2026-09-01", "2026-09-01"]),
+            "probability": [0.4, 0.2, 0.3],
+        }
+    )
+    nps = pd.DataFrame(
+        {
+            "account_id": ["A1"] * 12,
+            "responded_at": pd.date_range("2025-01-01", periods=12, freq="MS"),
+            "score": np.arange(12),
+        }
+    )
+    index = {
+        "history:churn": KeyedRows(history, "entity_id", "as_of"),
+        "nps": KeyedRows(nps, "account_id", "responded_at", newest_first=True),
+    }
+    view = sources.account_view(index, "A1")
+    assert [f"{pd.Timestamp(t):%Y-%m-%d}" for t in view["history"]["as_of"]] == [
+        "2026-09-01",
+        "2026-10-01",
+    ]
+    assert list(view["history"]["probability"]) == [0.3, 0.4]
+    assert [r["score"] for r in view["nps"]] == list(range(11, 1, -1))  # the latest RECENT
+    assert view["activities"] == [] and view["cases"] == []  # tables the warehouse lacks
+
+
+def test_deal_view_keeps_the_order_stages_were_entered() -> None:
+    stages = pd.DataFrame(
+        {
+            "opportunity_id": ["O1", "O1", "O2", "O1"],
+            "stage": ["Proposal", "Prospecting", "Prospecting", "Discovery"],
+            "entered_at": pd.to_datetime(["2026-03-01", "2026-01-01", "2026-01-01", "2026-02-01"]),
+        }
+    )
+    view = sources.deal_view({"stages": KeyedRows(stages, "opportunity_id", "entered_at")}, "O1")
+    assert list(view["stages"]["stage"]) == ["Prospecting", "Discovery", "Proposal"]
+    assert view["history"] == {}
