@@ -1,13 +1,18 @@
 """Scores with reasons for many entities at once, and incremental rescoring.
 
 Speed comes from design (TreeSHAP itself runs at LightGBM's speed): explain only what is served
-(the top reasons each way), and rescore only the entities with new events since the last
-scoring, reusing every other row of the previous scoring.
+(the top reasons each way), and rescore only what can have changed since the last scoring.
+
+A tree model reads a feature only through its split thresholds, so two rows that fall on the same
+side of every threshold (`split_bins`) get the same probability and the same SHAP values, exactly.
+`rescore_incremental` therefore runs TreeSHAP only on rows whose bins moved (or that are new),
+re-words the reasons of rows whose raw values moved within their bins (the sentences show the
+values), and reuses every other row of the previous scoring.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -17,6 +22,52 @@ from explain.model import ScoringModel
 from explain.reasons import sentence
 
 SCORE_COLUMNS = ("probability", "reasons_up", "reasons_down")
+ZERO = 1e-35  # LightGBM's kZeroThreshold: |x| at or below it counts as zero
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """A scoring with what the next incremental run needs to reuse its rows."""
+
+    scores: pd.DataFrame  # key, probability, reasons_up, reasons_down
+    points: np.ndarray  # (n, features) probability points, aligned with `scores`
+    matrix: np.ndarray  # (n, features) the booster's input for the scored rows
+    values: np.ndarray  # (n, features) raw values the reasons were worded from
+    bins: np.ndarray  # (n, features) `split_bins` of `matrix`
+
+
+def split_thresholds(model: ScoringModel) -> list[np.ndarray | None]:
+    """Each feature's sorted numeric split thresholds; None where a split compares categories."""
+    found: list[set | None] = [set() for _ in model.feature_names]
+    stack = [t["tree_structure"] for t in model.booster.dump_model()["tree_info"]]
+    while stack:
+        node = stack.pop()
+        if "split_feature" not in node:
+            continue
+        j = node["split_feature"]
+        if node.get("decision_type", "<=") != "<=":
+            found[j] = None
+        elif found[j] is not None:
+            found[j].add(float(node["threshold"]))
+        stack += [node["left_child"], node["right_child"]]
+    return [None if f is None else np.array(sorted(f)) for f in found]
+
+
+def split_bins(matrix: np.ndarray, thresholds: list[np.ndarray | None]) -> np.ndarray:
+    """Per feature, which side of each split threshold a value falls on (`x <= t` goes left).
+
+    Zero and missing values get bins of their own (LightGBM may route them by a default
+    direction), and a categorical feature's bin is its code, so equal bins mean equal outputs.
+    """
+    bins = np.empty(matrix.shape, dtype=np.int64)
+    for j, cuts in enumerate(thresholds):
+        x = matrix[:, j]
+        if cuts is None:
+            bins[:, j] = np.where(np.isnan(x), -1, np.nan_to_num(x) + 1)
+            continue
+        side = np.searchsorted(cuts, x, side="left") * 2 + (np.abs(x) <= ZERO)
+        bins[:, j] = np.where(np.isnan(x), -1, side)
+    return bins
 
 
 def _sentences(model, features, values: np.ndarray, points: np.ndarray, cols: np.ndarray):
@@ -30,6 +81,48 @@ def _sentences(model, features, values: np.ndarray, points: np.ndarray, cols: np
     return out
 
 
+def word_reasons(
+    model: ScoringModel, points: np.ndarray, values: np.ndarray, registry, top: int
+) -> tuple[list, list]:
+    """The top `top` reason sentences raising and lowering each row, from its points."""
+    k = min(top, points.shape[1])
+    order = np.argsort(-points, axis=1, kind="stable")
+    up, down = order[:, :k], order[:, ::-1][:, :k]
+    up = np.where(np.take_along_axis(points, up, 1) > 0, up, -1)
+    down = np.where(np.take_along_axis(points, down, 1) < 0, down, -1)
+    features = lookup(registry)
+    padded = np.column_stack([points, np.zeros(len(points))])  # column -1 = "no reason"
+    return (
+        _sentences(model, features, values, padded, up),
+        _sentences(model, features, values, padded, down),
+    )
+
+
+def score_rows(
+    model: ScoringModel,
+    frame: pd.DataFrame,
+    registry: Registry | None = None,
+    *,
+    key: str = "account_id",
+    top: int = 3,
+) -> Scoring:
+    """`score_with_reasons`, keeping the points, values and bins an incremental run reuses."""
+    matrix = model.matrix(frame)
+    explanation = model.explain_matrix(matrix)
+    values = frame.reindex(columns=model.feature_names).to_numpy(dtype=object)
+    up, down = word_reasons(model, explanation.point_values, values, registry, top)
+    scores = pd.DataFrame(
+        {
+            key: frame[key].to_numpy(),
+            "probability": explanation.probability,
+            "reasons_up": up,
+            "reasons_down": down,
+        }
+    )
+    bins = split_bins(matrix, split_thresholds(model))
+    return Scoring(scores, explanation.point_values, matrix, values, bins)
+
+
 def score_with_reasons(
     model: ScoringModel,
     frame: pd.DataFrame,
@@ -39,24 +132,7 @@ def score_with_reasons(
     top: int = 3,
 ) -> pd.DataFrame:
     """One row per entity: key, probability, and the top `top` reason sentences each way."""
-    explanation = model.explain(frame)
-    points = explanation.points.to_numpy()
-    k = min(top, points.shape[1])
-    order = np.argsort(-points, axis=1, kind="stable")
-    up, down = order[:, :k], order[:, ::-1][:, :k]
-    up = np.where(np.take_along_axis(points, up, 1) > 0, up, -1)
-    down = np.where(np.take_along_axis(points, down, 1) < 0, down, -1)
-    values = frame.reindex(columns=model.feature_names).to_numpy(dtype=object)
-    features = lookup(registry)
-    padded = np.column_stack([points, np.zeros(len(points))])  # column -1 = "no reason"
-    return pd.DataFrame(
-        {
-            key: frame[key].to_numpy(),
-            "probability": explanation.probability,
-            "reasons_up": _sentences(model, features, values, padded, up),
-            "reasons_down": _sentences(model, features, values, padded, down),
-        }
-    )
+    return score_rows(model, frame, registry, key=key, top=top).scores
 
 
 def entities_with_new_events(
@@ -69,23 +145,81 @@ def entities_with_new_events(
     return set(events.loc[stamp >= pd.Timestamp(since), key])
 
 
+@dataclass(frozen=True)
+class Plan:
+    """Which rows of the current frame an incremental run explains, re-words or reuses."""
+
+    explain: np.ndarray  # positions in the current frame: bins moved, or never scored
+    reword: np.ndarray  # positions: values moved within their bins
+    reuse: np.ndarray  # positions: nothing moved
+    previous: np.ndarray  # for each current row, its position in the previous scoring (-1: none)
+
+
+def plan_rescoring(
+    model: ScoringModel, previous: Scoring, keys: np.ndarray, current: Scoring, key: str
+) -> Plan:
+    """Compare the current rows (`current`: matrix, values, bins) with the previous scoring's."""
+    before = pd.Index(previous.scores[key]).get_indexer(keys)
+    known = before >= 0
+    safe = np.where(known, before, 0)
+    moved = known & (previous.bins[safe] != current.bins).any(axis=1)
+    old = previous.matrix[safe]
+    same = ((old == current.matrix) | (np.isnan(old) & np.isnan(current.matrix))).all(axis=1)
+    for j, name in enumerate(model.feature_names):
+        if name in model.categories:  # unknown levels all encode as NaN but read differently
+            same &= previous.values[safe, j].astype(str) == current.values[:, j].astype(str)
+    reworded = known & ~moved & ~same
+    positions = np.arange(len(keys))
+    return Plan(
+        explain=positions[~known | moved],
+        reword=positions[reworded],
+        reuse=positions[known & ~moved & ~reworded],
+        previous=before,
+    )
+
+
 def rescore_incremental(
     model: ScoringModel,
     frame: pd.DataFrame,
-    previous: pd.DataFrame,
-    changed: Iterable,
+    previous: Scoring,
     registry: Registry | None = None,
     *,
     key: str = "account_id",
     top: int = 3,
-) -> pd.DataFrame:
-    """The previous scoring with changed (and never-scored) entities rescored.
+) -> tuple[Scoring, Plan]:
+    """The previous scoring brought up to date with `frame` (current features of every entity).
 
-    `frame` holds the current features of every entity; only rows whose `key` is in `changed` or
-    absent from `previous` are explained. Entities no longer in `frame` are dropped.
+    Equal to `score_rows(model, frame)` row for row, running TreeSHAP only on rows whose split
+    bins moved or that are new; entities no longer in `frame` are dropped.
     """
-    changed = set(changed) | (set(frame[key]) - set(previous[key]))
-    todo = frame[frame[key].isin(changed)]
-    kept = previous[previous[key].isin(set(frame[key]) - changed)]
-    fresh = score_with_reasons(model, todo, registry, key=key, top=top)
-    return pd.concat([kept, fresh], ignore_index=True)
+    matrix = model.matrix(frame)
+    values = frame.reindex(columns=model.feature_names).to_numpy(dtype=object)
+    bins = split_bins(matrix, split_thresholds(model))
+    keys = frame[key].to_numpy()
+    plan = plan_rescoring(model, previous, keys, Scoring(frame, matrix, matrix, values, bins), key)
+    points, probability = np.empty(matrix.shape), np.empty(len(frame))
+    kept = np.concatenate([plan.reword, plan.reuse])
+    points[kept] = previous.points[plan.previous[kept]]
+    probability[kept] = previous.scores["probability"].to_numpy()[plan.previous[kept]]
+    if len(plan.explain):
+        explanation = model.explain_matrix(matrix[plan.explain])
+        points[plan.explain] = explanation.point_values
+        probability[plan.explain] = explanation.probability
+    sentences = {}
+    fresh = np.concatenate([plan.explain, plan.reword])
+    words = word_reasons(model, points[fresh], values[fresh], registry, top)
+    for side, worded in zip(("reasons_up", "reasons_down"), words, strict=True):
+        column = np.empty(len(frame), dtype=object)
+        column[plan.reuse] = previous.scores[side].to_numpy()[plan.previous[plan.reuse]]
+        column[fresh] = _as_objects(worded)
+        sentences[side] = column
+    scores = pd.DataFrame({key: keys, "probability": probability, **sentences})
+    return Scoring(scores, points, matrix, values, bins), plan
+
+
+def _as_objects(items: list) -> np.ndarray:
+    """A list of lists as a 1-D object array (numpy would otherwise make it 2-D)."""
+    out = np.empty(len(items), dtype=object)
+    for i, item in enumerate(items):
+        out[i] = item
+    return out
