@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from explain.drivers import dependence, drivers, family_attribution, family_points
-from explain.rescoring import entities_with_new_events, rescore_incremental, score_with_reasons
+from explain.rescoring import entities_with_new_events, rescore_incremental, score_rows
 from explain.whatif import suggest_actions, what_if
 
 
@@ -94,8 +94,9 @@ def test_suggestions_are_actionable_and_improve_the_outcome(churn_model, account
 
 def test_incremental_rescoring_equals_a_full_rescoring(churn_model, accounts, registry):
     frame = accounts.head(300).assign(account_id=[f"a{i}" for i in range(300)])
-    first = score_with_reasons(churn_model, frame, registry)
-    assert first["probability"].tolist() == pytest.approx(churn_model.predict_proba(frame).tolist())
+    first = score_rows(churn_model, frame, registry)
+    probability = first.scores["probability"].tolist()
+    assert probability == pytest.approx(churn_model.predict_proba(frame).tolist())
     events = pd.DataFrame(
         {
             "account_id": ["a3", "a7", "a9"],
@@ -107,11 +108,12 @@ def test_incremental_rescoring_equals_a_full_rescoring(churn_model, accounts, re
     assert changed == {"a3", "a7", "a9"}
     later = frame.copy()
     later.loc[later["account_id"].isin(changed), "escalated_cases_90d"] += 2
-    incremental = rescore_incremental(churn_model, later, first, changed, registry)
-    full = score_with_reasons(churn_model, later, registry)
-    merged = full.merge(incremental, on="account_id", suffixes=("_full", "_inc"))
-    assert len(merged) == len(frame) == len(incremental)
+    incremental, plan = rescore_incremental(churn_model, later, first, registry)
+    full = score_rows(churn_model, later, registry).scores
+    merged = full.merge(incremental.scores, on="account_id", suffixes=("_full", "_inc"))
+    assert len(merged) == len(frame) == len(incremental.scores)
     np.testing.assert_allclose(merged["probability_full"], merged["probability_inc"])
     assert (merged["reasons_up_full"] == merged["reasons_up_inc"]).all()
-    a3 = incremental.set_index("account_id").loc["a3"]
-    assert a3["probability"] > first.set_index("account_id").loc["a3", "probability"]
+    assert set(later["account_id"].iloc[plan.explain]) <= changed
+    a3 = incremental.scores.set_index("account_id").loc["a3"]
+    assert a3["probability"] > first.scores.set_index("account_id").loc["a3", "probability"]
