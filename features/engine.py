@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pandas as pd
 from ibis.backends import BaseBackend
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 SOURCES: dict[str, Callable[[Context], ir.Table]] = {
     "activity": rollups.activity_windows,
     "recency": rollups.recency,
+    "gaps": rollups.gaps,
     "rhythm": rollups.rhythm,
     "reach": rollups.reach,
     "service": rollups.service,
@@ -68,29 +71,61 @@ def make_context(
     )
 
 
+def selected(
+    ctx: Context, entity: Entity, only: list[str] | None
+) -> tuple[list[Feature], list[str]]:
+    """The entity's active features (restricted to `only`) and its switch-off notes."""
+    feats, notes = active_features(entity, ctx.tables)
+    if only is not None:
+        feats = [f for f in feats if f.name in only]
+    return feats, notes
+
+
+def wide_table(ctx: Context, entity: Entity, feats: list[Feature]) -> ir.Table:
+    """The entity's grid left-joined to every source the features read."""
+    if entity == "opportunity" and "opportunities" not in ctx.tables:
+        raise ValueError("opportunity features need the opportunities table")
+    wide = ctx.account_grid if entity == "account" else ctx.opportunity_grid
+    key = "account_id" if entity == "account" else "opportunity_id"
+    for source in dict.fromkeys(f.source for f in feats):
+        part = SOURCES[source](ctx)
+        # Spark: cut the lineage so the final plan stays small. DuckDB, whole registry: one
+        # query per source, so no single query holds every source's joins and windows at once
+        # (one final query peaked at 4.4-4.6 GB at 50k accounts). A narrow selection stays
+        # lazy, so DuckDB prunes what its features do not read.
+        if ctx.con.name != "duckdb" or ctx.needed is None:
+            part = ctx.materialise(f"src_{source}", part)
+        wide = left_join(wide, part, [key, "c_day"])
+    return wide
+
+
+def read_columns(ctx: Context, entities: Iterable[Entity], only: list[str]) -> frozenset[str]:
+    """The wide-table columns the `only` features read, found on a dry copy of the context
+    (expressions are built, nothing runs), so materialised sources skip everything else."""
+    dry = replace(ctx, dry=True, cache={}, made=[])
+    names: set[str] = set()
+    outside = lambda node: not isinstance(node, ops.Relation)  # noqa: E731
+    for entity in entities:
+        feats, _ = selected(dry, entity, only)
+        wide = wide_table(dry, entity, feats)
+        for f in feats:
+            names |= {n.name for n in f.expr(wide).op().find(ops.Field, filter=outside)}
+    return frozenset(names)
+
+
 def features_expr(
     ctx: Context, entity: Entity, only: list[str] | None = None
 ) -> tuple[ir.Table, list[Feature], list[str]]:
     """The Ibis expression for an entity's feature table, its features and switch-off notes.
 
     Shared intermediates are computed once into tables first (see `Context.materialise`;
-    dropped by `ctx.close()`). On DuckDB the sources stay lazy in one final query, so columns
-    and aggregates no selected feature reads are pruned; on Spark each source is checkpointed
-    too, keeping plans small. `only` restricts the table to the named features.
+    dropped by `ctx.close()`); materialised ones hold only the columns in `ctx.needed`. On DuckDB
+    `only` the sources stay lazy in one final query, so columns and aggregates no selected
+    feature reads are pruned; otherwise (and always on Spark) each source is materialised too,
+    keeping plans and working sets small. `only` restricts the table to the named features.
     """
-    feats, notes = active_features(entity, ctx.tables)
-    if only is not None:
-        feats = [f for f in feats if f.name in only]
-    if entity == "opportunity" and "opportunities" not in ctx.tables:
-        raise ValueError("opportunity features need the opportunities table")
-    grid = ctx.account_grid if entity == "account" else ctx.opportunity_grid
-    key = "account_id" if entity == "account" else "opportunity_id"
-    wide = grid
-    for source in dict.fromkeys(f.source for f in feats):
-        part = SOURCES[source](ctx)
-        if ctx.con.name != "duckdb":  # Spark: cut the lineage so the final plan stays small
-            part = ctx.materialise(f"src_{source}", part)
-        wide = left_join(wide, part, [key, "c_day"])
+    feats, notes = selected(ctx, entity, only)
+    wide = wide_table(ctx, entity, feats)
     cols = {k: wide[k] for k in KEYS[entity]}
     cols["c_day"] = wide.c_day
     cols |= {f.name: f.expr(wide).name(f.name) for f in feats}
@@ -108,6 +143,8 @@ def feature_frames(
     """Frame, features and notes per entity, sharing one context (prepared activities and
     rollups are computed once for all entities); intermediates are dropped at the end."""
     ctx = make_context(con, cutoffs, stage_order, stage_entry_snapshots)
+    if only is not None:
+        ctx.needed = read_columns(ctx, entities, only)
     try:
         out = {}
         for entity in entities:

@@ -62,10 +62,14 @@ class Context:
     cache: dict = field(default_factory=dict)
     made: list = field(default_factory=list)
     scratch: tuple[str, Path] | None = None
+    needed: frozenset[str] | None = None  # wide columns the selected features read; None: all
+    dry: bool = False  # build expressions only: nothing is computed or written
     prefix: str = field(default_factory=lambda: f"_feat_{uuid.uuid4().hex[:8]}_")
 
     def materialise(self, name: str, table: ir.Table) -> ir.Table:
-        """Compute `table` now and return it as a table of the backend."""
+        """Compute `table` now and return it as a table of the backend (as is when dry)."""
+        if self.dry:
+            return table
         full = self.prefix + name
         if self.con.name == "duckdb" and self.scratch is None:
             self.scratch = attach_scratch(self.con, self.prefix.strip("_"))
@@ -122,6 +126,10 @@ class Context:
     @cached_property
     def touch_days(self) -> ir.Table:
         return touch_days(self)
+
+    @cached_property
+    def gap_days(self) -> ir.Table:
+        return self.materialise("gap_days", gap_days(self))
 
     @cached_property
     def account_grid(self) -> ir.Table:
@@ -290,11 +298,13 @@ def activity_buckets(ctx: Context) -> ir.Table:
         **{f"goal_{g}": _n(call & (t.goal == g)) for g in prep.OBJECTIVES},
     }
     last = lambda cond: ibis.ifelse(cond.fill_null(False), t.occ_day, None).max()  # noqa: E731
+    lasts = {"touch": last(touch), "connected": last(connected), "usage": last(usage)}
+    if ctx.needed is not None:  # only what the selected features read
+        measures = {k: v for k, v in measures.items() if {f"a90_{k}", f"a30_{k}"} & ctx.needed}
+        lasts = {k: v for k, v in lasts.items() if f"run_{k}" in ctx.needed}
     return t.group_by(["account_id", "lo", "lo_day", "hi30", "hi90"]).aggregate(
         **{k: v.sum() for k, v in measures.items()},
-        last_touch=last(touch),
-        last_connected=last(connected),
-        last_usage=last(usage),
+        **{f"last_{k}": v for k, v in lasts.items()},
     )
 
 
@@ -314,7 +324,7 @@ def activity_windows(ctx: Context) -> ir.Table:
     keys = ("account_id", "lo", "lo_day", "hi30", "hi90")
     names = [c for c in b.columns if c not in keys and not c.startswith("last_")]
     aggs = {f"a90_{n}": j[n].sum() for n in names}
-    aggs |= {f"a30_{n}": (j[n] * j.recent).sum() for n in RECENT_MEASURES}
+    aggs |= {f"a30_{n}": (j[n] * j.recent).sum() for n in RECENT_MEASURES if n in names}
     return j.group_by(["account_id", "c_day"]).aggregate(**aggs)
 
 
@@ -365,12 +375,11 @@ def recency(ctx: Context) -> ir.Table:
     Each bucket counts from its first cutoff (`lo_day`) on; buckets are reduced to one row per
     account and first cutoff, then carried forward across cutoffs."""
     b = ctx.activity_buckets
-    ev = b.group_by(["account_id", "lo_day"]).aggregate(
-        touch=b.last_touch.max(), connected=b.last_connected.max(), usage=b.last_usage.max()
-    )
+    kinds = [c.removeprefix("last_") for c in b.columns if c.startswith("last_")]
+    ev = b.group_by(["account_id", "lo_day"]).aggregate(**{k: b[f"last_{k}"].max() for k in kinds})
     # Seen "the day before" its first cutoff, for `running`.
-    ev = ev.select("account_id", "touch", "connected", "usage", vis_day=_.lo_day - 1)
-    return running(ev, ctx.account_grid, ["account_id"], ["touch", "connected", "usage"])
+    ev = ev.select("account_id", *kinds, vis_day=_.lo_day - 1)
+    return running(ev, ctx.account_grid, ["account_id"], kinds)
 
 
 def touch_days(ctx: Context, key: str = "account_id") -> ir.Table:
@@ -391,9 +400,91 @@ def touch_days(ctx: Context, key: str = "account_id") -> ir.Table:
     )
 
 
+def gap_days(ctx: Context) -> ir.Table:
+    """Touch days that enter some cutoff's 90-day window: (account, day, lo, hi30, hi90) with
+    `lo` from the day's first visible touch, so the day is in the windows of cutoffs lo..hi90.
+
+    Days never in any window are left out; that changes no window's sequence of days.
+    """
+    t = ctx.activities.filter(ctx.activities.kind.isin(prep.TOUCH_TYPES))
+    m = ibis.memtable(ctx.day_map)
+    seen = m.select(v_day=_.day, lo=_.lo)
+    occurred = m.select(o_day=_.day, hi30=_.hi30, hi90=_.hi90)
+    t = t.join(seen, t.vis_day == seen.v_day).join(occurred, t.occ_day == occurred.o_day)
+    t = t.filter(t.lo <= t.hi90)
+    return t.group_by(["account_id", "occ_day", "hi30", "hi90"]).aggregate(lo=t.lo.min())
+
+
+def _gap_stats(rows: ir.Table) -> dict[str, ir.Value]:
+    """Gap sums over rows with `gap` and `recent` (1 when the gap is within the last 30 days)."""
+    g, r = rows.gap, rows.recent
+    return {
+        "g90_n": g.count(),
+        "g90_sum": g.sum(),
+        "g90_sq": (g * g).sum(),
+        "g90_max": g.max(),
+        "g30_n": r.sum(),
+        "g30_sum": (g * r).sum(),
+        "g30_sq": (g * g * r).sum(),
+    }
+
+
+def gaps(ctx: Context) -> ir.Table:
+    """Gaps between touch days in each cutoff's last 90 days (30-day figures: gaps whose both
+    ends are within 30 days), without sorting every cutoff's days apart.
+
+    A day's predecessor within a window is its previous touch day overall, unless that day was
+    not yet visible at the cutoff (logged late). So each overall gap counts for the cutoffs that
+    see both ends while the earlier end is still in the window (a run of cutoffs, expanded by
+    `spans`). The few (account, cutoff) pairs where a late-logged day hides a predecessor are
+    recomputed from their own sorted days.
+    """
+    d = ctx.gap_days
+    span = spans(ctx.day_map, ctx.cutoffs)
+    w = ibis.window(group_by=d.account_id, order_by=d.occ_day)
+    d = d.mutate(
+        p_day=d.occ_day.lag().over(w),
+        p_lo=d.lo.lag().over(w),
+        p_hi30=d.hi30.lag().over(w),
+        p_hi90=d.hi90.lag().over(w),
+    )
+    d = d.filter(d.p_day.notnull())
+    start = ibis.greatest(d.lo, d.p_lo)
+    pairs = d.filter(start <= d.p_hi90).select(
+        "account_id", gap=d.occ_day - d.p_day, lo=start, hi30=d.p_hi30, hi90=d.p_hi90
+    )
+    pairs = pairs.join(span, ["lo", "hi30", "hi90"])
+    fast = pairs.group_by(["account_id", "c_day"]).aggregate(**_gap_stats(pairs))
+    # Cutoffs lo..min(hi90, p_lo - 1) see the day but not yet its predecessor.
+    cut = cutoff_index(ctx.cutoffs)
+    hidden = d.filter(d.p_lo > d.lo).select(
+        "account_id", first=_.lo, last=ibis.least(_.hi90, _.p_lo - 1)
+    )
+    broken = (
+        hidden.join(cut, [cut.idx >= hidden.first, cut.idx <= hidden["last"]])
+        .select("account_id", "c_day")
+        .distinct()
+    )
+    days = ctx.gap_days.join(span, ["lo", "hi30", "hi90"]).select("account_id", "occ_day", "c_day")
+    days = days.semi_join(broken, ["account_id", "c_day"])
+    by_window = ibis.window(group_by=[days.account_id, days.c_day], order_by=days.occ_day)
+    prev = days.occ_day.lag().over(by_window)
+    days = days.mutate(gap=days.occ_day - prev, recent=_n(prev >= days.c_day - 30))
+    days = days.filter(days.gap.notnull())
+    slow = days.group_by(["account_id", "c_day"]).aggregate(**_gap_stats(days))
+    return fast.anti_join(broken, ["account_id", "c_day"]).union(slow)
+
+
+def cutoff_index(cutoffs: list) -> ir.Table:
+    """(idx, c_day) for the sorted cutoffs."""
+    days = [cutoff_day(x) for x in normalise_cutoffs(cutoffs)]
+    frame = pd.DataFrame({"idx": range(len(days)), "c_day": days}, dtype="int64")
+    return ibis.memtable(frame)
+
+
 def rhythm(ctx: Context) -> ir.Table:
-    """Gaps between touch days and follow-up latencies, from the touch days visible before each
-    cutoff within the last 90 days (gaps within 30 days are those whose both ends are inside)."""
+    """Follow-up latencies, from the touch days visible before each cutoff within the last 90
+    days (what follows a meeting, an inbound touch, a follow-up)."""
     j = _band(ctx.touch_days, ctx, WINDOW)
     known = lambda col: j[col].notnull() & (j[col] < j.c_day)  # noqa: E731
     j = j.mutate(
@@ -407,23 +498,13 @@ def rhythm(ctx: Context) -> ir.Table:
     ahead = ibis.window(group_by=part, order_by=j.occ_day, rows=(0, None))
     later = ibis.window(group_by=part, order_by=j.occ_day, rows=(1, None))
     j = j.mutate(
-        prev_day=j.occ_day.lag().over(ibis.window(group_by=part, order_by=j.occ_day)),
         next_out=j.out_day.min().over(ahead),
         next_call=j.call_day.min().over(later),
     )
-    gap = j.occ_day - j.prev_day
-    in30 = j.prev_day >= j.c_day - 30
     meet_lat = ibis.ifelse(j.is_meeting, j.next_out - j.occ_day, None)
     settled_meeting = j.is_meeting & (j.occ_day <= j.c_day - 3)
     settled_fu = j.is_followup & (j.occ_day <= j.c_day - 8)
     return j.group_by(["account_id", "c_day"]).aggregate(
-        g90_n=_n(gap.notnull()).sum(),
-        g90_sum=gap.fill_null(0).sum(),
-        g90_sq=(gap * gap).fill_null(0).sum(),
-        g90_max=gap.max(),
-        g30_n=_n(gap.notnull() & in30).sum(),
-        g30_sum=_x(in30, gap).sum(),
-        g30_sq=_x(in30, gap * gap).sum(),
         meet_lat_n=_n(meet_lat.notnull()).sum(),
         meet_lat_sum=meet_lat.fill_null(0).sum(),
         meet_settled=_n(settled_meeting).sum(),
@@ -436,14 +517,18 @@ def rhythm(ctx: Context) -> ir.Table:
 
 
 def reach(ctx: Context) -> ir.Table:
-    """Distinct contacts and contact roles touched in the last 90 days."""
+    """Distinct contacts and contact roles touched in the last 90 days: touches reduced to one
+    row per contact and run of cutoffs that sees them (see `day_map`), expanded by `spans`."""
     t = ctx.activities.filter(ctx.activities.kind.isin(prep.TOUCH_TYPES))
-    r = t.group_by(["account_id", "contact_id", "contact_role", "occ_day"]).aggregate(
-        vis_day=t.vis_day.min()
-    )
-    j = _band(r, ctx, WINDOW)
+    m = ibis.memtable(ctx.day_map)
+    seen = m.select(v_day=_.day, lo=_.lo)
+    occurred = m.select(o_day=_.day, hi30=_.hi30, hi90=_.hi90)
+    t = t.join(seen, t.vis_day == seen.v_day).join(occurred, t.occ_day == occurred.o_day)
+    t = t.filter(t.lo <= t.hi90)
+    r = t.select("account_id", "contact_id", "lo", "hi30", "hi90", role=prep.lower(t.contact_role))
+    j = r.distinct().join(spans(ctx.day_map, ctx.cutoffs), ["lo", "hi30", "hi90"])
     return j.group_by(["account_id", "c_day"]).aggregate(
-        contacts=j.contact_id.nunique(), roles=prep.lower(j.contact_role).nunique()
+        contacts=j.contact_id.nunique(), roles=j.role.nunique()
     )
 
 
