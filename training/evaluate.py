@@ -100,17 +100,27 @@ def learning_curve(
     kinds: FeatureKinds,
     config: ExperimentConfig,
     overrides: dict | None = None,
+    full: ScoringModel | None = None,
 ) -> pd.DataFrame:
-    """Test metrics when training on only the most recent fraction of the training history."""
+    """Test metrics when training on only the most recent fraction of the training history.
+
+    `full`, the model already fitted on all of `split.train` with the same config and overrides
+    (the backtest's final fold), stands in for the point that would refit it identically.
+    """
     holdout, test = frame.loc[split.holdout], frame.loc[split.test]
     y = test["label"].to_numpy(int)
+    x_test = as_model_input(test, kinds)
     rows = []
     for fraction in config.report.learning_curve_fractions:
-        train = frame.loc[recent_fraction(frame, split.train, fraction)]
+        index = recent_fraction(frame, split.train, fraction)
+        train = frame.loc[index]
         if train["label"].nunique() < 2:
             continue
-        model = fit_scoring_model(train, holdout, kinds, config, overrides)
-        p = model.predict_proba(as_model_input(test, kinds))
+        if full is not None and len(index) == len(split.train):
+            model = full
+        else:
+            model = fit_scoring_model(train, holdout, kinds, config, overrides)
+        p = model.predict_proba(x_test)
         rows.append(
             {
                 "fraction": fraction,
@@ -122,13 +132,28 @@ def learning_curve(
     return pd.DataFrame(rows)
 
 
-def detail_report(test: pd.DataFrame, p: np.ndarray, config: ExperimentConfig) -> dict:
-    """Tables for the final test period: reliability, lift, capture, bands, segments, stages, CI."""
+def detail_report(
+    test: pd.DataFrame, p: np.ndarray, config: ExperimentConfig, group: str | None = None
+) -> dict:
+    """Tables for the final test period: reliability, lift, capture, bands, segments, stages, CI.
+
+    `ece_if_calibrated_median|p95` put the ECE in scale: what true probabilities would score on
+    this test period (rows of one `group` share their outcome).
+    """
     y = test["label"].to_numpy(int)
     r = config.report
-    low, high = m.bootstrap_auc(y, p, n=r.bootstrap, seed=config.lightgbm.seed)
+    seed = config.lightgbm.seed
+    low, high = m.bootstrap_auc(y, p, n=r.bootstrap, seed=seed)
+    groups = test[group].to_numpy() if group and group in test.columns else None
+    floor = m.ece_if_calibrated(p, groups, n=r.bootstrap, seed=seed)
     report: dict = {
-        "metrics": m.core_metrics(y, p) | {"roc_auc_ci_low": low, "roc_auc_ci_high": high},
+        "metrics": m.core_metrics(y, p)
+        | {
+            "roc_auc_ci_low": low,
+            "roc_auc_ci_high": high,
+            "ece_if_calibrated_median": float(np.median(floor)),
+            "ece_if_calibrated_p95": float(np.percentile(floor, 95)),
+        },
         "reliability": m.reliability_curve(y, p),
         "lift": m.lift_curve(y, p),
     }

@@ -104,8 +104,8 @@ def run_training(
     summary = summarise(fold_metrics(results))
     final = results[-1]
     test = frame.loc[final.split.test]
-    report = detail_report(test, final.predictions[MODEL].to_numpy(), config)
-    learning = learning_curve(frame, final.split, kinds, config, overrides)
+    report = detail_report(test, final.predictions[MODEL].to_numpy(), config, group)
+    learning = learning_curve(frame, final.split, kinds, config, overrides, full=final.model)
     low, high = pooled_auc_ci(results, config.report.bootstrap, config.lightgbm.seed)
     report["metrics"] |= {"backtest_roc_auc_ci_low": low, "backtest_roc_auc_ci_high": high}
     refusals = check_beats_baselines(summary, config.guards.min_auc_margin, auc_ci_low=low)

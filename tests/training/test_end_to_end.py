@@ -61,12 +61,25 @@ def test_deal_win_model_beats_the_naive_baselines_and_is_honest_about_logistic(t
         assert result.version is None
 
 
-@pytest.mark.parametrize(("target", "bound"), [("churn", 0.03), ("deal_win", 0.05)])
-def test_calibration_error_on_the_test_period(trained, target, bound) -> None:
-    """Measured ECE (seed 7, 2,000 accounts): churn 0.008 (4.9k test rows); deal win 0.047 (1.5k
-    test rows at a 50% win rate, where the ECE's own sampling noise is ~0.02-0.03), so deal win
-    is held to 0.05."""
-    assert trained[1][target].report["metrics"]["ece"] <= bound
+def test_churn_calibration_error_on_the_test_period(trained) -> None:
+    """Measured ECE (seed 7, 2,000 accounts): 0.008 on 4.9k test rows."""
+    assert trained[1]["churn"].report["metrics"]["ece"] <= 0.03
+
+
+def test_deal_win_calibration_error_is_within_the_noise_of_its_test_period(trained) -> None:
+    """The 0.03 goal is below this test period's own noise, so deal win is held to 0.05.
+
+    The test period holds 1,526 snapshot rows but only 255 deals, and a deal's snapshots share
+    one outcome. Outcomes drawn from the model's own probabilities (a perfectly calibrated model)
+    score ECE 0.032 at the median here (95% 0.019-0.051); on seed 11 the medians are 0.031-0.035
+    per fold, and such a model misses 0.03 in 54-69% of draws. Measured (seed 7): ECE 0.047
+    (folds 0.068, 0.051, 0.047, with cluster-bootstrap 95% intervals 0.04-0.11, 0.04-0.09,
+    0.02-0.09). Platt is chosen in every fold; isotonic-only, a 4- or 6-cutoff calibration slice,
+    smaller trees or larger leaves moved the fold mean between 0.046 and 0.055, within the noise.
+    """
+    metrics = trained[1]["deal_win"].report["metrics"]
+    assert metrics["ece"] <= 0.05
+    assert metrics["ece_if_calibrated_median"] >= 0.02  # the report shows the floor it sits on
 
 
 def test_reaching_the_decision_maker_never_lowers_win_probability(trained) -> None:

@@ -60,3 +60,30 @@ def test_choice_by_validation_prefers_isotonic_for_a_step_distortion() -> None:
     assert abs(calibrator(np.array([2.0]))[0] - 0.8) < 0.05
     with pytest.raises(ValueError, match="only one class"):
         choose_calibrator(raw, np.zeros(raw.size, int))
+
+
+def test_bootstrap_auc_equals_scoring_each_resample_with_sklearn() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(3)
+    y = (rng.random(3000) < 0.3).astype(int)
+    p = np.round(rng.random(3000) + 0.4 * y, 2)  # many ties
+    draws = np.random.default_rng(0)
+    aucs = []
+    for _ in range(60):
+        pick = draws.integers(0, len(y), len(y))
+        aucs.append(roc_auc_score(y[pick], p[pick]))
+    expected = np.percentile(aucs, [2.5, 97.5])
+    assert m.bootstrap_auc(y, p, n=60, seed=0) == pytest.approx(tuple(expected), abs=1e-12)
+
+
+def test_ece_noise_floor_of_true_probabilities_grows_when_rows_share_outcomes() -> None:
+    rng = np.random.default_rng(4)
+    # 250 deals × 6 snapshots whose scores stay close to the deal's own
+    p = np.clip(np.repeat(rng.random(250), 6) + rng.normal(0, 0.02, 1500), 0, 1)
+    rows = m.ece_if_calibrated(p, n=100)
+    deals = m.ece_if_calibrated(p, np.repeat(np.arange(250), 6), n=100)
+    assert 0.01 < np.median(rows) < 0.04  # true probabilities do not score 0 on 1,500 rows
+    assert np.median(deals) > 1.3 * np.median(rows)
+    y = (rng.random(p.size) < p).astype(int)
+    assert m.expected_calibration_error(y, p) < np.percentile(rows, 99)
