@@ -50,6 +50,8 @@ STAGES = ["Prospecting", "Qualification", "Discovery", "Proposal", "Negotiation"
 SALES_REPS = [f"r{i:02d}" for i in range(1, 41)]
 SERVICE_REPS = [f"s{i:02d}" for i in range(1, 13)]
 ROLES = ("retention", "manager", "admin")
+# Read from the MLflow store: both champions' reliability curves and their backtest metrics.
+MODELS_PAGE = ("Reliability of churn v", "Reliability of deal_win v", "backtest_roc_auc_mean")
 WHAT_IF = "change:open_cases=0&change:days_since_last_touch=3"
 KEYS = {role: f"bench-{role}-key-0123456789abcdef" for role in ROLES}
 
@@ -393,6 +395,7 @@ class Page:
     path: str
     minimum: str  # the lowest role that may see it
     form: str | None = None  # posted (urlencoded) instead of a GET
+    expect: tuple[str, ...] = ()  # text the page must show (checked once, when warming)
 
     def request(self, client, account: str, deal: str):
         path = self.path.format(account=account, deal=deal)
@@ -424,12 +427,12 @@ def pages(client) -> list[Page]:
         Page("CSV whole worklist", "/dashboard/worklist.csv", "retention"),
         Page("account (top)", worst, "retention"),
         Page("account (rotating)", account, "retention"),
-        Page("account what-if (live)", f"{account}/what-if", "retention", WHAT_IF),
+        Page("account what-if (live)", f"{account}/what-if", "retention", WHAT_IF, ("data-after",)),
         Page("opportunity list", "/dashboard/opportunities", "retention"),
         Page("opportunity list by value", f"{deals}?sort=expected_value", "retention"),
         Page("opportunity (top)", deal, "retention"),
         Page("opportunity (rotating)", "/dashboard/opportunities/{deal}", "retention"),
-        Page("models", "/dashboard/models", "retention"),
+        Page("models", "/dashboard/models", "retention", expect=MODELS_PAGE),
         Page("drivers churn", "/dashboard/drivers", "manager"),
         Page("drivers churn by segment", "/dashboard/drivers?by=segment", "manager"),
         Page("drivers deal_win by stage", "/dashboard/drivers?target=deal_win&by=stage", "manager"),
@@ -464,12 +467,13 @@ def sign_in(client, role: str) -> None:
 
 def warm(client, listed: list[Page], ids: dict) -> None:
     """Request every page once, so per-run work (the account index, the CSV lines, the manager
-    views) is done before anything is timed; each must answer 200 (a what-if with its result)."""
+    views) is done before anything is timed; each must answer 200 and show its `expect` texts."""
     sign_in(client, "admin")
     for page in listed:
         path, response = page.request(client, ids["account"][0], ids["deal"][0])
-        if response.status_code != 200 or (page.form and "data-after" not in response.text):
-            raise RuntimeError(f"{path}: {response.status_code} {response.text[:300]}")
+        missing = [text for text in page.expect if text not in response.text]
+        if response.status_code != 200 or missing:
+            raise RuntimeError(f"{path}: {response.status_code}, lacks {missing}")
 
 
 def measure(client, timer: ServerTimer, page: Page, requests: int, ids: dict) -> list[float]:

@@ -6,7 +6,8 @@
 
 from __future__ import annotations
 
-import io
+import logging
+import tempfile
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -27,6 +28,8 @@ from serving.dashboard.pages import (
 
 STATIC = Path(__file__).with_name("static")
 MLFLOW_UI = "http://127.0.0.1:5000"
+RELIABILITY_ARTIFACT = "report/reliability.csv"  # logged by every training run
+log = logging.getLogger(__name__)
 Reliability = Callable[[str, str], pd.DataFrame | None]
 Backtest = Callable[[str, str], dict[str, float]]
 
@@ -65,20 +68,17 @@ def mlflow_reliability(settings) -> Reliability:
 
     @lru_cache(maxsize=16)
     def load(target: str, version: str) -> pd.DataFrame | None:
-        import mlflow.artifacts
-
         from explain import model_store
 
         try:
-            mv = model_store.client(settings).get_model_version(
-                model_store.registered_name(target), version
-            )
-            text = mlflow.artifacts.load_text(
-                f"runs:/{mv.run_id}/report/reliability.csv", tracking_uri=settings.tracking_uri
-            )
+            client = model_store.client(settings)
+            mv = client.get_model_version(model_store.registered_name(target), version)
+            with tempfile.TemporaryDirectory() as folder:
+                path = client.download_artifacts(mv.run_id, RELIABILITY_ARTIFACT, folder)
+                return pd.read_csv(path)
         except Exception:  # noqa: BLE001 - no run, no artefact: the page says so
+            log.warning("no reliability table", extra={"target": target, "version": version})
             return None
-        return pd.read_csv(io.StringIO(text))
 
     return load
 

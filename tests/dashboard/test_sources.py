@@ -70,3 +70,26 @@ def test_deal_view_keeps_the_order_stages_were_entered() -> None:
     view = sources.deal_view({"stages": KeyedRows(stages, "opportunity_id", "entered_at")}, "O1")
     assert list(view["stages"]["stage"]) == ["Prospecting", "Discovery", "Proposal"]
     assert view["history"] == {}
+
+
+def test_models_page_readers_find_a_versions_reliability_and_backtest_in_mlflow(tmp_path) -> None:
+    import mlflow
+
+    from barometer.settings import Settings
+    from serving.dashboard import mlflow_backtest, mlflow_reliability
+    from training import lifecycle
+
+    settings = Settings(home=tmp_path / "workspace", mlflow_tracking_uri=None)
+    lifecycle.configure(settings)
+    table = pd.DataFrame({"bin": [0, 5], "predicted": [0.05, 0.55], "observed": [0.1, 0.5]})
+    folder = tmp_path / "report"
+    folder.mkdir()
+    table.to_csv(folder / "reliability.csv", index=False)
+    with mlflow.start_run(experiment_id=lifecycle.experiment_id(settings, "churn")) as run:
+        mlflow.log_artifacts(str(folder), artifact_path="report")
+    tags = {"run_id": run.info.run_id, "backtest_roc_auc_mean": "0.812", "backtest_id": "b1"}
+    version = lifecycle.register(settings, "churn", f"runs:/{run.info.run_id}/report", tags)
+    read = mlflow_reliability(settings)("churn", version.version)
+    pd.testing.assert_frame_equal(read, table)
+    assert mlflow_backtest(settings)("churn", version.version) == {"backtest_roc_auc_mean": 0.812}
+    assert mlflow_reliability(settings)("churn", "99") is None  # no such version: page says so
