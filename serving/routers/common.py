@@ -59,8 +59,9 @@ def live_score(
     matrix, values = found
     explanation = loaded.model.explain_matrix(matrix)
     names = loaded.model.feature_names
-    points = explanation.points.to_numpy(dtype=float)
-    reasons = matrix_reasons(points, values, names, target, state.registry, TOP_K)[0]
+    reasons = matrix_reasons(
+        explanation.point_values, values, names, target, state.registry, TOP_K
+    )[0]
     snapshot = snapshot_for(request, target)
     stored = snapshot.row(entity_id)
     group = None if stored is None else stored.get("stage" if target == "deal_win" else "segment")
