@@ -1,9 +1,12 @@
-"""The rollup design: aggregate once per (entity, day, visible day), then window per cutoff.
+"""The rollup design: aggregate events once per entity and run of cutoffs, then expand.
 
 Each `source` below returns an Ibis table keyed by the entity key and `c_day` (the cutoff's epoch
 day) with raw aggregate columns. Registry expressions turn those columns into features.
-Windows join the *rollups* (not raw events) to a small (day, cutoff) map on the day (a hash
-join), keeping rows with `vis_day < c_day`: the cost grows with events + entities × days.
+An event counts for a cutoff when it was visible before it and occurred within its window, so it
+counts for a contiguous run of cutoffs (`day_map`). Events are grouped by (entity, run) in one
+pass and the groups joined to a small table listing each run's cutoffs (`spans`, an equality
+join): the cost grows with events + entities × cutoffs, not events × cutoffs. Where an order
+within a window matters (follow-up latencies), touch days are joined to each window instead.
 """
 
 from __future__ import annotations
