@@ -100,9 +100,25 @@ def _version_of(info) -> str:
     return str(getattr(info, "version", info))
 
 
+def backtest_metrics(tags: Mapping[str, str]) -> dict[str, float]:
+    """A registered version's numeric `backtest_*` tags, e.g. {'backtest_roc_auc_mean': 0.81}."""
+    out = {}
+    for name, value in tags.items():
+        if name.startswith("backtest_") and name != "backtest_id":
+            try:
+                out[name] = float(value)
+            except ValueError:
+                continue
+    return out
+
+
 def _metrics_of(info) -> dict[str, float]:
+    """Explicit `metrics` when given, else a registered version's numeric `backtest_*` tags."""
     metrics = info.get("metrics") if isinstance(info, Mapping) else getattr(info, "metrics", None)
-    return {str(k): float(v) for k, v in (metrics or {}).items()}
+    if not metrics:
+        tags = info.get("tags") if isinstance(info, Mapping) else getattr(info, "tags", None)
+        metrics = backtest_metrics(tags or {})
+    return {str(k): float(v) for k, v in metrics.items()}
 
 
 def load_bundle(provider: ModelProvider, targets=TARGETS, generation: int = 0) -> ModelBundle:

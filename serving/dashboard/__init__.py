@@ -16,6 +16,7 @@ import pandas as pd
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from serving.bundle import backtest_metrics
 from serving.dashboard import session
 from serving.dashboard.pages import (
     DashboardState,
@@ -99,15 +100,3 @@ def mlflow_backtest(settings) -> Backtest:
         return backtest_metrics(mv.tags or {})
 
     return load
-
-
-def backtest_metrics(tags: dict[str, str]) -> dict[str, float]:
-    """The numeric `backtest_*` tags, e.g. {'backtest_roc_auc_mean': 0.81}."""
-    out = {}
-    for name, value in tags.items():
-        if name.startswith("backtest_") and name != "backtest_id":
-            try:
-                out[name] = float(value)
-            except ValueError:
-                continue
-    return out
