@@ -32,8 +32,16 @@ class Scoring:
     scores: pd.DataFrame  # key, probability, reasons_up, reasons_down
     points: np.ndarray  # (n, features) probability points, aligned with `scores`
     matrix: np.ndarray  # (n, features) the booster's input for the scored rows
-    values: np.ndarray  # (n, features) raw values the reasons were worded from
+    labels: np.ndarray  # (n, categorical features) raw values at `categorical_positions`
     bins: np.ndarray  # (n, features) `split_bins` of `matrix`
+
+
+def categorical_names(model: ScoringModel) -> list[str]:
+    return [name for name in model.feature_names if name in model.categories]
+
+
+def categorical_positions(model: ScoringModel) -> list[int]:
+    return [j for j, name in enumerate(model.feature_names) if name in model.categories]
 
 
 def split_thresholds(model: ScoringModel) -> list[np.ndarray | None]:
@@ -106,7 +114,7 @@ def score_rows(
     key: str = "account_id",
     top: int = 3,
 ) -> Scoring:
-    """`score_with_reasons`, keeping the points, values and bins an incremental run reuses."""
+    """`score_with_reasons`, keeping what an incremental run compares and reuses."""
     matrix = model.matrix(frame)
     explanation = model.explain_matrix(matrix)
     values = frame.reindex(columns=model.feature_names).to_numpy(dtype=object)
@@ -120,7 +128,8 @@ def score_rows(
         }
     )
     bins = split_bins(matrix, split_thresholds(model))
-    return Scoring(scores, explanation.point_values, matrix, values, bins)
+    labels = values[:, categorical_positions(model)]
+    return Scoring(scores, explanation.point_values, matrix, labels, bins)
 
 
 def score_with_reasons(
@@ -163,7 +172,7 @@ def plan_rescoring(
     key: str,
     top: int,
 ) -> Plan:
-    """Compare the current rows (`current`: matrix, values, bins) with the previous scoring's.
+    """Compare the current rows (`current`: matrix, labels, bins) with the previous scoring's.
 
     A row whose bins did not move keeps its points, so its top reasons are the same features; it
     is re-worded only when one of those features' values moved (the sentence shows the value).
@@ -174,11 +183,8 @@ def plan_rescoring(
     moved = known & (previous.bins[safe] != current.bins).any(axis=1)
     old = previous.matrix[safe]
     differs = (old != current.matrix) & ~(np.isnan(old) & np.isnan(current.matrix))
-    for j, name in enumerate(model.feature_names):
-        if name in model.categories:  # unknown levels all encode as NaN but read differently
-            differs[:, j] |= previous.values[safe, j].astype(str) != current.values[:, j].astype(
-                str
-            )
+    for c, j in enumerate(categorical_positions(model)):  # unknown levels all encode as NaN
+        differs[:, j] |= previous.labels[safe, c].astype(str) != current.labels[:, c].astype(str)
     candidates = np.flatnonzero(known & ~moved & differs.any(axis=1))
     order = np.argsort(-previous.points[safe[candidates]], axis=1, kind="stable")
     k = min(top, order.shape[1])
@@ -210,10 +216,10 @@ def rescore_incremental(
     entities no longer in `frame` are dropped.
     """
     matrix = model.matrix(frame)
-    values = frame.reindex(columns=model.feature_names).to_numpy(dtype=object)
+    labels = frame.reindex(columns=categorical_names(model)).to_numpy(dtype=object)
     bins = split_bins(matrix, split_thresholds(model))
     keys = frame[key].to_numpy()
-    current = Scoring(frame, matrix, matrix, values, bins)
+    current = Scoring(frame, matrix, matrix, labels, bins)
     plan = plan_rescoring(model, previous, keys, current, key, top)
     points, probability = np.empty(matrix.shape), np.empty(len(frame))
     kept = np.concatenate([plan.reword, plan.reuse])
@@ -225,14 +231,15 @@ def rescore_incremental(
         probability[plan.explain] = explanation.probability
     sentences = {}
     fresh = np.concatenate([plan.explain, plan.reword])
-    words = word_reasons(model, points[fresh], values[fresh], registry, top)
+    values = frame.iloc[fresh].reindex(columns=model.feature_names).to_numpy(dtype=object)
+    words = word_reasons(model, points[fresh], values, registry, top)
     for side, worded in zip(("reasons_up", "reasons_down"), words, strict=True):
         column = np.empty(len(frame), dtype=object)
         column[plan.reuse] = previous.scores[side].to_numpy()[plan.previous[plan.reuse]]
         column[fresh] = _as_objects(worded)
         sentences[side] = column
     scores = pd.DataFrame({key: keys, "probability": probability, **sentences})
-    return Scoring(scores, points, matrix, values, bins), plan
+    return Scoring(scores, points, matrix, labels, bins), plan
 
 
 def _as_objects(items: list) -> np.ndarray:
