@@ -63,14 +63,45 @@ def what_if(
     reference: Mapping[str, float] | None = None,
 ) -> WhatIf:
     """New probability of `row` with `changes` applied ({feature: value or 'median'})."""
+    _check_known(model, changes)
+    return what_if_matrix(model, model.matrix(_one_row(row))[0], changes, reference)
+
+
+def what_if_matrix(
+    model: ScoringModel,
+    row: np.ndarray,
+    changes: Mapping[str, object],
+    reference: Mapping[str, float] | None = None,
+) -> WhatIf:
+    """`what_if` for a row already encoded by `ScoringModel.matrix` (serving's prepared rows):
+    the changed values are encoded the same way and both rows are scored in one booster call."""
+    _check_known(model, changes)
+    resolved = resolve_changes(changes, reference)
+    positions, encoded = encode_changes(model, resolved)
+    pair = np.vstack([row, row]).astype(float)
+    pair[1, positions] = encoded
+    raw = model.booster.predict(pair, raw_score=True, num_threads=model.num_threads)
+    before, after = model.calibrator(raw)
+    return WhatIf(float(before), float(after), float(after - before), resolved)
+
+
+def encode_changes(
+    model: ScoringModel, changes: Mapping[str, object]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The changed features' positions and their values as the booster's floats (categories →
+    the model's codes, unknown levels and non-numbers → NaN), encoded by `ScoringModel.encode`."""
+    where = {name: i for i, name in enumerate(model.feature_names)}
+    positions = np.array([where[name] for name in changes], dtype=int)
+    raw = np.full((1, len(model.feature_names)), None, dtype=object)
+    for position, value in zip(positions, changes.values(), strict=True):
+        raw[0, position] = value
+    return positions, model.encode(raw)[0, positions]
+
+
+def _check_known(model: ScoringModel, changes: Mapping[str, object]) -> None:
     unknown = sorted(set(changes) - set(model.feature_names))
     if unknown:
         raise ValueError(f"Unknown features for the {model.target} model: {', '.join(unknown)}.")
-    base = _one_row(row)
-    resolved = resolve_changes(changes, reference)
-    changed = base.assign(**{k: [v] for k, v in resolved.items()})
-    before, after = model.predict_proba(pd.concat([base, changed], ignore_index=True))
-    return WhatIf(float(before), float(after), float(after - before), resolved)
 
 
 @dataclass(frozen=True)

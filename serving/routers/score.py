@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import numpy as np
-import pandas as pd
 from fastapi import APIRouter, Path, Request
 from fastapi.exceptions import RequestValidationError
 
 from serving.deps import ERRORS, BundleDep, Retention, model_for
-from serving.reasons import row_reasons
+from serving.reasons import matrix_reasons
 from serving.schemas.requests import ScoreRows
 from serving.schemas.responses import BatchScores
 from serving.scoring import band
@@ -26,12 +25,21 @@ def score_rows(
     _: Retention,
     bundle: BundleDep,
 ):
-    """Score up to 1000 rows of raw features (`MAX_BATCH_ROWS`): probabilities and reasons."""
+    """Score up to 1000 rows of raw features (`MAX_BATCH_ROWS`): probabilities and reasons.
+
+    The rows go straight from the request's dicts to an object array, the booster's matrix
+    (`ScoringModel.encode`) and the reasons (`matrix_reasons`), without a DataFrame."""
     loaded = model_for(bundle, target)
-    frame = rows_frame(payload.rows, loaded.model)
-    explanation = loaded.model.explain(frame)
-    reasons = row_reasons(
-        explanation.points, frame, target, request.app.state.registry, payload.top_k
+    model = loaded.model
+    values = row_values(payload.rows, model)
+    explanation = model.explain_matrix(model.encode(values))
+    reasons = matrix_reasons(
+        explanation.point_values,
+        values,
+        model.feature_names,
+        target,
+        request.app.state.registry,
+        payload.top_k,
     )
     bands = band(explanation.probability)
     ids = [row.get("id") for row in payload.rows]
@@ -52,8 +60,9 @@ def score_rows(
     return {"target": target, "model_version": loaded.version, "results": results}
 
 
-def rows_frame(rows: list[dict], model) -> pd.DataFrame:
-    """Rows as a frame of the model's features; field-level 422 for unknown or mistyped fields."""
+def row_values(rows: list[dict], model) -> np.ndarray:
+    """Rows as an (n, features) object array in the model's feature order (absent → None);
+    field-level 422 for unknown or mistyped fields."""
     known = set(model.feature_names)
     errors = []
     for i, row in enumerate(rows):
@@ -61,8 +70,10 @@ def rows_frame(rows: list[dict], model) -> pd.DataFrame:
             errors.extend(field_errors(i, name, value, known, model.categories))
     if errors:
         raise RequestValidationError(errors)
-    frame = pd.DataFrame.from_records(rows, columns=model.feature_names)
-    return frame
+    out = np.full((len(rows), len(model.feature_names)), None, dtype=object)
+    for i, row in enumerate(rows):
+        out[i] = [row.get(name) for name in model.feature_names]
+    return out
 
 
 def field_errors(i: int, name: str, value, known: set, categories: dict) -> list[dict]:

@@ -6,8 +6,8 @@ import numpy as np
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 
-from explain.whatif import CAVEAT
-from explain.whatif import what_if as explain_what_if
+from explain.common import is_missing
+from explain.whatif import CAVEAT, what_if_matrix
 from serving.deps import ERRORS, BundleDep, Retention, model_for
 from serving.routers.score import field_errors
 from serving.schemas.requests import WhatIf
@@ -18,7 +18,10 @@ router = APIRouter(prefix="/what-if", tags=["what-if"], responses=ERRORS)
 
 @router.post("", response_model=WhatIfResult, responses={404: {"description": "Unknown entity."}})
 def what_if(request: Request, payload: WhatIf, _: Retention, bundle: BundleDep):
-    """The entity's latest features with `changes` applied → new probability, change and caveat."""
+    """The entity's latest features with `changes` applied → new probability, change and caveat.
+
+    Starts from the entity's prepared live row (`serving.live`, the row live scoring reads, so
+    `probability_before` is the live probability): no per-request frame."""
     loaded = model_for(bundle, payload.target)
     model = loaded.model
     known = set(model.feature_names)
@@ -29,22 +32,25 @@ def what_if(request: Request, payload: WhatIf, _: Retention, bundle: BundleDep):
     ]
     if errors:
         raise RequestValidationError(errors)
-    before = request.app.state.features.latest(payload.target, payload.entity_id)
-    if before is None:
+    state = request.app.state
+    rows = state.live.rows(loaded, state.features)
+    found = None if rows is None else rows.row(payload.entity_id)
+    if found is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, f"No features for {payload.target} {payload.entity_id!r}."
         )
-    result = explain_what_if(model, before, payload.changes)
-    p_before, p_after = result.before, result.after
+    matrix, values = found
+    result = what_if_matrix(model, matrix[0], payload.changes)
+    where = {name: i for i, name in enumerate(model.feature_names)}
     return {
         "target": payload.target,
         "entity_id": payload.entity_id,
         "model_version": loaded.version,
-        "probability_before": p_before,
-        "probability_after": p_after,
-        "change": p_after - p_before,
+        "probability_before": result.before,
+        "probability_after": result.after,
+        "change": result.after - result.before,
         "changed": [
-            {"feature": n, "before": plain(before.loc[0, n]), "after": v}
+            {"feature": n, "before": plain(values[0, where[n]]), "after": v}
             for n, v in payload.changes.items()
         ],
         "caveat": CAVEAT,
@@ -54,6 +60,6 @@ def what_if(request: Request, payload: WhatIf, _: Retention, bundle: BundleDep):
 def plain(value):
     if isinstance(value, np.generic):
         value = value.item()
-    if isinstance(value, float) and np.isnan(value):
+    if is_missing(value):
         return None
     return value if isinstance(value, int | float | bool | str | type(None)) else str(value)

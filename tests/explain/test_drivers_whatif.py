@@ -8,7 +8,7 @@ import pytest
 
 from explain.drivers import dependence, drivers, family_attribution, family_points
 from explain.rescoring import entities_with_new_events, rescore_incremental, score_rows
-from explain.whatif import suggest_actions, what_if
+from explain.whatif import encode_changes, suggest_actions, what_if, what_if_matrix
 
 
 def test_drivers_recover_known_directions_and_ignore_noise(churn_model, accounts, registry):
@@ -76,6 +76,27 @@ def test_what_if_changes_only_the_named_features(churn_model, accounts):
     assert "not causal" in team.caveat
     with pytest.raises(ValueError, match="Unknown features"):
         what_if(churn_model, row, {"arr_typo": 1.0})
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"segment": "smb", "escalated_cases_90d": 0.0},
+        {"segment": "no_such_segment", "last_nps": None},  # unknown level and None → missing
+        {"days_since_connected_call": "12.5", "segment": None},  # numeric text is a number
+    ],
+)
+def test_what_if_on_a_prepared_row_equals_scoring_the_changed_frame(churn_model, accounts, changes):
+    rows = accounts.iloc[[3]].reset_index(drop=True)
+    changed = rows.assign(**{k: [v] for k, v in changes.items()})
+    expected = churn_model.predict_proba(pd.concat([rows, changed], ignore_index=True))
+    prepared = churn_model.matrix(accounts.head(200))[3]  # the large-batch encoding
+    result = what_if_matrix(churn_model, prepared, changes)
+    assert [result.before, result.after] == pytest.approx(expected.tolist(), abs=1e-12)
+    assert result.before != result.after
+    positions, encoded = encode_changes(churn_model, changes)
+    np.testing.assert_array_equal(encoded, churn_model.matrix(changed)[0, positions])
+    np.testing.assert_array_equal(prepared, churn_model.matrix(rows)[0])  # untouched
 
 
 def test_suggestions_are_actionable_and_improve_the_outcome(churn_model, accounts, registry):

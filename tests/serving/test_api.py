@@ -246,6 +246,37 @@ def test_what_if_changes_the_probability_with_a_caveat(client, headers, models, 
     ]
 
 
+def test_what_if_starts_from_the_live_score_and_encodes_categories(
+    client, headers, models, workspace
+):
+    latest = workspace[1]["churn"]
+    row = latest[latest["account_id"] == ACCOUNT].reset_index(drop=True)
+    other = next(
+        s for s in models["churn"].model.categories["segment"] if s != row.loc[0, "segment"]
+    )
+    changes = {"segment": other, "open_cases": 9}
+    expected = models["churn"].model.predict_proba(row.assign(segment=other, open_cases=9.0))[0]
+    payload = {"target": "churn", "entity_id": ACCOUNT, "changes": changes}
+    body = client.post("/v1/what-if", json=payload, headers=headers["retention"]).json()
+    live = client.get(
+        f"/v1/accounts/{ACCOUNT}/churn-risk?live=true", headers=headers["retention"]
+    ).json()
+    assert body["probability_before"] == pytest.approx(live["probability"], abs=1e-9)
+    assert body["probability_after"] == pytest.approx(expected, abs=1e-12)
+    assert [c["before"] for c in body["changed"]] == [
+        row.loc[0, "segment"],
+        row.loc[0, "open_cases"],
+    ]
+    unknown_level = {**payload, "changes": {"segment": "no_such_segment"}}
+    missing = models["churn"].model.predict_proba(row.assign(segment=None))[0]
+    body = client.post("/v1/what-if", json=unknown_level, headers=headers["retention"]).json()
+    assert body["probability_after"] == pytest.approx(missing, abs=1e-12)
+    mistyped = {**payload, "changes": {"open_cases": "soon"}}
+    response = client.post("/v1/what-if", json=mistyped, headers=headers["retention"])
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "changes", "open_cases"]
+
+
 def test_what_if_errors(client, headers) -> None:
     unknown = {"target": "churn", "entity_id": "NOPE", "changes": {"open_cases": 1}}
     assert client.post("/v1/what-if", json=unknown, headers=headers["retention"]).status_code == 404
