@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
 
 from features.warehouse import connect, table_exists
@@ -18,16 +19,29 @@ FEATURE_TABLES = {"churn": "features_account", "deal_win": "features_opportunity
 
 
 class FrameFeatureSource:
-    """Latest feature rows per target, looked up by entity id."""
+    """Latest feature rows per target, looked up by entity id.
+
+    `record` reads one entity's values from per-column arrays prepared once (O(1) per call, no
+    frame); `latest` builds a one-row frame (`iloc`), for callers that want one.
+    """
 
     def __init__(self, frames: Mapping[str, pd.DataFrame]) -> None:
         self.frames = {}
         self.positions = {}
+        self.columns = {}
         for target, frame in frames.items():
             frame = frame.reset_index(drop=True)
             self.frames[target] = frame
             ids = frame[ID_COLUMNS[target]].astype(str)
             self.positions[target] = dict(zip(ids, range(len(frame)), strict=True))
+            self.columns[target] = {name: column_values(frame[name]) for name in frame.columns}
+
+    def record(self, target: str, entity_id: str) -> dict[str, object] | None:
+        """The entity's latest features as {column: value}, or None when it has none."""
+        position = self.positions.get(target, {}).get(entity_id)
+        if position is None:
+            return None
+        return {name: values[position] for name, values in self.columns[target].items()}
 
     def latest(self, target: str, entity_id: str) -> pd.DataFrame | None:
         """A one-row frame of the entity's latest features, or None when it has none."""
@@ -37,8 +51,16 @@ class FrameFeatureSource:
         return self.frames[target].iloc[[position]].reset_index(drop=True)
 
     def cutoff(self, target: str, entity_id: str):
-        row = self.latest(target, entity_id)
-        return None if row is None or "cutoff" not in row else row["cutoff"].iloc[0]
+        row = self.record(target, entity_id)
+        return None if row is None else row.get("cutoff")
+
+
+def column_values(column: pd.Series) -> np.ndarray:
+    """A column as an array whose items are what `frame.loc` returns: numbers stay a (shared)
+    numeric array; strings, dates and the rest become objects (str, Timestamp, NaN)."""
+    if column.dtype.kind in "biuf":
+        return column.to_numpy()
+    return column.to_numpy(dtype=object)
 
 
 def latest_features_sql(table: str, id_column: str, snapshot_filter: str) -> str:

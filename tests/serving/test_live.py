@@ -54,3 +54,27 @@ def test_warming_a_new_bundle_drops_rows_of_models_no_longer_served(models, work
     assert cache.ready(promoted, source) and not cache.ready(old, source)
     matrix, _ = cache.rows(promoted, source).row("A007")
     assert matrix.shape == (1, len(old.model.feature_names))
+
+
+def test_feature_records_hold_what_the_latest_frame_holds(workspace) -> None:
+    import pandas as pd
+
+    from serving.features_source import FrameFeatureSource
+
+    frame = workspace[1]["churn"]
+    frame = frame.assign(
+        cutoff=pd.Timestamp("2026-10-01"),
+        note=pd.Series(np.where(np.arange(len(frame)) % 2, None, "x")),  # text with missing values
+    )
+    frame.loc[3, "open_cases"] = np.nan
+    source = FrameFeatureSource({"churn": frame.set_index("account_id", drop=False)})
+    for position in (0, 1, 3, len(frame) - 1):
+        entity = frame.loc[position, "account_id"]
+        record, latest = source.record("churn", entity), source.latest("churn", entity)
+        assert list(record) == list(frame.columns)
+        for name, value in record.items():
+            expected = latest.loc[0, name]
+            assert type(value) is type(expected), name
+            assert value == expected or (pd.isna(value) and pd.isna(expected)), name
+    assert source.cutoff("churn", "A007") == pd.Timestamp("2026-10-01")
+    assert source.record("churn", "NOPE") is None and source.record("deal_win", "A007") is None
