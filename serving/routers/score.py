@@ -25,10 +25,9 @@ def score_rows(
     _: Retention,
     bundle: BundleDep,
 ):
-    """Score up to 1000 rows of raw features (`MAX_BATCH_ROWS`): probabilities and reasons.
-
-    The rows go straight from the request's dicts to an object array, the booster's matrix
-    (`ScoringModel.encode`) and the reasons (`matrix_reasons`), without a DataFrame."""
+    """Score up to 1000 rows of raw features (`MAX_BATCH_ROWS`): probabilities and reasons."""
+    # The rows go straight from the request's dicts to an object array, the booster's matrix
+    # (`ScoringModel.encode`) and the reasons (`matrix_reasons`): no DataFrame per request.
     loaded = model_for(bundle, target)
     model = loaded.model
     values = row_values(payload.rows, model)
@@ -67,7 +66,8 @@ def row_values(rows: list[dict], model) -> np.ndarray:
     errors = []
     for i, row in enumerate(rows):
         for name, value in row.items():
-            errors.extend(field_errors(i, name, value, known, model.categories))
+            if name not in known or not isinstance(value, float | int | None):  # else valid
+                errors.extend(field_errors(i, name, value, known, model.categories))
     if errors:
         raise RequestValidationError(errors)
     out = np.full((len(rows), len(model.feature_names)), None, dtype=object)
