@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import numpy as np
 import pandas as pd
 
 from features.warehouse import connect, table_exists
@@ -55,12 +54,10 @@ class FrameFeatureSource:
         return None if row is None else row.get("cutoff")
 
 
-def column_values(column: pd.Series) -> np.ndarray:
-    """A column as an array whose items are what `frame.loc` returns: numbers stay a (shared)
-    numeric array; strings, dates and the rest become objects (str, Timestamp, NaN)."""
-    if column.dtype.kind in "biuf":
-        return column.to_numpy()
-    return column.to_numpy(dtype=object)
+def column_values(column: pd.Series):
+    """A column as an array whose items are what `frame.loc` returns, without copying: numbers as
+    their numpy array, other columns (text, dates) as pandas' own array (str, Timestamp, NaN)."""
+    return column.to_numpy() if column.dtype.kind in "biuf" else column.array
 
 
 def latest_features_sql(table: str, id_column: str, snapshot_filter: str) -> str:
