@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from barometer.settings import Settings
 from features.ingest.run import IngestReport, ingest
@@ -21,6 +23,21 @@ ACCOUNTS = (
 )
 ACTIVITIES = "activity_id,account_id,occurred_at,type\nx0,a1,2024-02-01T10:00:00Z,call\n"
 BUDGET_ENV = "BAROMETER_FUZZ_EXAMPLES"
+
+
+def tally_printer(describe: Callable[[], str]):
+    """A module-scoped autouse fixture that prints `describe()` after the module's last test.
+
+    The tallies (fuzz cases tried, API requests sent, faults injected) show under `-s`, as
+    `make fuzz` and `make faults` run them; each test asserts its own cases, the tally only counts.
+    """
+
+    @pytest.fixture(scope="module", autouse=True)
+    def print_tally():
+        yield
+        print(f"\n{describe()}")
+
+    return print_tally
 
 
 def budget(default: int) -> int:

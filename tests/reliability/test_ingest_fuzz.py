@@ -27,6 +27,7 @@ from tests.reliability.helpers import (
     copy_home,
     query,
     seeded_home,
+    tally_printer,
 )
 
 BAD_DATE = "bad date"
@@ -63,6 +64,9 @@ EXPECTED: dict[str, tuple] = {
     "opportunities__nan_amount": ("rows", (2, 1, 1), {"wrong type (expected a number)"}),
 }
 TRIED = {"corpus": 0, "generated": 0}
+tally = tally_printer(
+    lambda: f"fuzz cases tried: {TRIED['corpus']} corpus + {TRIED['generated']} generated"
+)
 
 
 @pytest.fixture(scope="module")
@@ -287,12 +291,3 @@ def test_damaged_bytes_give_an_error_or_exact_accounting(cuts, seeded):
         assert query(work, "select count(*) from rejects where table_name='activities'") == [
             (result.rejected,)
         ]
-
-
-def test_zz_report_fuzz_cases_tried(capsys):
-    """Runs last in this file (loadfile keeps the file on one worker): prints the fuzz tally."""
-    if TRIED["corpus"] < len(EXPECTED):
-        pytest.skip("the tally needs the whole file to run")
-    with capsys.disabled():
-        print(f"\nfuzz cases tried: {TRIED['corpus']} corpus + {TRIED['generated']} generated")
-    assert TRIED["generated"] > 0
