@@ -283,7 +283,8 @@ def request(method: str, path: str, body: bytes = b"", key: str | None = KEY) ->
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-async def read_response(reader: asyncio.StreamReader) -> int:
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """One HTTP/1.1 response off a keep-alive connection: its status and body."""
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1])
     length = 0
@@ -291,9 +292,7 @@ async def read_response(reader: asyncio.StreamReader) -> int:
         name, _, value = line.partition(b":")
         if name.strip().lower() == b"content-length":
             length = int(value)
-    if length:
-        await reader.readexactly(length)
-    return status
+    return status, (await reader.readexactly(length)) if length else b""
 
 
 async def connection(port, requests, until, budget, latencies, statuses, offset):
@@ -306,7 +305,7 @@ async def connection(port, requests, until, budget, latencies, statuses, offset)
             i += 1
             t0 = time.perf_counter()
             writer.write(payload)
-            status = await read_response(reader)
+            status, _ = await read_response(reader)
             latencies.append(time.perf_counter() - t0)
             statuses[status] = statuses.get(status, 0) + 1
     finally:

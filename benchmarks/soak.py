@@ -35,7 +35,14 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.serve import build_workspace, free_port, http_get, stop, train_model
+from benchmarks.serve import (
+    build_workspace,
+    free_port,
+    http_get,
+    read_response,
+    stop,
+    train_model,
+)
 
 RETENTION = "soak-retention-key-0123456789"
 ADMIN = "soak-admin-key-0123456789abcd"
@@ -163,17 +170,6 @@ def versions_in(body: bytes) -> set[str]:
     """Every `model_version` value in a JSON body (`previous_model_version` is not one). A regex on
     the bytes, not `json.loads` and a walk: the generator shares the two cores with the server."""
     return {match.decode() for match in VERSION.findall(body)}
-
-
-async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1])
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
-    return status, (await reader.readexactly(length)) if length else b""
 
 
 async def connection(port, plan, interval, until, offset, out) -> None:
