@@ -7,6 +7,7 @@ saved as a screenshot under test-artifacts/dashboard/.
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -72,7 +73,9 @@ def sign_in(page, base: str, role: str, start: str = "/dashboard/worklist") -> N
     shot(page, "login")
     page.get_by_label("API key").fill(KEYS[role])
     page.keyboard.press("Enter")  # keyboard only
-    page.wait_for_url(f"**{start}*")
+    # The form's own URL carries `?next=<start>`, so match the path, not a glob over the whole URL
+    # (a glob matched the form itself and let the next `goto` race the sign-in redirect).
+    page.wait_for_url(lambda url: urlsplit(url).path == start)
 
 
 def test_retention_journey_worklist_filter_account_reasons_what_if(page, live_server) -> None:
