@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, quote
 
 import numpy as np
 import pandas as pd
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
@@ -207,25 +207,30 @@ class Filters:
         return "&".join(f"{k}={quote(str(v))}" for k, v in items.items() if v not in (None, ""))
 
 
-def filters_from(sort, segment, owner, band, q) -> Filters:
-    return Filters(sort, segment or None, owner or None, band or None, (q or "").strip() or None)
-
-
-@router.get("/worklist", response_class=HTMLResponse)
-async def worklist_page(
-    request: Request,
+def filters_from(
     sort: Literal["risk", "arr_at_risk"] = "risk",
     segment: Text = None,
     owner: Text = None,
     band: Literal["high", "medium", "low", ""] | None = None,
     q: Text = None,
+) -> Filters:
+    """The worklist's query parameters (a dependency the page and its CSV export share)."""
+    return Filters(sort, segment or None, owner or None, band or None, (q or "").strip() or None)
+
+
+WorklistFilters = Annotated[Filters, Depends(filters_from)]
+
+
+@router.get("/worklist", response_class=HTMLResponse)
+async def worklist_page(
+    request: Request,
+    chosen: WorklistFilters,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ):
     """Accounts ranked by churn risk or ARR at risk, filtered, searched, paged."""
     role = need(request, Role.retention)
     details_index(request)  # warm the account pages' index in the background
-    chosen = filters_from(sort, segment, owner, band, q)
     snapshot = snapshot_for(request, "churn")
     try:
         items, total, next_cursor = ranked_rows(request, chosen, cursor, page)
@@ -374,17 +379,9 @@ def filter_options(request: Request, snapshot) -> dict[str, list[str]]:
 
 
 @router.get("/worklist.csv")
-async def worklist_csv(
-    request: Request,
-    sort: Literal["risk", "arr_at_risk"] = "risk",
-    segment: Text = None,
-    owner: Text = None,
-    band: Literal["high", "medium", "low", ""] | None = None,
-    q: Text = None,
-):
+async def worklist_csv(request: Request, chosen: WorklistFilters):
     """The whole filtered worklist as CSV, in the page's order (rows rendered once per run)."""
     need(request, Role.retention)
-    chosen = filters_from(sort, segment, owner, band, q)
     snapshot = snapshot_for(request, "churn")
     lines, prefixes = await asyncio.shield(csv_lines(request, snapshot))
     whole = chosen.q is None and not any(chosen.api().values())
