@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 from pathlib import Path
+from typing import get_args
 
 import pandas as pd
 import pytest
@@ -15,20 +16,9 @@ from barometer.cli import app
 from data.contract import TABLES
 from data.simulator import EFFECTS_FILE, TRUE_EFFECTS, simulate, simulate_chunks, write_export
 from data.simulator.effects import SHAPES
+from features.registry import Family
 
-FAMILIES = {
-    "cadence",
-    "conversation_depth",
-    "reach",
-    "responsiveness",
-    "timing",
-    "intent",
-    "service_quality",
-    "customer_voice",
-    "pipeline",
-    "rep_context",
-    "account_context",
-}
+FAMILIES = set(get_args(Family))  # the registry's behaviour families
 ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")
 
 
