@@ -474,7 +474,7 @@ async def account_response(request, role, account_id: str, result, entered: dict
 def what_if_fields(request: Request, target: str, entity_id: str, reasons: list[dict]) -> list:
     """Numeric behaviours to try, the score's own reasons first, with their current values."""
     loaded = request.app.state.models.current.get(target)
-    latest = request.app.state.features.latest(target, entity_id)
+    latest = request.app.state.features.record(target, entity_id)
     if loaded is None or latest is None:
         return []
     model = loaded.model
@@ -486,7 +486,7 @@ def what_if_fields(request: Request, target: str, entity_id: str, reasons: list[
         {
             "name": name,
             "label": describe(registry, name),
-            "current": plain_value(latest.loc[0, name]) if name in latest else None,
+            "current": plain_value(latest[name]) if name in latest else None,
         }
         for name in ordered[:WHAT_IF_FIELDS]
     ]
