@@ -403,18 +403,25 @@ def touch_days(ctx: Context, key: str = "account_id") -> ir.Table:
     )
 
 
+def windowed_touches(ctx: Context) -> ir.Table:
+    """Touches with the run of cutoffs that sees them (see `day_map`): `lo`, the index of the first
+    cutoff after the day the touch became visible; `hi30` / `hi90`, the index of the last cutoff
+    whose 30 / 90-day window holds the day it occurred. Touches no window holds are left out."""
+    t = ctx.activities.filter(ctx.activities.kind.isin(prep.TOUCH_TYPES))
+    m = ibis.memtable(ctx.day_map)
+    seen = m.select(v_day=_.day, lo=_.lo)
+    occurred = m.select(o_day=_.day, hi30=_.hi30, hi90=_.hi90)
+    t = t.join(seen, t.vis_day == seen.v_day).join(occurred, t.occ_day == occurred.o_day)
+    return t.filter(t.lo <= t.hi90)
+
+
 def gap_days(ctx: Context) -> ir.Table:
     """Touch days that enter some cutoff's 90-day window: (account, day, lo, hi30, hi90) with
     `lo` from the day's first visible touch, so the day is in the windows of cutoffs lo..hi90.
 
     Days never in any window are left out; that changes no window's sequence of days.
     """
-    t = ctx.activities.filter(ctx.activities.kind.isin(prep.TOUCH_TYPES))
-    m = ibis.memtable(ctx.day_map)
-    seen = m.select(v_day=_.day, lo=_.lo)
-    occurred = m.select(o_day=_.day, hi30=_.hi30, hi90=_.hi90)
-    t = t.join(seen, t.vis_day == seen.v_day).join(occurred, t.occ_day == occurred.o_day)
-    t = t.filter(t.lo <= t.hi90)
+    t = windowed_touches(ctx)
     return t.group_by(["account_id", "occ_day", "hi30", "hi90"]).aggregate(lo=t.lo.min())
 
 
@@ -522,12 +529,7 @@ def rhythm(ctx: Context) -> ir.Table:
 def reach(ctx: Context) -> ir.Table:
     """Distinct contacts and contact roles touched in the last 90 days: touches reduced to one
     row per contact and run of cutoffs that sees them (see `day_map`), expanded by `spans`."""
-    t = ctx.activities.filter(ctx.activities.kind.isin(prep.TOUCH_TYPES))
-    m = ibis.memtable(ctx.day_map)
-    seen = m.select(v_day=_.day, lo=_.lo)
-    occurred = m.select(o_day=_.day, hi30=_.hi30, hi90=_.hi90)
-    t = t.join(seen, t.vis_day == seen.v_day).join(occurred, t.occ_day == occurred.o_day)
-    t = t.filter(t.lo <= t.hi90)
+    t = windowed_touches(ctx)
     r = t.select("account_id", "contact_id", "lo", "hi30", "hi90", role=prep.lower(t.contact_role))
     j = r.distinct().join(spans(ctx.day_map, ctx.cutoffs), ["lo", "hi30", "hi90"])
     return j.group_by(["account_id", "c_day"]).aggregate(
