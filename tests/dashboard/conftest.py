@@ -18,7 +18,7 @@ from barometer.settings import Settings
 from serving.app import ServeOptions, create_app
 from serving.bundle import LoadedModel, StaticProvider
 from serving.dashboard import mount
-from tests.serving.conftest import KEYS, build_workspace, train
+from tests.serving.conftest import KEYS, build_workspace, champion_models, keyed_settings
 
 RELIABILITY = pd.DataFrame(
     {
@@ -38,18 +38,14 @@ def reliability(target: str, version: str) -> pd.DataFrame | None:
 
 @pytest.fixture(scope="session")
 def models() -> dict[str, LoadedModel]:
-    return {
-        "churn": LoadedModel("churn", train("churn", 1), "3", {"roc_auc": 0.8}),
-        "deal_win": LoadedModel("deal_win", train("deal_win", 2), "5", {"roc_auc": 0.7}),
-    }
+    return champion_models()
 
 
 @pytest.fixture(scope="session")
 def workspace(tmp_path_factory, models) -> Settings:
     home = tmp_path_factory.mktemp("dashboard") / "workspace"
     build_workspace(home, models)
-    keys = ",".join(f"{role}:{key}" for role, key in KEYS.items())
-    return Settings(home=home, api_keys=keys)
+    return keyed_settings(home)
 
 
 def backtest(target: str, version: str) -> dict[str, float]:

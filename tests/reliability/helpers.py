@@ -7,11 +7,11 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from barometer.settings import Settings
 from features.ingest.run import IngestReport, ingest
+from tests.ingest.helpers import rows as query  # noqa: F401 - the reliability tests' name for it
 
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = Path(__file__).parent / "fuzz_corpus"
@@ -61,15 +61,6 @@ def copy_home(seeded: Settings, dest: Path) -> Settings:
     shutil.copytree(seeded.home, dest)
     (dest / "warehouse.lock").unlink(missing_ok=True)
     return Settings(home=dest)
-
-
-def query(settings: Settings, sql: str) -> list[tuple]:
-    """Rows of `sql` on the workspace warehouse, read-only."""
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def assert_accounting(report: IngestReport) -> None:

@@ -12,11 +12,10 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 
-from barometer.settings import Settings
 from serving.app import ServeOptions, create_app
-from serving.bundle import LoadedModel, StaticProvider
+from serving.bundle import StaticProvider
 from tests.reliability.helpers import budget, tally_printer
-from tests.serving.conftest import KEYS, build_workspace, train
+from tests.serving.conftest import KEYS, build_workspace, champion_models, keyed_settings
 
 # Opaque cursors and free-form feature rows are schema-valid yet refused with a field-level 422.
 SEMANTIC = schemathesis.checks.positive_data_acceptance
@@ -32,15 +31,11 @@ tally = tally_printer(lambda: f"schemathesis requests: {TALLY['requests']}")
 
 @pytest.fixture(scope="module")
 def schema(tmp_path_factory):
-    models = {
-        "churn": LoadedModel("churn", train("churn", 1), "3", {"roc_auc": 0.8}),
-        "deal_win": LoadedModel("deal_win", train("deal_win", 2), "5", {"roc_auc": 0.7}),
-    }
+    models = champion_models()
     home = tmp_path_factory.mktemp("apifuzz") / "workspace"
     build_workspace(home, models)
-    keys = ",".join(f"{role}:{key}" for role, key in KEYS.items())
     app = create_app(
-        Settings(home=home, api_keys=keys),
+        keyed_settings(home),
         provider=StaticProvider(models),
         options=ServeOptions(poll_seconds=3600),
     )

@@ -18,7 +18,7 @@ from serving.app import ServeOptions, create_app
 from serving.auth import hash_key, load_keyring
 from serving.bundle import LoadedModel, StaticProvider
 from serving.observability import configure_logging
-from tests.serving.conftest import KEYS, build_workspace, train
+from tests.serving.conftest import KEYS, build_workspace, champion_models, keyed_settings
 
 BAD_KEY = "not-a-key-but-long-enough-0000"
 ROLES = {
@@ -63,18 +63,14 @@ BODIES = {
 
 @pytest.fixture(scope="module")
 def models() -> dict[str, LoadedModel]:
-    return {
-        "churn": LoadedModel("churn", train("churn", 1), "3", {"roc_auc": 0.8}),
-        "deal_win": LoadedModel("deal_win", train("deal_win", 2), "5", {"roc_auc": 0.7}),
-    }
+    return champion_models()
 
 
 @pytest.fixture(scope="module")
 def settings_keys(tmp_path_factory, models) -> Settings:
     home = tmp_path_factory.mktemp("security") / "workspace"
     build_workspace(home, models)
-    keys = ",".join(f"{role}:{key}" for role, key in KEYS.items())
-    return Settings(home=home, api_keys=keys)
+    return keyed_settings(home)
 
 
 @pytest.fixture(scope="module")

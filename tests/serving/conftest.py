@@ -85,12 +85,22 @@ def context_for(features: pd.DataFrame, seed: int, deals: bool) -> pd.DataFrame:
     )
 
 
-@pytest.fixture(scope="session")
-def models() -> dict[str, LoadedModel]:
+def champion_models() -> dict[str, LoadedModel]:
+    """The two synthetic champions the serving, dashboard and reliability tests serve."""
     return {
         "churn": LoadedModel("churn", train("churn", 1), "3", {"roc_auc": 0.8}),
         "deal_win": LoadedModel("deal_win", train("deal_win", 2), "5", {"roc_auc": 0.7}),
     }
+
+
+def keyed_settings(home: Path) -> Settings:
+    """Settings for the workspace `home` with one test key per role."""
+    return Settings(home=home, api_keys=",".join(f"{role}:{key}" for role, key in KEYS.items()))
+
+
+@pytest.fixture(scope="session")
+def models() -> dict[str, LoadedModel]:
+    return champion_models()
 
 
 def build_workspace(home: Path, models: dict[str, LoadedModel]) -> dict[str, pd.DataFrame]:
@@ -134,8 +144,7 @@ def build_workspace(home: Path, models: dict[str, LoadedModel]) -> dict[str, pd.
 def workspace(tmp_path_factory, models) -> tuple[Settings, dict[str, pd.DataFrame]]:
     home = tmp_path_factory.mktemp("serving") / "workspace"
     latest = build_workspace(home, models)
-    keys = ",".join(f"{role}:{key}" for role, key in KEYS.items())
-    return Settings(home=home, api_keys=keys), latest
+    return keyed_settings(home), latest
 
 
 def make_client(settings: Settings, models: dict, **options) -> TestClient:
