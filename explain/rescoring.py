@@ -5,21 +5,25 @@ Speed comes from design (TreeSHAP itself runs at LightGBM's speed): explain only
 
 A tree model reads a feature only through its split thresholds, so two rows that fall on the same
 side of every threshold (`split_bins`) get the same probability and the same SHAP values, exactly.
-`rescore_incremental` therefore runs TreeSHAP only on rows whose bins moved (or that are new),
-re-words the reasons of rows whose raw values moved within their bins (the sentences show the
-values), and reuses every other row of the previous scoring.
+The same holds tree by tree: one tree's TreeSHAP values for a row depend only on the row's side of
+that tree's own thresholds, and a model's values are the sum of its trees'. `rescore_incremental`
+therefore keeps the previous log-odds contributions and, for a row whose bins moved, replaces only
+the trees whose own thresholds it crossed: φ ← φ − Σ_t φ_t(old row) + Σ_t φ_t(new row). New rows get
+the whole model; rows whose raw values moved within their bins are re-worded (the sentences show the
+values); every other row of the previous scoring is reused.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from explain.common import Registry, feature_info, lookup
-from explain.model import ScoringModel
+from explain.model import ScoringModel, apportion
 from explain.reasons import sentence
+from explain.treeshap import update_contributions
 
 SCORE_COLUMNS = ("probability", "reasons_up", "reasons_down")
 ZERO = 1e-35  # LightGBM's kZeroThreshold: |x| at or below it counts as zero
@@ -34,6 +38,7 @@ class Scoring:
     matrix: np.ndarray  # (n, features) the booster's input for the scored rows
     labels: np.ndarray  # (n, categorical features) raw values at `categorical_positions`
     bins: np.ndarray  # (n, features) `split_bins` of `matrix`
+    contributions: np.ndarray  # (n, features + 1) TreeSHAP log-odds, bias last
 
 
 def categorical_names(model: ScoringModel) -> list[str]:
@@ -44,38 +49,82 @@ def categorical_positions(model: ScoringModel) -> list[int]:
     return [j for j, name in enumerate(model.feature_names) if name in model.categories]
 
 
-def split_thresholds(model: ScoringModel) -> list[np.ndarray | None]:
-    """Each feature's sorted numeric split thresholds; None where a split compares categories."""
+TreeSplits = list[dict[int, np.ndarray | None]]  # per tree: {feature: sorted thresholds}
+
+
+def tree_splits(model: ScoringModel) -> TreeSplits:
+    """Each tree's numeric split thresholds per feature; None where a split compares categories."""
+    out: TreeSplits = []
+    for info in model.booster.dump_model()["tree_info"]:
+        found: dict[int, set | None] = {}
+        stack = [info["tree_structure"]]
+        while stack:
+            node = stack.pop()
+            if "split_feature" not in node:
+                continue
+            j = node["split_feature"]
+            if node.get("decision_type", "<=") != "<=":
+                found[j] = None
+            elif found.setdefault(j, set()) is not None:
+                found[j].add(float(node["threshold"]))
+            stack += [node["left_child"], node["right_child"]]
+        out.append({j: None if f is None else np.array(sorted(f)) for j, f in found.items()})
+    return out
+
+
+def split_thresholds(
+    model: ScoringModel, splits: TreeSplits | None = None
+) -> list[np.ndarray | None]:
+    """Each feature's sorted split thresholds over all trees; None where a split is categorical."""
     found: list[set | None] = [set() for _ in model.feature_names]
-    stack = [t["tree_structure"] for t in model.booster.dump_model()["tree_info"]]
-    while stack:
-        node = stack.pop()
-        if "split_feature" not in node:
-            continue
-        j = node["split_feature"]
-        if node.get("decision_type", "<=") != "<=":
-            found[j] = None
-        elif found[j] is not None:
-            found[j].add(float(node["threshold"]))
-        stack += [node["left_child"], node["right_child"]]
+    for tree in tree_splits(model) if splits is None else splits:
+        for j, cuts in tree.items():
+            if cuts is None:
+                found[j] = None
+            elif found[j] is not None:
+                found[j].update(cuts.tolist())
     return [None if f is None else np.array(sorted(f)) for f in found]
 
 
-def split_bins(matrix: np.ndarray, thresholds: list[np.ndarray | None]) -> np.ndarray:
-    """Per feature, which side of each split threshold a value falls on (`x <= t` goes left).
+def sides(x: np.ndarray, cuts: np.ndarray | None) -> np.ndarray:
+    """Which side of each threshold in `cuts` values fall on (`x <= t` goes left).
 
-    Zero and missing values get bins of their own (LightGBM may route them by a default
-    direction), and a categorical feature's bin is its code, so equal bins mean equal outputs.
+    Zero and missing values get sides of their own (LightGBM may route them by a default
+    direction); for a categorical feature (`cuts` None) the side is the code itself.
     """
+    if cuts is None:
+        return np.where(np.isnan(x), -1, np.nan_to_num(x) + 1).astype(np.int64)
+    side = np.searchsorted(cuts, x, side="left") * 2 + (np.abs(x) <= ZERO)
+    return np.where(np.isnan(x), -1, side)
+
+
+def split_bins(matrix: np.ndarray, thresholds: list[np.ndarray | None]) -> np.ndarray:
+    """`sides` of every feature's thresholds over all trees: equal bins mean equal outputs."""
     bins = np.empty(matrix.shape, dtype=np.int64)
     for j, cuts in enumerate(thresholds):
-        x = matrix[:, j]
-        if cuts is None:
-            bins[:, j] = np.where(np.isnan(x), -1, np.nan_to_num(x) + 1)
-            continue
-        side = np.searchsorted(cuts, x, side="left") * 2 + (np.abs(x) <= ZERO)
-        bins[:, j] = np.where(np.isnan(x), -1, side)
+        bins[:, j] = sides(matrix[:, j], cuts)
     return bins
+
+
+def moved_trees(old: np.ndarray, new: np.ndarray, moved: np.ndarray, splits: TreeSplits):
+    """(rows × trees) bool: the trees on whose own thresholds each row moved.
+
+    `moved` (rows × features) marks the features whose bins over all trees moved; a tree's
+    thresholds are a subset of those, so only those features are compared tree by tree.
+    """
+    by_feature: dict[int, list[tuple[int, np.ndarray | None]]] = {}
+    for t, tree in enumerate(splits):
+        for j, cuts in tree.items():
+            by_feature.setdefault(j, []).append((t, cuts))
+    out = np.zeros((len(old), len(splits)), dtype=bool)
+    for j, trees in by_feature.items():
+        rows = np.flatnonzero(moved[:, j])
+        if not len(rows):
+            continue
+        before, after = old[rows, j], new[rows, j]
+        for t, cuts in trees:
+            out[rows[sides(before, cuts) != sides(after, cuts)], t] = True
+    return out
 
 
 def _sentences(model, features, values: np.ndarray, points: np.ndarray, cols: np.ndarray):
@@ -119,6 +168,7 @@ def score_rows(
     explanation = model.explain_matrix(matrix)
     values = frame.reindex(columns=model.feature_names).to_numpy(dtype=object)
     up, down = word_reasons(model, explanation.point_values, values, registry, top)
+    bias = np.full((len(matrix), 1), explanation.raw_base_value)
     scores = pd.DataFrame(
         {
             key: frame[key].to_numpy(),
@@ -129,7 +179,8 @@ def score_rows(
     )
     bins = split_bins(matrix, split_thresholds(model))
     labels = values[:, categorical_positions(model)]
-    return Scoring(scores, explanation.point_values, matrix, labels, bins)
+    contributions = np.hstack([explanation.phi, bias])
+    return Scoring(scores, explanation.point_values, matrix, labels, bins, contributions)
 
 
 def score_with_reasons(
@@ -162,6 +213,7 @@ class Plan:
     reword: np.ndarray  # positions: values moved within their bins
     reuse: np.ndarray  # positions: nothing moved
     previous: np.ndarray  # for each current row, its position in the previous scoring (-1: none)
+    pairs: int = 0  # (row, tree) TreeSHAP pairs computed: moved trees, all trees of new rows
 
 
 def plan_rescoring(
@@ -200,6 +252,15 @@ def plan_rescoring(
     )
 
 
+def probabilities_and_points(
+    model: ScoringModel, contributions: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """`explain_matrix`'s calibrated probabilities and points from its log-odds contributions."""
+    phi, bias = contributions[:, :-1], contributions[:, -1]
+    probability = model.calibrator(bias + phi.sum(axis=1))
+    return probability, apportion(phi, probability - model.calibrator(bias))
+
+
 def rescore_incremental(
     model: ScoringModel,
     frame: pd.DataFrame,
@@ -211,24 +272,40 @@ def rescore_incremental(
 ) -> tuple[Scoring, Plan]:
     """The previous scoring brought up to date with `frame` (current features of every entity).
 
-    Equal to `score_rows(model, frame)` row for row, running TreeSHAP only on rows whose split
-    bins moved or that are new, and re-wording only rows where a shown reason's value moved;
-    entities no longer in `frame` are dropped.
+    Equal to `score_rows(model, frame)` row for row. TreeSHAP runs only for the (row, tree) pairs
+    where the row crossed one of that tree's thresholds, and on new rows; only rows where a shown
+    reason's value moved are re-worded; entities no longer in `frame` are dropped.
     """
+    splits = tree_splits(model)
     matrix = model.matrix(frame)
     labels = frame.reindex(columns=categorical_names(model)).to_numpy(dtype=object)
-    bins = split_bins(matrix, split_thresholds(model))
+    bins = split_bins(matrix, split_thresholds(model, splits))
     keys = frame[key].to_numpy()
-    current = Scoring(frame, matrix, matrix, labels, bins)
+    current = Scoring(frame, matrix, matrix, labels, bins, matrix)
     plan = plan_rescoring(model, previous, keys, current, key, top)
+    contributions = np.empty((len(frame), matrix.shape[1] + 1))
+    known = plan.explain[plan.previous[plan.explain] >= 0]
+    fresh_rows = plan.explain[plan.previous[plan.explain] < 0]
+    kept = np.concatenate([plan.reword, plan.reuse, known])
+    contributions[kept] = previous.contributions[plan.previous[kept]]
+    before = plan.previous[known]
+    trees = moved_trees(
+        previous.matrix[before], matrix[known], previous.bins[before] != bins[known], splits
+    )
+    contributions[known] = update_contributions(
+        model, contributions[known], previous.matrix[before], matrix[known], trees
+    )
+    if len(fresh_rows):
+        contributions[fresh_rows] = model.booster.predict(
+            matrix[fresh_rows], pred_contrib=True, num_threads=model.num_threads
+        )
     points, probability = np.empty(matrix.shape), np.empty(len(frame))
-    kept = np.concatenate([plan.reword, plan.reuse])
-    points[kept] = previous.points[plan.previous[kept]]
-    probability[kept] = previous.scores["probability"].to_numpy()[plan.previous[kept]]
-    if len(plan.explain):
-        explanation = model.explain_matrix(matrix[plan.explain])
-        points[plan.explain] = explanation.point_values
-        probability[plan.explain] = explanation.probability
+    same = np.concatenate([plan.reword, plan.reuse])
+    points[same] = previous.points[plan.previous[same]]
+    probability[same] = previous.scores["probability"].to_numpy()[plan.previous[same]]
+    probability[plan.explain], points[plan.explain] = probabilities_and_points(
+        model, contributions[plan.explain]
+    )
     sentences = {}
     fresh = np.concatenate([plan.explain, plan.reword])
     values = frame.iloc[fresh].reindex(columns=model.feature_names).to_numpy(dtype=object)
@@ -239,7 +316,9 @@ def rescore_incremental(
         column[fresh] = _as_objects(worded)
         sentences[side] = column
     scores = pd.DataFrame({key: keys, "probability": probability, **sentences})
-    return Scoring(scores, points, matrix, labels, bins), plan
+    pairs = int(trees.sum()) + len(fresh_rows) * len(splits)
+    updated = Scoring(scores, points, matrix, labels, bins, contributions)
+    return updated, replace(plan, pairs=pairs)
 
 
 def _as_objects(items: list) -> np.ndarray:

@@ -69,3 +69,40 @@ def shap_reference(model: ScoringModel, frame: pd.DataFrame) -> tuple[pd.DataFra
     values = explainer.shap_values(model.matrix(frame), check_additivity=False)
     phi = pd.DataFrame(values, columns=model.feature_names, index=frame.index)
     return phi, float(np.ravel(explainer.expected_value)[0])
+
+
+def tree_contributions(model: ScoringModel, matrix: np.ndarray, tree: int) -> np.ndarray:
+    """One tree's TreeSHAP log-odds for encoded rows, shape (n, features + 1), bias last.
+
+    Summed over every tree this is `pred_contrib` of the whole model (TreeSHAP is additive over
+    the trees of an ensemble), bias column included.
+    """
+    return model.booster.predict(
+        matrix,
+        pred_contrib=True,
+        start_iteration=tree,
+        num_iteration=1,
+        num_threads=model.num_threads,
+    )
+
+
+def update_contributions(
+    model: ScoringModel,
+    contributions: np.ndarray,
+    old: np.ndarray,
+    new: np.ndarray,
+    trees: np.ndarray,
+) -> np.ndarray:
+    """`contributions` of the `old` rows brought to the `new` rows, tree by tree.
+
+    `trees` (rows × trees, bool) marks the trees whose contributions moved for each row; for
+    those, φ_t(old) is replaced by φ_t(new). One booster call per tree (old and new rows stacked).
+    """
+    out = contributions.copy()
+    for tree, flags in enumerate(trees.T):
+        rows = np.flatnonzero(flags)
+        if not len(rows):
+            continue
+        both = tree_contributions(model, np.concatenate([new[rows], old[rows]]), tree)
+        out[rows] += both[: len(rows)] - both[len(rows) :]
+    return out

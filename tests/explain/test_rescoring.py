@@ -7,11 +7,14 @@ import pandas as pd
 import pytest
 
 from explain.rescoring import (
+    moved_trees,
     rescore_incremental,
     score_rows,
     split_bins,
     split_thresholds,
+    tree_splits,
 )
+from explain.treeshap import tree_contributions, update_contributions
 
 
 @pytest.fixture()
@@ -83,3 +86,79 @@ def test_rows_in_the_same_split_bins_have_identical_explanations(churn_model, ac
     before = churn_model.explain_matrix(moved[stepped]).point_values[:, j]
     after = churn_model.explain_matrix(crossed[stepped]).point_values[:, j]
     assert (before != after).mean() > 0.9
+
+
+def next_day(frame: pd.DataFrame, step: int) -> pd.DataFrame:
+    """`frame` a day later: every account's silence grows by a day, and some accounts change."""
+    rng = np.random.default_rng(step)
+    after = frame.copy()
+    after["days_since_connected_call"] += 1  # recency moves for every account, every day
+    rows = rng.choice(len(after), 60, replace=False)
+    after.loc[rows[:15], "escalated_cases_90d"] += 1
+    after.loc[rows[15:25], "days_since_connected_call"] = 0.0  # a call connected
+    after.loc[rows[25:35], "last_nps"] = np.nan  # survey answers go missing...
+    after.loc[rows[35:45], "last_nps"] = rng.integers(0, 11, 10).astype(float)  # ...or arrive
+    after.loc[rows[45:50], "segment"] = "galactic"  # unknown level: missing for the model
+    after.loc[rows[50:55], "segment"] = rng.choice(["enterprise", "smb", None], 5)
+    after.loc[rows[55:60], "contacts_reached_90d"] = 0.0  # zero has a bin of its own
+    return after
+
+
+def test_a_chain_of_incremental_runs_equals_full_rescorings(churn_model, registry, accounts):
+    frame = accounts.head(400).reset_index(drop=True).assign(account_id=lambda f: f.index)
+    frame.loc[::7, "first_contact_resolution"] = np.nan
+    previous = score_rows(churn_model, frame, registry)
+    trees = churn_model.booster.num_trees()
+    for step in range(1, 5):
+        frame = next_day(frame, step)
+        if step == 2:  # two accounts leave, two arrive
+            arrivals = accounts.iloc[[900, 901]].assign(account_id=[1000 + step, 2000 + step])
+            frame = pd.concat([frame.iloc[2:], arrivals], ignore_index=True)
+        updated, plan = rescore_incremental(churn_model, frame, previous, registry)
+        full = score_rows(churn_model, frame, registry)
+        assert updated.scores["account_id"].tolist() == frame["account_id"].tolist()
+        for column in ("reasons_up", "reasons_down"):
+            assert updated.scores[column].tolist() == full.scores[column].tolist()
+        np.testing.assert_allclose(
+            updated.scores["probability"], full.scores["probability"], rtol=0, atol=1e-9
+        )
+        np.testing.assert_allclose(updated.points, full.points, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(updated.contributions, full.contributions, rtol=0, atol=1e-9)
+        # Every row's silence moved, but only the trees whose own thresholds it crossed reran.
+        assert len(plan.explain) > 0.3 * len(frame)
+        assert 0 < plan.pairs < 0.5 * len(plan.explain) * trees
+        previous = updated  # the next day starts from the incremental result
+
+
+def test_per_tree_contributions_add_up_to_the_model_s(churn_model, accounts) -> None:
+    matrix = churn_model.matrix(accounts.head(200))
+    matrix[::5, 4] = np.nan  # missing last NPS
+    trees = churn_model.booster.num_trees()
+    total = sum(tree_contributions(churn_model, matrix, t) for t in range(trees))
+    full = churn_model.booster.predict(matrix, pred_contrib=True)
+    np.testing.assert_allclose(total, full, rtol=0, atol=1e-9)  # bias column included
+    assert np.ptp(tree_contributions(churn_model, matrix, 3)[:, -1]) == 0  # a tree's bias is fixed
+
+
+def test_crossing_one_threshold_reruns_only_the_trees_that_have_it(churn_model, accounts) -> None:
+    splits = tree_splits(churn_model)
+    name = "days_since_connected_call"
+    j = churn_model.feature_names.index(name)
+    cuts = split_thresholds(churn_model, splits)[j]
+    old = churn_model.matrix(accounts.head(len(cuts)))
+    old[:, j] = cuts  # exactly on each threshold: goes left
+    new = old.copy()
+    new[:, j] = np.nextafter(cuts, np.inf)  # a hair above: goes right at that threshold only
+    moved = split_bins(old, [cuts if k == j else None for k in range(old.shape[1])]) != split_bins(
+        new, [cuts if k == j else None for k in range(old.shape[1])]
+    )
+    trees = moved_trees(old, new, moved, splits)
+    for row, cut in enumerate(cuts):
+        expected = [t for t, tree in enumerate(splits) if j in tree and cut in tree[j]]
+        assert np.flatnonzero(trees[row]).tolist() == expected
+    assert trees.sum() < 0.5 * trees.size
+    before = churn_model.booster.predict(old, pred_contrib=True)
+    updated = update_contributions(churn_model, before, old, new, trees)
+    np.testing.assert_allclose(
+        updated, churn_model.booster.predict(new, pred_contrib=True), rtol=0, atol=1e-12
+    )
