@@ -20,10 +20,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from explain.common import Registry, feature_info, lookup
+from explain.common import Registry, feature_info, format_points, lookup
 from explain.model import ScoringModel, apportion
 from explain.reasons import sentence
-from explain.treeshap import update_contributions
+from explain.treeshap import TreeUpdate, update_contributions
 
 SCORE_COLUMNS = ("probability", "reasons_up", "reasons_down")
 ZERO = 1e-35  # LightGBM's kZeroThreshold: |x| at or below it counts as zero
@@ -106,18 +106,25 @@ def split_bins(matrix: np.ndarray, thresholds: list[np.ndarray | None]) -> np.nd
     return bins
 
 
-def moved_trees(old: np.ndarray, new: np.ndarray, moved: np.ndarray, splits: TreeSplits):
+def by_feature(splits: TreeSplits) -> dict[int, list[tuple[int, np.ndarray | None]]]:
+    """{feature: [(tree, that tree's thresholds on it)]}."""
+    out: dict[int, list[tuple[int, np.ndarray | None]]] = {}
+    for t, tree in enumerate(splits):
+        for j, cuts in tree.items():
+            out.setdefault(j, []).append((t, cuts))
+    return out
+
+
+def moved_trees(
+    old: np.ndarray, new: np.ndarray, moved: np.ndarray, splits: TreeSplits
+) -> np.ndarray:
     """(rows × trees) bool: the trees on whose own thresholds each row moved.
 
     `moved` (rows × features) marks the features whose bins over all trees moved; a tree's
     thresholds are a subset of those, so only those features are compared tree by tree.
     """
-    by_feature: dict[int, list[tuple[int, np.ndarray | None]]] = {}
-    for t, tree in enumerate(splits):
-        for j, cuts in tree.items():
-            by_feature.setdefault(j, []).append((t, cuts))
     out = np.zeros((len(old), len(splits)), dtype=bool)
-    for j, trees in by_feature.items():
+    for j, trees in by_feature(splits).items():
         rows = np.flatnonzero(moved[:, j])
         if not len(rows):
             continue
@@ -127,26 +134,82 @@ def moved_trees(old: np.ndarray, new: np.ndarray, moved: np.ndarray, splits: Tre
     return out
 
 
+def patterns(matrix: np.ndarray, tree: dict[int, np.ndarray | None]) -> np.ndarray:
+    """Each row's sides of one tree's thresholds as one integer (equal: same TreeSHAP values)."""
+    key = np.zeros(len(matrix), dtype=np.int64)
+    span = 1
+    for j, cuts in sorted(tree.items()):
+        side = sides(matrix[:, j], cuts) + 1  # >= 0
+        radix = int(side.max()) + 1
+        if span * radix >= 2**62:  # too many combinations for one integer: rank the pairs
+            key = np.unique(np.column_stack([key, side]), axis=0, return_inverse=True)[1]
+            key, span = key.astype(np.int64).ravel(), int(key.max()) + 1
+            continue
+        key, span = key * radix + side, span * radix
+    return key
+
+
+def tree_updates(
+    old: np.ndarray, new: np.ndarray, trees: np.ndarray, splits: TreeSplits
+) -> list[TreeUpdate]:
+    """Per moved tree, its rows and their distinct old and new patterns (see `TreeUpdate`)."""
+    out = []
+    for t in np.flatnonzero(trees.any(axis=0)):
+        rows = np.flatnonzero(trees[:, t])
+        both = np.concatenate([new[rows], old[rows]])
+        _, first, inverse = np.unique(
+            patterns(both, splits[t]), return_index=True, return_inverse=True
+        )
+        inverse = inverse.ravel()
+        after, before = inverse[: len(rows)], inverse[len(rows) :]
+        out.append(TreeUpdate(int(t), rows, both[first], before, after))
+    return out
+
+
 def _sentences(model, features, values: np.ndarray, points: np.ndarray, cols: np.ndarray):
-    """Sentences for the chosen columns of each row (skipping zero-point columns)."""
-    names = model.feature_names
-    infos = [feature_info(features, n) for n in names]
+    """Sentences for the chosen columns of each row (skipping zero-point columns).
+
+    A sentence depends on its points only through their printed form, so a sentence repeated
+    across rows (same feature, value and printed points) is formatted once.
+    """
+    infos = [feature_info(features, n) for n in model.feature_names]
+    memo: dict = {}
     out = []
     for i in range(len(points)):
-        row = [j for j in cols[i] if points[i, j] != 0]
-        out.append([sentence(infos[j], values[i, j], points[i, j], model.target) for j in row])
+        row = []
+        for j in cols[i]:
+            if points[i, j] == 0:
+                continue
+            value = values[i, j]
+            key = (j, type(value), value, format_points(points[i, j]))
+            try:
+                text = memo.get(key)
+            except TypeError:  # an unhashable value: no memo
+                key, text = None, None
+            if text is None:
+                text = sentence(infos[j], value, points[i, j], model.target)
+                if key is not None and not (isinstance(value, float) and value == 0):
+                    memo[key] = text  # (-0.0 and 0.0 are equal keys but may print differently)
+            row.append(text)
+        out.append(row)
     return out
+
+
+def shown(points: np.ndarray, top: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's top `top` columns raising and lowering it, strongest first (-1: none)."""
+    k = min(top, points.shape[1])
+    order = np.argsort(-points, axis=1, kind="stable")
+    up, down = order[:, :k], order[:, ::-1][:, :k]
+    up = np.where(np.take_along_axis(points, up, 1) > 0, up, -1)
+    down = np.where(np.take_along_axis(points, down, 1) < 0, down, -1)
+    return up, down
 
 
 def word_reasons(
     model: ScoringModel, points: np.ndarray, values: np.ndarray, registry, top: int
 ) -> tuple[list, list]:
     """The top `top` reason sentences raising and lowering each row, from its points."""
-    k = min(top, points.shape[1])
-    order = np.argsort(-points, axis=1, kind="stable")
-    up, down = order[:, :k], order[:, ::-1][:, :k]
-    up = np.where(np.take_along_axis(points, up, 1) > 0, up, -1)
-    down = np.where(np.take_along_axis(points, down, 1) < 0, down, -1)
+    up, down = shown(points, top)
     features = lookup(registry)
     padded = np.column_stack([points, np.zeros(len(points))])  # column -1 = "no reason"
     return (
@@ -213,7 +276,10 @@ class Plan:
     reword: np.ndarray  # positions: values moved within their bins
     reuse: np.ndarray  # positions: nothing moved
     previous: np.ndarray  # for each current row, its position in the previous scoring (-1: none)
-    pairs: int = 0  # (row, tree) TreeSHAP pairs computed: moved trees, all trees of new rows
+    differs: np.ndarray  # (rows, features) bool: the raw value moved since the previous scoring
+    moved: int = 0  # (row, tree) pairs whose contributions moved (row crossed a tree's threshold)
+    pairs: int = 0  # (row, tree) TreeSHAP evaluations: distinct patterns, all trees of new rows
+    worded: int = 0  # rows whose sentences were formatted (the others' could not change)
 
 
 def plan_rescoring(
@@ -249,6 +315,7 @@ def plan_rescoring(
         reword=positions[reworded],
         reuse=positions[known & ~moved & ~reworded],
         previous=before,
+        differs=differs & known[:, None],
     )
 
 
@@ -259,6 +326,24 @@ def probabilities_and_points(
     phi, bias = contributions[:, :-1], contributions[:, -1]
     probability = model.calibrator(bias + phi.sum(axis=1))
     return probability, apportion(phi, probability - model.calibrator(bias))
+
+
+def same_sentences(
+    old_points: np.ndarray, new_points: np.ndarray, differs: np.ndarray, top: int
+) -> np.ndarray:
+    """Rows whose reason sentences cannot have changed: the same features shown in the same
+    order, none of their values moved, and their points print the same."""
+    old_cols, new_cols = (np.hstack(shown(p, top)) for p in (old_points, new_points))
+    same = (old_cols == new_cols).all(axis=1)
+    cols = np.maximum(new_cols, 0)
+    same &= ~(np.take_along_axis(differs, cols, 1) & (new_cols >= 0)).any(axis=1)
+    before, after = (np.take_along_axis(p, cols, 1) for p in (old_points, new_points))
+    for i in np.flatnonzero(same):
+        for c in np.flatnonzero((before[i] != after[i]) & (new_cols[i] >= 0)):
+            if format_points(before[i, c]) != format_points(after[i, c]):
+                same[i] = False
+                break
+    return same
 
 
 def rescore_incremental(
@@ -289,12 +374,10 @@ def rescore_incremental(
     kept = np.concatenate([plan.reword, plan.reuse, known])
     contributions[kept] = previous.contributions[plan.previous[kept]]
     before = plan.previous[known]
-    trees = moved_trees(
-        previous.matrix[before], matrix[known], previous.bins[before] != bins[known], splits
-    )
-    contributions[known] = update_contributions(
-        model, contributions[known], previous.matrix[before], matrix[known], trees
-    )
+    old = previous.matrix[before]
+    trees = moved_trees(old, matrix[known], previous.bins[before] != bins[known], splits)
+    updates = tree_updates(old, matrix[known], trees, splits)
+    contributions[known] = update_contributions(model, contributions[known], updates)
     if len(fresh_rows):
         contributions[fresh_rows] = model.booster.predict(
             matrix[fresh_rows], pred_contrib=True, num_threads=model.num_threads
@@ -306,19 +389,24 @@ def rescore_incremental(
     probability[plan.explain], points[plan.explain] = probabilities_and_points(
         model, contributions[plan.explain]
     )
+    unchanged = known[
+        same_sentences(previous.points[before], points[known], plan.differs[known], top)
+    ]
+    reuse = np.concatenate([plan.reuse, unchanged])
+    fresh = np.setdiff1d(np.concatenate([plan.explain, plan.reword]), unchanged)
     sentences = {}
-    fresh = np.concatenate([plan.explain, plan.reword])
     values = frame.iloc[fresh].reindex(columns=model.feature_names).to_numpy(dtype=object)
     words = word_reasons(model, points[fresh], values, registry, top)
     for side, worded in zip(("reasons_up", "reasons_down"), words, strict=True):
         column = np.empty(len(frame), dtype=object)
-        column[plan.reuse] = previous.scores[side].to_numpy()[plan.previous[plan.reuse]]
+        column[reuse] = previous.scores[side].to_numpy()[plan.previous[reuse]]
         column[fresh] = _as_objects(worded)
         sentences[side] = column
     scores = pd.DataFrame({key: keys, "probability": probability, **sentences})
-    pairs = int(trees.sum()) + len(fresh_rows) * len(splits)
+    pairs = sum(len(u.patterns) for u in updates) + len(fresh_rows) * len(splits)
     updated = Scoring(scores, points, matrix, labels, bins, contributions)
-    return updated, replace(plan, pairs=pairs)
+    plan = replace(plan, moved=int(trees.sum()), pairs=pairs, worded=len(fresh))
+    return updated, plan
 
 
 def _as_objects(items: list) -> np.ndarray:

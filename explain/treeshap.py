@@ -8,6 +8,8 @@ would simply call `pred_contrib` back).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -71,38 +73,44 @@ def shap_reference(model: ScoringModel, frame: pd.DataFrame) -> tuple[pd.DataFra
     return phi, float(np.ravel(explainer.expected_value)[0])
 
 
+@dataclass(frozen=True)
+class TreeUpdate:
+    """One tree's moved rows: `patterns` are encoded rows, one per distinct side of the tree's
+    thresholds; `before`/`after` give each moved row's old and new pattern."""
+
+    tree: int
+    rows: np.ndarray  # positions in the contributions being updated
+    patterns: np.ndarray  # (distinct patterns, features) encoded rows
+    before: np.ndarray  # (len(rows),) indexes into patterns
+    after: np.ndarray
+
+
+SMALL_CALL = 2_000  # rows; below this a per-tree call runs on one thread (no OpenMP fork/join)
+
+
 def tree_contributions(model: ScoringModel, matrix: np.ndarray, tree: int) -> np.ndarray:
     """One tree's TreeSHAP log-odds for encoded rows, shape (n, features + 1), bias last.
 
     Summed over every tree this is `pred_contrib` of the whole model (TreeSHAP is additive over
     the trees of an ensemble), bias column included.
     """
+    threads = model.num_threads if len(matrix) >= SMALL_CALL else 1
     return model.booster.predict(
-        matrix,
-        pred_contrib=True,
-        start_iteration=tree,
-        num_iteration=1,
-        num_threads=model.num_threads,
+        matrix, pred_contrib=True, start_iteration=tree, num_iteration=1, num_threads=threads
     )
 
 
 def update_contributions(
     model: ScoringModel,
     contributions: np.ndarray,
-    old: np.ndarray,
-    new: np.ndarray,
-    trees: np.ndarray,
+    trees: list[TreeUpdate],
 ) -> np.ndarray:
-    """`contributions` of the `old` rows brought to the `new` rows, tree by tree.
+    """`contributions` with, for each `TreeUpdate`, φ_t(old row) replaced by φ_t(new row).
 
-    `trees` (rows × trees, bool) marks the trees whose contributions moved for each row; for
-    those, φ_t(old) is replaced by φ_t(new). One booster call per tree (old and new rows stacked).
+    TreeSHAP runs once per distinct pattern (one booster call per tree).
     """
     out = contributions.copy()
-    for tree, flags in enumerate(trees.T):
-        rows = np.flatnonzero(flags)
-        if not len(rows):
-            continue
-        both = tree_contributions(model, np.concatenate([new[rows], old[rows]]), tree)
-        out[rows] += both[: len(rows)] - both[len(rows) :]
+    for update in trees:
+        phi = tree_contributions(model, update.patterns, update.tree)
+        out[update.rows] += phi[update.after] - phi[update.before]
     return out

@@ -13,6 +13,7 @@ from explain.rescoring import (
     split_bins,
     split_thresholds,
     tree_splits,
+    tree_updates,
 )
 from explain.treeshap import tree_contributions, update_contributions
 
@@ -126,7 +127,10 @@ def test_a_chain_of_incremental_runs_equals_full_rescorings(churn_model, registr
         np.testing.assert_allclose(updated.contributions, full.contributions, rtol=0, atol=1e-9)
         # Every row's silence moved, but only the trees whose own thresholds it crossed reran.
         assert len(plan.explain) > 0.3 * len(frame)
-        assert 0 < plan.pairs < 0.5 * len(plan.explain) * trees
+        assert 0 < plan.moved < 0.5 * len(plan.explain) * trees
+        assert 0 < plan.pairs < 2 * plan.moved  # old and new rows, but shared patterns run once
+        # Sentences are formatted again only where a shown feature, value or printed point moved.
+        assert 0 < plan.worded < len(plan.explain) + len(plan.reword)
         previous = updated  # the next day starts from the incremental result
 
 
@@ -158,7 +162,9 @@ def test_crossing_one_threshold_reruns_only_the_trees_that_have_it(churn_model, 
         assert np.flatnonzero(trees[row]).tolist() == expected
     assert trees.sum() < 0.5 * trees.size
     before = churn_model.booster.predict(old, pred_contrib=True)
-    updated = update_contributions(churn_model, before, old, new, trees)
+    updates = tree_updates(old, new, trees, splits)
+    assert [u.tree for u in updates] == np.flatnonzero(trees.any(axis=0)).tolist()
+    updated = update_contributions(churn_model, before, updates)
     np.testing.assert_allclose(
         updated, churn_model.booster.predict(new, pred_contrib=True), rtol=0, atol=1e-12
     )
