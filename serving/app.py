@@ -25,12 +25,14 @@ from features.warehouse import WarehouseBusyError, connect
 from serving.auth import load_keyring
 from serving.bundle import TARGETS, BundleHolder, ChampionProvider, ModelProvider
 from serving.dashboard import mount as mount_dashboard
+from serving.fastpath import StoredScoreFastPath
 from serving.features_source import FrameFeatureSource, load_latest_features
 from serving.heap import settle_heap, thaw_heap
 from serving.insights import InsightsHolder
 from serving.live import LiveCache
 from serving.observability import LOGGER, Metrics, ObservabilityMiddleware
-from serving.routers import API_PREFIX, api_routers, health
+from serving.routers import API_PREFIX, accounts, api_routers, health
+from serving.routers.accounts import churn_risk
 from serving.snapshot import ScoreSnapshot, empty_snapshot
 from serving.store import latest_scores
 
@@ -48,6 +50,7 @@ class ServeOptions:
     cors_origins: tuple[str, ...] = ()
     access_log: bool = True
     dashboard: bool = True  # tests that mount it with their own options turn this off
+    fast_path: bool = True  # cached stored churn-risk bodies answered before routing
 
 
 class ScoreHolder:
@@ -191,6 +194,9 @@ def create_app(
         app.include_router(router, prefix=API_PREFIX)
     app.openapi = lambda: with_bearer_alternative(FastAPI.openapi(app))
     app.add_exception_handler(Exception, unexpected_error)
+    if options.fast_path and "churn" in options.targets:
+        route = route_of(accounts.router, churn_risk)
+        app.add_middleware(StoredScoreFastPath, state=state, route=route)
     if options.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -207,6 +213,11 @@ def create_app(
     if options.dashboard:
         mount_dashboard(app)
     return app
+
+
+def route_of(router, endpoint: Callable):
+    """The route of `router` serving `endpoint`, as routing puts it in the scope (or None)."""
+    return next((r for r in router.routes if getattr(r, "endpoint", None) is endpoint), None)
 
 
 BEARER_SCHEME = {

@@ -120,6 +120,10 @@ class ScoreSnapshot:
             body = self._cache.put(key, build())
         return body
 
+    def peek(self, key):
+        """A value `cached` holds for `key`, or None (never builds)."""
+        return self._cache.get(key)
+
     def peers(self, entity_id: str | None, group_value) -> np.ndarray:
         """Sorted probabilities of the entity's peers (same segment, or stage for deals)."""
         column = "stage" if self.target == "deal_win" else "segment"
