@@ -67,11 +67,13 @@ class Context:
     scratch: tuple[str, Path] | None = None
     needed: frozenset[str] | None = None  # wide columns the selected features read; None: all
     dry: bool = False  # build expressions only: nothing is computed or written
+    lazy: bool = False  # nothing is materialised: the final query computes everything at once
     prefix: str = field(default_factory=lambda: f"_feat_{uuid.uuid4().hex[:8]}_")
 
     def materialise(self, name: str, table: ir.Table) -> ir.Table:
-        """Compute `table` now and return it as a table of the backend (as is when dry)."""
-        if self.dry:
+        """Compute `table` now and return it as a table of the backend (as is when dry or
+        lazy)."""
+        if self.dry or self.lazy:
             return table
         full = self.prefix + name
         if self.con.name == "duckdb" and self.scratch is None:
