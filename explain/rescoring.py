@@ -8,9 +8,10 @@ side of every threshold (`split_bins`) get the same probability and the same SHA
 The same holds tree by tree: one tree's TreeSHAP values for a row depend only on the row's side of
 that tree's own thresholds, and a model's values are the sum of its trees'. `rescore_incremental`
 therefore keeps the previous log-odds contributions and, for a row whose bins moved, replaces only
-the trees whose own thresholds it crossed: φ ← φ − Σ_t φ_t(old row) + Σ_t φ_t(new row). New rows get
-the whole model; rows whose raw values moved within their bins are re-worded (the sentences show the
-values); every other row of the previous scoring is reused.
+the trees whose own thresholds it crossed: φ ← φ − Σ_t φ_t(old row) + Σ_t φ_t(new row), with
+TreeSHAP run once per distinct pattern of sides of that tree's thresholds. New rows get the whole
+model. Sentences are formatted again only where a shown reason's feature, value or printed points
+moved; every other row of the previous scoring is reused.
 """
 
 from __future__ import annotations
@@ -106,40 +107,62 @@ def split_bins(matrix: np.ndarray, thresholds: list[np.ndarray | None]) -> np.nd
     return bins
 
 
-def by_feature(splits: TreeSplits) -> dict[int, list[tuple[int, np.ndarray | None]]]:
-    """{feature: [(tree, that tree's thresholds on it)]}."""
-    out: dict[int, list[tuple[int, np.ndarray | None]]] = {}
-    for t, tree in enumerate(splits):
+Tables = list[dict[int, np.ndarray | None]]  # per tree: {feature: bin + 1 → side + 1}
+
+
+def side_tables(splits: TreeSplits, thresholds: list[np.ndarray | None]) -> Tables:
+    """Per tree and feature, a lookup from a value's `split_bins` bin (+1) to its side of that
+    tree's own thresholds (+1); None for a categorical feature, whose bin is its side.
+
+    A tree's thresholds are a subset of the feature's thresholds over all trees, so the bin says
+    how many of the tree's thresholds lie below the value: no values are read again.
+    """
+    out: Tables = []
+    for tree in splits:
+        tables: dict[int, np.ndarray | None] = {}
         for j, cuts in tree.items():
-            out.setdefault(j, []).append((t, cuts))
+            if cuts is None or thresholds[j] is None:
+                tables[j] = None
+                continue
+            below = np.concatenate([[0], np.cumsum(np.isin(thresholds[j], cuts))])
+            table = np.zeros(2 * len(below) + 1, dtype=np.int64)  # bin -1 (missing) → 0
+            table[1::2], table[2::2] = 2 * below + 1, 2 * below + 2  # zero flag off, on
+            tables[j] = table
+        out.append(tables)
     return out
 
 
-def moved_trees(
-    old: np.ndarray, new: np.ndarray, moved: np.ndarray, splits: TreeSplits
-) -> np.ndarray:
+def tree_sides(bins: np.ndarray, table: np.ndarray | None) -> np.ndarray:
+    """A feature's bins (`split_bins`) as sides of one tree's thresholds, +1 (>= 0)."""
+    return bins + 1 if table is None else table[bins + 1]
+
+
+def moved_trees(old_bins: np.ndarray, new_bins: np.ndarray, tables: Tables) -> np.ndarray:
     """(rows × trees) bool: the trees on whose own thresholds each row moved.
 
-    `moved` (rows × features) marks the features whose bins over all trees moved; a tree's
-    thresholds are a subset of those, so only those features are compared tree by tree.
+    Only rows whose bin of a feature moved are compared, tree by tree, on that feature.
     """
-    out = np.zeros((len(old), len(splits)), dtype=bool)
-    for j, trees in by_feature(splits).items():
-        rows = np.flatnonzero(moved[:, j])
+    by_feature: dict[int, list[tuple[int, np.ndarray | None]]] = {}
+    for t, tree in enumerate(tables):
+        for j, table in tree.items():
+            by_feature.setdefault(j, []).append((t, table))
+    out = np.zeros((len(old_bins), len(tables)), dtype=bool)
+    for j, trees in by_feature.items():
+        rows = np.flatnonzero(old_bins[:, j] != new_bins[:, j])
         if not len(rows):
             continue
-        before, after = old[rows, j], new[rows, j]
-        for t, cuts in trees:
-            out[rows[sides(before, cuts) != sides(after, cuts)], t] = True
+        before, after = old_bins[rows, j], new_bins[rows, j]
+        for t, table in trees:
+            out[rows[tree_sides(before, table) != tree_sides(after, table)], t] = True
     return out
 
 
-def patterns(matrix: np.ndarray, tree: dict[int, np.ndarray | None]) -> np.ndarray:
+def patterns(bins: np.ndarray, tree: dict[int, np.ndarray | None]) -> np.ndarray:
     """Each row's sides of one tree's thresholds as one integer (equal: same TreeSHAP values)."""
-    key = np.zeros(len(matrix), dtype=np.int64)
+    key = np.zeros(len(bins), dtype=np.int64)
     span = 1
-    for j, cuts in sorted(tree.items()):
-        side = sides(matrix[:, j], cuts) + 1  # >= 0
+    for j, table in sorted(tree.items()):
+        side = tree_sides(bins[:, j], table)
         radix = int(side.max()) + 1
         if span * radix >= 2**62:  # too many combinations for one integer: rank the pairs
             key = np.unique(np.column_stack([key, side]), axis=0, return_inverse=True)[1]
@@ -150,19 +173,30 @@ def patterns(matrix: np.ndarray, tree: dict[int, np.ndarray | None]) -> np.ndarr
 
 
 def tree_updates(
-    old: np.ndarray, new: np.ndarray, trees: np.ndarray, splits: TreeSplits
+    old: tuple[np.ndarray, np.ndarray],
+    new: tuple[np.ndarray, np.ndarray],
+    trees: np.ndarray,
+    tables: Tables,
 ) -> list[TreeUpdate]:
-    """Per moved tree, its rows and their distinct old and new patterns (see `TreeUpdate`)."""
+    """Per moved tree, its rows and their distinct old and new patterns (see `TreeUpdate`).
+
+    `old` and `new` are (matrix, `split_bins`) of the same entities, row for row.
+    """
+    (old_matrix, old_bins), (new_matrix, new_bins) = old, new
     out = []
     for t in np.flatnonzero(trees.any(axis=0)):
         rows = np.flatnonzero(trees[:, t])
-        both = np.concatenate([new[rows], old[rows]])
-        _, first, inverse = np.unique(
-            patterns(both, splits[t]), return_index=True, return_inverse=True
-        )
+        columns = np.array(sorted(tables[t]))
+        both = np.concatenate([new_bins[np.ix_(rows, columns)], old_bins[np.ix_(rows, columns)]])
+        local = {i: tables[t][j] for i, j in enumerate(columns)}
+        _, first, inverse = np.unique(patterns(both, local), return_index=True, return_inverse=True)
         inverse = inverse.ravel()
+        from_new = first < len(rows)
+        sample = np.empty((len(first), new_matrix.shape[1]))
+        sample[from_new] = new_matrix[rows[first[from_new]]]
+        sample[~from_new] = old_matrix[rows[first[~from_new] - len(rows)]]
         after, before = inverse[: len(rows)], inverse[len(rows) :]
-        out.append(TreeUpdate(int(t), rows, both[first], before, after))
+        out.append(TreeUpdate(int(t), rows, columns, sample, before, after))
     return out
 
 
@@ -364,7 +398,8 @@ def rescore_incremental(
     splits = tree_splits(model)
     matrix = model.matrix(frame)
     labels = frame.reindex(columns=categorical_names(model)).to_numpy(dtype=object)
-    bins = split_bins(matrix, split_thresholds(model, splits))
+    thresholds = split_thresholds(model, splits)
+    bins = split_bins(matrix, thresholds)
     keys = frame[key].to_numpy()
     current = Scoring(frame, matrix, matrix, labels, bins, matrix)
     plan = plan_rescoring(model, previous, keys, current, key, top)
@@ -374,9 +409,10 @@ def rescore_incremental(
     kept = np.concatenate([plan.reword, plan.reuse, known])
     contributions[kept] = previous.contributions[plan.previous[kept]]
     before = plan.previous[known]
-    old = previous.matrix[before]
-    trees = moved_trees(old, matrix[known], previous.bins[before] != bins[known], splits)
-    updates = tree_updates(old, matrix[known], trees, splits)
+    old, now = (previous.matrix[before], previous.bins[before]), (matrix[known], bins[known])
+    tables = side_tables(splits, thresholds)
+    trees = moved_trees(old[1], now[1], tables)
+    updates = tree_updates(old, now, trees, tables)
     contributions[known] = update_contributions(model, contributions[known], updates)
     if len(fresh_rows):
         contributions[fresh_rows] = model.booster.predict(

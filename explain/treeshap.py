@@ -80,6 +80,7 @@ class TreeUpdate:
 
     tree: int
     rows: np.ndarray  # positions in the contributions being updated
+    columns: np.ndarray  # the features the tree splits on (its other contributions are zero)
     patterns: np.ndarray  # (distinct patterns, features) encoded rows
     before: np.ndarray  # (len(rows),) indexes into patterns
     after: np.ndarray
@@ -112,5 +113,6 @@ def update_contributions(
     out = contributions.copy()
     for update in trees:
         phi = tree_contributions(model, update.patterns, update.tree)
-        out[update.rows] += phi[update.after] - phi[update.before]
+        phi = phi[:, update.columns]
+        out[np.ix_(update.rows, update.columns)] += phi[update.after] - phi[update.before]
     return out

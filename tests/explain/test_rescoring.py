@@ -10,8 +10,11 @@ from explain.rescoring import (
     moved_trees,
     rescore_incremental,
     score_rows,
+    side_tables,
+    sides,
     split_bins,
     split_thresholds,
+    tree_sides,
     tree_splits,
     tree_updates,
 )
@@ -146,25 +149,37 @@ def test_per_tree_contributions_add_up_to_the_model_s(churn_model, accounts) -> 
 
 def test_crossing_one_threshold_reruns_only_the_trees_that_have_it(churn_model, accounts) -> None:
     splits = tree_splits(churn_model)
-    name = "days_since_connected_call"
-    j = churn_model.feature_names.index(name)
-    cuts = split_thresholds(churn_model, splits)[j]
+    thresholds = split_thresholds(churn_model, splits)
+    j = churn_model.feature_names.index("days_since_connected_call")
+    cuts = thresholds[j]
     old = churn_model.matrix(accounts.head(len(cuts)))
     old[:, j] = cuts  # exactly on each threshold: goes left
     new = old.copy()
     new[:, j] = np.nextafter(cuts, np.inf)  # a hair above: goes right at that threshold only
-    moved = split_bins(old, [cuts if k == j else None for k in range(old.shape[1])]) != split_bins(
-        new, [cuts if k == j else None for k in range(old.shape[1])]
-    )
-    trees = moved_trees(old, new, moved, splits)
+    old_bins, new_bins = split_bins(old, thresholds), split_bins(new, thresholds)
+    tables = side_tables(splits, thresholds)
+    trees = moved_trees(old_bins, new_bins, tables)
     for row, cut in enumerate(cuts):
         expected = [t for t, tree in enumerate(splits) if j in tree and cut in tree[j]]
         assert np.flatnonzero(trees[row]).tolist() == expected
     assert trees.sum() < 0.5 * trees.size
-    before = churn_model.booster.predict(old, pred_contrib=True)
-    updates = tree_updates(old, new, trees, splits)
+    updates = tree_updates((old, old_bins), (new, new_bins), trees, tables)
     assert [u.tree for u in updates] == np.flatnonzero(trees.any(axis=0)).tolist()
+    before = churn_model.booster.predict(old, pred_contrib=True)
     updated = update_contributions(churn_model, before, updates)
     np.testing.assert_allclose(
         updated, churn_model.booster.predict(new, pred_contrib=True), rtol=0, atol=1e-12
     )
+
+
+def test_side_tables_give_each_tree_s_own_sides(churn_model, accounts) -> None:
+    splits = tree_splits(churn_model)
+    thresholds = split_thresholds(churn_model, splits)
+    matrix = churn_model.matrix(accounts.head(500))
+    matrix[::9, 0] = np.nan
+    matrix[::11, 3] = 0.0
+    bins = split_bins(matrix, thresholds)
+    for tree, tables in zip(splits, side_tables(splits, thresholds), strict=True):
+        for j, table in tables.items():
+            expected = sides(matrix[:, j], tree[j]) + 1
+            np.testing.assert_array_equal(tree_sides(bins[:, j], table), expected)
