@@ -21,8 +21,11 @@ previous scoring), and today's rows are then rescored both ways. Computing the t
 is timed and printed separately; it is excluded from both the full and the incremental time
 (both start from today's feature rows). Recency features move for every account every day, so
 most rows cross some tree's threshold; `rescore_incremental` reruns TreeSHAP only for the (row,
-tree) pairs where the row crossed one of that tree's own thresholds. The printout gives the rows
-explained, the pairs recomputed out of rows × trees, and checks the result equals the full run.
+tree) pairs where the row crossed one of that tree's own thresholds (once per distinct pattern of
+sides of the tree's thresholds), and formats sentences only where a shown reason's feature, value
+or printed points moved. The printout gives the rows explained and worded, the (row, tree) pairs
+that moved and the TreeSHAP evaluations out of rows × trees, and checks the result equals the
+full run (probabilities, keys and sentences).
 Without a champion, the synthetic day gives the share of accounts with new activity on one day of
 a 2k-account simulation three features replaced by other accounts' values.
 
@@ -294,12 +297,15 @@ def rescoring(setup: Setup, day: Day) -> tuple[float, float]:
     print(f"full rescoring with reasons, {n:,} accounts: {full_s:.1f} s ({n / full_s:,.0f}/s)")
     print(
         f"incremental after one day ({day.label}): {inc_s:.2f} s · {full_s / inc_s:.1f}x faster "
-        f"than full · rows explained (crossed a split or new) {explained:,} ({explained / n:.1%}),"
-        f" {len(plan.reword):,} re-worded, {len(plan.reuse):,} reused"
+        f"than full · rows explained (crossed a split or new) {explained:,} ({explained / n:.1%})"
+        f" · rows worded {plan.worded:,} ({plan.worded / n:.1%}; the others' shown reasons, "
+        f"values and printed points did not move) · rows reused whole {len(plan.reuse):,}"
     )
     print(
-        f"  (row, tree) TreeSHAP pairs recomputed {plan.pairs:,} of {n * trees:,} "
-        f"({plan.pairs / (n * trees):.2%}; each pair twice: old and new row) · "
+        f"  (row, tree) pairs: {n * trees:,} in a full run; {plan.moved:,} moved "
+        f"({plan.moved / (n * trees):.2%}: the row crossed one of that tree's thresholds) · "
+        f"TreeSHAP evaluations {plan.pairs:,} ({plan.pairs / (n * trees):.2%}; a moved pair needs"
+        f" its old and new row, once per distinct pattern of the tree's thresholds) · "
         f"incremental == full: {same_scores(full.scores, updated.scores)}"
     )
     return full_s, inc_s

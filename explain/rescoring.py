@@ -192,9 +192,13 @@ def tree_updates(
         _, first, inverse = np.unique(patterns(both, local), return_index=True, return_inverse=True)
         inverse = inverse.ravel()
         from_new = first < len(rows)
-        sample = np.empty((len(first), new_matrix.shape[1]))
-        sample[from_new] = new_matrix[rows[first[from_new]]]
-        sample[~from_new] = old_matrix[rows[first[~from_new] - len(rows)]]
+        sample = np.zeros((len(first), new_matrix.shape[1]))  # other columns: unread by tree t
+        picked = rows[np.where(from_new, first, first - len(rows))]
+        sample[:, columns] = np.where(
+            from_new[:, None],
+            new_matrix[np.ix_(picked, columns)],
+            old_matrix[np.ix_(picked, columns)],
+        )
         after, before = inverse[: len(rows)], inverse[len(rows) :]
         out.append(TreeUpdate(int(t), rows, columns, sample, before, after))
     return out
