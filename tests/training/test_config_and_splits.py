@@ -73,3 +73,19 @@ def test_deal_snapshots_never_straddle_the_split() -> None:
     assert set(test_rows.index) == set(split.test)
     assert (frame.loc[split.holdout, "label_time"] <= split.test_start).all()
     assert split.test_start == pd.Timestamp("2023-11-01")  # the grid, not stage-entry days
+
+
+def test_deals_still_open_after_an_earlier_test_window_sit_that_fold_out() -> None:
+    frame = deal_snapshots()
+    split = time_split(frame, test_cutoffs=2, holdout_cutoffs=2, end=9, group="opportunity_id")
+    latest = frame.groupby("opportunity_id")["cutoff"].max()
+    later = set(latest.index[latest >= split.test_end + pd.Timedelta(days=31)])
+    assert later  # the fixture has deals open past this window
+    used = frame.loc[split.train.union(split.holdout).union(split.test), "opportunity_id"]
+    assert not (set(used) & later)
+    test_deals = set(frame.loc[split.test, "opportunity_id"])
+    assert (
+        latest[list(test_deals)]
+        .between(split.test_start, split.test_end + pd.Timedelta(days=30))
+        .all()
+    )

@@ -76,6 +76,8 @@ def test_deal_win_calibration_error_is_within_the_noise_of_its_test_period(train
     (folds 0.068, 0.051, 0.047, with cluster-bootstrap 95% intervals 0.04-0.11, 0.04-0.09,
     0.02-0.09). Platt is chosen in every fold; isotonic-only, a 4- or 6-cutoff calibration slice,
     smaller trees or larger leaves moved the fold mean between 0.046 and 0.055, within the noise.
+    The goal itself is checked where the floor is small: `test_calibration_at_scale.py` (slow,
+    10,000 accounts: ECE 0.026 on a floor of 0.015).
     """
     metrics = trained[1]["deal_win"].report["metrics"]
     assert metrics["ece"] <= 0.05
