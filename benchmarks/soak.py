@@ -1,13 +1,14 @@
 """`make soak`: a paced realistic mix against one uvicorn worker on loopback, with a promotion.
 
-    python -m benchmarks.soak [--minutes 10] [--rate 500] [--accounts 20000]
+    python -m benchmarks.soak [--minutes 10] [--rate 500] [--accounts 20000] [--workspace DIR]
 
 The workspace is the one `benchmarks.serve` builds (scored accounts, latest feature rows, a
 calibrated LightGBM churn model, saved as `model-1`); a second model (another seed) is saved as
 `model-2`. The server is one uvicorn worker on 127.0.0.1 running `serving.app.create_app` with a
 provider that reads the champion version from `champion.txt` (what the MLflow alias is in
 production). Half-way through, the soak promotes `2` (rewrites `champion.txt` atomically) and
-calls `POST /v1/models/reload` with an admin key while the load goes on.
+calls `POST /v1/models/reload` with an admin key while the load goes on. `--workspace DIR` keeps
+the workspace for later runs (each run starts again from champion `1`).
 
 The load generator (its own process) sends `--rate` requests per second in total over
 `--connections` keep-alive connections, each paced on a fixed schedule (a connection that falls
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -40,6 +42,7 @@ from benchmarks.serve import (
     free_port,
     http_get,
     read_response,
+    reuse_workspace,
     stop,
     train_model,
 )
@@ -328,18 +331,33 @@ def report(s: dict, args) -> bool:
     return all(results.values())
 
 
-def run(args) -> dict:
+def prepare(home: Path, accounts: int) -> dict:
+    """The soak's workspace in `home`: built there, or reused when an earlier run left one."""
     from explain.model import ScoringModel
 
-    with tempfile.TemporaryDirectory(prefix="soak-") as folder:
-        home = Path(folder)
-        print(f"building a workspace of {args.accounts:,} scored accounts ...", flush=True)
-        build = build_workspace(home, args.accounts)
+    if (home / "model-2").is_dir() and (home / "warehouse.duckdb").exists():
+        print(f"reusing the workspace in {home}", flush=True)
+        build = reuse_workspace(home)
+    else:
+        print(f"building a workspace of {accounts:,} scored accounts ...", flush=True)
+        build = build_workspace(home, accounts)
         os.replace(home / "model", home / "model-1")
         second = train_model(build["rows"].assign(account_id=build["ids"]), seed=1)
         second.save(home / "model-2")
         assert ScoringModel.load(home / "model-2")
-        promote(home, "1")
+    promote(home, "1")
+    return build
+
+
+def run(args) -> dict:
+    with contextlib.ExitStack() as stack:
+        if args.workspace is None:
+            home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="soak-")))
+        else:
+            home = args.workspace
+            home.mkdir(parents=True, exist_ok=True)
+        build = prepare(home, args.accounts)
+        args.accounts = len(build["ids"])
         process, port = start(home)
         seconds = args.minutes * 60
         plan = mix(build["ids"], build["rows"])
@@ -378,6 +396,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--accounts", type=int, default=20_000)
     parser.add_argument("--json", type=Path, help="Also write the figures here.")
+    parser.add_argument(
+        "--workspace", type=Path, help="Keep the workspace here and reuse it on later runs."
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
