@@ -47,8 +47,8 @@ def test_churn_model_beats_every_baseline_and_is_registered(trained) -> None:
 
 
 def test_deal_win_model_beats_the_naive_baselines_and_is_honest_about_logistic(trained) -> None:
-    """Measured (seed 7, 2,000 accounts): backtest AUC 0.835 vs logistic 0.815 (+0.019), base
-    rate 0.500, recency_frequency 0.598. The simulator's deal effects are non-linear (saturating
+    """Measured (seed 7, 2,000 accounts): backtest AUC 0.841 vs logistic 0.826 (+0.015), base
+    rate 0.500, recency_frequency 0.600. The simulator's deal effects are non-linear (saturating
     cadence, amount x decision-maker interaction), so trees no longer merely tie logistic; if the
     guard still refuses, it must say it is because of logistic."""
     result = trained[1]["deal_win"]
@@ -73,9 +73,9 @@ def test_deal_win_calibration_error_is_within_the_noise_of_its_test_period(train
     one outcome. Outcomes drawn from the model's own probabilities (a perfectly calibrated model)
     score ECE 0.032 at the median here (95% 0.019-0.051); on seed 11 the medians are 0.031-0.035
     per fold, and such a model misses 0.03 in 54-69% of draws. Measured (seed 7): ECE 0.047
-    (folds 0.068, 0.051, 0.047, with cluster-bootstrap 95% intervals 0.04-0.11, 0.04-0.09,
-    0.02-0.09). Platt is chosen in every fold; isotonic-only, a 4- or 6-cutoff calibration slice,
-    smaller trees or larger leaves moved the fold mean between 0.046 and 0.055, within the noise.
+    (folds 0.060, 0.068, 0.047; floors ~0.037 in the two earlier folds). Platt is chosen in every
+    fold; isotonic-only, a 4- or 6-cutoff calibration slice, smaller trees or larger leaves moved
+    the fold mean between 0.046 and 0.058, within the noise (experiments/README.md).
     The goal itself is checked where the floor is small: `test_calibration_at_scale.py` (slow,
     10,000 accounts: ECE 0.026 on a floor of 0.015).
     """
