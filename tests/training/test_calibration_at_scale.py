@@ -1,9 +1,10 @@
-"""Deal-win calibration at a size where the test period's noise floor is well under 0.03 (slow).
+"""Deal-win calibration at a size where the test period's noise floor is well under 0.03.
 
 At 2,000 accounts (the default end-to-end test) a perfectly calibrated model scores ECE ~0.032
 on the deal-win test period, so the issue's 0.03 can only be checked on more deals. 10,000
 accounts (seed 7, 26 monthly cutoffs) hold ~1,230 test deals: the floor is ~0.015 (95% ~0.024).
-Run with `pytest -m slow tests/training/test_calibration_at_scale.py` (a few minutes).
+It is the slowest file of the default run (about 2 minutes on 2 cores), and the only check of
+the issue's calibration goal, so it runs in CI.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ import pytest
 from barometer.settings import Settings
 from training.evaluate import MODEL
 from training.workflow import resolve_config, train_target
-
-pytestmark = pytest.mark.slow
 
 ACCOUNTS = 10_000
 
@@ -39,7 +38,7 @@ def test_the_floor_is_small_enough_for_the_goal_to_mean_something(deal_win) -> N
 
 
 def test_deal_win_calibration_error_on_the_test_period(deal_win) -> None:
-    """Measured: test ECE 0.026 (floor 0.015, 95% 0.024); folds 0.035, 0.022, 0.026. The
+    """Measured: test ECE 0.026 (floor 0.015, 95% 0.024); folds 0.027, 0.031, 0.026. The
     excess over the floor is the win rate moving between calibration slice and test period
     (experiments/README.md), so the folds are held to their mean, not each to 0.03."""
     assert deal_win.report["metrics"]["ece"] <= 0.03
