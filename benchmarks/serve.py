@@ -420,15 +420,17 @@ def report(results: dict, bare: dict, args, build: dict) -> bool:
             f"workspace: features + model {build['features_and_model_s']:.1f}s; scoring job "
             f"(TreeSHAP reasons + store) {runs} per run of {args.accounts:,}"
         )
+    rows = [("bare FastAPI GET /hello (mean)", bare), *results.items()]
+    width = max(len(name) for name, _ in rows)
     header = (
-        f"{'scenario':36} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs bare':>8} "
+        f"{'scenario':{width}} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs bare':>8} "
         f"{'bare req/s':>10}  statuses"
     )
     print(header + "\n" + "-" * len(header))
-    for name, r in [("bare FastAPI GET /hello (mean)", bare), *results.items()]:
+    for name, r in rows:
         adjacent = r.get("bare_rps", bare["rps"])  # the baseline measured just before
         print(
-            f"{name:36} {r['rps']:9,.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
+            f"{name:{width}} {r['rps']:9,.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
             f"{r['rps'] / adjacent:8.0%} {adjacent:10,.0f}  {r['statuses']}"
         )
     checks = {}
