@@ -306,6 +306,21 @@ def entities_with_new_events(
     return set(events.loc[stamp >= pd.Timestamp(since), key])
 
 
+def carry_forward(
+    previous: pd.DataFrame, current: pd.DataFrame, changed: set, *, key: str = "account_id"
+) -> pd.DataFrame:
+    """The frame for rescoring only the entities with new events, reusing the rest.
+
+    Changed and new entities take their `current` feature rows; every other entity keeps its
+    `previous` row, so `rescore_incremental` reuses its score (its as-of stays the previous
+    scoring's until the next full run). Entities missing from `current` are dropped.
+    """
+    keys = current[key]
+    fresh = keys.isin(changed) | ~keys.isin(previous[key])
+    kept = previous[previous[key].isin(keys[~fresh])]
+    return pd.concat([kept, current[fresh]], ignore_index=True)
+
+
 @dataclass(frozen=True)
 class Plan:
     """Which rows of the current frame an incremental run explains, re-words or reuses."""

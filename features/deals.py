@@ -74,13 +74,13 @@ def stage_norm(ctx: Context) -> ir.Table:
         stay_s=((left_us - s.entered_us) // 1_000_000).cast("int64"),
         stays=ibis.literal(1).cast("int64"),
     )
-    grid = stage_now(ctx).select("stage_key", "c_day", "opportunity_id")
-    j = running(
-        spells, grid, ["stage_key"], ["stay_s", "stays"], how="sum", carry=("opportunity_id",)
-    )
+    grid = stage_now(ctx).select("stage_key", "c_day", "opportunity_id", "entered_us")
+    carry = ("opportunity_id", "entered_us")
+    j = running(spells, grid, ["stage_key"], ["stay_s", "stays"], how="sum", carry=carry)
     return j.select(
         "opportunity_id",
         "c_day",
+        stage_entered_us=j.entered_us,  # so the ratio needs no other source
         norm_days=ibis.ifelse(
             j.run_stays.fill_null(0) > 0,
             j.run_stay_s.cast("float64") / j.run_stays.cast("float64") / 86_400.0,

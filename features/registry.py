@@ -137,8 +137,11 @@ def _days_in_stage(t: Any) -> Any:
 def _stage_vs_norm(t: Any) -> Any:
     import ibis
 
+    from features.timeline import US_PER_DAY
+
     norm = t.norm_days
-    return ibis.ifelse(norm.fill_null(0) > 0, _days_in_stage(t) / norm, None)
+    days = (t.c_day * US_PER_DAY - t.stage_entered_us).cast("float64") / float(US_PER_DAY)
+    return ibis.ifelse(norm.fill_null(0) > 0, days / norm, None)
 
 
 def _velocity(t: Any) -> Any:

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from explain.rescoring import (
+    carry_forward,
     moved_trees,
     rescore_incremental,
     score_rows,
@@ -183,3 +184,21 @@ def test_side_tables_give_each_tree_s_own_sides(churn_model, accounts) -> None:
         for j, table in tables.items():
             expected = sides(matrix[:, j], tree[j]) + 1
             np.testing.assert_array_equal(tree_sides(bins[:, j], table), expected)
+
+
+def test_rescoring_only_entities_with_new_events(churn_model, registry, day) -> None:
+    """Changed and new accounts get today's full answer; the others keep yesterday's exactly."""
+    before, after = day
+    previous = score_rows(churn_model, before, registry)
+    changed = set(range(60))  # the accounts with new cases (rows 70-99 moved without events)
+    frame = carry_forward(before, after, changed)
+    assert set(frame["account_id"]) == set(after["account_id"])  # left dropped, new added
+    updated, plan = rescore_incremental(churn_model, frame, previous, registry)
+    today = score_rows(churn_model, after, registry).scores.set_index("account_id")
+    yesterday = previous.scores.set_index("account_id")
+    got = updated.scores.set_index("account_id")
+    fresh = sorted(changed | {1000, 1001})
+    pd.testing.assert_frame_equal(got.loc[fresh], today.loc[fresh], rtol=1e-12)
+    stale = got.index.difference(fresh)
+    pd.testing.assert_frame_equal(got.loc[stale], yesterday.loc[stale])
+    assert set(frame["account_id"].iloc[plan.explain]) <= set(fresh)

@@ -22,7 +22,7 @@ SELECTION = {
     ],
     "opportunity": [
         "days_in_current_stage",
-        "days_in_stage_vs_norm",  # reads the stage source's columns too
+        "days_in_stage_vs_norm",
         "touches_in_current_stage",
         "rep_win_rate_from_current_stage",
     ],
@@ -39,3 +39,16 @@ def test_selection_equals_the_whole_registry(sim, entity):
     assert full[names].notna().any().all()  # every selected feature has values
     keys = [c for c in part.columns if c not in names]
     assert_frame_equal(part, full[keys + names], check_exact=True)
+
+
+def test_a_feature_selected_alone_needs_no_other_source(sim):
+    """`days_in_stage_vs_norm` once read the stage source's entry time; alone it raised."""
+    con = open_frames(sim)
+    full, _, _ = feature_frames(con, ["opportunity"], CUTOFFS)["opportunity"]
+    part, feats, _ = feature_frames(con, ["opportunity"], CUTOFFS, only=["days_in_stage_vs_norm"])[
+        "opportunity"
+    ]
+    assert [f.name for f in feats] == ["days_in_stage_vs_norm"]
+    assert part["days_in_stage_vs_norm"].notna().any()
+    keys = [c for c in part.columns if c != "days_in_stage_vs_norm"]
+    assert_frame_equal(part, full[[*keys, "days_in_stage_vs_norm"]], check_exact=True)
