@@ -26,6 +26,12 @@ sides of the tree's thresholds), and formats sentences only where a shown reason
 or printed points moved. The printout gives the rows explained and worded, the (row, tree) pairs
 that moved and the TreeSHAP evaluations out of rows × trees, and checks the result equals the
 full run (probabilities, keys and sentences).
+The issue's own design is then measured too: rescore only the accounts with events recorded that
+day (activities by the later of their time and `logged_at`, cases opened or closed, NPS answers;
+`explain.rescoring.rescore_changed`) and reuse every other account's score as it was. Those reused
+scores keep yesterday's as-of (their recency features age at the next full run); the rescored
+accounts are checked equal to the full run. The goal line reports this ratio, next to the one
+for bringing every account up to date.
 Without a champion, the synthetic day gives the share of accounts with new activity on one day of
 a 2k-account simulation three features replaced by other accounts' values.
 
@@ -46,7 +52,7 @@ import pandas as pd
 
 from explain.model import Calibrator, ScoringModel
 from explain.reasons import reasons
-from explain.rescoring import rescore_incremental, score_rows
+from explain.rescoring import rescore_changed, rescore_incremental, score_rows
 from features.registry import Feature
 
 
@@ -66,6 +72,7 @@ class Day:
     before: pd.DataFrame
     after: pd.DataFrame
     label: str
+    changed: set | None = None  # accounts with events recorded that day (None: synthetic day)
 
 
 CHAMPION_FEATURES = 55  # the registry's account features
@@ -234,6 +241,18 @@ def synthetic_day(setup: Setup) -> Day:
     return Day(setup.frame, one_day(setup.frame, share), label)
 
 
+# Accounts with an event that became visible in [?, ?): an activity recorded (the later of its
+# time and `logged_at`, the features' visibility rule), a case opened or closed, an NPS answer.
+NEW_EVENTS = """
+select account_id from activities
+where greatest(occurred_at, coalesce(logged_at, occurred_at)) >= ?
+  and greatest(occurred_at, coalesce(logged_at, occurred_at)) < ?
+union select account_id from cases where opened_at >= ? and opened_at < ?
+union select account_id from cases where closed_at >= ? and closed_at < ?
+union select account_id from nps where responded_at >= ? and responded_at < ?
+"""
+
+
 def real_day(model: ScoringModel) -> Day:
     """The champion's features for every account at the warehouse's last two midnights.
 
@@ -251,11 +270,12 @@ def real_day(model: ScoringModel) -> Day:
         last = con.raw_sql("select max(occurred_at) from activities").fetchone()[0]
         today = pd.Timestamp(last).normalize()
         yesterday = today - pd.Timedelta(days=1)
-        busy = con.raw_sql(
-            "select count(distinct account_id) from activities where occurred_at >= ? "
-            "and occurred_at < ?",
-            parameters=[yesterday.to_pydatetime(), today.to_pydatetime()],
-        ).fetchone()[0]
+        changed = {
+            row[0]
+            for row in con.raw_sql(
+                NEW_EVENTS, parameters=[yesterday.to_pydatetime(), today.to_pydatetime()] * 4
+            ).fetchall()
+        }
         start = time.perf_counter()
         frames = feature_frames(
             con, ["account"], [yesterday, today], settings.stage_order, only=model.feature_names
@@ -272,9 +292,9 @@ def real_day(model: ScoringModel) -> Day:
         f"real day {yesterday:%Y-%m-%d}: features of {len(before):,} / {len(after):,} accounts "
         f"as of {yesterday:%Y-%m-%d} / {today:%Y-%m-%d} 00:00 computed by the feature engine "
         f"(the champion's {len(model.feature_names)} features) in {seconds:.1f} s — excluded "
-        f"from both rescoring times; {busy:,} accounts had activity that day"
+        f"from both rescoring times; {len(changed):,} accounts had events recorded that day"
     )
-    return Day(before, after, f"real day {yesterday:%Y-%m-%d} → {today:%Y-%m-%d}")
+    return Day(before, after, f"real day {yesterday:%Y-%m-%d} → {today:%Y-%m-%d}", changed)
 
 
 def same_scores(full: pd.DataFrame, incremental: pd.DataFrame) -> str:
@@ -285,7 +305,7 @@ def same_scores(full: pd.DataFrame, incremental: pd.DataFrame) -> str:
     return f"max |Δ probability| {gap:.1e}, same keys {keys}, same reasons {words}"
 
 
-def rescoring(setup: Setup, day: Day) -> tuple[float, float]:
+def rescoring(setup: Setup, day: Day) -> tuple[float, float, float | None]:
     """Today's rows rescored in full and incrementally from yesterday's full scoring."""
     setup.model.num_threads = 2
     model, registry = setup.model, setup.registry
@@ -308,7 +328,33 @@ def rescoring(setup: Setup, day: Day) -> tuple[float, float]:
         f" its old and new row, once per distinct pattern of the tree's thresholds) · "
         f"incremental == full: {same_scores(full.scores, updated.scores)}"
     )
-    return full_s, inc_s
+    events_s = None
+    if day.changed is not None:
+        events_s = new_events(model, registry, day, previous, full, full_s)
+    return full_s, inc_s, events_s
+
+
+def new_events(model, registry, day: Day, previous, full, full_s: float) -> float:
+    """The issue's design: rescore only the accounts with new events, reuse everyone else.
+
+    The reused accounts keep yesterday's score (their recency features age by a day only at the
+    next full run); the rescored ones must equal the full run exactly.
+    """
+    after, known = day.after, set(day.before["account_id"])
+    ids = after["account_id"]
+    changed = after[ids.isin(day.changed) | ~ids.isin(known)]
+    keep = set(ids)
+    seconds, (updated, plan) = timed(rescore_changed, model, previous, changed, registry, keep=keep)
+    mine = updated.scores.tail(len(changed)).set_index("account_id")
+    theirs = full.scores.set_index("account_id").loc[mine.index]
+    print(
+        f"incremental, only the {len(changed):,} accounts with new events that day "
+        f"({len(changed) / len(after):.1%}; the other {len(after) - len(changed):,} keep "
+        f"yesterday's score): {seconds:.2f} s · {full_s / seconds:.1f}x faster than full · rows "
+        f"explained {len(plan.explain):,} · TreeSHAP evaluations {plan.pairs:,} · rescored "
+        f"accounts == full: {same_scores(theirs.reset_index(), mine.reset_index())}"
+    )
+    return seconds
 
 
 def main() -> None:
@@ -331,13 +377,15 @@ def main() -> None:
     if not args.reference:
         single_row(reference_setup(2_000), label=" (reference 200 × 31 × 60)")
     day = real_day(setup.model) if setup.champion else synthetic_day(setup)
-    full_s, inc_s = rescoring(setup, day)
+    full_s, inc_s, events_s = rescoring(setup, day)
+    ratio = full_s / (events_s or inc_s)
+    how = "only accounts with new events" if events_s else "every account"
     print(
         f"goals (load average {os.getloadavg()[0]:.1f}): "
         f"single-row p50 < 2 ms: {'met' if p50 < 2 else 'MISSED'} ({p50:.2f} ms) · "
         f"full < 60 s: {'met' if full_s < 60 else 'MISSED'} ({full_s:.1f} s) · "
-        f"incremental >= 10x: {'met' if full_s / inc_s >= 10 else 'MISSED'} "
-        f"({full_s / inc_s:.1f}x)"
+        f"incremental >= 10x: {'met' if ratio >= 10 else 'MISSED'} ({ratio:.1f}x, {how}; "
+        f"every account brought up to date: {full_s / inc_s:.1f}x)"
     )
 
 

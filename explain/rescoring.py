@@ -306,21 +306,6 @@ def entities_with_new_events(
     return set(events.loc[stamp >= pd.Timestamp(since), key])
 
 
-def carry_forward(
-    previous: pd.DataFrame, current: pd.DataFrame, changed: set, *, key: str = "account_id"
-) -> pd.DataFrame:
-    """The frame for rescoring only the entities with new events, reusing the rest.
-
-    Changed and new entities take their `current` feature rows; every other entity keeps its
-    `previous` row, so `rescore_incremental` reuses its score (its as-of stays the previous
-    scoring's until the next full run). Entities missing from `current` are dropped.
-    """
-    keys = current[key]
-    fresh = keys.isin(changed) | ~keys.isin(previous[key])
-    kept = previous[previous[key].isin(keys[~fresh])]
-    return pd.concat([kept, current[fresh]], ignore_index=True)
-
-
 @dataclass(frozen=True)
 class Plan:
     """Which rows of the current frame an incremental run explains, re-words or reuses."""
@@ -462,6 +447,52 @@ def rescore_incremental(
     updated = Scoring(scores, points, matrix, labels, bins, contributions)
     plan = replace(plan, moved=int(trees.sum()), pairs=pairs, worded=len(fresh))
     return updated, plan
+
+
+def rescore_changed(
+    model: ScoringModel,
+    previous: Scoring,
+    changed: pd.DataFrame,
+    registry: Registry | None = None,
+    *,
+    keep: set | None = None,
+    key: str = "account_id",
+    top: int = 3,
+) -> tuple[Scoring, Plan]:
+    """Rescore only the entities in `changed` (their current feature rows: those with new events,
+    and new entities), reusing every other entity of `previous` as it was.
+
+    Only the changed rows are encoded, compared and explained (`rescore_incremental` against their
+    own previous rows), so the cost follows the number of entities with new events. The reused
+    entities keep the previous scoring's probability, reasons and as-of (time passing alone ages
+    their recency features only at the next full run). With `keep`, entities of `previous`
+    outside it (and not changed) are dropped. The changed entities come last, in `changed` order;
+    `Plan` positions refer to `changed`.
+    """
+    before = previous.scores[key].to_numpy(dtype=object)  # set lookups: pyarrow's isin is slow
+    now = set(changed[key])
+    mine = np.fromiter((k in now for k in before), dtype=bool, count=len(before))
+    kept = np.fromiter((keep is None or k in keep for k in before), bool, count=len(before))
+    others = ~mine & kept
+    updated, plan = rescore_incremental(
+        model, changed, take(previous, np.flatnonzero(mine)), registry, key=key, top=top
+    )
+    return stack([take(previous, np.flatnonzero(others)), updated]), plan
+
+
+ARRAYS = ("points", "matrix", "labels", "bins", "contributions")
+
+
+def take(scoring: Scoring, rows: np.ndarray) -> Scoring:
+    """The scoring's rows at positions `rows`."""
+    arrays = (getattr(scoring, name)[rows] for name in ARRAYS)
+    return Scoring(scoring.scores.iloc[rows].reset_index(drop=True), *arrays)
+
+
+def stack(parts: list[Scoring]) -> Scoring:
+    """Scorings one after another."""
+    arrays = (np.concatenate([getattr(part, name) for part in parts]) for name in ARRAYS)
+    return Scoring(pd.concat([part.scores for part in parts], ignore_index=True), *arrays)
 
 
 def _as_objects(items: list) -> np.ndarray:

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from explain.rescoring import (
-    carry_forward,
     moved_trees,
+    rescore_changed,
     rescore_incremental,
     score_rows,
     side_tables,
@@ -190,15 +190,22 @@ def test_rescoring_only_entities_with_new_events(churn_model, registry, day) -> 
     """Changed and new accounts get today's full answer; the others keep yesterday's exactly."""
     before, after = day
     previous = score_rows(churn_model, before, registry)
-    changed = set(range(60))  # the accounts with new cases (rows 70-99 moved without events)
-    frame = carry_forward(before, after, changed)
-    assert set(frame["account_id"]) == set(after["account_id"])  # left dropped, new added
-    updated, plan = rescore_incremental(churn_model, frame, previous, registry)
-    today = score_rows(churn_model, after, registry).scores.set_index("account_id")
-    yesterday = previous.scores.set_index("account_id")
+    changed = after[after["account_id"].isin(range(60)) | (after["account_id"] >= 1000)]
+    updated, plan = rescore_changed(
+        churn_model, previous, changed, registry, keep=set(after["account_id"])
+    )
+    assert set(updated.scores["account_id"]) == set(after["account_id"])  # left dropped, new added
+    today = score_rows(churn_model, after, registry)
     got = updated.scores.set_index("account_id")
-    fresh = sorted(changed | {1000, 1001})
-    pd.testing.assert_frame_equal(got.loc[fresh], today.loc[fresh], rtol=1e-12)
-    stale = got.index.difference(fresh)
-    pd.testing.assert_frame_equal(got.loc[stale], yesterday.loc[stale])
-    assert set(frame["account_id"].iloc[plan.explain]) <= set(fresh)
+    fresh = sorted(changed["account_id"])
+    expected = today.scores.set_index("account_id").loc[fresh]
+    pd.testing.assert_frame_equal(got.loc[fresh], expected, rtol=1e-12)
+    stale = got.index.difference(fresh)  # rows 60-99 moved without events: yesterday's answer
+    pd.testing.assert_frame_equal(
+        got.loc[stale], previous.scores.set_index("account_id").loc[stale]
+    )
+    assert set(changed["account_id"].iloc[plan.explain]) <= set(fresh)
+    # the result chains: a full-day incremental run from it equals today's full scoring
+    again, _ = rescore_incremental(churn_model, after, updated, registry)
+    np.testing.assert_allclose(again.contributions, today.contributions, rtol=0, atol=1e-9)
+    assert again.scores["reasons_up"].tolist() == today.scores["reasons_up"].tolist()
