@@ -120,10 +120,7 @@ class Context:
 
     @cached_property
     def day_map(self) -> pd.DataFrame:
-        """Which cutoffs see each day's activity (see `day_map`), from the first activity on.
-        A dry context (column names only) does not ask the backend: its map has one day."""
-        if self.dry:
-            return day_map(self.cutoffs, cutoff_day(self.cutoffs[-1]) - 1)
+        """Which cutoffs see each day's activity (see `day_map`), from the first activity on."""
         first = self.activities.occ_day.min().to_pyarrow().as_py()
         return day_map(self.cutoffs, first if first is not None else 0)
 
@@ -425,17 +422,9 @@ def gap_days(ctx: Context) -> ir.Table:
     `lo` from the day's first visible touch, so the day is in the windows of cutoffs lo..hi90.
 
     Days never in any window are left out; that changes no window's sequence of days.
-    Touches are grouped by (account, day) alone, then the day's run is looked up: `lo` grows
-    with the visible day, so the first visible touch gives the day's `lo`, and `hi30`/`hi90`
-    depend on the day only (a narrow group-by; run columns as keys doubled its cost).
     """
-    t = ctx.activities.filter(ctx.activities.kind.isin(prep.TOUCH_TYPES))
-    d = t.group_by(["account_id", "occ_day"]).aggregate(vis_day=t.vis_day.min())
-    m = ibis.memtable(ctx.day_map)
-    seen = m.select(v_day=_.day, lo=_.lo)
-    occurred = m.select(o_day=_.day, hi30=_.hi30, hi90=_.hi90)
-    d = d.join(seen, d.vis_day == seen.v_day).join(occurred, d.occ_day == occurred.o_day)
-    return d.filter(d.lo <= d.hi90).select("account_id", "occ_day", "hi30", "hi90", "lo")
+    t = windowed_touches(ctx)
+    return t.group_by(["account_id", "occ_day", "hi30", "hi90"]).aggregate(lo=t.lo.min())
 
 
 def _gap_stats(rows: ir.Table) -> dict[str, ir.Value]:
