@@ -1,4 +1,4 @@
-"""Synthetic panels with known signal for the training tests."""
+"""Synthetic panels with known signal, and simulated workspaces, for the training tests."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from barometer.settings import Settings
 from training.config import ExperimentConfig
 
 KINDS = {
@@ -73,3 +74,17 @@ def small_config(**overrides) -> ExperimentConfig:
     for key, value in overrides.items():
         base[key] = {**base.get(key, {}), **value} if isinstance(value, dict) else value
     return ExperimentConfig.model_validate(base)
+
+
+def simulated_workspace(root, accounts: int, seed: int = 7) -> Settings:
+    """A workspace under `root` holding `accounts` simulated accounts, ingested, with features."""
+    from data.simulator import simulate, write_export
+    from features.build import build_all
+    from features.ingest.run import ingest
+
+    settings = Settings(home=root / "workspace")
+    settings.ensure_home()
+    write_export(simulate(accounts, seed=seed), root / "export", fmt="parquet")
+    ingest(root / "export", settings, "canonical", None)
+    build_all(settings)
+    return settings

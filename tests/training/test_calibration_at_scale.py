@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from barometer.settings import Settings
+from tests.training.conftest import simulated_workspace
 from training.evaluate import MODEL
 from training.workflow import resolve_config, train_target
 
@@ -20,16 +20,7 @@ ACCOUNTS = 10_000
 
 @pytest.fixture(scope="module")
 def deal_win(tmp_path_factory):
-    from data.simulator import simulate, write_export
-    from features.build import build_all
-    from features.ingest.run import ingest
-
-    root = tmp_path_factory.mktemp("calibration")
-    settings = Settings(home=root / "workspace")
-    settings.ensure_home()
-    write_export(simulate(ACCOUNTS, seed=7), root / "export", fmt="parquet")
-    ingest(root / "export", settings, "canonical", None)
-    build_all(settings)
+    settings = simulated_workspace(tmp_path_factory.mktemp("calibration"), ACCOUNTS)
     return train_target(settings, resolve_config("deal_win", None))
 
 

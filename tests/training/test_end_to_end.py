@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from barometer.settings import Settings
+from tests.training.conftest import simulated_workspace
 from training.evaluate import MODEL
 from training.fit import as_model_input
 from training.workflow import resolve_config, train_target
@@ -19,16 +19,7 @@ ACCOUNTS = 2000  # at 1,500 the churn gap over logistic is +0.006 and deal-win E
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from data.simulator import simulate, write_export
-    from features.build import build_all
-    from features.ingest.run import ingest
-
-    root = tmp_path_factory.mktemp("e2e")
-    settings = Settings(home=root / "workspace")
-    settings.ensure_home()
-    write_export(simulate(ACCOUNTS, seed=7), root / "export", fmt="parquet")
-    ingest(root / "export", settings, "canonical", None)
-    build_all(settings)
+    settings = simulated_workspace(tmp_path_factory.mktemp("e2e"), ACCOUNTS)
     return settings, {
         t: train_target(settings, resolve_config(t, None)) for t in ("churn", "deal_win")
     }
