@@ -447,9 +447,10 @@ def gaps(ctx: Context) -> ir.Table:
 
     A day's predecessor within a window is its previous touch day overall, unless that day was
     not yet visible at the cutoff (logged late). So each overall gap counts for the cutoffs that
-    see both ends while the earlier end is still in the window (a run of cutoffs, expanded by
-    `spans`). The few (account, cutoff) pairs where a late-logged day hides a predecessor are
-    recomputed from their own sorted days.
+    see both ends while the earlier end is still in the window (a run of cutoffs): gaps are
+    summed per (account, run) first, then the runs expanded by `spans`, like activity buckets.
+    The few (account, cutoff) pairs where a late-logged day hides a predecessor are recomputed
+    from their own sorted days.
     """
     d = ctx.gap_days
     span = spans(ctx.day_map, ctx.cutoffs)
@@ -465,8 +466,19 @@ def gaps(ctx: Context) -> ir.Table:
     pairs = d.filter(start <= d.p_hi90).select(
         "account_id", gap=d.occ_day - d.p_day, lo=start, hi30=d.p_hi30, hi90=d.p_hi90
     )
-    pairs = pairs.join(span, ["lo", "hi30", "hi90"])
-    fast = pairs.group_by(["account_id", "c_day"]).aggregate(**_gap_stats(pairs))
+    runs = pairs.group_by(["account_id", "lo", "hi30", "hi90"]).aggregate(
+        n=_.gap.count(), total=_.gap.sum(), sq=(_.gap * _.gap).sum(), top=_.gap.max()
+    )
+    j = runs.join(span, ["lo", "hi30", "hi90"])
+    fast = j.group_by(["account_id", "c_day"]).aggregate(
+        g90_n=j.n.sum(),
+        g90_sum=j.total.sum(),
+        g90_sq=j.sq.sum(),
+        g90_max=j.top.max(),
+        g30_n=(j.n * j.recent).sum(),
+        g30_sum=(j.total * j.recent).sum(),
+        g30_sq=(j.sq * j.recent).sum(),
+    )
     # Cutoffs lo..min(hi90, p_lo - 1) see the day but not yet its predecessor.
     cut = cutoff_index(ctx.cutoffs)
     hidden = d.filter(d.p_lo > d.lo).select(
@@ -474,11 +486,14 @@ def gaps(ctx: Context) -> ir.Table:
     )
     broken = (
         hidden.join(cut, [cut.idx >= hidden.first, cut.idx <= hidden["last"]])
-        .select("account_id", "c_day")
+        .select("account_id", "idx", "c_day")
         .distinct()
     )
-    days = ctx.gap_days.join(span, ["lo", "hi30", "hi90"]).select("account_id", "occ_day", "c_day")
-    days = days.semi_join(broken, ["account_id", "c_day"])
+    # Each broken pair's own window: the account's days seen by cutoff `idx` (lo <= idx <= hi90).
+    g = ctx.gap_days
+    days = broken.join(
+        g, [broken.account_id == g.account_id, g.lo <= broken.idx, g.hi90 >= broken.idx]
+    ).select(broken.account_id, g.occ_day, broken.c_day)
     by_window = ibis.window(group_by=[days.account_id, days.c_day], order_by=days.occ_day)
     prev = days.occ_day.lag().over(by_window)
     days = days.mutate(gap=days.occ_day - prev, recent=_n(prev >= days.c_day - 30))
