@@ -1,38 +1,25 @@
-"""The stored churn-risk answer served from its cached bytes before routing.
+"""The stored churn-risk answer served from its bytes before routing.
 
 `GET /v1/accounts/{id}/churn-risk` with a valid key and no query string is the API's hottest
-request, and its answer is fixed for a scoring run: `serving.routers.common.stored_score` builds the
-body once per snapshot (validated by the `ChurnRisk` schema) and keeps it with its probability.
-When that body is cached, this middleware sends it without FastAPI's routing, dependency solving
-and response handling (two thirds of the request's cost). Everything else falls through unchanged
-to the routed app: no or unknown keys (401), other query strings (`live=true`, bad values → 422),
-ids the route would refuse (422) or never scored (404), and the first request for an entity (which
-builds the body). Inside `ObservabilityMiddleware`, so request ids, access logs and metrics are the
-same; the role is recorded as `RoleCheck` records it, and the route label is the route's own.
+request, and its answer is fixed for a scoring run: the score snapshot holds every scored account's
+body, built in bulk when the run is loaded (`serving.bodies`, validated by the `ChurnRisk` schema),
+and the route sends the same bytes. This middleware sends them without FastAPI's routing,
+dependency solving and response handling (two thirds of the request's cost). Everything else falls
+through unchanged to the routed app: no or unknown keys (401), other query strings (`live=true`,
+bad values → 422), ids the route would refuse (422) or not scored in the latest run (404). Inside
+`ObservabilityMiddleware`, so request ids, access logs and metrics are the same; the role is
+recorded as `RoleCheck` records it, and the route label is the route's own.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from serving.auth import Role, key_from_headers
+from serving.bodies import StoredBody
 
 PREFIX = "/v1/accounts/"
 SUFFIX = "/churn-risk"
 MAX_ID = 200  # the route's `Path(max_length=200)`
 JSON_HEADERS = (b"content-type", b"application/json")
-
-
-class StoredBody(NamedTuple):
-    """A stored score's response bytes and its probability (for the score histogram)."""
-
-    body: bytes
-    probability: float
-
-
-def body_key(entity_id: str) -> str:
-    """The snapshot cache key of an entity's stored-score body."""
-    return f"score:{entity_id}"
 
 
 def entity_from_path(path: str) -> str | None:
@@ -46,7 +33,7 @@ def entity_from_path(path: str) -> str | None:
 
 
 class StoredScoreFastPath:
-    """Pure ASGI middleware answering cached stored churn-risk requests (see the module doc)."""
+    """Pure ASGI middleware answering stored churn-risk requests (see the module doc)."""
 
     def __init__(self, app, state, route=None) -> None:
         self.app = app
@@ -63,12 +50,12 @@ class StoredScoreFastPath:
         await self.app(scope, receive, send)
 
     def lookup(self, scope) -> StoredBody | None:
-        """The cached body when this request may be answered here (key known, body built)."""
+        """The stored body when this request may be answered here (key known, account scored)."""
         entity = entity_from_path(scope["path"])
         if entity is None:
             return None
         snapshot = self.state.scores.current.get("churn")
-        found = None if snapshot is None else snapshot.peek(body_key(entity))
+        found = None if snapshot is None else snapshot.body(entity)
         if found is None:
             return None
         role = self.state.keyring.role_of(api_key(scope["headers"]))

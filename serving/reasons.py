@@ -85,25 +85,32 @@ def change_reasons(current: list[dict], previous: list[dict], k: int = TOP_K) ->
     """What moved the score: features whose points changed most between two scorings.
 
     Only the stored top reasons of each scoring are compared (a feature absent from one side counts
-    as 0 points there), so this names the biggest movers among the reasons a user has seen.
+    as 0 points there), so this names the biggest movers among the reasons a user has seen. Ranked
+    by the rounded change (then feature name); only the top `k` are worded.
     """
     now = {r["feature"]: r for r in current}
     before = {r["feature"]: r for r in previous}
-    deltas = []
+    moved = []
     for feature in now.keys() | before.keys():
-        delta = now.get(feature, {}).get("points", 0.0) - before.get(feature, {}).get("points", 0.0)
+        new, old = now.get(feature), before.get(feature)  # inlined: ~15 per row, 50k rows a run
+        delta = (0.0 if new is None else new.get("points", 0.0)) - (
+            0.0 if old is None else old.get("points", 0.0)
+        )
         if abs(delta) > 1e-9:
-            entry = now.get(feature) or before[feature]
-            deltas.append(
-                {
-                    "feature": feature,
-                    "family": entry.get("family"),
-                    "value": now.get(feature, {}).get("value"),
-                    "previous_value": before.get(feature, {}).get("value"),
-                    "points_change": round(delta, 6),
-                    "sentence": entry["sentence"].rsplit(": ", 1)[0]
-                    + f": {format_points(delta)} since the previous scoring",
-                }
-            )
-    deltas.sort(key=lambda d: (-abs(d["points_change"]), d["feature"]))
-    return deltas[:k]
+            moved.append((-abs(round(delta, 6)), feature, delta))
+    moved.sort()
+    return [change_reason(feature, delta, now, before) for _, feature, delta in moved[:k]]
+
+
+def change_reason(feature: str, delta: float, now: dict, before: dict) -> dict:
+    """One mover of `change_reasons`, worded from the current reason (else the previous one)."""
+    entry = now.get(feature) or before[feature]
+    return {
+        "feature": feature,
+        "family": entry.get("family"),
+        "value": now.get(feature, {}).get("value"),
+        "previous_value": before.get(feature, {}).get("value"),
+        "points_change": round(delta, 6),
+        "sentence": entry["sentence"].rsplit(": ", 1)[0]
+        + f": {format_points(delta)} since the previous scoring",
+    }

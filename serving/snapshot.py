@@ -1,6 +1,8 @@
 """The latest scores held in memory for fast lookups and worklists; rebuilt when a new run lands.
 
 A snapshot is immutable once built; a refresh builds a new one and swaps the reference, like models.
+Every entity's stored-score response bytes are built with it (`serving.bodies`), so a snapshot in
+service answers any scored entity from memory and never mixes two runs.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from serving.bodies import StoredBodies, StoredBody, build_bodies
 from serving.reasons import change_reasons
 
 SORTS = {"churn": ("risk", "arr_at_risk"), "deal_win": ("probability", "expected_value")}
@@ -23,10 +26,11 @@ SORT_COLUMNS = {
     "expected_value": "value_at_risk",
 }
 FILTERS = ("segment", "owner_rep_id", "team", "band", "stage")
-# Entries built lazily per snapshot (rows as served, response bodies, worklist pages). Bounded, so
-# memory stays flat however many distinct entities are asked for (a few KB each).
+# Entries built lazily per snapshot (rows as served, worklist pages). Bounded, so memory stays flat
+# however many distinct entities or queries are asked for (a few KB each). Stored-score bodies are
+# not among them: all of a run's are built with the snapshot (sized by the run).
 CACHED_ROWS = 4096
-CACHED_BODIES = 4096
+CACHED_PAGES = 4096
 
 
 class BoundedCache:
@@ -75,6 +79,7 @@ class ScoreSnapshot:
     _ids: dict[str, int] = field(init=False, repr=False)
     _orders: dict[str, np.ndarray] = field(init=False, repr=False)
     _cache: BoundedCache = field(init=False, repr=False)
+    _bodies: StoredBodies = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         frame = self.frame.reset_index(drop=True)
@@ -88,13 +93,14 @@ class ScoreSnapshot:
         # the garbage collector to walk (50k row dicts made full collections take ~100 ms).
         self._columns = {c: frame[c].to_numpy(dtype=object) for c in frame.columns}
         self._records = BoundedCache(CACHED_ROWS)
-        self._cache = BoundedCache(CACHED_BODIES)
+        self._cache = BoundedCache(CACHED_PAGES)
         self._peers: dict[str, np.ndarray] = {}
         for sort in SORTS[self.target]:
             keys = pd.to_numeric(frame[SORT_COLUMNS[sort]], errors="coerce").to_numpy(dtype=float)
             keys = np.where(np.isnan(keys), -np.inf, keys)
             self._keys[sort] = keys
             self._orders[sort] = np.lexsort((self._entity, -keys))
+        self._bodies = build_bodies(frame, self.target)
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -112,17 +118,23 @@ class ScoreSnapshot:
             found = self._records.put(position, record(raw))
         return found
 
-    def cached(self, key: str, build):
+    def body(self, entity_id: str) -> StoredBody | None:
+        """The entity's stored-score response bytes (None when not scored in this run)."""
+        position = self._ids.get(entity_id)
+        return None if position is None else self._bodies.at(position)
+
+    @property
+    def body_bytes(self) -> int:
+        """Memory held by the stored-score bodies."""
+        return self._bodies.nbytes
+
+    def cached(self, key, build):
         """A response body (or other value) built once per snapshot while it stays among the
-        `CACHED_BODIES` most recent (snapshots never change once built)."""
+        `CACHED_PAGES` most recent (snapshots never change once built)."""
         body = self._cache.get(key)
         if body is None:
             body = self._cache.put(key, build())
         return body
-
-    def peek(self, key):
-        """A value `cached` holds for `key`, or None (never builds)."""
-        return self._cache.get(key)
 
     def peers(self, entity_id: str | None, group_value) -> np.ndarray:
         """Sorted probabilities of the entity's peers (same segment, or stage for deals)."""

@@ -30,7 +30,7 @@ async def churn_risk(
     """
     if live:
         return await live_response(request, "churn", account_id, ChurnRisk)
-    return stored_score(request, "churn", account_id, ChurnRisk)
+    return stored_score(request, "churn", account_id)
 
 
 @router.get("", response_model=AccountPage)

@@ -9,7 +9,6 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from serving.deps import current_bundle, model_for, snapshot_for
-from serving.fastpath import StoredBody, body_key
 from serving.reasons import TOP_K, matrix_reasons
 from serving.snapshot import CursorError
 from serving.views import item_view, live_row, score_view
@@ -17,26 +16,15 @@ from serving.views import item_view, live_row, score_view
 NOT_FOUND = {404: {"description": "Unknown id (never scored, or no features)."}}
 
 
-def stored_score(
-    request: Request, target: str, entity_id: str, schema: type[BaseModel]
-) -> Response:
-    """The latest stored score of one entity as JSON bytes, built and validated by `schema` once
-    per snapshot (`serving.fastpath` serves the churn ones from this cache before routing)."""
-    snapshot = snapshot_for(request, target)
-    found = snapshot.peek(body_key(entity_id))
+def stored_score(request: Request, target: str, entity_id: str) -> Response:
+    """The latest stored score of one entity: its JSON bytes, built and validated by the target's
+    response schema with the snapshot (`serving.bodies`; `serving.fastpath` sends the churn ones
+    before routing)."""
+    found = snapshot_for(request, target).body(entity_id)
     if found is None:
-        row = snapshot.row(entity_id)
-        if row is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"No {target} score for {entity_id!r}.")
-        found = snapshot.cached(body_key(entity_id), lambda: stored_body(row, target, schema))
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"No {target} score for {entity_id!r}.")
     request.app.state.metrics.scores.labels(target, "stored").observe(found.probability)
     return Response(found.body, media_type="application/json")
-
-
-def stored_body(row: dict, target: str, schema: type[BaseModel]) -> StoredBody:
-    """A stored score row as validated response bytes, with its probability."""
-    body = schema.model_validate(score_view(row, target)).model_dump_json().encode()
-    return StoredBody(body, row["probability"])
 
 
 async def live_response(

@@ -25,7 +25,7 @@ async def win_probability(
     """Win probability with band, peer percentile (same stage), reasons and change."""
     if live:
         return await live_response(request, "deal_win", opportunity_id, WinProbability)
-    return stored_score(request, "deal_win", opportunity_id, WinProbability)
+    return stored_score(request, "deal_win", opportunity_id)
 
 
 @router.get("", response_model=OpportunityPage)

@@ -34,16 +34,17 @@ def test_bounded_cache_forgets_the_oldest_entries() -> None:
     assert [cache.get(i) for i in (6, 7, 8, 9)] == [None, "7", "8", "9"]
 
 
-def test_snapshot_rows_and_bodies_stay_bounded_and_correct(monkeypatch) -> None:
+def test_snapshot_rows_and_pages_stay_bounded_and_correct(monkeypatch) -> None:
     monkeypatch.setattr(snapshot_module, "CACHED_ROWS", 8)
-    monkeypatch.setattr(snapshot_module, "CACHED_BODIES", 5)
+    monkeypatch.setattr(snapshot_module, "CACHED_PAGES", 5)
     snapshot = ScoreSnapshot("churn", scores(60))
     for i in range(60):
         entity = f"A{i:03d}"
         row = snapshot.row(entity)
         assert row["entity_id"] == entity and row["probability"] == i / 60
         assert row["reasons"][0]["feature"] == "open_cases"
-        assert snapshot.cached(("body", entity), lambda e=entity: e.encode()) == entity.encode()
+        assert snapshot.cached(("page", entity), lambda e=entity: e.encode()) == entity.encode()
+        assert json.loads(snapshot.body(entity).body)["account_id"] == entity  # every run's body
     assert len(snapshot._records) == 8 and len(snapshot._cache) == 5
     page = snapshot.page("risk", {"segment": "smb"}, 3, None)
     assert [r["entity_id"] for r in page.rows] == ["A058", "A056", "A054"]

@@ -1,4 +1,4 @@
-"""The stored churn-risk fast path: the cached bytes are the routed answer, validated by the
+"""The stored churn-risk fast path: the stored bytes are the routed answer, validated by the
 schema, refreshed with each scoring run, and every other request falls through to the routes."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 
 from features.warehouse import connect
 from serving.app import refresh_scores, route_of
-from serving.fastpath import StoredScoreFastPath, body_key, entity_from_path
+from serving.fastpath import StoredScoreFastPath, entity_from_path
 from serving.routers import accounts
 from serving.routers.accounts import churn_risk
 from serving.schemas.responses import ChurnRisk
@@ -52,10 +52,10 @@ def pair(new_client):
         yield fast, routed
 
 
-def test_cached_bytes_equal_the_routed_answer_and_validate(pair, headers) -> None:
+def test_stored_bytes_equal_the_routed_answer_and_validate(pair, headers) -> None:
     fast, routed = pair
-    first = fast.get(PATH, headers=headers["retention"])  # builds the body through the route
-    second = fast.get(PATH, headers=headers["retention"])  # answered from the cache
+    first = fast.get(PATH, headers=headers["retention"])
+    second = fast.get(PATH, headers=headers["retention"])
     uncached = routed.get(PATH, headers=headers["retention"])
     assert first.status_code == second.status_code == uncached.status_code == 200
     assert first.content == second.content == uncached.content
@@ -65,19 +65,16 @@ def test_cached_bytes_equal_the_routed_answer_and_validate(pair, headers) -> Non
     parsed = ChurnRisk.model_validate_json(second.content)
     assert parsed.model_dump_json().encode() == second.content
     snapshot = fast.app.state.scores.current["churn"]
-    assert snapshot.peek(body_key(ACCOUNT)).body == second.content
-    assert snapshot.peek(body_key(ACCOUNT)).probability == parsed.probability
+    assert snapshot.body(ACCOUNT).body == second.content
+    assert snapshot.body(ACCOUNT).probability == parsed.probability
 
 
-def test_only_cached_keyed_plain_requests_skip_the_routes(pair, headers) -> None:
+def test_only_keyed_plain_requests_for_scored_accounts_skip_the_routes(pair, headers) -> None:
     fast, _ = pair
     app = fast.app
     middleware = StoredScoreFastPath(None, app.state, route_of(accounts.router, churn_risk))
     key = [(b"x-api-key", headers["retention"]["X-API-Key"].encode())]
-    status, _, reached = call(middleware, PATH, key)
-    assert reached and status is None  # not built yet: the route builds it
-    fast.get(PATH, headers=headers["retention"])
-    status, body, reached = call(middleware, PATH, key)
+    status, body, reached = call(middleware, PATH, key)  # a first request: already stored
     assert (status, reached) == (200, False)
     assert body == fast.get(PATH, headers=headers["retention"]).content
     bearer = [(b"authorization", b"Bearer " + headers["manager"]["X-API-Key"].encode())]
@@ -94,7 +91,7 @@ def test_only_cached_keyed_plain_requests_skip_the_routes(pair, headers) -> None
         assert call(middleware, path, headers_, query)[2] is True, (headers_, path, query)
 
 
-def test_errors_are_the_routes_answers_after_the_cache_is_warm(pair, headers) -> None:
+def test_errors_are_the_routes_answers(pair, headers) -> None:
     fast, routed = pair
     fast.get(PATH, headers=headers["retention"])
     for client in (fast, routed):
@@ -144,12 +141,12 @@ def own_workspace(tmp_path, models):
     return keyed_settings(home)
 
 
-def test_a_new_scoring_run_replaces_the_cached_bodies(own_workspace, models, headers) -> None:
+def test_a_new_scoring_run_replaces_the_stored_bodies(own_workspace, models, headers) -> None:
     from tests.serving.conftest import make_client
 
     with make_client(own_workspace, models) as fast:
         before = fast.get(PATH, headers=headers["retention"]).content
-        assert fast.get(PATH, headers=headers["retention"]).content == before  # cached
+        assert fast.get(PATH, headers=headers["retention"]).content == before
         features = feature_rows("account_id", 40, seed=99, prefix="A")
         scored = score_frame(
             models["churn"].model,
