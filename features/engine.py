@@ -93,8 +93,14 @@ def wide_table(ctx: Context, entity: Entity, feats: list[Feature]) -> ir.Table:
         # (one final query peaked at 4.4-4.6 GB at 50k accounts). A lazy context (a DuckDB
         # selection) keeps it in the final query instead.
         part = ctx.materialise(f"src_{source}", SOURCES[source](ctx))
-        wide = left_join(wide, part, [key, "c_day"])
+        # Activity rollups are keyed by the integer `acc_key` (see `prep.account_keys`).
+        wide = left_join(wide, part, [_join_key(wide, part, key), "c_day"])
     return wide
+
+
+def _join_key(wide: ir.Table, part: ir.Table, key: str) -> str:
+    """`acc_key` when both sides have it (activity rollups are keyed by it), else `key`."""
+    return "acc_key" if "acc_key" in part.columns and "acc_key" in wide.columns else key
 
 
 def read_columns(ctx: Context, entities: Iterable[Entity], only: list[str]) -> frozenset[str]:

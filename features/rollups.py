@@ -99,13 +99,15 @@ class Context:
 
     @cached_property
     def accounts(self) -> ir.Table:
-        return self.materialise("accounts", prep.accounts(self.con))
+        """Prepared accounts with `acc_key`, an integer stand-in for `account_id` (see
+        `prep.account_keys`)."""
+        return self.materialise("accounts", prep.account_keys(prep.accounts(self.con)))
 
     @cached_property
     def activities(self) -> ir.Table:
         """Prepared activities: lazy on DuckDB (each reader's query computes only the columns it
         reads, in its own scan), checkpointed on Spark."""
-        prepared = prep.activities(self.con, self.con.table("accounts"))
+        prepared = prep.activities(self.con, self.accounts)
         if self.con.name == "duckdb":
             return prepared
         return self.materialise("activities", prepared)
@@ -196,10 +198,11 @@ def window_map(cutoffs: list, days: int) -> ir.Table:
 
 
 def account_grid(ctx: Context) -> ir.Table:
-    """(account_id, c_day) for accounts created before the cutoff and not churned before it."""
+    """(account_id, acc_key, c_day) for accounts created before the cutoff and not churned
+    before it."""
     a, c = ctx.accounts, ctx.cut
     keep = (a.created_day < c.c_day) & (a.churned_day.isnull() | (a.churned_day >= c.c_day))
-    return a.join(c, keep).select("account_id", "c_day")
+    return a.join(c, keep).select("account_id", "acc_key", "c_day")
 
 
 def opportunity_grid(ctx: Context) -> ir.Table:
@@ -307,7 +310,7 @@ def activity_buckets(ctx: Context) -> ir.Table:
     if ctx.needed is not None:  # only what the selected features read
         measures = {k: v for k, v in measures.items() if {f"a90_{k}", f"a30_{k}"} & ctx.needed}
         lasts = {k: v for k, v in lasts.items() if f"run_{k}" in ctx.needed}
-    return t.group_by(["account_id", "lo", "lo_day", "hi30", "hi90"]).aggregate(
+    return t.group_by(["acc_key", "lo", "lo_day", "hi30", "hi90"]).aggregate(
         **{k: v.sum() for k, v in measures.items()},
         **{f"last_{k}": v for k, v in lasts.items()},
     )
@@ -326,11 +329,11 @@ def activity_windows(ctx: Context) -> ir.Table:
     """Activity sums over the last 30 and 90 days before each cutoff, from the buckets."""
     b = ctx.activity_buckets
     j = b.join(spans(ctx.day_map, ctx.cutoffs), ["lo", "hi30", "hi90"])
-    keys = ("account_id", "lo", "lo_day", "hi30", "hi90")
+    keys = ("acc_key", "lo", "lo_day", "hi30", "hi90")
     names = [c for c in b.columns if c not in keys and not c.startswith("last_")]
     aggs = {f"a90_{n}": j[n].sum() for n in names}
     aggs |= {f"a30_{n}": (j[n] * j.recent).sum() for n in RECENT_MEASURES if n in names}
-    return j.group_by(["account_id", "c_day"]).aggregate(**aggs)
+    return j.group_by(["acc_key", "c_day"]).aggregate(**aggs)
 
 
 def running(
@@ -381,13 +384,13 @@ def recency(ctx: Context) -> ir.Table:
     account and first cutoff, then carried forward across cutoffs."""
     b = ctx.activity_buckets
     kinds = [c.removeprefix("last_") for c in b.columns if c.startswith("last_")]
-    ev = b.group_by(["account_id", "lo_day"]).aggregate(**{k: b[f"last_{k}"].max() for k in kinds})
+    ev = b.group_by(["acc_key", "lo_day"]).aggregate(**{k: b[f"last_{k}"].max() for k in kinds})
     # Seen "the day before" its first cutoff, for `running`.
-    ev = ev.select("account_id", *kinds, vis_day=_.lo_day - 1)
-    return running(ev, ctx.account_grid, ["account_id"], kinds)
+    ev = ev.select("acc_key", *kinds, vis_day=_.lo_day - 1)
+    return running(ev, ctx.account_grid, ["acc_key"], kinds)
 
 
-def touch_days(ctx: Context, key: str = "account_id") -> ir.Table:
+def touch_days(ctx: Context, key: str = "acc_key") -> ir.Table:
     """One row per (key, touch day) with the first visible day of each kind of touch that day."""
     t = ctx.activities.filter(ctx.activities.kind.isin(prep.TOUCH_TYPES))
     outbound = (t.way == "outbound") & t.kind.isin(("call", "email"))
@@ -424,7 +427,7 @@ def gap_days(ctx: Context) -> ir.Table:
     Days never in any window are left out; that changes no window's sequence of days.
     """
     t = windowed_touches(ctx)
-    return t.group_by(["account_id", "occ_day", "hi30", "hi90"]).aggregate(lo=t.lo.min())
+    return t.group_by(["acc_key", "occ_day", "hi30", "hi90"]).aggregate(lo=t.lo.min())
 
 
 def _gap_stats(rows: ir.Table) -> dict[str, ir.Value]:
@@ -454,7 +457,7 @@ def gaps(ctx: Context) -> ir.Table:
     """
     d = ctx.gap_days
     span = spans(ctx.day_map, ctx.cutoffs)
-    w = ibis.window(group_by=d.account_id, order_by=d.occ_day)
+    w = ibis.window(group_by=d.acc_key, order_by=d.occ_day)
     d = d.mutate(
         p_day=d.occ_day.lag().over(w),
         p_lo=d.lo.lag().over(w),
@@ -464,13 +467,13 @@ def gaps(ctx: Context) -> ir.Table:
     d = d.filter(d.p_day.notnull())
     start = ibis.greatest(d.lo, d.p_lo)
     pairs = d.filter(start <= d.p_hi90).select(
-        "account_id", gap=d.occ_day - d.p_day, lo=start, hi30=d.p_hi30, hi90=d.p_hi90
+        "acc_key", gap=d.occ_day - d.p_day, lo=start, hi30=d.p_hi30, hi90=d.p_hi90
     )
-    runs = pairs.group_by(["account_id", "lo", "hi30", "hi90"]).aggregate(
+    runs = pairs.group_by(["acc_key", "lo", "hi30", "hi90"]).aggregate(
         n=_.gap.count(), total=_.gap.sum(), sq=(_.gap * _.gap).sum(), top=_.gap.max()
     )
     j = runs.join(span, ["lo", "hi30", "hi90"])
-    fast = j.group_by(["account_id", "c_day"]).aggregate(
+    fast = j.group_by(["acc_key", "c_day"]).aggregate(
         g90_n=j.n.sum(),
         g90_sum=j.total.sum(),
         g90_sq=j.sq.sum(),
@@ -482,24 +485,24 @@ def gaps(ctx: Context) -> ir.Table:
     # Cutoffs lo..min(hi90, p_lo - 1) see the day but not yet its predecessor.
     cut = cutoff_index(ctx.cutoffs)
     hidden = d.filter(d.p_lo > d.lo).select(
-        "account_id", first=_.lo, last=ibis.least(_.hi90, _.p_lo - 1)
+        "acc_key", first=_.lo, last=ibis.least(_.hi90, _.p_lo - 1)
     )
     broken = (
         hidden.join(cut, [cut.idx >= hidden.first, cut.idx <= hidden["last"]])
-        .select("account_id", "idx", "c_day")
+        .select("acc_key", "idx", "c_day")
         .distinct()
     )
     # Each broken pair's own window: the account's days seen by cutoff `idx` (lo <= idx <= hi90).
     g = ctx.gap_days
     days = broken.join(
-        g, [broken.account_id == g.account_id, g.lo <= broken.idx, g.hi90 >= broken.idx]
-    ).select(broken.account_id, g.occ_day, broken.c_day)
-    by_window = ibis.window(group_by=[days.account_id, days.c_day], order_by=days.occ_day)
+        g, [broken.acc_key == g.acc_key, g.lo <= broken.idx, g.hi90 >= broken.idx]
+    ).select(broken.acc_key, g.occ_day, broken.c_day)
+    by_window = ibis.window(group_by=[days.acc_key, days.c_day], order_by=days.occ_day)
     prev = days.occ_day.lag().over(by_window)
     days = days.mutate(gap=days.occ_day - prev, recent=_n(prev >= days.c_day - 30))
     days = days.filter(days.gap.notnull())
-    slow = days.group_by(["account_id", "c_day"]).aggregate(**_gap_stats(days))
-    return fast.anti_join(broken, ["account_id", "c_day"]).union(slow)
+    slow = days.group_by(["acc_key", "c_day"]).aggregate(**_gap_stats(days))
+    return fast.anti_join(broken, ["acc_key", "c_day"]).union(slow)
 
 
 def cutoff_index(cutoffs: list) -> ir.Table:
@@ -521,7 +524,7 @@ def rhythm(ctx: Context) -> ir.Table:
         is_followup=known("vis_followup"),
         call_day=ibis.ifelse(known("vis_call"), j.occ_day, None),
     )
-    part = [j.account_id, j.c_day]
+    part = [j.acc_key, j.c_day]
     ahead = ibis.window(group_by=part, order_by=j.occ_day, rows=(0, None))
     later = ibis.window(group_by=part, order_by=j.occ_day, rows=(1, None))
     j = j.mutate(
@@ -531,7 +534,7 @@ def rhythm(ctx: Context) -> ir.Table:
     meet_lat = ibis.ifelse(j.is_meeting, j.next_out - j.occ_day, None)
     settled_meeting = j.is_meeting & (j.occ_day <= j.c_day - 3)
     settled_fu = j.is_followup & (j.occ_day <= j.c_day - 8)
-    return j.group_by(["account_id", "c_day"]).aggregate(
+    return j.group_by(["acc_key", "c_day"]).aggregate(
         meet_lat_n=_n(meet_lat.notnull()).sum(),
         meet_lat_sum=meet_lat.fill_null(0).sum(),
         meet_settled=_n(settled_meeting).sum(),
@@ -547,9 +550,9 @@ def reach(ctx: Context) -> ir.Table:
     """Distinct contacts and contact roles touched in the last 90 days: touches reduced to one
     row per contact and run of cutoffs that sees them (see `day_map`), expanded by `spans`."""
     t = windowed_touches(ctx)
-    r = t.select("account_id", "contact_id", "lo", "hi30", "hi90", role=prep.lower(t.contact_role))
+    r = t.select("acc_key", "contact_id", "lo", "hi30", "hi90", role=prep.lower(t.contact_role))
     j = r.distinct().join(spans(ctx.day_map, ctx.cutoffs), ["lo", "hi30", "hi90"])
-    return j.group_by(["account_id", "c_day"]).aggregate(
+    return j.group_by(["acc_key", "c_day"]).aggregate(
         contacts=j.contact_id.nunique(), roles=j.role.nunique()
     )
 
