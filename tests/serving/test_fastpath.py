@@ -82,13 +82,38 @@ def test_only_keyed_plain_requests_for_scored_accounts_skip_the_routes(pair, hea
     for headers_, path, query in (
         ([], PATH, b""),  # no key: the route answers 401
         ([(b"x-api-key", b"not-a-key-but-long-enough-0000")], PATH, b""),
-        (key, PATH, b"live=true"),
+        ([], PATH, b"live=true"),
+        (key, PATH, b"live=1"),  # other spellings: the route parses them
         (key, PATH, b"live=maybe"),
+        (key, "/v1/accounts/NOPE/churn-risk", b"live=true"),  # no feature row: the route's 404
         (key, "/v1/accounts/NOPE/churn-risk", b""),
         (key, f"/v1/accounts/{'A' * 201}/churn-risk", b""),
         (key, "/v1/accounts/a/b/churn-risk", b""),
     ):
         assert call(middleware, path, headers_, query)[2] is True, (headers_, path, query)
+
+
+def test_live_answers_are_the_routes_scored_now(pair, headers, monkeypatch) -> None:
+    fast, routed = pair
+    middleware = StoredScoreFastPath(None, fast.app.state, route_of(accounts.router, churn_risk))
+    key = [(b"x-api-key", headers["retention"]["X-API-Key"].encode())]
+    fast.get(f"{PATH}?live=true", headers=headers["retention"])  # rows prepared for the champion
+    for account in (ACCOUNT, "A000", "A031"):
+        path = f"/v1/accounts/{account}/churn-risk"
+        status, body, reached = call(middleware, path, key, b"live=true")
+        assert (status, reached) == (200, False)
+        answer = ChurnRisk.model_validate_json(body)
+        expected = ChurnRisk.model_validate_json(
+            routed.get(f"{path}?live=true", headers=headers["retention"]).content
+        )
+        assert answer.live and answer.account_id == account
+        assert answer.model_dump(exclude={"as_of"}) == expected.model_dump(exclude={"as_of"})
+        stored = ChurnRisk.model_validate_json(
+            fast.app.state.scores.current["churn"].body(account).body
+        )
+        assert answer.change.previous_probability == stored.probability
+    monkeypatch.setattr(fast.app.state.live, "ready", lambda loaded, source: False)
+    assert call(middleware, PATH, key, b"live=true")[2] is True  # the route prepares the rows
 
 
 def test_errors_are_the_routes_answers(pair, headers) -> None:
