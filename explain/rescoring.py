@@ -157,50 +157,66 @@ def moved_trees(old_bins: np.ndarray, new_bins: np.ndarray, tables: Tables) -> n
     return out
 
 
-def patterns(bins: np.ndarray, tree: dict[int, np.ndarray | None]) -> np.ndarray:
-    """Each row's sides of one tree's thresholds as one integer (equal: same TreeSHAP values)."""
-    key = np.zeros(len(bins), dtype=np.int64)
-    span = 1
-    for j, table in sorted(tree.items()):
-        side = tree_sides(bins[:, j], table)
-        radix = int(side.max()) + 1
-        if span * radix >= 2**62:  # too many combinations for one integer: rank the pairs
-            key = np.unique(np.column_stack([key, side]), axis=0, return_inverse=True)[1]
-            key, span = key.astype(np.int64).ravel(), int(key.max()) + 1
-            continue
-        key, span = key * radix + side, span * radix
-    return key
+@dataclass(frozen=True)
+class TreeKeys:
+    """One tree's pattern lookup: a row's pattern of sides of the tree's thresholds is
+    `lookup[bins[:, columns] + 1 + slots]`, summed into one integer when `summed`."""
+
+    columns: np.ndarray  # the features the tree splits on
+    lookup: np.ndarray  # flat (slot, bin + 1) → the bin's side, times the slot's radix weight
+    slots: np.ndarray  # each slot's start in `lookup`
+    summed: bool  # False: too many combinations for one integer (compare the sides as rows)
 
 
-def tree_updates(
-    old: tuple[np.ndarray, np.ndarray],
-    new: tuple[np.ndarray, np.ndarray],
-    trees: np.ndarray,
-    tables: Tables,
-) -> list[TreeUpdate]:
+def tree_keys(tables: Tables, width: int, *, limit: float = 2**62) -> list[TreeKeys]:
+    """`TreeKeys` of every tree from its `side_tables`; `width` exceeds every bin + 1.
+
+    The sides of a tree's features combine in mixed radix, so equal sums mean equal patterns;
+    a tree with `limit` or more combinations keeps its sides apart.
+    """
+    out = []
+    for tables_t in tables:
+        columns = np.array(sorted(tables_t), dtype=np.int64)
+        sides = np.zeros((len(columns), width), dtype=np.int64)
+        for s, j in enumerate(columns):
+            table = tables_t[int(j)]
+            sides[s] = np.arange(width) if table is None else np.resize(table, width)
+            if table is not None:
+                sides[s, len(table) :] = 0  # bins beyond the table do not occur
+        radix = sides.max(axis=1, initial=0) + 1
+        summed = float(np.prod(radix.astype(float))) < limit
+        if summed:
+            weight = np.cumprod(np.concatenate([[1], radix[::-1]]))[:-1][::-1]
+            sides = sides * weight[:, None]
+        slots = np.arange(len(columns), dtype=np.int64) * width
+        out.append(TreeKeys(columns, sides.ravel(), slots, summed))
+    return out
+
+
+def tree_updates(bins: np.ndarray, moved: np.ndarray, keys: list[TreeKeys]) -> list[TreeUpdate]:
     """Per moved tree, its rows and their distinct old and new patterns (see `TreeUpdate`).
 
-    `old` and `new` are (matrix, `split_bins`) of the same entities, row for row.
+    `bins` stacks the `split_bins` of the entities now and then: rows `n + i` are row `i`'s
+    old bins, `n = len(moved)`. Each pattern keeps one row (in that stacking) that realises it.
     """
-    (old_matrix, old_bins), (new_matrix, new_bins) = old, new
+    n = len(moved)
+    flat = bins.ravel()
+    width = bins.shape[1]
+    trees, rows = np.nonzero(moved.T)  # pairs ordered by tree
+    bounds = np.searchsorted(trees, np.arange(len(keys) + 1))
     out = []
-    for t in np.flatnonzero(trees.any(axis=0)):
-        rows = np.flatnonzero(trees[:, t])
-        columns = np.array(sorted(tables[t]))
-        both = np.concatenate([new_bins[np.ix_(rows, columns)], old_bins[np.ix_(rows, columns)]])
-        local = {i: tables[t][j] for i, j in enumerate(columns)}
-        _, first, inverse = np.unique(patterns(both, local), return_index=True, return_inverse=True)
+    for t in np.flatnonzero(np.diff(bounds)):
+        mine = rows[bounds[t] : bounds[t + 1]]
+        both = np.concatenate([mine, mine + n])  # now, then before
+        key = keys[t]
+        sides = key.lookup[flat[both[:, None] * width + key.columns] + 1 + key.slots]
+        if key.summed:
+            _, first, inverse = np.unique(sides.sum(axis=1), return_index=True, return_inverse=True)
+        else:
+            _, first, inverse = np.unique(sides, return_index=True, return_inverse=True, axis=0)
         inverse = inverse.ravel()
-        from_new = first < len(rows)
-        sample = np.zeros((len(first), new_matrix.shape[1]))  # other columns: unread by tree t
-        picked = rows[np.where(from_new, first, first - len(rows))]
-        sample[:, columns] = np.where(
-            from_new[:, None],
-            new_matrix[np.ix_(picked, columns)],
-            old_matrix[np.ix_(picked, columns)],
-        )
-        after, before = inverse[: len(rows)], inverse[len(rows) :]
-        out.append(TreeUpdate(int(t), rows, columns, sample, before, after))
+        after, before = inverse[: len(mine)], inverse[len(mine) :]
+        out.append(TreeUpdate(int(t), mine, key.columns, both[first], before, after))
     return out
 
 
@@ -416,8 +432,11 @@ def rescore_incremental(
     old, now = (previous.matrix[before], previous.bins[before]), (matrix[known], bins[known])
     tables = side_tables(splits, thresholds)
     trees = moved_trees(old[1], now[1], tables)
-    updates = tree_updates(old, now, trees, tables)
-    contributions[known] = update_contributions(model, contributions[known], updates)
+    stacked = np.concatenate([now[1], old[1]])
+    lookups = tree_keys(tables, int(stacked.max(initial=0)) + 2)
+    updates = tree_updates(stacked, trees, lookups)
+    samples = np.concatenate([now[0], old[0]])
+    contributions[known] = update_contributions(model, contributions[known], samples, updates)
     if len(fresh_rows):
         contributions[fresh_rows] = model.booster.predict(
             matrix[fresh_rows], pred_contrib=True, num_threads=model.num_threads
@@ -443,7 +462,7 @@ def rescore_incremental(
         column[fresh] = _as_objects(worded)
         sentences[side] = column
     scores = pd.DataFrame({key: keys, "probability": probability, **sentences})
-    pairs = sum(len(u.patterns) for u in updates) + len(fresh_rows) * len(splits)
+    pairs = sum(len(u.samples) for u in updates) + len(fresh_rows) * len(splits)
     updated = Scoring(scores, points, matrix, labels, bins, contributions)
     plan = replace(plan, moved=int(trees.sum()), pairs=pairs, worded=len(fresh))
     return updated, plan

@@ -75,14 +75,15 @@ def shap_reference(model: ScoringModel, frame: pd.DataFrame) -> tuple[pd.DataFra
 
 @dataclass(frozen=True)
 class TreeUpdate:
-    """One tree's moved rows: `patterns` are encoded rows, one per distinct side of the tree's
-    thresholds; `before`/`after` give each moved row's old and new pattern."""
+    """One tree's moved rows: `samples` are encoded rows (positions in the matrix given to
+    `update_contributions`), one per distinct pattern of sides of the tree's thresholds;
+    `before`/`after` give each moved row's old and new pattern."""
 
     tree: int
     rows: np.ndarray  # positions in the contributions being updated
     columns: np.ndarray  # the features the tree splits on (its other contributions are zero)
-    patterns: np.ndarray  # (distinct patterns, features) encoded rows
-    before: np.ndarray  # (len(rows),) indexes into patterns
+    samples: np.ndarray  # (distinct patterns,) rows of the matrix realising each pattern
+    before: np.ndarray  # (len(rows),) indexes into samples
     after: np.ndarray
 
 
@@ -104,15 +105,18 @@ def tree_contributions(model: ScoringModel, matrix: np.ndarray, tree: int) -> np
 def update_contributions(
     model: ScoringModel,
     contributions: np.ndarray,
+    matrix: np.ndarray,
     trees: list[TreeUpdate],
 ) -> np.ndarray:
     """`contributions` with, for each `TreeUpdate`, φ_t(old row) replaced by φ_t(new row).
 
-    TreeSHAP runs once per distinct pattern (one booster call per tree).
+    TreeSHAP runs once per distinct pattern (one booster call per tree, on rows of `matrix`).
     """
     out = contributions.copy()
+    width = out.shape[1]
+    flat = out.reshape(-1)
     for update in trees:
-        phi = tree_contributions(model, update.patterns, update.tree)
-        phi = phi[:, update.columns]
-        out[np.ix_(update.rows, update.columns)] += phi[update.after] - phi[update.before]
+        phi = tree_contributions(model, matrix[update.samples], update.tree)[:, update.columns]
+        cells = update.rows[:, None] * width + update.columns  # rows are distinct within a tree
+        flat[cells] += phi[update.after] - phi[update.before]
     return out

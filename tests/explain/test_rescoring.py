@@ -15,6 +15,7 @@ from explain.rescoring import (
     sides,
     split_bins,
     split_thresholds,
+    tree_keys,
     tree_sides,
     tree_splits,
     tree_updates,
@@ -164,10 +165,11 @@ def test_crossing_one_threshold_reruns_only_the_trees_that_have_it(churn_model, 
         expected = [t for t, tree in enumerate(splits) if j in tree and cut in tree[j]]
         assert np.flatnonzero(trees[row]).tolist() == expected
     assert trees.sum() < 0.5 * trees.size
-    updates = tree_updates((old, old_bins), (new, new_bins), trees, tables)
+    stacked = np.concatenate([new_bins, old_bins])
+    updates = tree_updates(stacked, trees, tree_keys(tables, int(stacked.max()) + 2))
     assert [u.tree for u in updates] == np.flatnonzero(trees.any(axis=0)).tolist()
     before = churn_model.booster.predict(old, pred_contrib=True)
-    updated = update_contributions(churn_model, before, updates)
+    updated = update_contributions(churn_model, before, np.concatenate([new, old]), updates)
     np.testing.assert_allclose(
         updated, churn_model.booster.predict(new, pred_contrib=True), rtol=0, atol=1e-12
     )
@@ -209,3 +211,29 @@ def test_rescoring_only_entities_with_new_events(churn_model, registry, day) -> 
     again, _ = rescore_incremental(churn_model, after, updated, registry)
     np.testing.assert_allclose(again.contributions, today.contributions, rtol=0, atol=1e-9)
     assert again.scores["reasons_up"].tolist() == today.scores["reasons_up"].tolist()
+
+
+def test_patterns_too_many_for_one_integer_are_compared_side_by_side(churn_model, accounts):
+    """Mixed-radix keys and the side-by-side fallback find the same distinct patterns."""
+    splits = tree_splits(churn_model)
+    thresholds = split_thresholds(churn_model, splits)
+    old = churn_model.matrix(accounts.head(300))
+    new = churn_model.matrix(accounts.iloc[300:600])
+    new[::4, 0] = np.nan
+    tables = side_tables(splits, thresholds)
+    old_bins, new_bins = split_bins(old, thresholds), split_bins(new, thresholds)
+    trees = moved_trees(old_bins, new_bins, tables)
+    stacked = np.concatenate([new_bins, old_bins])
+    width = int(stacked.max()) + 2
+    summed = tree_updates(stacked, trees, tree_keys(tables, width))
+    apart = tree_updates(stacked, trees, tree_keys(tables, width, limit=1))
+    assert len(summed) == len(apart) > 0
+    for a, b in zip(summed, apart, strict=True):
+        np.testing.assert_array_equal(a.samples, b.samples)
+        np.testing.assert_array_equal(a.before, b.before)
+        np.testing.assert_array_equal(a.after, b.after)
+    assert sum(len(u.samples) for u in summed) < 2 * sum(len(u.rows) for u in summed)
+    before = churn_model.booster.predict(old, pred_contrib=True)
+    updated = update_contributions(churn_model, before, np.concatenate([new, old]), apart)
+    full = churn_model.booster.predict(new, pred_contrib=True)
+    np.testing.assert_allclose(updated, full, rtol=0, atol=1e-9)
