@@ -16,14 +16,15 @@ moved; every other row of the previous scoring is reused.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
-from explain.common import Registry, feature_info, format_points, lookup
+from explain.common import Registry, feature_info, format_points, lookup, target_phrase
 from explain.model import ScoringModel, apportion
-from explain.reasons import sentence
+from explain.reasons import describe
 from explain.treeshap import TreeUpdate, update_contributions
 
 SCORE_COLUMNS = ("probability", "reasons_up", "reasons_down")
@@ -220,32 +221,62 @@ def tree_updates(bins: np.ndarray, moved: np.ndarray, keys: list[TreeKeys]) -> l
     return out
 
 
+def printed_points(points: np.ndarray) -> np.ndarray:
+    """A code per value such that equal codes print equally through `format_points`.
+
+    `format_points` rounds 100 × points half-to-even to a whole number from 1 pt up, else to one
+    decimal with its sign ("-0.0 pts"). NaN marks a value within rounding error of a half step
+    at one decimal, which only `format_points` itself can settle.
+    """
+    pts = np.asarray(points, dtype=float) * 100
+    tenths = pts * 10
+    whole = np.abs(pts) >= 1
+    tie = ~whole & (np.abs(np.abs(tenths - np.floor(tenths)) - 0.5) < 1e-9)
+    code = np.where(whole, np.rint(pts) * 4, np.rint(tenths) * 4 + 2 + np.signbit(pts))
+    return np.where(tie, np.nan, code)
+
+
 def _sentences(model, features, values: np.ndarray, points: np.ndarray, cols: np.ndarray):
     """Sentences for the chosen columns of each row (skipping zero-point columns).
 
-    A sentence depends on its points only through their printed form, so a sentence repeated
-    across rows (same feature, value and printed points) is formatted once.
+    This is `reasons.sentence` without a comparison: "<description with value>: <points>
+    <target>". Each (feature, value) is described once and each printed form of the points
+    formatted once; a cell only joins the two.
     """
     infos = [feature_info(features, n) for n in model.feature_names]
-    memo: dict = {}
+    phrase = target_phrase(model.target)
+    cells = np.take_along_axis(points, cols, 1)
+    codes = printed_points(cells).tolist()
+    cells, cols = cells.tolist(), cols.tolist()
+    described: dict = {}
+    printed: dict = {}
     out = []
-    for i in range(len(points)):
-        row = []
-        for j in cols[i]:
-            if points[i, j] == 0:
+    for i, row in enumerate(cols):
+        texts = []
+        for c, j in enumerate(row):
+            pts = cells[i][c]
+            if pts == 0:
                 continue
             value = values[i, j]
-            key = (j, type(value), value, format_points(points[i, j]))
+            key = (j, type(value), value)
+            if isinstance(value, float) and value == 0:
+                key += (math.copysign(1.0, value),)  # -0.0 and 0.0 print differently
             try:
-                text = memo.get(key)
+                text = described.get(key)
             except TypeError:  # an unhashable value: no memo
                 key, text = None, None
             if text is None:
-                text = sentence(infos[j], value, points[i, j], model.target)
-                if key is not None and not (isinstance(value, float) and value == 0):
-                    memo[key] = text  # (-0.0 and 0.0 are equal keys but may print differently)
-            row.append(text)
-        out.append(row)
+                text = describe(infos[j], value)
+                if key is not None:
+                    described[key] = text
+            code = codes[i][c]
+            shown = printed.get(code) if code == code else None  # NaN: a tie, never shared
+            if shown is None:
+                shown = format_points(pts)
+                if code == code:
+                    printed[code] = shown
+            texts.append(f"{text}: {shown} {phrase}")
+        out.append(texts)
     return out
 
 
@@ -392,8 +423,11 @@ def same_sentences(
     cols = np.maximum(new_cols, 0)
     same &= ~(np.take_along_axis(differs, cols, 1) & (new_cols >= 0)).any(axis=1)
     before, after = (np.take_along_axis(p, cols, 1) for p in (old_points, new_points))
-    for i in np.flatnonzero(same):
-        for c in np.flatnonzero((before[i] != after[i]) & (new_cols[i] >= 0)):
+    moved = (before != after) & (new_cols >= 0)
+    old_codes, new_codes = printed_points(before), printed_points(after)
+    same &= ~(moved & (old_codes != new_codes) & ~np.isnan(new_codes)).any(axis=1)
+    for i in np.flatnonzero(same & (moved & np.isnan(old_codes + new_codes)).any(axis=1)):
+        for c in np.flatnonzero(moved[i]):  # a tie at one decimal: ask format_points
             if format_points(before[i, c]) != format_points(after[i, c]):
                 same[i] = False
                 break

@@ -6,8 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from explain.common import format_points
+from explain.reasons import reasons
 from explain.rescoring import (
     moved_trees,
+    printed_points,
     rescore_changed,
     rescore_incremental,
     score_rows,
@@ -237,3 +240,31 @@ def test_patterns_too_many_for_one_integer_are_compared_side_by_side(churn_model
     updated = update_contributions(churn_model, before, np.concatenate([new, old]), apart)
     full = churn_model.booster.predict(new, pred_contrib=True)
     np.testing.assert_allclose(updated, full, rtol=0, atol=1e-9)
+
+
+def test_printed_points_codes_match_format_points() -> None:
+    """Equal codes print equally, different codes print differently; ties are left to format."""
+    rng = np.random.default_rng(3)
+    edges = np.array([0.01, -0.01, 0.0095, 0.00949999, 0.0005, -0.0005, 0.00049, -0.00049, 1e-7])
+    points = np.concatenate([edges, rng.normal(0, 0.02, 4000), rng.uniform(-0.01, 0.01, 4000)])
+    codes = printed_points(points)
+    texts = np.array([format_points(p) for p in points])
+    known = ~np.isnan(codes)
+    assert known.mean() > 0.99 and not known[4]  # 0.05 pts: a tie at one decimal
+    pairs = set(zip(codes[known].tolist(), texts[known].tolist(), strict=True))
+    assert len(pairs) == len(set(codes[known])) == len(set(texts[known])) > 30  # one-to-one
+    assert texts[6] == texts[8] == "+0.0 pts" and codes[6] == codes[8]
+    assert texts[7] == "-0.0 pts" and codes[7] != codes[6]
+
+
+def test_sentences_are_the_reason_sentences(churn_model, registry, accounts) -> None:
+    """Batch wording equals `reasons` (the single-row path) sentence for sentence."""
+    rows = accounts.head(120).reset_index(drop=True).assign(account_id=lambda f: f.index)
+    rows.loc[::6, "days_since_connected_call"] = -0.0  # prints "-0 days"
+    rows.loc[1::6, "days_since_connected_call"] = 0.0
+    batch = score_rows(churn_model, rows, registry).scores
+    single = reasons(churn_model, rows, registry, min_points=0.0)
+    assert batch["reasons_up"].tolist() == [[r.sentence for r in x.increasing] for x in single]
+    assert batch["reasons_down"].tolist() == [[r.sentence for r in x.decreasing] for x in single]
+    shown = " | ".join(sum(batch["reasons_up"].tolist() + batch["reasons_down"].tolist(), []))
+    assert "-0 days" in shown and " 0 days" in shown  # the two zeros are worded apart
