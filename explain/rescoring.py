@@ -16,7 +16,10 @@ moved; every other row of the previous scoring is reused.
 
 from __future__ import annotations
 
+import gc
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -55,22 +58,22 @@ TreeSplits = list[dict[int, np.ndarray | None]]  # per tree: {feature: sorted th
 
 
 def tree_splits(model: ScoringModel) -> TreeSplits:
-    """Each tree's numeric split thresholds per feature; None where a split compares categories."""
+    """Each tree's numeric split thresholds per feature; None where a split compares categories.
+
+    Read from the booster's model text (the thresholds it predicts with, printed round-trip).
+    """
     out: TreeSplits = []
-    for info in model.booster.dump_model()["tree_info"]:
-        found: dict[int, set | None] = {}
-        stack = [info["tree_structure"]]
-        while stack:
-            node = stack.pop()
-            if "split_feature" not in node:
-                continue
-            j = node["split_feature"]
-            if node.get("decision_type", "<=") != "<=":
-                found[j] = None
-            elif found.setdefault(j, set()) is not None:
-                found[j].add(float(node["threshold"]))
-            stack += [node["left_child"], node["right_child"]]
-        out.append({j: None if f is None else np.array(sorted(f)) for j, f in found.items()})
+    for block in model.booster.model_to_string().split("\nTree=")[1:]:
+        fields = dict(line.split("=", 1) for line in block.split("\n") if "=" in line)
+        found: dict[int, np.ndarray | None] = {}
+        if "split_feature" in fields:  # a one-leaf tree has no split
+            features = np.array(fields["split_feature"].split(), dtype=np.int64)
+            thresholds = np.array(fields["threshold"].split(), dtype=float)
+            categorical = np.array(fields["decision_type"].split(), dtype=np.int64) & 1 > 0
+            for j in np.unique(features).tolist():
+                here = features == j
+                found[j] = None if categorical[here].any() else np.unique(thresholds[here])
+        out.append(found)
     return out
 
 
@@ -125,7 +128,7 @@ def side_tables(splits: TreeSplits, thresholds: list[np.ndarray | None]) -> Tabl
             if cuts is None or thresholds[j] is None:
                 tables[j] = None
                 continue
-            below = np.concatenate([[0], np.cumsum(np.isin(thresholds[j], cuts))])
+            below = np.concatenate([[0], np.searchsorted(cuts, thresholds[j], side="right")])
             table = np.zeros(2 * len(below) + 1, dtype=np.int64)  # bin -1 (missing) → 0
             table[1::2], table[2::2] = 2 * below + 1, 2 * below + 2  # zero flag off, on
             tables[j] = table
@@ -290,6 +293,19 @@ def shown(points: np.ndarray, top: int) -> tuple[np.ndarray, np.ndarray]:
     return up, down
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while wording: its many small strings and lists hold no
+    cycles, and collections would rescan every object alive (a previous scoring's sentences)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def word_reasons(
     model: ScoringModel, points: np.ndarray, values: np.ndarray, registry, top: int
 ) -> tuple[list, list]:
@@ -297,10 +313,11 @@ def word_reasons(
     up, down = shown(points, top)
     features = lookup(registry)
     padded = np.column_stack([points, np.zeros(len(points))])  # column -1 = "no reason"
-    return (
-        _sentences(model, features, values, padded, up),
-        _sentences(model, features, values, padded, down),
-    )
+    with gc_paused():
+        return (
+            _sentences(model, features, values, padded, up),
+            _sentences(model, features, values, padded, down),
+        )
 
 
 def score_rows(

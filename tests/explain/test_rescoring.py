@@ -268,3 +268,28 @@ def test_sentences_are_the_reason_sentences(churn_model, registry, accounts) -> 
     assert batch["reasons_down"].tolist() == [[r.sentence for r in x.decreasing] for x in single]
     shown = " | ".join(sum(batch["reasons_up"].tolist() + batch["reasons_down"].tolist(), []))
     assert "-0 days" in shown and " 0 days" in shown  # the two zeros are worded apart
+
+
+def test_tree_splits_are_the_dumped_trees_thresholds(churn_model) -> None:
+    """The model text gives each tree's split thresholds exactly as the booster's dump does."""
+
+    def walk(node: dict, found: dict) -> dict:
+        if "split_feature" in node:
+            j = node["split_feature"]
+            numeric = node["decision_type"] == "<=" and found.get(j, set()) is not None
+            found[j] = found.get(j, set()) | {node["threshold"]} if numeric else None
+            walk(node["left_child"], found)
+            walk(node["right_child"], found)
+        return found
+
+    dumped = [walk(t["tree_structure"], {}) for t in churn_model.booster.dump_model()["tree_info"]]
+    splits = tree_splits(churn_model)
+    assert len(splits) == len(dumped) == churn_model.booster.num_trees()
+    for ours, theirs in zip(splits, dumped, strict=True):
+        assert ours.keys() == theirs.keys()
+        for j, cuts in ours.items():
+            assert (cuts is None) == (theirs[j] is None)
+            if cuts is not None:
+                assert cuts.tolist() == sorted(theirs[j])
+    segment = churn_model.feature_names.index("segment")
+    assert any(tree.get(segment, 0) is None for tree in splits)  # categorical splits
