@@ -59,13 +59,18 @@ def measure(fn: Callable[[], dict]) -> dict:
 
 
 def in_fresh_process(part: str, path: Path, n_cutoffs: int) -> dict:
-    """One measured part (`run_part`) in a new Python process; its JSON result."""
+    """One measured part (`run_part`) in a new Python process; its JSON result, with the
+    1-minute load average before and after it (`load`: other work on the machine inflates
+    wall times, the 2-thread DuckDB parts more than single-threaded pandas)."""
     cmd = [sys.executable, "-m", "benchmarks.features", "--part", part]
     cmd += ["--warehouse", str(path), "--cutoffs", str(n_cutoffs)]
+    before = os.getloadavg()[0]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"part {part} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    out["load"] = f"load {before:.1f}->{os.getloadavg()[0]:.1f}"
+    return out
 
 
 def run_part(part: str, path: Path, n_cutoffs: int) -> dict:
@@ -306,16 +311,16 @@ def main(argv: list[str] | None = None) -> None:
         f"registry: {secs:.1f} s wall ({res['cpu_seconds']:.0f} s CPU), peak RSS "
         f"{res['peak_gb']:.2f} GB (fresh process), {res['rows']:,} rows "
         f"({res['rows'] / secs:,.0f} rows/s, {n_acts / secs:,.0f} activities/s, "
-        f"{res['values'] / secs:,.0f} feature values/s)  goal < 60 s, < 4 GB"
+        f"{res['values'] / secs:,.0f} feature values/s; {res['load']})  goal < 60 s, < 4 GB"
     )
 
     duck = in_fresh_process("subset", path, args.cutoffs)
     pand = in_fresh_process("pandas", path, args.cutoffs)
     print(
         f"subset ({len(SUBSET)} features): rollup engine {duck['seconds']:.1f} s "
-        f"({duck['cpu_seconds']:.0f} s CPU), pandas {pand['seconds']:.1f} s "
-        f"({pand['cpu_seconds']:.0f} s CPU) -> {pand['seconds'] / duck['seconds']:.1f}x faster "
-        f"(goal >= 3x)"
+        f"({duck['cpu_seconds']:.0f} s CPU, {duck['load']}), pandas {pand['seconds']:.1f} s "
+        f"({pand['cpu_seconds']:.0f} s CPU, {pand['load']}) -> "
+        f"{pand['seconds'] / duck['seconds']:.1f}x faster (goal >= 3x)"
     )
 
     if args.skip_featuretools:
@@ -333,7 +338,8 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"featuretools DFS on {len(ft_acts):,} activities: {ft['seconds']:.1f} s for "
         f"{ft['rows']:,} rows x {ft['features']} features ({theirs:,.0f} values/s); "
-        f"rollup engine {small_s:.1f} s ({ours:,.0f} values/s) -> {ours / theirs:.1f}x faster "
+        f"rollup engine {small_s:.1f} s ({ours:,.0f} values/s, {res['load']}) -> "
+        f"{ours / theirs:.1f}x faster "
         f"per feature value (goal >= 30x)"
     )
 
