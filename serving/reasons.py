@@ -91,13 +91,16 @@ def change_reasons(current: list[dict], previous: list[dict], k: int = TOP_K) ->
     now = {r["feature"]: r for r in current}
     before = {r["feature"]: r for r in previous}
     moved = []
-    for feature in now.keys() | before.keys():
-        new, old = now.get(feature), before.get(feature)  # inlined: ~15 per row, 50k rows a run
-        delta = (0.0 if new is None else new.get("points", 0.0)) - (
-            0.0 if old is None else old.get("points", 0.0)
-        )
+    for feature, new in now.items():  # ~15 features a row, 50k rows a run: kept lean
+        old = before.get(feature)
+        delta = new.get("points", 0.0) - (0.0 if old is None else old.get("points", 0.0))
         if abs(delta) > 1e-9:
             moved.append((-abs(round(delta, 6)), feature, delta))
+    for feature, old in before.items():
+        if feature not in now:
+            delta = 0.0 - old.get("points", 0.0)
+            if abs(delta) > 1e-9:
+                moved.append((-abs(round(delta, 6)), feature, delta))
     moved.sort()
     return [change_reason(feature, delta, now, before) for _, feature, delta in moved[:k]]
 
