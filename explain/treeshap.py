@@ -8,8 +8,11 @@ would simply call `pred_contrib` back).
 
 from __future__ import annotations
 
+import queue
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
@@ -102,6 +105,16 @@ def tree_contributions(model: ScoringModel, matrix: np.ndarray, tree: int) -> np
     )
 
 
+def booster_copies(model: ScoringModel, count: int) -> list[lgb.Booster]:
+    """The model's booster and `count - 1` copies of it.
+
+    A LightGBM prediction sets the booster's iteration range for the call, so per-tree calls
+    running side by side need a booster each.
+    """
+    text = model.booster.model_to_string() if count > 1 else ""
+    return [model.booster] + [lgb.Booster(model_str=text) for _ in range(count - 1)]
+
+
 def update_contributions(
     model: ScoringModel,
     contributions: np.ndarray,
@@ -111,12 +124,37 @@ def update_contributions(
     """`contributions` with, for each `TreeUpdate`, φ_t(old row) replaced by φ_t(new row).
 
     TreeSHAP runs once per distinct pattern (one booster call per tree, on rows of `matrix`).
+    With `model.num_threads` > 1 the per-tree calls run on that many threads (one LightGBM
+    thread and one booster copy each); the results are added in tree order either way.
     """
     out = contributions.copy()
     width = out.shape[1]
     flat = out.reshape(-1)
-    for update in trees:
-        phi = tree_contributions(model, matrix[update.samples], update.tree)[:, update.columns]
-        cells = update.rows[:, None] * width + update.columns  # rows are distinct within a tree
-        flat[cells] += phi[update.after] - phi[update.before]
+    threads = min(model.num_threads, len(trees))
+    idle: queue.SimpleQueue[lgb.Booster] = queue.SimpleQueue()
+    for booster in booster_copies(model, threads) if threads > 1 else []:
+        idle.put(booster)
+
+    def tree_phi(update: TreeUpdate) -> np.ndarray:
+        if threads <= 1:
+            phi = tree_contributions(model, matrix[update.samples], update.tree)
+            return phi[:, update.columns]
+        booster = idle.get()
+        try:
+            phi = booster.predict(
+                matrix[update.samples],
+                pred_contrib=True,
+                start_iteration=update.tree,
+                num_iteration=1,
+                num_threads=1,
+            )
+        finally:
+            idle.put(booster)
+        return phi[:, update.columns]
+
+    with ThreadPoolExecutor(max(threads, 1)) as pool:
+        phis = pool.map(tree_phi, trees) if threads > 1 else map(tree_phi, trees)
+        for update, phi in zip(trees, phis, strict=True):
+            cells = update.rows[:, None] * width + update.columns  # rows distinct within a tree
+            flat[cells] += phi[update.after] - phi[update.before]
     return out

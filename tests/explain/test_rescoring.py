@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -293,3 +295,24 @@ def test_tree_splits_are_the_dumped_trees_thresholds(churn_model) -> None:
                 assert cuts.tolist() == sorted(theirs[j])
     segment = churn_model.feature_names.index("segment")
     assert any(tree.get(segment, 0) is None for tree in splits)  # categorical splits
+
+
+def test_per_tree_calls_on_two_threads_give_the_same_contributions(churn_model, accounts):
+    """Trees explained side by side (a booster copy each) add up exactly as one after another."""
+    splits = tree_splits(churn_model)
+    thresholds = split_thresholds(churn_model, splits)
+    old = churn_model.matrix(accounts.head(400))
+    new = churn_model.matrix(accounts.iloc[400:800])
+    old_bins, new_bins = split_bins(old, thresholds), split_bins(new, thresholds)
+    tables = side_tables(splits, thresholds)
+    trees = moved_trees(old_bins, new_bins, tables)
+    stacked = np.concatenate([new_bins, old_bins])
+    updates = tree_updates(stacked, trees, tree_keys(tables, int(stacked.max()) + 2))
+    before = churn_model.booster.predict(old, pred_contrib=True)
+    samples = np.concatenate([new, old])
+    one = update_contributions(churn_model, before, samples, updates)
+    two = update_contributions(replace(churn_model, num_threads=2), before, samples, updates)
+    assert len(updates) > 10
+    np.testing.assert_array_equal(one, two)
+    full = churn_model.booster.predict(new, pred_contrib=True)
+    np.testing.assert_allclose(two, full, rtol=0, atol=1e-9)
