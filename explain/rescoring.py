@@ -9,18 +9,21 @@ The same holds tree by tree: one tree's TreeSHAP values for a row depend only on
 that tree's own thresholds, and a model's values are the sum of its trees'. `rescore_incremental`
 therefore keeps the previous log-odds contributions and, for a row whose bins moved, replaces only
 the trees whose own thresholds it crossed: φ ← φ − Σ_t φ_t(old row) + Σ_t φ_t(new row), with
-TreeSHAP run once per distinct pattern of sides of that tree's thresholds. New rows get the whole
-model. Sentences are formatted again only where a shown reason's feature, value or printed points
-moved; every other row of the previous scoring is reused.
+TreeSHAP run once per distinct pattern of sides of that tree's thresholds (patterns are keyed
+through one lookup per tree; the per-tree calls run on `model.num_threads` threads). New rows get
+the whole model. Sentences are formatted again only where a shown reason's feature, value or
+printed points moved; every other row of the previous scoring is reused. Wording describes each
+(feature, value) once and formats each printed form of the points once.
 """
 
 from __future__ import annotations
 
 import gc
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -28,7 +31,7 @@ import pandas as pd
 from explain.common import Registry, feature_info, format_points, lookup, target_phrase
 from explain.model import ScoringModel, apportion
 from explain.reasons import describe
-from explain.treeshap import TreeUpdate, update_contributions
+from explain.treeshap import TreeUpdate, apply_updates
 
 SCORE_COLUMNS = ("probability", "reasons_up", "reasons_down")
 ZERO = 1e-35  # LightGBM's kZeroThreshold: |x| at or below it counts as zero
@@ -203,25 +206,33 @@ def tree_updates(bins: np.ndarray, moved: np.ndarray, keys: list[TreeKeys]) -> l
     `bins` stacks the `split_bins` of the entities now and then: rows `n + i` are row `i`'s
     old bins, `n = len(moved)`. Each pattern keeps one row (in that stacking) that realises it.
     """
-    n = len(moved)
-    flat = bins.ravel()
-    width = bins.shape[1]
+    return [make() for make in tree_update_makers(bins, moved, keys)]
+
+
+def tree_update_makers(
+    bins: np.ndarray, moved: np.ndarray, keys: list[TreeKeys]
+) -> list[Callable[[], TreeUpdate]]:
+    """`tree_updates`, each left to build when called (on the thread that explains the tree)."""
     trees, rows = np.nonzero(moved.T)  # pairs ordered by tree
     bounds = np.searchsorted(trees, np.arange(len(keys) + 1))
-    out = []
-    for t in np.flatnonzero(np.diff(bounds)):
-        mine = rows[bounds[t] : bounds[t + 1]]
-        both = np.concatenate([mine, mine + n])  # now, then before
-        key = keys[t]
-        sides = key.lookup[flat[both[:, None] * width + key.columns] + 1 + key.slots]
-        if key.summed:
-            _, first, inverse = np.unique(sides.sum(axis=1), return_index=True, return_inverse=True)
-        else:
-            _, first, inverse = np.unique(sides, return_index=True, return_inverse=True, axis=0)
-        inverse = inverse.ravel()
-        after, before = inverse[: len(mine)], inverse[len(mine) :]
-        out.append(TreeUpdate(int(t), mine, key.columns, both[first], before, after))
-    return out
+    return [
+        partial(tree_update, int(t), rows[bounds[t] : bounds[t + 1]], bins, keys[t])
+        for t in np.flatnonzero(np.diff(bounds))
+    ]
+
+
+def tree_update(tree: int, rows: np.ndarray, bins: np.ndarray, key: TreeKeys) -> TreeUpdate:
+    """One tree's `TreeUpdate` for its moved `rows` (`bins` stacked as in `tree_updates`)."""
+    both = np.concatenate([rows, rows + len(bins) // 2])  # now, then before
+    cells = both[:, None] * bins.shape[1] + key.columns
+    sides = key.lookup[bins.ravel()[cells] + 1 + key.slots]
+    if key.summed:
+        _, first, inverse = np.unique(sides.sum(axis=1), return_index=True, return_inverse=True)
+    else:
+        _, first, inverse = np.unique(sides, return_index=True, return_inverse=True, axis=0)
+    inverse = inverse.ravel()
+    after, before = inverse[: len(rows)], inverse[len(rows) :]
+    return TreeUpdate(tree, rows, key.columns, both[first], before, after)
 
 
 def printed_points(points: np.ndarray) -> np.ndarray:
@@ -485,9 +496,9 @@ def rescore_incremental(
     trees = moved_trees(old[1], now[1], tables)
     stacked = np.concatenate([now[1], old[1]])
     lookups = tree_keys(tables, int(stacked.max(initial=0)) + 2)
-    updates = tree_updates(stacked, trees, lookups)
+    makers = tree_update_makers(stacked, trees, lookups)
     samples = np.concatenate([now[0], old[0]])
-    contributions[known] = update_contributions(model, contributions[known], samples, updates)
+    contributions[known], evaluated = apply_updates(model, contributions[known], samples, makers)
     if len(fresh_rows):
         contributions[fresh_rows] = model.booster.predict(
             matrix[fresh_rows], pred_contrib=True, num_threads=model.num_threads
@@ -513,7 +524,7 @@ def rescore_incremental(
         column[fresh] = _as_objects(worded)
         sentences[side] = column
     scores = pd.DataFrame({key: keys, "probability": probability, **sentences})
-    pairs = sum(len(u.samples) for u in updates) + len(fresh_rows) * len(splits)
+    pairs = evaluated + len(fresh_rows) * len(splits)
     updated = Scoring(scores, points, matrix, labels, bins, contributions)
     plan = replace(plan, moved=int(trees.sum()), pairs=pairs, worded=len(fresh))
     return updated, plan

@@ -9,8 +9,10 @@ would simply call `pred_contrib` back).
 from __future__ import annotations
 
 import queue
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 import lightgbm as lgb
 import numpy as np
@@ -124,21 +126,39 @@ def update_contributions(
     """`contributions` with, for each `TreeUpdate`, φ_t(old row) replaced by φ_t(new row).
 
     TreeSHAP runs once per distinct pattern (one booster call per tree, on rows of `matrix`).
-    With `model.num_threads` > 1 the per-tree calls run on that many threads (one LightGBM
-    thread and one booster copy each); the results are added in tree order either way.
+    """
+    return apply_updates(model, contributions, matrix, [partial(_given, u) for u in trees])[0]
+
+
+def _given(update: TreeUpdate) -> TreeUpdate:
+    return update
+
+
+def apply_updates(
+    model: ScoringModel,
+    contributions: np.ndarray,
+    matrix: np.ndarray,
+    makers: list[Callable[[], TreeUpdate]],
+) -> tuple[np.ndarray, int]:
+    """`update_contributions` for updates built by `makers`, and the TreeSHAP rows evaluated.
+
+    With `model.num_threads` > 1, trees are built and explained on that many threads (one
+    LightGBM thread and one booster copy each), so one tree's pattern search overlaps another's
+    TreeSHAP; the results are added in tree order either way.
     """
     out = contributions.copy()
     width = out.shape[1]
     flat = out.reshape(-1)
-    threads = min(model.num_threads, len(trees))
+    threads = min(model.num_threads, len(makers))
     idle: queue.SimpleQueue[lgb.Booster] = queue.SimpleQueue()
     for booster in booster_copies(model, threads) if threads > 1 else []:
         idle.put(booster)
 
-    def tree_phi(update: TreeUpdate) -> np.ndarray:
+    def explained(make: Callable[[], TreeUpdate]) -> tuple[TreeUpdate, np.ndarray]:
+        update = make()
         if threads <= 1:
             phi = tree_contributions(model, matrix[update.samples], update.tree)
-            return phi[:, update.columns]
+            return update, phi[:, update.columns]
         booster = idle.get()
         try:
             phi = booster.predict(
@@ -150,11 +170,13 @@ def update_contributions(
             )
         finally:
             idle.put(booster)
-        return phi[:, update.columns]
+        return update, phi[:, update.columns]
 
+    evaluated = 0
     with ThreadPoolExecutor(max(threads, 1)) as pool:
-        phis = pool.map(tree_phi, trees) if threads > 1 else map(tree_phi, trees)
-        for update, phi in zip(trees, phis, strict=True):
+        results = pool.map(explained, makers) if threads > 1 else map(explained, makers)
+        for update, phi in results:
             cells = update.rows[:, None] * width + update.columns  # rows distinct within a tree
             flat[cells] += phi[update.after] - phi[update.before]
-    return out
+            evaluated += len(update.samples)
+    return out, evaluated
