@@ -15,7 +15,7 @@ The load generator (its own process) sends `--rate` requests per second in total
 behind sends at once, so the achieved rate is reported, not assumed). The mix: worklist pages
 45%, account detail 40%, what-if 10%, 20-row batch scores 5%. Every response body is parsed: all
 `model_version` values in one response must agree. The RSS of the server and its child processes
-(the workers of `serving.heavy`) is sampled every 5 s.
+(if it starts any) is sampled every 5 s.
 
 It reports requests, achieved rate, statuses (no 5xx allowed), responses with a mixed model version,
 versions seen before/after the promotion, p50/p99 overall and per kind, and RSS growth from
@@ -122,15 +122,15 @@ def start(home: Path, timeout: float = 300):
 
 
 def rss_mb(pid: int) -> float:
-    """Resident set size of a process and all its descendants (the service's heavy-work
-    processes), from /proc."""
+    """Resident set size of a process and all its descendants, from /proc."""
     total = 0.0
     with contextlib.suppress(OSError):
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
                 total += int(line.split()[1]) / 1024
-        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
-            total += rss_mb(int(child))
+        for task in Path(f"/proc/{pid}/task").iterdir():  # children of every thread
+            for child in (task / "children").read_text().split():
+                total += rss_mb(int(child))
     return total
 
 
@@ -346,7 +346,7 @@ def report(s: dict, args) -> bool:
             f"p99 {p99:7.1f} ms  (goal p99 <= {P99_GOAL_MS[kind]:.0f} ms)"
         )
     print(
-        "server RSS (with its worker processes): "
+        "server RSS (with any child processes): "
         f"{s['rss_base_mb']:.1f} MB at {s['rss_base_at_s']:.0f}s -> "
         f"{s['rss_end_mb']:.1f} MB at the end ({s['rss_growth']:+.1%})"
     )

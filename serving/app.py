@@ -33,7 +33,6 @@ from serving.live import LiveCache
 from serving.observability import LOGGER, Metrics, ObservabilityMiddleware
 from serving.routers import API_PREFIX, accounts, api_routers, health
 from serving.routers.accounts import churn_risk
-from serving.routers.score import start_workers
 from serving.snapshot import ScoreSnapshot, empty_snapshot
 from serving.store import latest_scores
 
@@ -144,7 +143,6 @@ def make_lifespan(options: ServeOptions):
         with contextlib.suppress(WarehouseBusyError):
             await run_in_threadpool(refresh_scores, app)
         await run_in_threadpool(warm_live, app)
-        await run_in_threadpool(start_workers)  # batch scoring's worker process (serving.heavy)
         state.insights.ensure(app)  # manager views: computed in the background, once per snapshot
         settle_heap()
         task = asyncio.create_task(watch(app, options.poll_seconds))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-from dataclasses import replace
 from typing import Annotated, Literal
 
 import numpy as np
@@ -11,9 +9,8 @@ from fastapi import APIRouter, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 
 from serving.deps import ERRORS, BundleDep, Retention, model_for
-from serving.heavy import HeavyProcesses
-from serving.observability import LOGGER
-from serving.reasons import matrix_reasons, registry_map
+from serving.heavy import HEAVY
+from serving.reasons import matrix_reasons
 from serving.schemas.requests import ScoreRows
 from serving.schemas.responses import BatchScores
 from serving.scoring import band
@@ -30,38 +27,26 @@ def score_rows(
     bundle: BundleDep,
 ) -> Response:
     """Score up to 1000 rows of raw features (`MAX_BATCH_ROWS`): probabilities and reasons."""
-    # The rows are checked here (field-level 422s); the answer's bytes are built by a niced worker
-    # process (`serving.heavy`) with exactly this request's model version: TreeSHAP, the reasons'
-    # wording and the answer's validation and JSON never hold this process's GIL, which the event
-    # loop needs for every other request. There TreeSHAP may use both cores (`WORKER_THREADS`):
-    # the worker's threads yield to the server's.
+    # A worker thread (a sync route) builds the answer's bytes, so the event loop only sends them.
+    # The rows go straight from the request's dicts to an object array, the booster's matrix
+    # (`ScoringModel.encode`) and the reasons (`matrix_reasons`): no DataFrame per request.
+    # TreeSHAP, nine tenths of the work, runs on a low-priority thread (`serving.heavy`).
     loaded = model_for(bundle, target)
-    check_rows(payload.rows, loaded.model)
-    body, mean = PROCESSES.run(
-        (target, loaded.version, id(loaded.model)),
-        replace(loaded.model, num_threads=WORKER_THREADS),
-        batch_answer,
+    model = loaded.model
+    values = row_values(payload.rows, model)
+    explanation = HEAVY.run(model.explain_matrix, model.encode(values))
+    reasons = matrix_reasons(
+        explanation.point_values,
+        values,
+        model.feature_names,
         target,
-        loaded.version,
-        payload.rows,
+        request.app.state.registry,
         payload.top_k,
     )
-    request.app.state.metrics.scores.labels(target, "batch").observe(mean)
-    return Response(body, media_type=JSON)
-
-
-def batch_answer(
-    model, registry: dict, target: str, version: str, rows: list[dict], top_k: int
-) -> tuple[bytes, float]:
-    """The batch answer's JSON bytes (validated by `BatchScores`) and its mean probability, for
-    rows already checked by `check_rows`. No DataFrame: the rows go straight to an object array,
-    the booster's matrix (`ScoringModel.encode`) and the reasons (`matrix_reasons`)."""
-    values = feature_array(rows, model.feature_names)
-    explanation = model.explain_matrix(model.encode(values))
-    reasons = matrix_reasons(
-        explanation.point_values, values, model.feature_names, target, registry, top_k
-    )
     bands = band(explanation.probability)
+    request.app.state.metrics.scores.labels(target, "batch").observe(
+        float(np.mean(explanation.probability))
+    )
     results = [
         {
             "id": None if row.get("id") is None else str(row["id"]),
@@ -72,43 +57,22 @@ def batch_answer(
             "contributions": found,
         }
         for row, p, b, found in zip(
-            rows, explanation.probability.tolist(), bands.tolist(), reasons, strict=True
+            payload.rows, explanation.probability.tolist(), bands.tolist(), reasons, strict=True
         )
     ]
-    answer = {"target": target, "model_version": version, "results": results}
-    body = BatchScores.model_validate(answer).model_dump_json().encode()
-    return body, float(np.mean(explanation.probability))
-
-
-def feature_registry() -> dict:
-    """The registry map the app loads in its lifespan (`serving.app.load_registry`), built once in
-    each worker process (its entries hold functions, which cannot be pickled). The explanations
-    room imports the registry, so it is always installed where a model can be explained."""
-    from features.registry import REGISTRY
-
-    return registry_map(REGISTRY)
-
-
-WORKER_THREADS = 2  # LightGBM threads in the niced worker: the event loop keeps its priority
-PROCESSES = HeavyProcesses(workers=1, context=feature_registry)  # one more process: ~240 MB
-
-
-def start_workers() -> None:
-    """Start batch scoring's worker process (the app's lifespan calls this; a request would start
-    it otherwise, and wait seconds for its imports). A failure is logged, never fatal."""
-    try:
-        PROCESSES.start()
-    except Exception:  # noqa: BLE001 - requests start the pool again
-        logging.getLogger(LOGGER).exception("batch scoring workers did not start")
+    answer = {"target": target, "model_version": loaded.version, "results": results}
+    return Response(BatchScores.model_validate(answer).model_dump_json(), media_type=JSON)
 
 
 JSON = "application/json"
 PLAIN = frozenset({float, int, bool, type(None)})  # any feature accepts these as they are
 
 
-def check_rows(rows: list[dict], model) -> None:
-    """Field-level 422 (`RequestValidationError`) for unknown or mistyped fields."""
-    known = {*model.feature_names, "id"}
+def row_values(rows: list[dict], model) -> np.ndarray:
+    """Rows as an (n, features) object array in the model's feature order (absent → None);
+    field-level 422 for unknown or mistyped fields."""
+    names = model.feature_names
+    known = {*names, "id"}
     errors = []
     for i, row in enumerate(rows):
         if row.keys() <= known and all(type(v) in PLAIN for v in row.values()):
@@ -118,10 +82,6 @@ def check_rows(rows: list[dict], model) -> None:
                 errors.extend(field_errors(i, name, value, known, model.categories))
     if errors:
         raise RequestValidationError(errors)
-
-
-def feature_array(rows: list[dict], names: list[str]) -> np.ndarray:
-    """Rows as an (n, features) object array in `names` order (absent → None)."""
     out = np.empty((len(rows), len(names)), dtype=object)
     out[:] = [[row.get(name) for name in names] for row in rows]
     return out

@@ -1,4 +1,4 @@
-"""Batch scoring answered by the worker processes: the routed model version, also across a swap."""
+"""Batch scoring answers with the routed model version, before and after a reload."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 
 from serving.bundle import LoadedModel
-from serving.routers.score import PROCESSES, batch_answer, feature_registry
 from tests.serving.conftest import train
 
 ROWS = [
@@ -36,14 +35,3 @@ def test_batch_answers_come_from_the_routed_model_before_and_after_a_reload(
     np.testing.assert_allclose(probabilities(old), expected_old, atol=1e-12)
     np.testing.assert_allclose(probabilities(new), other.predict_proba(frame), atol=1e-12)
     assert not np.allclose(probabilities(old), probabilities(new))
-
-
-def test_the_worker_answer_is_the_bytes_computed_in_this_process(client, headers, models) -> None:
-    response = client.post(
-        "/v1/score/churn", json={"rows": ROWS, "top_k": 2}, headers=headers["retention"]
-    )
-    model = models["churn"].model
-    here, mean = batch_answer(model, feature_registry(), "churn", "3", ROWS, 2)
-    assert response.status_code == 200 and response.content == here
-    assert mean == np.mean(probabilities(response.json()))
-    assert PROCESSES.workers >= 1
