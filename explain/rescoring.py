@@ -122,20 +122,33 @@ def side_tables(splits: TreeSplits, thresholds: list[np.ndarray | None]) -> Tabl
     tree's own thresholds (+1); None for a categorical feature, whose bin is its side.
 
     A tree's thresholds are a subset of the feature's thresholds over all trees, so the bin says
-    how many of the tree's thresholds lie below the value: no values are read again.
+    how many of the tree's thresholds lie below the value: no values are read again. The tables
+    of one feature are built together, as rows of one array.
     """
-    out: Tables = []
-    for tree in splits:
-        tables: dict[int, np.ndarray | None] = {}
-        for j, cuts in tree.items():
-            if cuts is None or thresholds[j] is None:
-                tables[j] = None
-                continue
-            below = np.concatenate([[0], np.searchsorted(cuts, thresholds[j], side="right")])
-            table = np.zeros(2 * len(below) + 1, dtype=np.int64)  # bin -1 (missing) → 0
-            table[1::2], table[2::2] = 2 * below + 1, 2 * below + 2  # zero flag off, on
-            tables[j] = table
-        out.append(tables)
+    out: Tables = [{} for _ in splits]
+    for j, trees in by_feature(splits).items():
+        cuts = thresholds[j]
+        if cuts is None or any(splits[t][j] is None for t in trees):
+            for t in trees:
+                out[t][j] = None
+            continue
+        hits = np.zeros((len(trees), len(cuts) + 1), dtype=np.int64)
+        for r, t in enumerate(trees):  # the tree's thresholds among the feature's
+            hits[r, 1 + np.searchsorted(cuts, splits[t][j])] = 1
+        below = np.cumsum(hits, axis=1)  # per bin of `cuts`: the tree's thresholds at or below
+        table = np.zeros((len(trees), 2 * below.shape[1] + 1), dtype=np.int64)  # bin -1 → 0
+        table[:, 1::2], table[:, 2::2] = 2 * below + 1, 2 * below + 2  # zero flag off, on
+        for r, t in enumerate(trees):
+            out[t][j] = table[r]
+    return out
+
+
+def by_feature(splits: TreeSplits | Tables) -> dict[int, list[int]]:
+    """The trees splitting on each feature, in tree order."""
+    out: dict[int, list[int]] = {}
+    for t, tree in enumerate(splits):
+        for j in tree:
+            out.setdefault(j, []).append(t)
     return out
 
 
@@ -147,20 +160,22 @@ def tree_sides(bins: np.ndarray, table: np.ndarray | None) -> np.ndarray:
 def moved_trees(old_bins: np.ndarray, new_bins: np.ndarray, tables: Tables) -> np.ndarray:
     """(rows × trees) bool: the trees on whose own thresholds each row moved.
 
-    Only rows whose bin of a feature moved are compared, tree by tree, on that feature.
+    Only rows whose bin of a feature moved are compared, on that feature, for all the trees
+    splitting on it at once.
     """
-    by_feature: dict[int, list[tuple[int, np.ndarray | None]]] = {}
-    for t, tree in enumerate(tables):
-        for j, table in tree.items():
-            by_feature.setdefault(j, []).append((t, table))
     out = np.zeros((len(old_bins), len(tables)), dtype=bool)
-    for j, trees in by_feature.items():
+    for j, trees in by_feature(tables).items():
         rows = np.flatnonzero(old_bins[:, j] != new_bins[:, j])
         if not len(rows):
             continue
-        before, after = old_bins[rows, j], new_bins[rows, j]
-        for t, table in trees:
-            out[rows[tree_sides(before, table) != tree_sides(after, table)], t] = True
+        before, after = old_bins[rows, j] + 1, new_bins[rows, j] + 1
+        if tables[trees[0]][j] is None:  # categorical: the bin is the side
+            out[np.ix_(rows, trees)] = True
+            continue
+        stacked = np.stack([tables[t][j] for t in trees])
+        crossed = stacked[:, before] != stacked[:, after]  # (trees, rows)
+        hit_trees, hit_rows = np.nonzero(crossed)
+        out[rows[hit_rows], np.asarray(trees)[hit_trees]] = True
     return out
 
 
