@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import gc
 import math
+import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -181,12 +183,12 @@ def moved_trees(old_bins: np.ndarray, new_bins: np.ndarray, tables: Tables) -> n
 
 @dataclass(frozen=True)
 class TreeKeys:
-    """One tree's pattern lookup: a row's pattern of sides of the tree's thresholds is
-    `lookup[bins[:, columns] + 1 + slots]`, summed into one integer when `summed`."""
+    """One tree's pattern lookup: slot `s` maps a row's bin + 1 of feature `columns[s]` to its
+    side of the tree's thresholds, times the slot's radix weight when `summed` (a row's pattern
+    is then the sum over slots: one integer)."""
 
     columns: np.ndarray  # the features the tree splits on
-    lookup: np.ndarray  # flat (slot, bin + 1) → the bin's side, times the slot's radix weight
-    slots: np.ndarray  # each slot's start in `lookup`
+    lookup: np.ndarray  # (slots, width): bin + 1 → side (weighted when summed)
     summed: bool  # False: too many combinations for one integer (compare the sides as rows)
 
 
@@ -210,9 +212,41 @@ def tree_keys(tables: Tables, width: int, *, limit: float = 2**62) -> list[TreeK
         if summed:
             weight = np.cumprod(np.concatenate([[1], radix[::-1]]))[:-1][::-1]
             sides = sides * weight[:, None]
-        slots = np.arange(len(columns), dtype=np.int64) * width
-        out.append(TreeKeys(columns, sides.ravel(), slots, summed))
+        out.append(TreeKeys(columns, sides, summed))
     return out
+
+
+@dataclass(frozen=True)
+class TreeTables:
+    """What incremental rescoring reads from a model's trees; built once per booster."""
+
+    splits: TreeSplits
+    thresholds: list[np.ndarray | None]
+    tables: Tables
+    keys: list[TreeKeys]
+    width: int  # exceeds every bin + 1 a matrix of the model can give
+
+
+_TREE_TABLES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_TREE_TABLES_LOCK = threading.Lock()
+
+
+def tree_tables(model: ScoringModel) -> TreeTables:
+    """The model's `TreeTables`, built on first use and kept as long as its booster lives."""
+    with _TREE_TABLES_LOCK:
+        found = _TREE_TABLES.get(model.booster)
+        if found is None:
+            splits = tree_splits(model)
+            thresholds = split_thresholds(model, splits)
+            tables = side_tables(splits, thresholds)
+            width = 2 + max(
+                [2 * len(c) + 1 for c in thresholds if c is not None]
+                + [len(levels) for levels in model.categories.values()]
+                + [0]
+            )
+            found = TreeTables(splits, thresholds, tables, tree_keys(tables, width), width)
+            _TREE_TABLES[model.booster] = found
+        return found
 
 
 def tree_updates(bins: np.ndarray, moved: np.ndarray, keys: list[TreeKeys]) -> list[TreeUpdate]:
@@ -230,23 +264,29 @@ def tree_update_makers(
     """`tree_updates`, each left to build when called (on the thread that explains the tree)."""
     trees, rows = np.nonzero(moved.T)  # pairs ordered by tree
     bounds = np.searchsorted(trees, np.arange(len(keys) + 1))
+    columns = np.ascontiguousarray(bins.T + 1)  # a feature's bins + 1, contiguous
     return [
-        partial(tree_update, int(t), rows[bounds[t] : bounds[t + 1]], bins, keys[t])
+        partial(tree_update, int(t), rows[bounds[t] : bounds[t + 1]], columns, keys[t])
         for t in np.flatnonzero(np.diff(bounds))
     ]
 
 
-def tree_update(tree: int, rows: np.ndarray, bins: np.ndarray, key: TreeKeys) -> TreeUpdate:
-    """One tree's `TreeUpdate` for its moved `rows` (`bins` stacked as in `tree_updates`)."""
-    both = np.concatenate([rows, rows + len(bins) // 2])  # now, then before
-    cells = both[:, None] * bins.shape[1] + key.columns
-    sides = key.lookup[bins.ravel()[cells] + 1 + key.slots]
+def tree_update(tree: int, rows: np.ndarray, columns: np.ndarray, key: TreeKeys) -> TreeUpdate:
+    """One tree's `TreeUpdate` for its moved `rows`; `columns` is the stacked bins (as in
+    `tree_updates`), transposed and + 1. Patterns are numbered in order of first appearance."""
+    both = np.concatenate([rows, rows + columns.shape[1] // 2])  # now, then before
+    parts = (lookup[columns[j][both]] for j, lookup in zip(key.columns, key.lookup, strict=True))
     if key.summed:
-        _, first, inverse = np.unique(sides.sum(axis=1), return_index=True, return_inverse=True)
+        sides = next(parts).copy()
+        for part in parts:
+            sides += part
+        codes = pd.factorize(sides)[0]
     else:
-        _, first, inverse = np.unique(sides, return_index=True, return_inverse=True, axis=0)
-    inverse = inverse.ravel()
-    after, before = inverse[: len(rows)], inverse[len(rows) :]
+        _, inverse = np.unique(np.column_stack(list(parts)), return_inverse=True, axis=0)
+        codes = pd.factorize(inverse.ravel())[0]
+    running = np.maximum.accumulate(codes)  # a pattern first appears where the maximum rises
+    first = np.concatenate([[True], running[1:] > running[:-1]])
+    after, before = codes[: len(rows)], codes[len(rows) :]
     return TreeUpdate(tree, rows, key.columns, both[first], before, after)
 
 
@@ -368,7 +408,7 @@ def score_rows(
             "reasons_down": down,
         }
     )
-    bins = split_bins(matrix, split_thresholds(model))
+    bins = split_bins(matrix, tree_tables(model).thresholds)
     labels = values[:, categorical_positions(model)]
     contributions = np.hstack([explanation.phi, bias])
     return Scoring(scores, explanation.point_values, matrix, labels, bins, contributions)
@@ -492,11 +532,10 @@ def rescore_incremental(
     where the row crossed one of that tree's thresholds, and on new rows; only rows where a shown
     reason's value moved are re-worded; entities no longer in `frame` are dropped.
     """
-    splits = tree_splits(model)
+    trees_of = tree_tables(model)
     matrix = model.matrix(frame)
     labels = frame.reindex(columns=categorical_names(model)).to_numpy(dtype=object)
-    thresholds = split_thresholds(model, splits)
-    bins = split_bins(matrix, thresholds)
+    bins = split_bins(matrix, trees_of.thresholds)
     keys = frame[key].to_numpy()
     current = Scoring(frame, matrix, matrix, labels, bins, matrix)
     plan = plan_rescoring(model, previous, keys, current, key, top)
@@ -507,11 +546,9 @@ def rescore_incremental(
     contributions[kept] = previous.contributions[plan.previous[kept]]
     before = plan.previous[known]
     old, now = (previous.matrix[before], previous.bins[before]), (matrix[known], bins[known])
-    tables = side_tables(splits, thresholds)
-    trees = moved_trees(old[1], now[1], tables)
+    trees = moved_trees(old[1], now[1], trees_of.tables)
     stacked = np.concatenate([now[1], old[1]])
-    lookups = tree_keys(tables, int(stacked.max(initial=0)) + 2)
-    makers = tree_update_makers(stacked, trees, lookups)
+    makers = tree_update_makers(stacked, trees, trees_of.keys)
     samples = np.concatenate([now[0], old[0]])
     contributions[known], evaluated = apply_updates(model, contributions[known], samples, makers)
     if len(fresh_rows):
@@ -539,7 +576,7 @@ def rescore_incremental(
         column[fresh] = _as_objects(worded)
         sentences[side] = column
     scores = pd.DataFrame({key: keys, "probability": probability, **sentences})
-    pairs = evaluated + len(fresh_rows) * len(splits)
+    pairs = evaluated + len(fresh_rows) * len(trees_of.splits)
     updated = Scoring(scores, points, matrix, labels, bins, contributions)
     plan = replace(plan, moved=int(trees.sum()), pairs=pairs, worded=len(fresh))
     return updated, plan

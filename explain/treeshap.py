@@ -9,6 +9,8 @@ would simply call `pred_contrib` back).
 from __future__ import annotations
 
 import queue
+import threading
+import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -107,14 +109,32 @@ def tree_contributions(model: ScoringModel, matrix: np.ndarray, tree: int) -> np
     )
 
 
-def booster_copies(model: ScoringModel, count: int) -> list[lgb.Booster]:
-    """The model's booster and `count - 1` copies of it.
+@dataclass
+class _Copies:
+    idle: queue.SimpleQueue  # copies not in use
+    made: int = 0
 
-    A LightGBM prediction sets the booster's iteration range for the call, so per-tree calls
-    running side by side need a booster each.
+
+_COPIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_COPIES_LOCK = threading.Lock()
+
+
+def idle_copies(model: ScoringModel, count: int) -> queue.SimpleQueue:
+    """A queue of copies of the model's booster (at least `count` made), kept with the booster.
+
+    Callers take a copy for a per-tree call and put it back. The model's own booster is never
+    among them, so request paths predicting with it are not disturbed.
     """
-    text = model.booster.model_to_string() if count > 1 else ""
-    return [model.booster] + [lgb.Booster(model_str=text) for _ in range(count - 1)]
+    with _COPIES_LOCK:
+        copies = _COPIES.get(model.booster)
+        if copies is None:
+            copies = _COPIES[model.booster] = _Copies(queue.SimpleQueue())
+        if copies.made < count:
+            text = model.booster.model_to_string()
+            for _ in range(count - copies.made):
+                copies.idle.put(lgb.Booster(model_str=text))
+            copies.made = count
+        return copies.idle
 
 
 def update_contributions(
@@ -143,16 +163,14 @@ def apply_updates(
     """`update_contributions` for updates built by `makers`, and the TreeSHAP rows evaluated.
 
     With `model.num_threads` > 1, trees are built and explained on that many threads (one
-    LightGBM thread and one booster copy each), so one tree's pattern search overlaps another's
+    LightGBM thread and one of `idle_copies` each), so one tree's pattern search overlaps another's
     TreeSHAP; the results are added in tree order either way.
     """
     out = contributions.copy()
     width = out.shape[1]
     flat = out.reshape(-1)
     threads = min(model.num_threads, len(makers))
-    idle: queue.SimpleQueue[lgb.Booster] = queue.SimpleQueue()
-    for booster in booster_copies(model, threads) if threads > 1 else []:
-        idle.put(booster)
+    idle = idle_copies(model, threads) if threads > 1 else None
 
     def explained(make: Callable[[], TreeUpdate]) -> tuple[TreeUpdate, np.ndarray]:
         update = make()

@@ -23,9 +23,10 @@ from explain.rescoring import (
     tree_keys,
     tree_sides,
     tree_splits,
+    tree_tables,
     tree_updates,
 )
-from explain.treeshap import tree_contributions, update_contributions
+from explain.treeshap import idle_copies, tree_contributions, update_contributions
 
 
 @pytest.fixture()
@@ -316,3 +317,22 @@ def test_per_tree_calls_on_two_threads_give_the_same_contributions(churn_model, 
     np.testing.assert_array_equal(one, two)
     full = churn_model.booster.predict(new, pred_contrib=True)
     np.testing.assert_allclose(two, full, rtol=0, atol=1e-9)
+
+
+def test_tree_tables_and_booster_copies_are_made_once_per_booster(churn_model, accounts) -> None:
+    """Incremental rescoring reads the trees once per model; its copies are never the model's."""
+    first = tree_tables(churn_model)
+    assert tree_tables(replace(churn_model, num_threads=2)) is first  # same booster, same tables
+    matrix = churn_model.matrix(accounts)
+    bins = split_bins(matrix, first.thresholds)
+    assert bins.max() + 1 < first.width  # every bin of the model's matrices has a lookup slot
+    fresh = tree_keys(first.tables, first.width)
+    assert all(np.array_equal(a.lookup, b.lookup) for a, b in zip(first.keys, fresh, strict=True))
+    idle = idle_copies(churn_model, 2)
+    assert idle_copies(churn_model, 2) is idle
+    copies = [idle.get_nowait(), idle.get_nowait()]
+    assert idle.empty() and all(c is not churn_model.booster for c in copies)
+    for copy in copies:  # a copy explains a tree exactly as the model's booster does
+        mine = copy.predict(matrix[:50], pred_contrib=True, start_iteration=5, num_iteration=1)
+        np.testing.assert_array_equal(mine, tree_contributions(churn_model, matrix[:50], 5))
+        idle.put(copy)
