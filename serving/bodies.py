@@ -21,6 +21,7 @@ from pydantic_core import from_json
 
 from serving.reasons import change_reasons
 from serving.schemas.responses import ChurnRisk, WinProbability
+from serving.store import SCORES_COLUMNS
 from serving.views import score_view
 
 SCHEMAS: dict[str, type[BaseModel]] = {"churn": ChurnRisk, "deal_win": WinProbability}
@@ -28,21 +29,10 @@ CHUNK = 2048  # rows converted and dumped together; bounds the transient objects
 # Rows between GIL releases (~3 ms of work): requests waiting on the event loop get in sooner than
 # the interpreter's 5 ms switch interval while a refresh builds a run's bodies in a worker thread.
 YIELD_EVERY = 32
+# A stored row's columns: the scores table's, without those a body does not show, then the
+# previous scoring's (joined in by the snapshot).
 ROW_COLUMNS = (
-    "entity_id",
-    "account_id",
-    "as_of",
-    "probability",
-    "band",
-    "percentile",
-    "base_probability",
-    "model_version",
-    "segment",
-    "owner_rep_id",
-    "team",
-    "stage",
-    "value",
-    "value_at_risk",
+    *(c for c in SCORES_COLUMNS if c not in ("target", "reasons", "scored_at")),
     "previous_as_of",
     "previous_probability",
     "previous_model_version",
