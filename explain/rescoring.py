@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import gc
 import math
-import threading
-import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -33,7 +31,7 @@ import pandas as pd
 from explain.common import Registry, feature_info, format_points, lookup, target_phrase
 from explain.model import ScoringModel, apportion
 from explain.reasons import describe
-from explain.treeshap import TreeUpdate, apply_updates
+from explain.treeshap import TreeUpdate, apply_updates, kept_with
 
 SCORE_COLUMNS = ("probability", "reasons_up", "reasons_down")
 ZERO = 1e-35  # LightGBM's kZeroThreshold: |x| at or below it counts as zero
@@ -227,26 +225,22 @@ class TreeTables:
     width: int  # exceeds every bin + 1 a matrix of the model can give
 
 
-_TREE_TABLES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_TREE_TABLES_LOCK = threading.Lock()
-
-
 def tree_tables(model: ScoringModel) -> TreeTables:
     """The model's `TreeTables`, built on first use and kept as long as its booster lives."""
-    with _TREE_TABLES_LOCK:
-        found = _TREE_TABLES.get(model.booster)
-        if found is None:
-            splits = tree_splits(model)
-            thresholds = split_thresholds(model, splits)
-            tables = side_tables(splits, thresholds)
-            width = 2 + max(
-                [2 * len(c) + 1 for c in thresholds if c is not None]
-                + [len(levels) for levels in model.categories.values()]
-                + [0]
-            )
-            found = TreeTables(splits, thresholds, tables, tree_keys(tables, width), width)
-            _TREE_TABLES[model.booster] = found
-        return found
+    return kept_with(model.booster, "tree_tables", partial(build_tree_tables, model))
+
+
+def build_tree_tables(model: ScoringModel) -> TreeTables:
+    """Read the model's trees into `TreeTables`."""
+    splits = tree_splits(model)
+    thresholds = split_thresholds(model, splits)
+    tables = side_tables(splits, thresholds)
+    width = 2 + max(
+        [2 * len(c) + 1 for c in thresholds if c is not None]
+        + [len(levels) for levels in model.categories.values()]
+        + [0]
+    )
+    return TreeTables(splits, thresholds, tables, tree_keys(tables, width), width)
 
 
 def tree_updates(bins: np.ndarray, moved: np.ndarray, keys: list[TreeKeys]) -> list[TreeUpdate]:

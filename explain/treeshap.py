@@ -15,6 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
+from typing import TypeVar
 
 import lightgbm as lgb
 import numpy as np
@@ -109,14 +110,24 @@ def tree_contributions(model: ScoringModel, matrix: np.ndarray, tree: int) -> np
     )
 
 
+T = TypeVar("T")
+_KEPT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_KEPT_LOCK = threading.Lock()
+
+
+def kept_with(booster: lgb.Booster, kind: str, build: Callable[[], T]) -> T:
+    """`build()` for `booster`, made on first use and kept (per `kind`) while the booster lives."""
+    with _KEPT_LOCK:
+        kept = _KEPT.setdefault(booster, {})
+        if kind not in kept:
+            kept[kind] = build()
+        return kept[kind]
+
+
 @dataclass
 class _Copies:
     idle: queue.SimpleQueue  # copies not in use
     made: int = 0
-
-
-_COPIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_COPIES_LOCK = threading.Lock()
 
 
 def idle_copies(model: ScoringModel, count: int) -> queue.SimpleQueue:
@@ -125,16 +136,14 @@ def idle_copies(model: ScoringModel, count: int) -> queue.SimpleQueue:
     Callers take a copy for a per-tree call and put it back. The model's own booster is never
     among them, so request paths predicting with it are not disturbed.
     """
-    with _COPIES_LOCK:
-        copies = _COPIES.get(model.booster)
-        if copies is None:
-            copies = _COPIES[model.booster] = _Copies(queue.SimpleQueue())
+    copies = kept_with(model.booster, "copies", lambda: _Copies(queue.SimpleQueue()))
+    with _KEPT_LOCK:
         if copies.made < count:
             text = model.booster.model_to_string()
             for _ in range(count - copies.made):
                 copies.idle.put(lgb.Booster(model_str=text))
             copies.made = count
-        return copies.idle
+    return copies.idle
 
 
 def update_contributions(
