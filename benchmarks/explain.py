@@ -37,8 +37,10 @@ them is printed separately.
 Without a champion, the synthetic day gives the share of accounts with new activity on one day of
 a 2k-account simulation three features replaced by other accounts' values.
 
-Goals: one account's score and reasons < 2 ms p50; full rescoring of 50k accounts with reasons
-< 60 s; incremental rescoring after one day of new activity >= 10x faster than full.
+Goals: one account's score and reasons < 2 ms p50 (checked on the path the service runs for an
+on-demand score, `serving.live`; the one-row DataFrame path is printed beside it); full
+rescoring of 50k accounts with reasons < 60 s; incremental rescoring after one day of new
+activity >= 10x faster than full.
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ from explain.model import Calibrator, ScoringModel
 from explain.reasons import reasons
 from explain.rescoring import rescore_changed, rescore_incremental, score_rows, tree_tables
 from features.registry import Feature
+from serving.live import prepare
+from serving.reasons import matrix_reasons, registry_map
 
 
 @dataclass
@@ -184,27 +188,50 @@ def batch_shap(setup: Setup, rows: int) -> None:
 
 
 def single_row(setup: Setup, calls: int = 1000, label: str = "") -> float:
-    """p50/p99 of one account's score + reasons (from a DataFrame row), and of a prepared row."""
+    """p50/p99 of one account's score + reasons, 1 LightGBM thread: as the service computes them
+    (`serving.live`: every latest row encoded once per model, then per request the account's
+    prepared row -> `explain_matrix` -> `matrix_reasons`), from a one-row DataFrame through the
+    library's `explain.reasons.reasons`, and a prepared row's explanation without reasons.
+    Returns the service path's p50 (ms)."""
     setup.model.num_threads = 1
-    rows = [setup.frame.iloc[[i % len(setup.frame)]] for i in range(calls)]
-    matrix = setup.model.matrix(setup.frame.head(calls))
-    samples = {"score + reasons": [], "explain a prepared row": []}
-    for row in rows[:50]:
-        reasons(setup.model, row, setup.registry)  # warm-up
-    for i, row in enumerate(rows):
-        start = time.perf_counter()
-        reasons(setup.model, row, setup.registry)
-        samples["score + reasons"].append(time.perf_counter() - start)
-        start = time.perf_counter()
-        setup.model.explain_matrix(matrix[i % len(matrix) : i % len(matrix) + 1])
-        samples["explain a prepared row"].append(time.perf_counter() - start)
+    frame = setup.frame.head(calls).reset_index(drop=True)
+    prepared = prepare(setup.model, frame)
+    ids = frame["account_id"].astype(str).tolist()
+    served = registry_map(setup.registry)
+    names, target = setup.model.feature_names, setup.model.target
+
+    def as_served(i: int) -> list:
+        matrix, values = prepared.row(ids[i])
+        explanation = setup.model.explain_matrix(matrix)
+        return matrix_reasons(explanation.point_values, values, names, target, served)
+
+    rows = [frame.iloc[[i]] for i in range(len(frame))]
+    calls_by = {
+        "score + reasons, as served (prepared row)": as_served,
+        "score + reasons from a one-row DataFrame (explain.reasons.reasons)": lambda i: reasons(
+            setup.model, rows[i], setup.registry
+        ),
+        "explain a prepared row (no reasons)": lambda i: setup.model.explain_matrix(
+            prepared.row(ids[i])[0]
+        ),
+    }
+    samples: dict[str, list[float]] = {name: [] for name in calls_by}
+    for fn in calls_by.values():
+        for i in range(50):
+            fn(i)  # warm-up
+    for n in range(calls):
+        for name, fn in calls_by.items():  # interleaved: the machine's drift hits all alike
+            start = time.perf_counter()
+            fn(n % len(rows))
+            samples[name].append(time.perf_counter() - start)
     for name, values in samples.items():
         ms = np.asarray(values) * 1000
         print(
             f"single row{label}, 1 thread, {name}: p50 {np.percentile(ms, 50):.2f} ms · "
             f"p99 {np.percentile(ms, 99):.2f} ms"
         )
-    return float(np.percentile(np.asarray(samples["score + reasons"]) * 1000, 50))
+    first = next(iter(samples))
+    return float(np.percentile(np.asarray(samples[first]) * 1000, 50))
 
 
 def day_share(seed: int = 7) -> float:
@@ -390,7 +417,7 @@ def main() -> None:
     how = "only accounts with new events" if events_s else "every account"
     print(
         f"goals (load average {os.getloadavg()[0]:.1f}): "
-        f"single-row p50 < 2 ms: {'met' if p50 < 2 else 'MISSED'} ({p50:.2f} ms) · "
+        f"single-row p50 < 2 ms as served: {'met' if p50 < 2 else 'MISSED'} ({p50:.2f} ms) · "
         f"full < 60 s: {'met' if full_s < 60 else 'MISSED'} ({full_s:.1f} s) · "
         f"incremental >= 10x: {'met' if ratio >= 10 else 'MISSED'} ({ratio:.1f}x, {how}; "
         f"every account brought up to date: {full_s / inc_s:.1f}x)"
