@@ -177,8 +177,11 @@ def feature_frame(
 
 
 def to_frame(expr: ir.Table, entity: Entity, feats: list[Feature]) -> pd.DataFrame:
-    """Execute and shape: keys, `cutoff` (naive-UTC midnight), features with stable dtypes."""
-    frame = expr.to_pandas()
+    """Execute and shape: keys, `cutoff` (naive-UTC midnight), features with stable dtypes.
+
+    Fetched as Arrow and converted by pyarrow: Ibis's `to_pandas` converts column by column in
+    Python (0.7-1.0 s for the subset's 944k rows, against 0.1 s); dtypes are set here anyway."""
+    frame = expr.to_pyarrow().to_pandas()
     frame.insert(1 if entity == "account" else 2, "cutoff", day_to_timestamp(frame.pop("c_day")))
     for f in feats:
         if f.kind == "numeric":

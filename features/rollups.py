@@ -25,7 +25,14 @@ import pandas as pd
 from ibis import _
 
 from features import prep
-from features.timeline import US_PER_DAY, cutoff_day, cutoff_table, normalise_cutoffs
+from features.timeline import (
+    US_PER_DAY,
+    cutoff_day,
+    cutoff_table,
+    day_number,
+    micros,
+    normalise_cutoffs,
+)
 
 WINDOW = 90  # the longest activity window; 30-day figures are taken inside it
 CASE_WINDOW = 180
@@ -122,8 +129,10 @@ class Context:
 
     @cached_property
     def day_map(self) -> pd.DataFrame:
-        """Which cutoffs see each day's activity (see `day_map`), from the first activity on."""
-        first = self.activities.occ_day.min().to_pyarrow().as_py()
+        """Which cutoffs see each day's activity (see `day_map`), from the first activity on
+        (read off the raw table: the prepared one would join accounts for a single minimum)."""
+        raw = self.con.table("activities")
+        first = day_number(micros(raw.occurred_at.min())).to_pyarrow().as_py()
         return day_map(self.cutoffs, first if first is not None else 0)
 
     @cached_property
@@ -261,7 +270,7 @@ def spans(days: pd.DataFrame, cutoffs: list) -> ir.Table:
     rows = [(lo, h30, h90, i) for lo, h30, h90 in sorted(keys) for i in range(lo, h90 + 1)]
     frame = pd.DataFrame(rows, columns=["lo", "hi30", "hi90", "idx"], dtype="int64")
     frame["c_day"] = cuts[frame["idx"].to_numpy()]
-    frame["recent"] = (frame["idx"] <= frame["hi30"]).astype("int64")
+    frame["recent"] = (frame["idx"] <= frame["hi30"]).astype("float64")
     return ibis.memtable(frame.drop(columns="idx"))
 
 
@@ -311,7 +320,7 @@ def activity_buckets(ctx: Context) -> ir.Table:
         measures = {k: v for k, v in measures.items() if {f"a90_{k}", f"a30_{k}"} & ctx.needed}
         lasts = {k: v for k, v in lasts.items() if f"run_{k}" in ctx.needed}
     return t.group_by(["acc_key", "lo", "lo_day", "hi30", "hi90"]).aggregate(
-        **{k: v.sum() for k, v in measures.items()},
+        **{k: v.sum().cast("float64") for k, v in measures.items()},
         **{f"last_{k}": v for k, v in lasts.items()},
     )
 
@@ -467,7 +476,11 @@ def gaps(ctx: Context) -> ir.Table:
     d = d.filter(d.p_day.notnull())
     start = ibis.greatest(d.lo, d.p_lo)
     pairs = d.filter(start <= d.p_hi90).select(
-        "acc_key", gap=d.occ_day - d.p_day, lo=start, hi30=d.p_hi30, hi90=d.p_hi90
+        "acc_key",
+        gap=(d.occ_day - d.p_day).cast("float64"),
+        lo=start,
+        hi30=d.p_hi30,
+        hi90=d.p_hi90,
     )
     runs = pairs.group_by(["acc_key", "lo", "hi30", "hi90"]).aggregate(
         n=_.gap.count(), total=_.gap.sum(), sq=(_.gap * _.gap).sum(), top=_.gap.max()
@@ -499,7 +512,10 @@ def gaps(ctx: Context) -> ir.Table:
     ).select(broken.acc_key, g.occ_day, broken.c_day)
     by_window = ibis.window(group_by=[days.acc_key, days.c_day], order_by=days.occ_day)
     prev = days.occ_day.lag().over(by_window)
-    days = days.mutate(gap=days.occ_day - prev, recent=_n(prev >= days.c_day - 30))
+    days = days.mutate(
+        gap=(days.occ_day - prev).cast("float64"),
+        recent=_n(prev >= days.c_day - 30).cast("float64"),
+    )
     days = days.filter(days.gap.notnull())
     slow = days.group_by(["acc_key", "c_day"]).aggregate(**_gap_stats(days))
     return fast.anti_join(broken, ["acc_key", "c_day"]).union(slow)
