@@ -473,17 +473,27 @@ def gaps(ctx: Context) -> ir.Table:
         p_hi30=d.hi30.lag().over(w),
         p_hi90=d.hi90.lag().over(w),
     )
-    d = d.filter(d.p_day.notnull())
     start = ibis.greatest(d.lo, d.p_lo)
-    pairs = d.filter(start <= d.p_hi90).select(
+    # Cutoffs lo..min(hi90, p_lo - 1) see the day but not yet its predecessor ("hidden"). Every
+    # day has lo <= hi90, so such a pair passes the filter below: the hidden ranges ride along
+    # in the run sums (widened to one range per run), and the lags feed one consumer only.
+    hidden = d.p_lo > d.lo
+    pairs = d.filter(d.p_day.notnull() & (start <= d.p_hi90)).select(
         "acc_key",
         gap=(d.occ_day - d.p_day).cast("float64"),
         lo=start,
         hi30=d.p_hi30,
         hi90=d.p_hi90,
+        h_first=ibis.ifelse(hidden, d.lo, None),
+        h_last=ibis.ifelse(hidden, ibis.least(d.hi90, d.p_lo - 1), None),
     )
     runs = pairs.group_by(["acc_key", "lo", "hi30", "hi90"]).aggregate(
-        n=_.gap.count(), total=_.gap.sum(), sq=(_.gap * _.gap).sum(), top=_.gap.max()
+        n=_.gap.count(),
+        total=_.gap.sum(),
+        sq=(_.gap * _.gap).sum(),
+        top=_.gap.max(),
+        h_first=_.h_first.min(),
+        h_last=_.h_last.max(),
     )
     j = runs.join(span, ["lo", "hi30", "hi90"])
     fast = j.group_by(["acc_key", "c_day"]).aggregate(
@@ -495,13 +505,12 @@ def gaps(ctx: Context) -> ir.Table:
         g30_sum=(j.total * j.recent).sum(),
         g30_sq=(j.sq * j.recent).sum(),
     )
-    # Cutoffs lo..min(hi90, p_lo - 1) see the day but not yet its predecessor.
+    # (account, cutoff) pairs where a hidden predecessor may change the window's sequence (a
+    # superset: recomputing an unaffected pair gives the same figures).
     cut = cutoff_index(ctx.cutoffs)
-    hidden = d.filter(d.p_lo > d.lo).select(
-        "acc_key", first=_.lo, last=ibis.least(_.hi90, _.p_lo - 1)
-    )
+    late = runs.filter(runs.h_first.notnull())
     broken = (
-        hidden.join(cut, [cut.idx >= hidden.first, cut.idx <= hidden["last"]])
+        late.join(cut, [cut.idx >= late.h_first, cut.idx <= late.h_last])
         .select("acc_key", "idx", "c_day")
         .distinct()
     )
