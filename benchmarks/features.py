@@ -154,7 +154,8 @@ def load_activities(path: Path) -> pd.DataFrame:
 
 
 def pandas_subset(acts: pd.DataFrame, cutoffs: list[pd.Timestamp]) -> pd.DataFrame:
-    """The subset in plain vectorised pandas: per cutoff, filter, group, aggregate."""
+    """The subset in plain vectorised pandas: per cutoff, filter, group, aggregate. Same figures
+    as the engine (tests/features/test_against_pandas.py)."""
     a = acts[acts["type"].isin(TOUCH)]
     occ_day = (a["occurred_at"].values.astype("datetime64[D]")).astype("int64")
     seen = np.maximum(a["occurred_at"].values, a["logged_at"].fillna(a["occurred_at"]).values)
@@ -192,10 +193,17 @@ def pandas_subset(acts: pd.DataFrame, cutoffs: list[pd.Timestamp]) -> pd.DataFra
         )
         gap = days.groupby("account_id")["occ_day"].diff()
         days = days.assign(gap=gap, recent=days.occ_day.shift(1) >= c - 30)
-        f["touch_gap_variability_90d"] = days.groupby("account_id")["gap"].std(ddof=0)
-        f["touch_gap_variability_30d"] = days[days.recent].groupby("account_id")["gap"].std(ddof=0)
+        f["touch_gap_variability_90d"] = gap_spread(days)
+        f["touch_gap_variability_30d"] = gap_spread(days[days.recent])
         out.append(f.assign(cutoff=cutoff))
     return pd.concat(out)
+
+
+def gap_spread(days: pd.DataFrame) -> pd.Series:
+    """Population standard deviation of each account's gaps; empty under 2 gaps (the registry's
+    definition)."""
+    g = days.groupby("account_id")["gap"]
+    return g.std(ddof=0).where(g.count() >= 2)
 
 
 FT_SCRIPT = r"""
