@@ -82,8 +82,10 @@ def run_part(part: str, path: Path, n_cutoffs: int) -> dict:
     if part == "subset":
         return measure(lambda: run_registry(path, cutoffs, only=SUBSET))
     if part == "pandas":
+        start = time.perf_counter()
         acts = load_activities(path)
-        return measure(lambda: {"rows": len(pandas_subset(acts, cutoffs))})
+        loaded = time.perf_counter() - start
+        return measure(lambda: {"rows": len(pandas_subset(acts, cutoffs))}) | {"load_s": loaded}
     raise ValueError(f"unknown part {part!r}")
 
 
@@ -145,10 +147,11 @@ def run_registry(path: Path, cutoffs: list[pd.Timestamp], only: list[str] | None
 
 
 def load_activities(path: Path) -> pd.DataFrame:
+    """The columns the pandas subset reads, through Arrow (2.5 s at 50k; DuckDB's `.df()` took
+    6.4-8.2 s)."""
     con = duckdb.connect(str(path), read_only=True)
-    frame = con.execute(
-        "select account_id, occurred_at, logged_at, type, outcome, duration_s from activities"
-    ).df()
+    query = "select account_id, occurred_at, logged_at, type, outcome, duration_s from activities"
+    frame = con.sql(query).to_arrow_table().to_pandas()
     con.close()
     return frame
 
@@ -328,7 +331,9 @@ def main(argv: list[str] | None = None) -> None:
         f"subset ({len(SUBSET)} features): rollup engine {duck['seconds']:.1f} s "
         f"({duck['cpu_seconds']:.0f} s CPU, {duck['load']}), pandas {pand['seconds']:.1f} s "
         f"({pand['cpu_seconds']:.0f} s CPU, {pand['load']}) -> "
-        f"{pand['seconds'] / duck['seconds']:.1f}x faster (goal >= 3x)"
+        f"{pand['seconds'] / duck['seconds']:.1f}x faster (goal >= 3x; pandas's time leaves out "
+        f"reading the warehouse, ours does not. With its read, {pand['load_s']:.1f} s through "
+        f"Arrow: {(pand['seconds'] + pand['load_s']) / duck['seconds']:.1f}x)"
     )
 
     if args.skip_featuretools:
