@@ -9,7 +9,8 @@ well-vectorised pandas implementation, and featuretools DFS (own virtualenv, pan
 
 The simulation is written to a DuckDB file once (reused on later runs unless --rebuild); each
 measured part then runs in a fresh process (`--part`), so its peak memory (the process's
-high-water RSS) is the feature build's own, not the simulator's.
+high-water RSS) is the feature build's own, not the simulator's. The subset and pandas run
+`--repeat` times, alternated, and the medians are compared (the machine's speed drifts).
 """
 
 from __future__ import annotations
@@ -71,6 +72,11 @@ def in_fresh_process(part: str, path: Path, n_cutoffs: int) -> dict:
     out = json.loads(done.stdout.strip().splitlines()[-1])
     out["load"] = f"load {before:.1f}->{os.getloadavg()[0]:.1f}"
     return out
+
+
+def median_run(results: list[dict]) -> dict:
+    """The run with the median wall time."""
+    return sorted(results, key=lambda r: r["seconds"])[len(results) // 2]
 
 
 def run_part(part: str, path: Path, n_cutoffs: int) -> dict:
@@ -293,6 +299,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--cutoffs", type=int, default=24)
     parser.add_argument("--ft-activities", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3, help="Alternated subset/pandas runs.")
     parser.add_argument("--skip-featuretools", action="store_true")
     parser.add_argument("--rebuild", action="store_true", help="Simulate again even if cached.")
     parser.add_argument("--part", help=argparse.SUPPRESS)
@@ -325,15 +332,23 @@ def main(argv: list[str] | None = None) -> None:
         f"{res['values'] / secs:,.0f} feature values/s; {res['load']})  goal < 60 s, < 4 GB"
     )
 
-    duck = in_fresh_process("subset", path, args.cutoffs)
-    pand = in_fresh_process("pandas", path, args.cutoffs)
+    # Alternated repeats: this machine's speed drifts by up to a third within minutes, so each
+    # side's median comes from the same stretch of time as the other's.
+    runs: dict[str, list[dict]] = {"subset": [], "pandas": []}
+    for _ in range(args.repeat):
+        for part, done in runs.items():
+            done.append(in_fresh_process(part, path, args.cutoffs))
+    duck, pand = (median_run(runs[part]) for part in ("subset", "pandas"))
+    pairs = zip(runs["subset"], runs["pandas"], strict=True)
+    ratios = [p["seconds"] / d["seconds"] for d, p in pairs]
     print(
-        f"subset ({len(SUBSET)} features): rollup engine {duck['seconds']:.1f} s "
-        f"({duck['cpu_seconds']:.0f} s CPU, {duck['load']}), pandas {pand['seconds']:.1f} s "
-        f"({pand['cpu_seconds']:.0f} s CPU, {pand['load']}) -> "
-        f"{pand['seconds'] / duck['seconds']:.1f}x faster (goal >= 3x; pandas's time leaves out "
-        f"reading the warehouse, ours does not. With its read, {pand['load_s']:.1f} s through "
-        f"Arrow: {(pand['seconds'] + pand['load_s']) / duck['seconds']:.1f}x)"
+        f"subset ({len(SUBSET)} features), median of {args.repeat} alternated runs: rollup engine "
+        f"{duck['seconds']:.1f} s ({duck['cpu_seconds']:.0f} s CPU, {duck['load']}), pandas "
+        f"{pand['seconds']:.1f} s ({pand['cpu_seconds']:.0f} s CPU, {pand['load']}) -> "
+        f"{pand['seconds'] / duck['seconds']:.1f}x faster (goal >= 3x; run by run "
+        f"{', '.join(f'{r:.1f}x' for r in ratios)}). pandas's time leaves out reading the "
+        f"warehouse, ours does not; with its read ({pand['load_s']:.1f} s through Arrow): "
+        f"{(pand['seconds'] + pand['load_s']) / duck['seconds']:.1f}x"
     )
 
     if args.skip_featuretools:
@@ -344,14 +359,15 @@ def main(argv: list[str] | None = None) -> None:
         return
     small = home / "features_ft_subset.duckdb"
     subset_warehouse(path, small, keep)
-    res = in_fresh_process("subset", small, args.cutoffs)
+    res = median_run([in_fresh_process("subset", small, args.cutoffs) for _ in range(args.repeat)])
     small_s = res["seconds"]
     ours = res["values"] / small_s
     theirs = ft["rows"] * ft["features"] / ft["seconds"]
     print(
         f"featuretools DFS on {len(ft_acts):,} activities: {ft['seconds']:.1f} s for "
         f"{ft['rows']:,} rows x {ft['features']} features ({theirs:,.0f} values/s); "
-        f"rollup engine {small_s:.1f} s ({ours:,.0f} values/s, {res['load']}) -> "
+        f"rollup engine {small_s:.1f} s (median of {args.repeat}; {ours:,.0f} values/s, "
+        f"{res['load']}) -> "
         f"{ours / theirs:.1f}x faster "
         f"per feature value (goal >= 30x)"
     )
