@@ -257,6 +257,29 @@ def day_map(cutoffs: list, first_day: int) -> pd.DataFrame:
     )
 
 
+def with_runs(ctx: Context, t: ir.Table, lo_day: bool = False) -> ir.Table:
+    """Activity rows with their run of cutoffs (`lo`, and `lo_day` if asked, from the visible
+    day; `hi30`, `hi90` from the day it occurred; see `day_map`); rows whose days fall outside the
+    map are left out.
+
+    The map's columns are looked up as array literals indexed by day, not joined: a join's build
+    side follows DuckDB's row estimates, and after a selective filter it once hashed the 8M
+    activities instead of the map's ~900 days (0.76 s of CPU against 0.15 s).
+    """
+    m = ctx.day_map
+    first, last = int(m["day"].iloc[0]), int(m["day"].iloc[-1])
+    t = t.filter(t.vis_day.between(first, last) & t.occ_day.between(first, last))
+
+    def lookup(column: str, day: ir.IntegerValue) -> ir.IntegerValue:
+        offset = (day - first).cast("int32")  # Spark's element_at takes an INT
+        return ibis.literal(m[column].tolist(), type="array<int64>")[offset]
+
+    runs = {"lo": lookup("lo", t.vis_day)}
+    if lo_day:
+        runs["lo_day"] = lookup("lo_day", t.vis_day)
+    return t.mutate(**runs, hi30=lookup("hi30", t.occ_day), hi90=lookup("hi90", t.occ_day))
+
+
 def spans(days: pd.DataFrame, cutoffs: list) -> ir.Table:
     """(lo, hi30, hi90) -> one row per cutoff index lo..hi90 it covers, with `c_day` and
     `recent` (1 when that cutoff's 30-day window holds it too: index <= hi30).
@@ -281,11 +304,7 @@ def activity_buckets(ctx: Context) -> ir.Table:
     Events visible only after the last cutoff fall out; `last_*` keep the latest day of a touch,
     a connected call and usage, for `recency` (all history).
     """
-    t = ctx.activities
-    m = ibis.memtable(ctx.day_map)
-    seen = m.select(v_day=_.day, lo=_.lo, lo_day=_.lo_day)
-    occurred = m.select(o_day=_.day, hi30=_.hi30, hi90=_.hi90)
-    t = t.join(seen, t.vis_day == seen.v_day).join(occurred, t.occ_day == occurred.o_day)
+    t = with_runs(ctx, ctx.activities, lo_day=True)
     touch = t.kind.isin(prep.TOUCH_TYPES)
     call = t.kind == "call"
     connected = call & (t.result == "connected")
@@ -421,11 +440,7 @@ def windowed_touches(ctx: Context) -> ir.Table:
     """Touches with the run of cutoffs that sees them (see `day_map`): `lo`, the index of the first
     cutoff after the day the touch became visible; `hi30` / `hi90`, the index of the last cutoff
     whose 30 / 90-day window holds the day it occurred. Touches no window holds are left out."""
-    t = ctx.activities.filter(ctx.activities.kind.isin(prep.TOUCH_TYPES))
-    m = ibis.memtable(ctx.day_map)
-    seen = m.select(v_day=_.day, lo=_.lo)
-    occurred = m.select(o_day=_.day, hi30=_.hi30, hi90=_.hi90)
-    t = t.join(seen, t.vis_day == seen.v_day).join(occurred, t.occ_day == occurred.o_day)
+    t = with_runs(ctx, ctx.activities.filter(ctx.activities.kind.isin(prep.TOUCH_TYPES)))
     return t.filter(t.lo <= t.hi90)
 
 
