@@ -24,7 +24,7 @@ from ibis.backends import BaseBackend
 from barometer.settings import DEFAULT_STAGE_ORDER
 from features import prep
 from features.rollups import Context
-from features.sources import Engine, available, open_frames
+from features.sources import Engine, available, fetch, open_frames
 from features.timeline import US_PER_DAY, cutoff_table, day_to_timestamp, normalise_cutoffs
 
 ChurnDefinition = Literal["explicit", "inactivity"]
@@ -141,7 +141,7 @@ def churn_labels(
         expr = explicit_churn(con, cut, horizon_days)
     else:
         expr = inactivity_churn(con, cut, horizon_days, inactive_days, activity_types, end_us)
-    frame = expr.to_pandas()
+    frame = fetch(expr)
     frame["cutoff"] = day_to_timestamp(frame.pop("c_day"))
     frame["label_time"] = (frame["cutoff"] + pd.Timedelta(days=horizon_days)).astype(
         "datetime64[us]"
@@ -175,7 +175,7 @@ def deal_win_labels(
             label=ibis.ifelse(j.result == "won", 1, 0),
             label_time=j.closed_at,
         )
-        frame = expr.to_pandas()
+        frame = fetch(expr)
     finally:
         ctx.close()
     frame["cutoff"] = day_to_timestamp(frame.pop("c_day"))

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import ibis
+import ibis.expr.types as ir
 import pandas as pd
 from ibis.backends import BaseBackend
 
@@ -120,6 +121,13 @@ def tune_duckdb(con: BaseBackend, threads: int = 2, memory_limit: str = "3GB") -
         con.raw_sql(f"set memory_limit = '{memory_limit}'")
         con.raw_sql("set preserve_insertion_order = false")
     return con
+
+
+def fetch(expr: ir.Table) -> pd.DataFrame:
+    """Run `expr` and return it as a DataFrame, converted by pyarrow from the Arrow result: Ibis's
+    `to_pandas` converts column by column in Python (0.7-1.0 s for 944k rows, against 0.1 s).
+    Callers set their dtypes."""
+    return expr.to_pyarrow().to_pandas()
 
 
 def available(con: BaseBackend) -> set[str]:
