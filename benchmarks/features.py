@@ -303,7 +303,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--cutoffs", type=int, default=24)
     parser.add_argument("--ft-activities", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=3, help="Alternated subset/pandas runs.")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="Runs of our subset, alternated with pandas (as many) and featuretools (one fewer).",
+    )
     parser.add_argument("--skip-featuretools", action="store_true")
     parser.add_argument("--rebuild", action="store_true", help="Simulate again even if cached.")
     parser.add_argument("--part", help=argparse.SUPPRESS)
@@ -361,7 +366,8 @@ def main(argv: list[str] | None = None) -> None:
     command = featuretools_command(ft_acts, cutoffs, home)
     small = home / "features_ft_subset.duckdb"
     subset_warehouse(path, small, keep)
-    # Alternated like the pandas comparison: ours, theirs, ours, ... (--repeat of ours).
+    # Alternated like the pandas comparison: ours, theirs, ours, ... (--repeat of ours, one
+    # fewer of theirs, at least one).
     mine, theirs_runs = [], []
     for i in range(args.repeat):
         mine.append(in_fresh_process("subset", small, args.cutoffs))

@@ -96,7 +96,8 @@ def _mean(total: str, n: str) -> Callable[[Any], Any]:
 
 
 def _std(total: str, squares: str, n: str) -> Callable[[Any], Any]:
-    """Population standard deviation from integer sums (exact on every engine); needs 2+ values."""
+    """Population standard deviation from sums of whole numbers (exact in float64 on every
+    engine); needs 2+ values."""
 
     def expr(t: Any) -> Any:
         import ibis
