@@ -260,7 +260,20 @@ def day_map(cutoffs: list, first_day: int) -> pd.DataFrame:
 def with_runs(ctx: Context, t: ir.Table, lo_day: bool = False) -> ir.Table:
     """Activity rows with their run of cutoffs (`lo`, and `lo_day` if asked, from the visible
     day; `hi30`, `hi90` from the day it occurred; see `day_map`); rows whose days fall outside the
-    map are left out.
+    map are left out."""
+    m = ctx.day_map
+    first, last = int(m["day"].iloc[0]), int(m["day"].iloc[-1])
+    t = t.filter(t.vis_day.between(first, last) & t.occ_day.between(first, last))
+    lookups = {"lo": ("lo", "vis_day")}
+    if lo_day:
+        lookups["lo_day"] = ("lo_day", "vis_day")
+    lookups |= {"hi30": ("hi30", "occ_day"), "hi90": ("hi90", "occ_day")}
+    return day_lookup(ctx, t, lookups)
+
+
+def day_lookup(ctx: Context, t: ir.Table, lookups: dict[str, tuple[str, str]]) -> ir.Table:
+    """`t` with a column per `name: (map column, day column)`: the `day_map` column's value at
+    that day (days must lie within the map).
 
     The map's columns are arrays indexed by day, in a one-row table joined to every row, rather
     than a table joined on the day: a join's build side follows DuckDB's row estimates, and after
@@ -268,21 +281,17 @@ def with_runs(ctx: Context, t: ir.Table, lo_day: bool = False) -> ir.Table:
     CPU against 0.15 s). (Array literals instead took Ibis 0.2-0.4 s longer to compile.)
     """
     m = ctx.day_map
-    first, last = int(m["day"].iloc[0]), int(m["day"].iloc[-1])
-    t = t.filter(t.vis_day.between(first, last) & t.occ_day.between(first, last))
-    names = ["lo", "hi30", "hi90"] + (["lo_day"] if lo_day else [])
+    first = int(m["day"].iloc[0])
+    names = list(dict.fromkeys(column for column, _ in lookups.values()))
     maps = ibis.memtable(pd.DataFrame({f"map_{c}": [m[c].tolist()] for c in names}))
-    t = t.cross_join(maps)
+    j = t.cross_join(maps)
 
-    def lookup(column: str, day: ir.IntegerValue) -> ir.IntegerValue:
-        offset = (day - first).cast("int32")  # Spark's element_at takes an INT
-        return t[f"map_{column}"][offset]
+    def lookup(column: str, day: str) -> ir.IntegerValue:
+        offset = (j[day] - first).cast("int32")  # Spark's element_at takes an INT
+        return j[f"map_{column}"][offset]
 
-    runs = {"lo": lookup("lo", t.vis_day)}
-    if lo_day:
-        runs["lo_day"] = lookup("lo_day", t.vis_day)
-    runs |= {"hi30": lookup("hi30", t.occ_day), "hi90": lookup("hi90", t.occ_day)}
-    return t.mutate(**runs).drop(*[f"map_{c}" for c in names])
+    found = {name: lookup(column, day) for name, (column, day) in lookups.items()}
+    return j.mutate(**found).drop(*[f"map_{c}" for c in names])
 
 
 def spans(days: pd.DataFrame, cutoffs: list) -> ir.Table:
@@ -450,13 +459,10 @@ def windowed_touches(ctx: Context) -> ir.Table:
 
 
 def gap_days(ctx: Context) -> ir.Table:
-    """Touch days that enter some cutoff's 90-day window: (account, day, lo, hi30, hi90) with
-    `lo` from the day's first visible touch, so the day is in the windows of cutoffs lo..hi90.
-
-    Days never in any window are left out; that changes no window's sequence of days.
-    """
-    t = windowed_touches(ctx)
-    return t.group_by(["acc_key", "occ_day", "hi30", "hi90"]).aggregate(lo=t.lo.min())
+    """Touch days: (account, day, vis_day), the day's first visible touch (which gives the
+    smallest `lo`, see `day_map`)."""
+    t = ctx.activities.filter(ctx.activities.kind.isin(prep.TOUCH_TYPES))
+    return t.group_by(["acc_key", "occ_day"]).aggregate(vis_day=t.vis_day.min())
 
 
 def _gap_stats(rows: ir.Table) -> dict[str, ir.Value]:
@@ -484,21 +490,22 @@ def gaps(ctx: Context) -> ir.Table:
     The few (account, cutoff) pairs where a late-logged day hides a predecessor are recomputed
     from their own sorted days.
     """
-    d = ctx.gap_days
+    # Touch days with the run of cutoffs that sees them (lo..hi90). Days never in any window
+    # are left out; that changes no window's sequence of days.
+    d = with_runs(ctx, ctx.gap_days)
+    d = d.filter(d.lo <= d.hi90)
     span = spans(ctx.day_map, ctx.cutoffs)
     w = ibis.window(group_by=d.acc_key, order_by=d.occ_day)
-    d = d.mutate(
-        p_day=d.occ_day.lag().over(w),
-        p_lo=d.lo.lag().over(w),
-        p_hi30=d.hi30.lag().over(w),
-        p_hi90=d.hi90.lag().over(w),
-    )
+    d = d.mutate(p_day=d.occ_day.lag().over(w), p_lo=d.lo.lag().over(w))
+    # The predecessor's runs follow from its day (cheaper than two more lags).
+    d = d.filter(d.p_day.notnull())
+    d = day_lookup(ctx, d, {"p_hi30": ("hi30", "p_day"), "p_hi90": ("hi90", "p_day")})
     start = ibis.greatest(d.lo, d.p_lo)
     # Cutoffs lo..min(hi90, p_lo - 1) see the day but not yet its predecessor ("hidden"). Every
     # day has lo <= hi90, so such a pair passes the filter below: the hidden ranges ride along
     # in the run sums (widened to one range per run), and the lags feed one consumer only.
     hidden = d.p_lo > d.lo
-    pairs = d.filter(d.p_day.notnull() & (start <= d.p_hi90)).select(
+    pairs = d.filter(start <= d.p_hi90).select(
         "acc_key",
         gap=(d.occ_day - d.p_day).cast("float64"),
         lo=start,
@@ -534,11 +541,12 @@ def gaps(ctx: Context) -> ir.Table:
         .select("acc_key", "idx", "c_day")
         .distinct()
     )
-    # Each broken pair's own window: the account's days seen by cutoff `idx` (lo <= idx <= hi90).
+    # Each broken pair's own window: the account's touch days seen by that cutoff.
     g = ctx.gap_days
-    days = broken.join(
-        g, [broken.acc_key == g.acc_key, g.lo <= broken.idx, g.hi90 >= broken.idx]
-    ).select(broken.acc_key, g.occ_day, broken.c_day)
+    seen = [g.vis_day < broken.c_day, g.occ_day >= broken.c_day - WINDOW]
+    days = broken.join(g, [broken.acc_key == g.acc_key, *seen]).select(
+        broken.acc_key, g.occ_day, broken.c_day
+    )
     by_window = ibis.window(group_by=[days.acc_key, days.c_day], order_by=days.occ_day)
     prev = days.occ_day.lag().over(by_window)
     days = days.mutate(
