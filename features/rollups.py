@@ -73,14 +73,12 @@ class Context:
     made: list = field(default_factory=list)
     scratch: tuple[str, Path] | None = None
     needed: frozenset[str] | None = None  # wide columns the selected features read; None: all
-    dry: bool = False  # build expressions only: nothing is computed or written
     lazy: bool = False  # nothing is materialised: the final query computes everything at once
     prefix: str = field(default_factory=lambda: f"_feat_{uuid.uuid4().hex[:8]}_")
 
     def materialise(self, name: str, table: ir.Table) -> ir.Table:
-        """Compute `table` now and return it as a table of the backend (as is when dry or
-        lazy)."""
-        if self.dry or self.lazy:
+        """Compute `table` now and return it as a table of the backend (as is when lazy)."""
+        if self.lazy:
             return table
         full = self.prefix + name
         if self.con.name == "duckdb" and self.scratch is None:
@@ -536,11 +534,9 @@ def gaps(ctx: Context) -> ir.Table:
     # superset: recomputing an unaffected pair gives the same figures).
     cut = cutoff_index(ctx.cutoffs)
     late = runs.filter(runs.h_first.notnull())
-    broken = (
-        late.join(cut, [cut.idx >= late.h_first, cut.idx <= late.h_last])
-        .select("acc_key", "idx", "c_day")
-        .distinct()
-    )
+    # (A group-by, not `distinct()`: Ibis compiles that through a deep copy of the query.)
+    hit = late.join(cut, [cut.idx >= late.h_first, cut.idx <= late.h_last])
+    broken = hit.group_by(["acc_key", "c_day"]).aggregate()
     # Each broken pair's own window: the account's touch days seen by that cutoff.
     g = ctx.gap_days
     seen = [g.vis_day < broken.c_day, g.occ_day >= broken.c_day - WINDOW]
