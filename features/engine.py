@@ -190,9 +190,15 @@ def feature_frame(
 
 
 def to_frame(expr: ir.Table, entity: Entity, feats: list[Feature]) -> pd.DataFrame:
-    """Execute (`fetch`) and shape: keys, `cutoff` (naive-UTC midnight), features with stable
-    dtypes."""
-    frame = fetch(expr)
+    """Execute (`fetch`) and shape: rows in key order, keys, `cutoff` (naive-UTC midnight),
+    features with stable dtypes.
+
+    The engine sorts (in parallel; pandas took 0.5 s for 944k rows). `acc_key` ranks
+    account_id, so it sorts accounts as account_id would, on integers.
+    """
+    first = SORT_KEY if SORT_KEY in expr.columns else "account_id"
+    order = [c for c in (first, "opportunity_id", "c_day", "snapshot") if c in expr.columns]
+    frame = fetch(expr.order_by(order))
     frame.insert(1 if entity == "account" else 2, "cutoff", day_to_timestamp(frame.pop("c_day")))
     for f in feats:
         if f.kind == "numeric":
@@ -201,11 +207,6 @@ def to_frame(expr: ir.Table, entity: Entity, feats: list[Feature]) -> pd.DataFra
             frame[f.name] = frame[f.name].astype("boolean")
         else:
             frame[f.name] = frame[f.name].astype("string")
-    # Rows in key order. `acc_key` ranks account_id, so (acc_key, cutoff) sorts accounts as
-    # account_id would, on integers (0.4 s less for 944k rows than sorting the text).
-    first = SORT_KEY if SORT_KEY in frame else "account_id"
-    order = [c for c in (first, "opportunity_id", "cutoff", "snapshot") if c in frame]
-    frame = frame.sort_values(order).reset_index(drop=True)
     keys = [k for k in ("opportunity_id", "account_id", "cutoff", "snapshot") if k in frame]
     return frame[keys + [f.name for f in feats]]
 
