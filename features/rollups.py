@@ -127,11 +127,17 @@ class Context:
 
     @cached_property
     def day_map(self) -> pd.DataFrame:
-        """Which cutoffs see each day's activity (see `day_map`), from the first activity on
-        (read off the raw table: the prepared one would join accounts for a single minimum)."""
+        """Which cutoffs see each day's activity (see `day_map`), from the first activity to
+        the last visible one (read off the raw table: the prepared one would join accounts)."""
         raw = self.con.table("activities")
-        first = day_number(micros(raw.occurred_at.min())).to_pyarrow().as_py()
-        return day_map(self.cutoffs, first if first is not None else 0)
+        occ_max = micros(raw.occurred_at.max())
+        ends = raw.aggregate(
+            first=day_number(micros(raw.occurred_at.min())),
+            last=day_number(ibis.greatest(occ_max, micros(raw.logged_at.max()).fill_null(occ_max))),
+        )
+        found = ends.to_pyarrow().to_pylist()[0]
+        first = found["first"] if found["first"] is not None else 0
+        return day_map(self.cutoffs, first, found["last"] if found["last"] is not None else first)
 
     @cached_property
     def activity_buckets(self) -> ir.Table:
@@ -237,31 +243,31 @@ def opportunity_grid(ctx: Context) -> ir.Table:
 # ---------------------------------------------------------------- account sources
 
 
-def day_map(cutoffs: list, first_day: int) -> pd.DataFrame:
-    """For each day from `first_day` to the day before the last cutoff: which cutoffs see it.
+def day_map(cutoffs: list, first_day: int, last_day: int) -> pd.DataFrame:
+    """For each day from `first_day` to `last_day` (at least the day before the last cutoff):
+    which cutoffs see it.
 
     `lo` is the index of the first cutoff strictly after the day (`lo_day` its epoch day): an
     event visible that day counts from that cutoff on. `hi30`/`hi90` are the index of the last
     cutoff at most 30/90 days after the day: an event that occurred that day is inside those
     cutoffs' windows up to there. So an event counts in the windows of the cutoff indices
-    `lo(visible day) .. hi(occurred day)`, a contiguous run.
+    `lo(visible day) .. hi(occurred day)`, a contiguous run. From the last cutoff on, `lo` is
+    past the last index (and `lo_day` the day after the last cutoff): no cutoff sees the event.
     """
     cuts = np.array([cutoff_day(x) for x in normalise_cutoffs(cutoffs)], dtype="int64")
-    days = np.arange(min(first_day, cuts[-1] - 1), cuts[-1], dtype="int64")
+    days = np.arange(min(first_day, cuts[-1] - 1), max(last_day, cuts[-1] - 1) + 1, dtype="int64")
     lo = np.searchsorted(cuts, days, side="right")
+    lo_day = np.append(cuts, cuts[-1] + 1)[lo]
     last = lambda span: np.searchsorted(cuts, days + span, side="right") - 1  # noqa: E731
     return pd.DataFrame(
-        {"day": days, "lo": lo, "lo_day": cuts[lo], "hi30": last(30), "hi90": last(WINDOW)}
+        {"day": days, "lo": lo, "lo_day": lo_day, "hi30": last(30), "hi90": last(WINDOW)}
     )
 
 
 def with_runs(ctx: Context, t: ir.Table, lo_day: bool = False) -> ir.Table:
     """Activity rows with their run of cutoffs (`lo`, and `lo_day` if asked, from the visible
-    day; `hi30`, `hi90` from the day it occurred; see `day_map`); rows whose days fall outside the
-    map are left out."""
-    m = ctx.day_map
-    first, last = int(m["day"].iloc[0]), int(m["day"].iloc[-1])
-    t = t.filter(t.vis_day.between(first, last) & t.occ_day.between(first, last))
+    day; `hi30`, `hi90` from the day it occurred; see `day_map`, which holds every activity's
+    days)."""
     lookups = {"lo": ("lo", "vis_day")}
     if lo_day:
         lookups["lo_day"] = ("lo_day", "vis_day")
