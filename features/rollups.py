@@ -500,16 +500,21 @@ def gaps(ctx: Context) -> ir.Table:
     d = d.filter(d.lo <= d.hi90)
     span = spans(ctx.day_map, ctx.cutoffs)
     w = ibis.window(group_by=d.acc_key, order_by=d.occ_day)
-    d = d.mutate(p_day=d.occ_day.lag().over(w), p_lo=d.lo.lag().over(w))
-    # The predecessor's runs follow from its day (cheaper than two more lags).
-    d = d.filter(d.p_day.notnull())
-    d = day_lookup(ctx, d, {"p_hi30": ("hi30", "p_day"), "p_hi90": ("hi90", "p_day")})
+    # All four lagged (the predecessor's runs could be looked up from its day, but then DuckDB
+    # estimated 24 rows for the 1.8M run sums below and ran their aggregate on one thread: 2-3 s
+    # of blocked thread time at 50k).
+    d = d.mutate(
+        p_day=d.occ_day.lag().over(w),
+        p_lo=d.lo.lag().over(w),
+        p_hi30=d.hi30.lag().over(w),
+        p_hi90=d.hi90.lag().over(w),
+    )
     start = ibis.greatest(d.lo, d.p_lo)
     # Cutoffs lo..min(hi90, p_lo - 1) see the day but not yet its predecessor ("hidden"). Every
     # day has lo <= hi90, so such a pair passes the filter below: the hidden ranges ride along
     # in the run sums (widened to one range per run), and the lags feed one consumer only.
     hidden = d.p_lo > d.lo
-    pairs = d.filter(start <= d.p_hi90).select(
+    pairs = d.filter(d.p_day.notnull() & (start <= d.p_hi90)).select(
         "acc_key",
         gap=(d.occ_day - d.p_day).cast("float64"),
         lo=start,
