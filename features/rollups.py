@@ -267,17 +267,7 @@ def day_map(cutoffs: list, first_day: int, last_day: int) -> pd.DataFrame:
 def with_runs(ctx: Context, t: ir.Table, lo_day: bool = False) -> ir.Table:
     """Activity rows with their run of cutoffs (`lo`, and `lo_day` if asked, from the visible
     day; `hi30`, `hi90` from the day it occurred; see `day_map`, which holds every activity's
-    days)."""
-    lookups = {"lo": ("lo", "vis_day")}
-    if lo_day:
-        lookups["lo_day"] = ("lo_day", "vis_day")
-    lookups |= {"hi30": ("hi30", "occ_day"), "hi90": ("hi90", "occ_day")}
-    return day_lookup(ctx, t, lookups)
-
-
-def day_lookup(ctx: Context, t: ir.Table, lookups: dict[str, tuple[str, str]]) -> ir.Table:
-    """`t` with a column per `name: (map column, day column)`: the `day_map` column's value at
-    that day (days must lie within the map).
+    days).
 
     The map's columns are arrays indexed by day, in a one-row table joined to every row, rather
     than a table joined on the day: a join's build side follows DuckDB's row estimates, and after
@@ -286,16 +276,19 @@ def day_lookup(ctx: Context, t: ir.Table, lookups: dict[str, tuple[str, str]]) -
     """
     m = ctx.day_map
     first = int(m["day"].iloc[0])
-    names = list(dict.fromkeys(column for column, _ in lookups.values()))
+    names = ["lo", "hi30", "hi90"] + (["lo_day"] if lo_day else [])
     maps = ibis.memtable(pd.DataFrame({f"map_{c}": [m[c].tolist()] for c in names}))
-    j = t.cross_join(maps)
+    t = t.cross_join(maps)
 
-    def lookup(column: str, day: str) -> ir.IntegerValue:
-        offset = (j[day] - first).cast("int32")  # Spark's element_at takes an INT
-        return j[f"map_{column}"][offset]
+    def lookup(column: str, day: ir.IntegerValue) -> ir.IntegerValue:
+        offset = (day - first).cast("int32")  # Spark's element_at takes an INT
+        return t[f"map_{column}"][offset]
 
-    found = {name: lookup(column, day) for name, (column, day) in lookups.items()}
-    return j.mutate(**found).drop(*[f"map_{c}" for c in names])
+    runs = {"lo": lookup("lo", t.vis_day)}
+    if lo_day:
+        runs["lo_day"] = lookup("lo_day", t.vis_day)
+    runs |= {"hi30": lookup("hi30", t.occ_day), "hi90": lookup("hi90", t.occ_day)}
+    return t.mutate(**runs).drop(*[f"map_{c}" for c in names])
 
 
 def spans(days: pd.DataFrame, cutoffs: list) -> ir.Table:
