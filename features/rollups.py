@@ -29,8 +29,6 @@ from features.timeline import (
     US_PER_DAY,
     cutoff_day,
     cutoff_table,
-    day_number,
-    micros,
     normalise_cutoffs,
 )
 
@@ -127,17 +125,8 @@ class Context:
 
     @cached_property
     def day_map(self) -> pd.DataFrame:
-        """Which cutoffs see each day's activity (see `day_map`), from the first activity to
-        the last visible one (read off the raw table: the prepared one would join accounts)."""
-        raw = self.con.table("activities")
-        occ_max = micros(raw.occurred_at.max())
-        ends = raw.aggregate(
-            first=day_number(micros(raw.occurred_at.min())),
-            last=day_number(ibis.greatest(occ_max, micros(raw.logged_at.max()).fill_null(occ_max))),
-        )
-        found = ends.to_pyarrow().to_pylist()[0]
-        first = found["first"] if found["first"] is not None else 0
-        return day_map(self.cutoffs, first, found["last"] if found["last"] is not None else first)
+        """Which cutoffs see each day's activity (see `day_map`)."""
+        return day_map(self.cutoffs)
 
     @cached_property
     def activity_buckets(self) -> ir.Table:
@@ -243,9 +232,10 @@ def opportunity_grid(ctx: Context) -> ir.Table:
 # ---------------------------------------------------------------- account sources
 
 
-def day_map(cutoffs: list, first_day: int, last_day: int) -> pd.DataFrame:
-    """For each day from `first_day` to `last_day` (at least the day before the last cutoff):
-    which cutoffs see it.
+def day_map(cutoffs: list) -> pd.DataFrame:
+    """For each day from 91 days before the first cutoff to the last cutoff: which cutoffs see
+    it. Every earlier day is seen as the first of these days, every later day as the last
+    (`with_runs` clamps days to the map).
 
     `lo` is the index of the first cutoff strictly after the day (`lo_day` its epoch day): an
     event visible that day counts from that cutoff on. `hi30`/`hi90` are the index of the last
@@ -253,9 +243,10 @@ def day_map(cutoffs: list, first_day: int, last_day: int) -> pd.DataFrame:
     cutoffs' windows up to there. So an event counts in the windows of the cutoff indices
     `lo(visible day) .. hi(occurred day)`, a contiguous run. From the last cutoff on, `lo` is
     past the last index (and `lo_day` the day after the last cutoff): no cutoff sees the event.
+    Before the first map day, `lo` is 0 and `hi90` -1: no window holds the event.
     """
     cuts = np.array([cutoff_day(x) for x in normalise_cutoffs(cutoffs)], dtype="int64")
-    days = np.arange(min(first_day, cuts[-1] - 1), max(last_day, cuts[-1] - 1) + 1, dtype="int64")
+    days = np.arange(cuts[0] - WINDOW - 1, cuts[-1] + 1, dtype="int64")
     lo = np.searchsorted(cuts, days, side="right")
     lo_day = np.append(cuts, cuts[-1] + 1)[lo]
     last = lambda span: np.searchsorted(cuts, days + span, side="right") - 1  # noqa: E731
@@ -266,8 +257,8 @@ def day_map(cutoffs: list, first_day: int, last_day: int) -> pd.DataFrame:
 
 def with_runs(ctx: Context, t: ir.Table, lo_day: bool = False) -> ir.Table:
     """Activity rows with their run of cutoffs (`lo`, and `lo_day` if asked, from the visible
-    day; `hi30`, `hi90` from the day it occurred; see `day_map`, which holds every activity's
-    days).
+    day; `hi30`, `hi90` from the day it occurred; see `day_map`, to whose first and last day
+    days are clamped).
 
     The map's columns are arrays indexed by day, in a one-row table joined to every row, rather
     than a table joined on the day: a join's build side follows DuckDB's row estimates, and after
@@ -275,14 +266,14 @@ def with_runs(ctx: Context, t: ir.Table, lo_day: bool = False) -> ir.Table:
     CPU against 0.15 s). (Array literals instead took Ibis 0.2-0.4 s longer to compile.)
     """
     m = ctx.day_map
-    first = int(m["day"].iloc[0])
+    first, last = int(m["day"].iloc[0]), int(m["day"].iloc[-1])
     names = ["lo", "hi30", "hi90"] + (["lo_day"] if lo_day else [])
     maps = ibis.memtable(pd.DataFrame({f"map_{c}": [m[c].tolist()] for c in names}))
     t = t.cross_join(maps)
 
     def lookup(column: str, day: ir.IntegerValue) -> ir.IntegerValue:
-        offset = (day - first).cast("int32")  # Spark's element_at takes an INT
-        return t[f"map_{column}"][offset]
+        offset = (ibis.least(ibis.greatest(day, first), last) - first).cast("int32")
+        return t[f"map_{column}"][offset]  # (Spark's element_at takes an INT)
 
     runs = {"lo": lookup("lo", t.vis_day)}
     if lo_day:

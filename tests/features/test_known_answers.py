@@ -41,6 +41,25 @@ def test_late_logged_call_is_invisible_until_logged(accounts):
     assert a1.connect_rate_90d == 0.5  # x1 connected, x6 voicemail
 
 
+def test_history_before_the_windows_and_logging_after_the_last_cutoff(toy):
+    """Days outside the cutoffs' reach: a1's touches all precede the 90-day window of a
+    1 June cutoff, and a call logged after that cutoff is never seen."""
+    late = (
+        toy["activities"]
+        .iloc[[-1]]
+        .assign(
+            activity_id="x11",
+            occurred_at=pd.Timestamp("2024-05-20 10:00"),
+            logged_at=pd.Timestamp("2024-07-10"),
+        )
+    )
+    toy["activities"] = pd.concat([toy["activities"], late], ignore_index=True)
+    a1 = compute_features(toy, "account", ["2024-06-01"]).set_index("account_id").loc["a1"]
+    assert a1.touches_per_week_90d == 0
+    assert a1.days_since_last_touch == 119  # x10 on 3 Feb; x11 not yet logged
+    assert a1.days_since_last_connected_call == 119
+
+
 def test_gaps_and_follow_ups(accounts):
     a1 = accounts.loc[("a1", FEB)]
     # touch days 2, 5, 6, 25, 26 Jan: gaps 3, 1, 19, 1
