@@ -129,6 +129,16 @@ class Context:
         return day_map(self.cutoffs)
 
     @cached_property
+    def spans(self) -> ir.Table:
+        """Each run of cutoffs expanded to its cutoffs (see `spans`)."""
+        return spans(self.day_map, self.cutoffs)
+
+    @cached_property
+    def touches(self) -> ir.Table:
+        """Prepared activities that are touches (calls, emails, meetings, demos)."""
+        return self.activities.filter(self.activities.kind.isin(prep.TOUCH_TYPES))
+
+    @cached_property
     def activity_buckets(self) -> ir.Table:
         return self.materialise("activity_buckets", activity_buckets(self))
 
@@ -358,7 +368,7 @@ RECENT_MEASURES = ("touches", "usage")  # measures also summed over the last 30 
 def activity_windows(ctx: Context) -> ir.Table:
     """Activity sums over the last 30 and 90 days before each cutoff, from the buckets."""
     b = ctx.activity_buckets
-    j = b.join(spans(ctx.day_map, ctx.cutoffs), ["lo", "hi30", "hi90"])
+    j = b.join(ctx.spans, ["lo", "hi30", "hi90"])
     keys = ("acc_key", "lo", "lo_day", "hi30", "hi90")
     names = [c for c in b.columns if c not in keys and not c.startswith("last_")]
     aggs = {f"a90_{n}": j[n].sum() for n in names}
@@ -422,7 +432,7 @@ def recency(ctx: Context) -> ir.Table:
 
 def touch_days(ctx: Context, key: str = "acc_key") -> ir.Table:
     """One row per (key, touch day) with the first visible day of each kind of touch that day."""
-    t = ctx.activities.filter(ctx.activities.kind.isin(prep.TOUCH_TYPES))
+    t = ctx.touches
     outbound = (t.way == "outbound") & t.kind.isin(("call", "email"))
 
     def first_visible(cond: ir.BooleanValue) -> ir.IntegerValue:
@@ -442,14 +452,14 @@ def windowed_touches(ctx: Context) -> ir.Table:
     """Touches with the run of cutoffs that sees them (see `day_map`): `lo`, the index of the first
     cutoff after the day the touch became visible; `hi30` / `hi90`, the index of the last cutoff
     whose 30 / 90-day window holds the day it occurred. Touches no window holds are left out."""
-    t = with_runs(ctx, ctx.activities.filter(ctx.activities.kind.isin(prep.TOUCH_TYPES)))
+    t = with_runs(ctx, ctx.touches)
     return t.filter(t.lo <= t.hi90)
 
 
 def gap_days(ctx: Context) -> ir.Table:
     """Touch days: (account, day, vis_day), the day's first visible touch (which gives the
     smallest `lo`, see `day_map`)."""
-    t = ctx.activities.filter(ctx.activities.kind.isin(prep.TOUCH_TYPES))
+    t = ctx.touches
     return t.group_by(["acc_key", "occ_day"]).aggregate(vis_day=t.vis_day.min())
 
 
@@ -482,7 +492,6 @@ def gaps(ctx: Context) -> ir.Table:
     # are left out; that changes no window's sequence of days.
     d = with_runs(ctx, ctx.gap_days)
     d = d.filter(d.lo <= d.hi90)
-    span = spans(ctx.day_map, ctx.cutoffs)
     w = ibis.window(group_by=d.acc_key, order_by=d.occ_day)
     # All four lagged (the predecessor's runs could be looked up from its day, but then DuckDB
     # estimated 24 rows for the 1.8M run sums below and ran their aggregate on one thread: 2-3 s
@@ -515,7 +524,7 @@ def gaps(ctx: Context) -> ir.Table:
         h_first=_.h_first.min(),
         h_last=_.h_last.max(),
     )
-    j = runs.join(span, ["lo", "hi30", "hi90"])
+    j = runs.join(ctx.spans, ["lo", "hi30", "hi90"])
     fast = j.group_by(["acc_key", "c_day"]).aggregate(
         g90_n=j.n.sum(),
         g90_sum=j.total.sum(),
@@ -595,7 +604,7 @@ def reach(ctx: Context) -> ir.Table:
     row per contact and run of cutoffs that sees them (see `day_map`), expanded by `spans`."""
     t = windowed_touches(ctx)
     r = t.select("acc_key", "contact_id", "lo", "hi30", "hi90", role=prep.lower(t.contact_role))
-    j = r.distinct().join(spans(ctx.day_map, ctx.cutoffs), ["lo", "hi30", "hi90"])
+    j = r.distinct().join(ctx.spans, ["lo", "hi30", "hi90"])
     return j.group_by(["acc_key", "c_day"]).aggregate(
         contacts=j.contact_id.nunique(), roles=j.role.nunique()
     )
