@@ -92,6 +92,9 @@ REPS = Table(
         Column("team", "enum", True, "Team the rep works in.", values=TEAMS),
         Column("hired_at", "timestamp", meaning="Hire date."),
         Column("manager_id", "string", meaning="The rep's manager (a rep_id)."),
+        Column(
+            "left_at", "timestamp", meaning="When the rep left the company; null while employed."
+        ),
     ),
     key=("rep_id",),
     meaning="Sales, service and account-management staff.",
@@ -224,8 +227,38 @@ NPS = Table(
     meaning="NPS survey responses.",
 )
 
+CHURN_EVENTS = Table(
+    "churn_events",
+    (
+        Column("churn_event_id", "string", True, "Unique churn event id."),
+        Column(
+            "account_id", "string", True, "Account that churned.", references="accounts.account_id"
+        ),
+        Column("churned_at", "timestamp", True, "When the customer churned."),
+        Column("reason", "string", meaning="Reason code, as the source system gives it."),
+        Column(
+            "is_reactivation",
+            "bool",
+            meaning="True when the event records a return (the account came back), not a loss.",
+        ),
+    ),
+    key=("churn_event_id",),
+    meaning="Churn events from a billing or subscription log; an account may churn, return and "
+    "churn again. `accounts.churned_at` is the single-date alternative.",
+)
+
 TABLES: dict[str, Table] = {
-    t.name: t for t in (ACCOUNTS, REPS, OPPORTUNITIES, OPPORTUNITY_STAGES, ACTIVITIES, CASES, NPS)
+    t.name: t
+    for t in (
+        ACCOUNTS,
+        REPS,
+        OPPORTUNITIES,
+        OPPORTUNITY_STAGES,
+        ACTIVITIES,
+        CASES,
+        NPS,
+        CHURN_EVENTS,
+    )
 }
 # Load order: referenced tables first.
 LOAD_ORDER: tuple[str, ...] = (
@@ -236,6 +269,7 @@ LOAD_ORDER: tuple[str, ...] = (
     "activities",
     "cases",
     "nps",
+    "churn_events",
 )
 MANDATORY: tuple[str, ...] = tuple(n for n, t in TABLES.items() if t.mandatory)
 

@@ -123,10 +123,20 @@ def simulate_chunks(
         yield _chunk_tables(rng, a, staff, rep_ids, off, cfg, stage_order)
 
 
+def empty_table(name: str) -> pd.DataFrame:
+    """A contract table the simulator does not produce (it records churn on `accounts`)."""
+    from data.simulator.export import arrow_schema
+
+    return arrow_schema(TABLES[name]).empty_table().to_pandas()
+
+
 def simulate(n_accounts: int, seed: int = 7, **options) -> dict[str, pd.DataFrame]:
     """All 7 contract tables for `n_accounts` accounts (see `simulate_chunks` for options)."""
     parts: dict[str, list[pd.DataFrame]] = {name: [] for name in TABLES}
     for chunk in simulate_chunks(n_accounts, seed, **options):
         for name, df in chunk.items():
             parts[name].append(df)
-    return {name: pd.concat(dfs, ignore_index=True) for name, dfs in parts.items()}
+    return {
+        name: pd.concat(dfs, ignore_index=True) if dfs else empty_table(name)
+        for name, dfs in parts.items()
+    }

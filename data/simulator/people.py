@@ -141,5 +141,6 @@ def reps_frame(staff: Staff, rep_ids: np.ndarray, origin: np.datetime64) -> pd.D
                 "datetime64[us]"
             ),
             "manager_id": pd.array(manager, dtype="str"),
+            "left_at": pd.Series(pd.NaT, index=range(len(rep_ids)), dtype="datetime64[us]"),
         }
     )

@@ -17,7 +17,8 @@ def test_every_table_has_exactly_the_contract_columns(sim):
     assert set(sim) == set(TABLES)
     for name, table in TABLES.items():
         assert tuple(sim[name].columns) == table.names, name
-        assert len(sim[name]) > 0, name
+        # the simulator records churn on accounts.churned_at, so it writes no churn events
+        assert (len(sim[name]) > 0) == (name != "churn_events"), name
 
 
 def test_timestamps_are_naive(sim):

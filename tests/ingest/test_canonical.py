@@ -37,7 +37,14 @@ def test_loads_contract_types_and_reports_counts(settings, tmp_path):
         ("a1", 100.0, None),
         ("a2", 200.0, None),
     ]
-    assert set(report.skipped) == {"reps", "opportunities", "opportunity_stages", "cases", "nps"}
+    assert set(report.skipped) == {
+        "reps",
+        "opportunities",
+        "opportunity_stages",
+        "cases",
+        "nps",
+        "churn_events",
+    }
 
 
 def test_timestamps_with_offsets_become_naive_utc(settings, tmp_path):
