@@ -22,7 +22,7 @@ from ibis.backends import BaseBackend
 from barometer.settings import Settings
 from features import engine as feature_engine
 from features import labels as label_engine
-from features.sources import Engine, open_parquet, tune_duckdb
+from features.backends import Engine, open_parquet, tune_duckdb
 from features.timeline import monthly_cutoffs, normalise_cutoffs
 from features.warehouse import connect, replace_table, table_exists
 

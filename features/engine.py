@@ -18,9 +18,9 @@ from ibis.backends import BaseBackend
 
 from barometer.settings import DEFAULT_STAGE_ORDER
 from features import deals, rollups
+from features.backends import Engine, available, fetch, open_frames
 from features.registry import Entity, Feature, features_for
 from features.rollups import Context, left_join
-from features.sources import Engine, available, fetch, open_frames
 from features.timeline import day_to_timestamp, normalise_cutoffs
 
 log = logging.getLogger(__name__)

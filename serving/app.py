@@ -20,13 +20,16 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from barometer import __version__
+from barometer.model.store import ChampionProvider, ModelProvider
+from barometer.scoring.history import latest_scores
+from barometer.scoring.latest_features import FrameFeatureSource, load_latest_features
+from barometer.scoring.reasons import load_registry
 from barometer.settings import Settings
 from features.warehouse import WarehouseBusyError, connect
 from serving.auth import load_keyring
-from serving.bundle import TARGETS, BundleHolder, ChampionProvider, ModelProvider
+from serving.bundle import TARGETS, BundleHolder
 from serving.dashboard import mount as mount_dashboard
 from serving.fastpath import StoredScoreFastPath
-from serving.features_source import FrameFeatureSource, load_latest_features
 from serving.heap import settle_heap, thaw_heap
 from serving.insights import InsightsHolder
 from serving.live import LiveCache
@@ -34,7 +37,6 @@ from serving.observability import LOGGER, Metrics, ObservabilityMiddleware
 from serving.routers import API_PREFIX, accounts, api_routers, health
 from serving.routers.accounts import churn_risk
 from serving.snapshot import ScoreSnapshot, empty_snapshot
-from serving.store import latest_scores
 
 MAX_BODY_BYTES = 1_000_000
 log = logging.getLogger(LOGGER)
@@ -59,17 +61,6 @@ class ScoreHolder:
     def __init__(self, targets) -> None:
         self.current: dict[str, ScoreSnapshot] = {t: empty_snapshot(t) for t in targets}
         self.marker: tuple | None = None
-
-
-def load_registry() -> dict:
-    """The feature registry (descriptions for reasons); empty if features are not installed."""
-    try:
-        from features.registry import REGISTRY
-    except ImportError:
-        return {}
-    from serving.reasons import registry_map
-
-    return registry_map(REGISTRY)
 
 
 def read_scores(settings: Settings, targets) -> tuple[tuple, dict, FrameFeatureSource]:

@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader
 
+from barometer.model.store import LoadedModel
 from serving.auth import Role, key_from_headers
-from serving.bundle import LoadedModel, ModelBundle
+from serving.bundle import ModelBundle
 from serving.snapshot import ScoreSnapshot
 
 ERRORS = {

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from explain.model import ScoringModel
-from serving.scoring import ID_COLUMNS
+from barometer.model.artefact import ScoringModel
+from barometer.scoring.scores import ID_COLUMNS
 
 MAX_CACHED = 4
 

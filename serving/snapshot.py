@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from barometer.scoring.reasons import change_reasons
 from serving.bodies import StoredBodies, StoredBody, build_bodies
-from serving.reasons import change_reasons
 
 SORTS = {"churn": ("risk", "arr_at_risk"), "deal_win": ("probability", "expected_value")}
 SORT_COLUMNS = {
@@ -214,6 +214,6 @@ def decode_cursor(cursor: str, sort: str) -> tuple[float, str]:
 
 
 def empty_snapshot(target: str) -> ScoreSnapshot:
-    from serving.store import PREVIOUS_COLUMNS, SCORES_COLUMNS
+    from barometer.scoring.history import PREVIOUS_COLUMNS, SCORES_COLUMNS
 
     return ScoreSnapshot(target, pd.DataFrame(columns=[*SCORES_COLUMNS, *PREVIOUS_COLUMNS]))

@@ -16,7 +16,7 @@ import pandas as pd
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from serving.bundle import backtest_metrics
+from barometer.model.store import backtest_metrics
 from serving.dashboard import session
 from serving.dashboard.pages import (
     DashboardState,
@@ -69,7 +69,7 @@ def mlflow_reliability(settings) -> Reliability:
 
     @lru_cache(maxsize=16)
     def load(target: str, version: str) -> pd.DataFrame | None:
-        from explain import model_store
+        from barometer.model import store as model_store
 
         try:
             client = model_store.client(settings)
@@ -89,7 +89,7 @@ def mlflow_backtest(settings) -> Backtest:
 
     @lru_cache(maxsize=16)
     def load(target: str, version: str) -> dict[str, float]:
-        from explain import model_store
+        from barometer.model import store as model_store
 
         try:
             mv = model_store.client(settings).get_model_version(

@@ -8,8 +8,8 @@ from fastapi import HTTPException, Request, Response, status
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from barometer.scoring.reasons import TOP_K, matrix_reasons
 from serving.deps import current_bundle, model_for, snapshot_for
-from serving.reasons import TOP_K, matrix_reasons
 from serving.snapshot import CursorError
 from serving.views import item_view, live_row, score_view
 

@@ -9,8 +9,8 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from barometer.scoring.scores import ID_COLUMNS
 from serving.deps import ERRORS, BundleDep, Manager, model_for, snapshot_for
-from serving.scoring import ID_COLUMNS
 
 MAX_CACHED_DRIVERS = 16
 router = APIRouter(prefix="/drivers", tags=["drivers"], responses=ERRORS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from explain.common import CAVEAT
+from explain.wording import CAVEAT
 from serving.deps import ERRORS, Manager
 from serving.routers.common import UNAVAILABLE, insights_for
 from serving.schemas.responses import ContributionReport

@@ -8,12 +8,12 @@ import numpy as np
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 
+from barometer.scoring.reasons import matrix_reasons
+from barometer.scoring.scores import band
 from serving.deps import ERRORS, BundleDep, Retention, model_for
 from serving.heavy import HEAVY
-from serving.reasons import matrix_reasons
 from serving.schemas.requests import ScoreRows
 from serving.schemas.responses import BatchScores
-from serving.scoring import band
 
 router = APIRouter(prefix="/score", tags=["score"], responses=ERRORS)
 

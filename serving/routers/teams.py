@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Request, status
 
-from explain.common import CAVEAT
+from explain.wording import CAVEAT
 from serving.deps import ERRORS, Manager
 from serving.routers.common import UNAVAILABLE, insights_for
 from serving.schemas.responses import TrainingNeeds

@@ -7,8 +7,8 @@ from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 
-from explain.common import is_missing
 from explain.whatif import CAVEAT, what_if_matrix
+from explain.wording import is_missing
 from serving.auth import Role
 from serving.bundle import ModelBundle
 from serving.deps import ERRORS, BundleDep, Retention, model_for

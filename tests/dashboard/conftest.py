@@ -14,9 +14,9 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
+from barometer.model.store import LoadedModel, StaticProvider
 from barometer.settings import Settings
 from serving.app import ServeOptions, create_app
-from serving.bundle import LoadedModel, StaticProvider
 from serving.dashboard import mount
 from tests.serving.conftest import KEYS, build_workspace, champion_models, keyed_settings
 

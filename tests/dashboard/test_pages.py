@@ -227,7 +227,7 @@ def test_sign_out_clears_the_session(client) -> None:
 
 
 def test_backtest_metrics_are_the_numeric_backtest_tags() -> None:
-    from serving.bundle import backtest_metrics
+    from barometer.model.store import backtest_metrics
 
     tags = {"backtest_roc_auc_mean": "0.81", "backtest_id": "abc", "run_id": "r", "backtest_x": "?"}
     assert backtest_metrics(tags) == {"backtest_roc_auc_mean": 0.81}

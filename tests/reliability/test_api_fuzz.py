@@ -12,8 +12,8 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 
+from barometer.model.store import StaticProvider
 from serving.app import ServeOptions, create_app
-from serving.bundle import StaticProvider
 from tests.reliability.helpers import budget, tally_printer
 from tests.serving.conftest import KEYS, build_workspace, champion_models, keyed_settings
 

@@ -13,10 +13,10 @@ import logging
 import pytest
 from fastapi.testclient import TestClient
 
+from barometer.model.store import LoadedModel, StaticProvider
 from barometer.settings import Settings
 from serving.app import ServeOptions, create_app
 from serving.auth import hash_key, load_keyring
-from serving.bundle import LoadedModel, StaticProvider
 from serving.observability import configure_logging
 from tests.serving.conftest import KEYS, build_workspace, champion_models, keyed_settings
 

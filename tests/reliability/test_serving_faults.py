@@ -9,9 +9,10 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
+from barometer.model.store import LoadedModel, StaticProvider
 from barometer.settings import Settings
 from serving.app import ServeOptions, create_app
-from serving.bundle import BundleHolder, LoadedModel, StaticProvider
+from serving.bundle import BundleHolder
 from serving.observability import configure_logging
 from tests.serving.conftest import KEYS, train
 

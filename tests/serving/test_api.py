@@ -307,7 +307,7 @@ def test_models_and_reload_swap_versions(new_client, headers, models) -> None:
             "churn": "3",
             "deal_win": "5",
         }
-        from serving.bundle import LoadedModel
+        from barometer.model.store import LoadedModel
 
         provider.publish(LoadedModel("churn", models["churn"].model, "4", {"roc_auc": 0.81}))
         reloaded = fresh.post("/v1/models/reload", headers=headers["admin"]).json()

@@ -11,14 +11,14 @@ from datetime import datetime
 
 import pytest
 
+from barometer.scoring.history import append_scores
+from barometer.scoring.scores import score_frame
 from features.warehouse import connect
 from serving.app import refresh_scores, route_of
 from serving.fastpath import StoredScoreFastPath, entity_from_path
 from serving.routers import accounts
 from serving.routers.accounts import churn_risk
 from serving.schemas.responses import ChurnRisk
-from serving.scoring import score_frame
-from serving.store import append_scores
 from tests.serving.conftest import build_workspace, context_for, feature_rows, keyed_settings
 
 ACCOUNT = "A007"
@@ -198,7 +198,7 @@ def test_a_new_scoring_run_replaces_the_stored_bodies(own_workspace, models, hea
 
 
 def test_a_reload_keeps_serving_the_runs_stored_bodies(new_client, models, headers) -> None:
-    from serving.bundle import LoadedModel
+    from barometer.model.store import LoadedModel
 
     with new_client(dict(models)) as fast, new_client(fast_path=False) as routed:
         before = fast.get(PATH, headers=headers["retention"]).content

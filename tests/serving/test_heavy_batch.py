@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from serving.bundle import LoadedModel
+from barometer.model.store import LoadedModel
 from tests.serving.conftest import train
 
 ROWS = [

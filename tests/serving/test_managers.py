@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from barometer.model.artefact import Calibrator, ScoringModel
+from barometer.model.store import LoadedModel, StaticProvider
 from barometer.settings import Settings
-from explain.model import Calibrator, ScoringModel
 from serving.app import ServeOptions, create_app
-from serving.bundle import LoadedModel, StaticProvider
 from tests.serving.helpers import SEGMENTS, contract_tables
 
 PATHS = ("/v1/reps/r1/profile", "/v1/teams/sales/training-needs", "/v1/reports/contribution")

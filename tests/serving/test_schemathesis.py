@@ -11,8 +11,8 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 
+from barometer.model.store import StaticProvider
 from serving.app import ServeOptions, create_app
-from serving.bundle import StaticProvider
 
 ADMIN = {"X-API-Key": "admin-key-0123456789abcd"}
 MAX_EXAMPLES = 12

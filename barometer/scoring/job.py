@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from barometer.model.store import LoadedModel
+from barometer.scoring.history import append_scores
+from barometer.scoring.latest_features import FEATURE_TABLES
+from barometer.scoring.scores import ID_COLUMNS, score_frame
 from barometer.settings import Settings
 from features.warehouse import WarehouseBusyError, connect, table_exists
-from serving.bundle import LoadedModel
-from serving.features_source import FEATURE_TABLES
-from serving.scoring import ID_COLUMNS, score_frame
-from serving.store import append_scores
 
 CONTEXT_SQL = {
     "churn": """
