@@ -160,6 +160,7 @@ class Month:
     """One month's window and behaviour parameters for every account of the chunk."""
 
     m: int
+    rep: np.ndarray  # who works the account this month (its owner, or the owner's successor)
     start: np.ndarray  # first moment the account is alive in the month
     stop: np.ndarray  # last moment (month end or churn)
     exposure: np.ndarray  # alive share of the month
@@ -184,8 +185,9 @@ def month_plan(
     m: int,
     ms: np.ndarray,
 ) -> Month:
-    """Draw this month's behaviour from the owner rep's style plus account-month noise."""
-    n, rep = len(acc), acc.owner
+    """Draw this month's behaviour from the owner rep's style and morale plus account-month noise
+    (a successor who took over the account brings their own style)."""
+    n, rep = len(acc), staff.acting(acc.owner, ms[m])
     start = np.maximum(ms[m], acc.created_day)
     stop = np.minimum(ms[m + 1], churn_day)
     exposure = np.clip((stop - start) / (ms[m + 1] - ms[m]), 0, 1)
@@ -194,6 +196,7 @@ def month_plan(
     quiet = np.where(lat.silent, 0.03, 1.0)
     return Month(
         m=m,
+        rep=rep,
         start=start,
         stop=stop,
         exposure=exposure,
@@ -202,6 +205,7 @@ def month_plan(
         minutes=staff.call_minutes[rep] * fit[2] * rng.lognormal(0, 0.15, n),
         followup_days=staff.followup_days[rep] * fit[3] * rng.lognormal(0, 0.15, n),
         cadence=staff.cadence[rep]
+        * staff.activity(rep, ms[m])
         * SEG_CADENCE[acc.segment]
         * np.exp(lat.engagement)
         * quiet
@@ -216,7 +220,7 @@ def _draw(rng: np.random.Generator, mo: Month, per_unit_cadence: float) -> np.nd
 
 def owner_calls(rng: np.random.Generator, mo: Month, acc: Accounts, staff: Staff) -> E.Events:
     a = _draw(rng, mo, 2.0)
-    rep = acc.owner[a]
+    rep = mo.rep[a]
     return E.calls(
         rng,
         a,
@@ -233,7 +237,7 @@ def owner_calls(rng: np.random.Generator, mo: Month, acc: Accounts, staff: Staff
 def owner_emails(rng: np.random.Generator, mo: Month, acc: Accounts) -> E.Events:
     a = _draw(rng, mo, 1.6)
     return E.emails(
-        rng, a, mo.times(rng, a), acc.owner[a], threads=mo.threads[a], objective="check_in"
+        rng, a, mo.times(rng, a), mo.rep[a], threads=mo.threads[a], objective="check_in"
     )
 
 
@@ -243,7 +247,7 @@ def owner_meetings(rng: np.random.Generator, mo: Month, acc: Accounts, lat: Late
         rng,
         a,
         mo.times(rng, a),
-        acc.owner[a],
+        mo.rep[a],
         p_dm=mo.p_dm[a],
         threads=mo.threads[a],
         satisfaction=lat.satisfaction[a],
@@ -265,7 +269,7 @@ def owner_tasks(rng: np.random.Generator, mo: Month, acc: Accounts) -> E.Events:
         a,
         mo.times(rng, a),
         "task",
-        rep=acc.owner[a],
+        rep=mo.rep[a],
         objective=E.code(E.OBJECTIVES, "follow_up"),
         outcome=E.code(E.OUTCOME_WORDS, "completed"),
     )
@@ -296,7 +300,7 @@ def inbound(rng: np.random.Generator, mo: Month, acc: Accounts, lat: Latent) -> 
         a,
         mo.times(rng, a),
         "email",
-        rep=acc.owner[a],
+        rep=mo.rep[a],
         contact=E.thread_contact(rng, mo.threads[a]),
         direction=E.code(E.DIRECTION_WORDS, "inbound"),
         outcome=E.code(E.OUTCOME_WORDS, "sent"),
@@ -318,8 +322,9 @@ def cases_month(
     """
     rate = SEG_CASES[acc.segment] * np.exp(lat.issues) * mo.exposure
     a = E.explode(np.arange(len(acc)), rng.poisson(rate))
-    n, rep = len(a), acc.service_rep[a]
+    n = len(a)
     opened = np.minimum(mo.start[a] + rng.random(n) * (mo.stop[a] - mo.start[a]), mo.stop[a] - 1e-6)
+    rep = staff.acting(acc.service_rep[a], opened)
     priority = rng.choice(4, n, p=PRIORITY_SHARE)
     fcr = rng.random(n) < staff.fcr[rep]
     p_esc = staff.escalation[rep] * PRIORITY_ESCALATION[priority] * np.where(fcr, 0.3, 1.0)

@@ -15,7 +15,15 @@ from data.simulator.accounts_life import live
 from data.simulator.config import SimConfig
 from data.simulator.deals import make_deals
 from data.simulator.effects import CHURN_FRAILTY_SD
-from data.simulator.people import Accounts, Staff, make_accounts, make_staff, reps_frame
+from data.simulator.export import PLANTED_KEY
+from data.simulator.people import (
+    Accounts,
+    Staff,
+    make_accounts,
+    make_staff,
+    planted_records,
+    reps_frame,
+)
 
 STAGE_ORDER = ("Prospecting", "Qualification", "Discovery", "Proposal", "Negotiation")
 
@@ -66,12 +74,14 @@ def _chunk_tables(
     deals = make_deals(rng, life.deals, a, staff, life.churn_day, cfg)
     opp_ids = T.ids("OPP-", off.take("opportunities", len(deals.acc)), 8)
     ev = E.concat([life.events, deals.events | {"opp": deals.events["opp"]}])
+    ev["rep"] = staff.acting(ev["rep"], ev["t"])  # nobody works after they left
     ev, logged = _sorted(ev, _logged_days(rng, ev, staff), cfg.end_day)
     account_ids = T.ids("ACC-", a.first + np.arange(len(a)), 7)
     o = cfg.origin
+    owner_now = staff.acting(a.owner, cfg.end_day)  # the CRM shows the current owner
     return {
         "accounts": T.accounts_frame(
-            a, account_ids, rep_ids, _before(life.churn_day, cfg.end_day), o
+            a, owner_now, account_ids, rep_ids, _before(life.churn_day, cfg.end_day), o
         ),
         "opportunities": T.opportunities_frame(deals, opp_ids, account_ids, rep_ids, o),
         "opportunity_stages": T.stages_frame(deals.stages, opp_ids, stage_order, o),
@@ -105,8 +115,9 @@ def simulate_chunks(
     chunk_accounts: int = 5_000,
     stage_order: tuple[str, ...] = STAGE_ORDER,
 ) -> Iterator[dict[str, pd.DataFrame]]:
-    """The export in pieces: the first piece holds `reps`, every piece a slice of accounts with
-    all their rows. Same arguments -> identical output."""
+    """The export in pieces: the first piece holds `reps` (and `planted_reps`, the planted sales
+    reps as a frame, see `staffing.PLANTED`), every piece a slice of accounts with all their rows.
+    Same arguments -> identical output."""
     if n_accounts < 1:
         raise ValueError(f"n_accounts must be at least 1, got {n_accounts}")
     cfg = SimConfig(start=start, months=months, chunk_accounts=chunk_accounts)
@@ -114,7 +125,11 @@ def simulate_chunks(
     staff_seed, *seeds = np.random.SeedSequence(seed).spawn(1 + len(firsts))
     staff = make_staff(n_accounts, np.random.default_rng(staff_seed), cfg)
     rep_ids = T.ids("REP-", np.arange(len(staff.team)), 5)
-    yield {"reps": reps_frame(staff, rep_ids.to_numpy(zero_copy_only=False), cfg.origin)}
+    ids = rep_ids.to_numpy(zero_copy_only=False)
+    planted = pd.DataFrame(
+        planted_records(staff, ids), columns=["rep_id", "flaw", "behaviour", "stage", "description"]
+    )
+    yield {"reps": reps_frame(staff, ids, cfg.origin), PLANTED_KEY: planted}
     off = Offsets()
     for first, chunk_seed in zip(firsts, seeds, strict=True):
         rng = np.random.default_rng(chunk_seed)
@@ -131,12 +146,18 @@ def empty_table(name: str) -> pd.DataFrame:
 
 
 def simulate(n_accounts: int, seed: int = 7, **options) -> dict[str, pd.DataFrame]:
-    """All 7 contract tables for `n_accounts` accounts (see `simulate_chunks` for options)."""
+    """All contract tables for `n_accounts` accounts (see `simulate_chunks` for options)."""
     parts: dict[str, list[pd.DataFrame]] = {name: [] for name in TABLES}
     for chunk in simulate_chunks(n_accounts, seed, **options):
         for name, df in chunk.items():
-            parts[name].append(df)
+            if name in parts:
+                parts[name].append(df)
     return {
         name: pd.concat(dfs, ignore_index=True) if dfs else empty_table(name)
         for name, dfs in parts.items()
     }
+
+
+def planted_reps(n_accounts: int, seed: int = 7, **options) -> pd.DataFrame:
+    """The planted sales reps of that simulation: rep_id, flaw, behaviour, stage, description."""
+    return next(iter(simulate_chunks(n_accounts, seed, **options)))[PLANTED_KEY]

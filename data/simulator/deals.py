@@ -39,17 +39,23 @@ class Deals:
 
 
 def _owners(
-    rng: np.random.Generator, kind: np.ndarray, acc: np.ndarray, a: Accounts
+    rng: np.random.Generator,
+    kind: np.ndarray,
+    acc: np.ndarray,
+    opened: np.ndarray,
+    a: Accounts,
+    staff: Staff,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Sales owns new business, account managers renewals; upsell/cross-sell go to either.
+    """Sales owns new business, account managers renewals; upsell/cross-sell go to either (the
+    rep in post when the deal opens: a successor once the account's rep has left).
 
     A quarter of upsell and cross-sell deals were sourced by the account's service rep.
     """
     either = (kind == UPSELL) | (kind == CROSS_SELL)
     to_sales = (kind == NEW_BUSINESS) | (either & (rng.random(len(kind)) < 0.5))
-    owner = np.where(to_sales, a.sales_rep[acc], a.owner[acc])
+    owner = staff.acting(np.where(to_sales, a.sales_rep[acc], a.owner[acc]), opened)
     by_service = either & (rng.random(len(kind)) < 0.25)
-    return owner, np.where(by_service, a.service_rep[acc], owner)
+    return owner, np.where(by_service, staff.acting(a.service_rep[acc], opened), owner)
 
 
 @dataclass(frozen=True)
@@ -64,10 +70,15 @@ class DealStyle:
 
 
 def deal_style(
-    rng: np.random.Generator, owner: np.ndarray, n_contacts: np.ndarray, staff: Staff
+    rng: np.random.Generator,
+    owner: np.ndarray,
+    opened: np.ndarray,
+    n_contacts: np.ndarray,
+    staff: Staff,
 ) -> DealStyle:
     n = len(owner)
-    cadence = 1.5 * staff.cadence[owner] * rng.lognormal(0, 0.35, n)
+    morale = staff.activity(owner, opened)
+    cadence = 1.5 * staff.cadence[owner] * morale * rng.lognormal(0, 0.35, n)
     p_dm = np.clip(staff.dm_reach[owner] * rng.lognormal(0, 0.4, n), 0, 0.95)
     p_thread = np.clip(staff.multithread[owner] * rng.lognormal(0, 0.3, n), 0.02, 0.98)
     return DealStyle(
@@ -132,7 +143,7 @@ def _deal_events(
 
     Returns the events, the meetings' deal index and their follow-up delays.
     """
-    style = deal_style(rng, owner, a.n_contacts[deal_acc], staff)
+    style = deal_style(rng, owner, opened, a.n_contacts[deal_acc], staff)
     d = E.explode(np.arange(len(owner)), 1 + rng.poisson(style.cadence * days / 7))
     t = np.maximum(E.working_hours(opened[d] + rng.random(len(d)) * days[d]), opened[d])
     kind = rng.choice(len(ACTIVITY_MIX), len(d), p=ACTIVITY_SHARE)
@@ -185,15 +196,17 @@ def _group_position(group: np.ndarray) -> np.ndarray:
     return np.arange(len(group)) - np.repeat(starts, np.diff(np.r_[starts, len(group)]))
 
 
-STAGE_GATES = (("distinct_contacts", 3.0, 4),)  # fewer than 3 contacts: stuck by Proposal
+# A single-threaded deal at an account with a buying committee (at least COMMITTEE contacts) that
+# is not won gets stuck at Proposal (stage 4), and most such deals (GATE_STALL) get that far and
+# stall there: they looked healthy until the committee had to sign off.
+COMMITTEE, GATE_STAGE, GATE_STALL = 4, 4, 0.9
 
 
-def stage_ceiling(x: dict[str, np.ndarray]) -> np.ndarray:
-    """The last stage (1-based) a deal that is not won can reach, given its behaviour."""
-    ceiling = np.full(len(next(iter(x.values()))), N_STAGES)
-    for behaviour, needed, stuck_at in STAGE_GATES:
-        ceiling = np.where(x[behaviour] < needed, np.minimum(ceiling, stuck_at), ceiling)
-    return ceiling
+def single_threaded(x: dict[str, np.ndarray], committee: np.ndarray) -> np.ndarray:
+    """The deal engaged at most one contact besides the decision maker, at an account with a
+    buying committee."""
+    others = x["distinct_contacts"] - x["decision_maker_reached"]
+    return (others < 2) & (committee >= COMMITTEE)
 
 
 def stage_history(
@@ -201,13 +214,16 @@ def stage_history(
     outcome: np.ndarray,
     opened: np.ndarray,
     days: np.ndarray,
-    ceiling: np.ndarray,
+    gated: np.ndarray,
 ) -> dict[str, np.ndarray]:
-    """Won deals pass every stage; lost and open ones stop part way, no later than `ceiling`
-    (`STAGE_GATES`). 15% of deals that reach a third stage slip back one stage and recover.
-    Entry times are sorted within the deal's life."""
+    """Won deals pass every stage; lost and open ones stop part way. A `gated` (single-threaded)
+    one stops no later than `GATE_STAGE`, and usually (`GATE_STALL`) right there. 15% of deals
+    that reach a third stage slip back one stage and recover. Entry times are sorted within the
+    deal's life."""
     n = len(outcome)
-    stop = np.minimum(1 + rng.binomial(N_STAGES - 1, 0.45, n), ceiling)
+    stop = 1 + rng.binomial(N_STAGES - 1, 0.45, n)
+    stalled = gated & (rng.random(n) < GATE_STALL)
+    stop = np.where(stalled, GATE_STAGE, np.where(gated, np.minimum(stop, GATE_STAGE), stop))
     reached = np.where(outcome == WON, N_STAGES, stop)
     slips = (reached >= 3) & (rng.random(n) < 0.15)
     opp = E.explode(np.arange(n), reached + 2 * slips)
@@ -248,7 +264,7 @@ def make_deals(
 ) -> Deals:
     """Deals for the chunk's deal starts (account, opening day, kind)."""
     acc, kind, opened = starts["acc"], starts["kind"], starts["t"]
-    owner, source = _owners(rng, kind, acc, a)
+    owner, source = _owners(rng, kind, acc, opened, a, staff)
     days = np.clip(rng.lognormal(np.log(DEAL_DAYS[a.segment[acc]]), 0.5), 14, 300).round()
     ev, met_opp, delay = _deal_events(rng, acc, owner, opened, days, a, staff)
     by_service = staff.team[source] == 1
@@ -258,7 +274,8 @@ def make_deals(
     outcome, closed, life = _close(
         rng.random(len(acc)) < sigmoid(z), opened, days, churn_day[acc], cfg.end_day
     )
-    stages = stage_history(rng, outcome, opened, np.minimum(days, life), stage_ceiling(x))
+    gated = single_threaded(x, a.n_contacts[acc])
+    stages = stage_history(rng, outcome, opened, np.minimum(days, life), gated)
     keep = stages["t"] < cfg.end_day
     stages = {k: v[keep] for k, v in stages.items()}
     ends = opened + life
@@ -266,7 +283,7 @@ def make_deals(
     return Deals(
         acc,
         kind,
-        owner,
+        staff.acting(owner, np.minimum(ends, cfg.end_day)),  # the CRM shows the current owner
         source,
         opened,
         closed,

@@ -11,7 +11,8 @@ threshold, a *hinge* does nothing on the good side of its threshold. `m` is 1 un
 has an interaction: then `m` runs from `low` to `high` along the ramp of another behaviour
 (`with`). `strength` is the logit change over the whole ramp when `m` = 1. Churn effects act on
 the monthly churn hazard from the account's recent generated behaviour; deal effects act on the
-win probability from the deal's own activities.
+win probability from the deal's own activities; rep-attrition effects act on each rep's monthly
+hazard of leaving (`data/simulator/staffing.py`).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class Interaction:
 
 @dataclass(frozen=True)
 class Effect:
-    outcome: str  # "churn" | "deal_win"
+    outcome: str  # "churn" | "deal_win" | "rep_attrition"
     behaviour: str
     family: str
     direction: int  # +1 raises the outcome probability, -1 lowers it (monotone everywhere)
@@ -74,6 +75,7 @@ def ramp(x: np.ndarray, bounds: tuple[float, float]) -> np.ndarray:
 
 CHURN_BASE_LOGIT = -4.0
 WIN_BASE_LOGIT = 1.3
+ATTRITION_BASE_LOGIT = -6.0
 CHURN_FRAILTY_SD = 0.2  # unobserved account-level noise on the churn logit
 WIN_NOISE_SD = 0.4  # unobserved deal-level noise on the win logit
 
@@ -322,7 +324,37 @@ WIN_EFFECTS: tuple[Effect, ...] = (
     ),
 )
 
-TRUE_EFFECTS: tuple[Effect, ...] = CHURN_EFFECTS + WIN_EFFECTS
+ATTRITION_EFFECTS: tuple[Effect, ...] = (
+    Effect(
+        "rep_attrition",
+        "activity_trend",
+        "cadence",
+        -1,
+        4.5,
+        "The rep's activity (touches on their accounts and deals) over the last 3 months divided "
+        "by their own activity in the 6 months before (1 = steady). Hinge: steady or rising is "
+        "safe; a slump below 0.9 raises the monthly hazard of leaving, fully at 0.6.",
+        "hinge",
+        0.9,
+        (0.6, 0.9),
+        neutral=1.0,
+    ),
+    Effect(
+        "rep_attrition",
+        "tenure_months",
+        "rep_context",
+        -1,
+        1.5,
+        "Months since the rep was hired. Hinge: reps leave more in their first year, most in "
+        "their first months; beyond a year tenure adds nothing.",
+        "hinge",
+        12.0,
+        (0.0, 12.0),
+        neutral=1.0,
+    ),
+)
+
+TRUE_EFFECTS: tuple[Effect, ...] = CHURN_EFFECTS + WIN_EFFECTS + ATTRITION_EFFECTS
 
 
 def logit(base: float, effects: tuple[Effect, ...], x: dict[str, np.ndarray]) -> np.ndarray:
@@ -369,6 +401,6 @@ def effects_markdown() -> str:
     bases = (
         f"Base logits: churn {CHURN_BASE_LOGIT} per account-month (plus account frailty "
         f"N(0, {CHURN_FRAILTY_SD}²)), deal win {WIN_BASE_LOGIT} (plus deal noise "
-        f"N(0, {WIN_NOISE_SD}²))."
+        f"N(0, {WIN_NOISE_SD}²)), rep attrition {ATTRITION_BASE_LOGIT} per rep-month."
     )
     return "\n".join(lines) + "\n\n" + bases

@@ -1,4 +1,5 @@
-"""Write an export: one CSV or Parquet file per contract table, plus `true_effects.json`.
+"""Write an export: one CSV or Parquet file per contract table, plus `true_effects.json` and
+`planted_reps.json` (the planted sales reps, see `data/simulator/staffing.py`).
 
 Files are first written whole into a temporary folder inside `out_dir`, then each is moved into
 place with an atomic rename, so a reader never sees a half-written file.
@@ -32,6 +33,8 @@ ARROW_TYPES = {
 }
 FORMATS = ("csv", "parquet")
 EFFECTS_FILE = "true_effects.json"
+PLANTED_FILE = "planted_reps.json"
+PLANTED_KEY = "planted_reps"
 Chunk = Mapping[str, pd.DataFrame]
 
 
@@ -89,9 +92,13 @@ def _chunks(tables: Chunk | Iterable[Chunk]) -> Iterable[Chunk]:
 
 def _write_all(chunks: Iterable[Chunk], folder: Path, fmt: str) -> dict[str, int]:
     writers = _Writers(folder, fmt)
+    planted: list[dict] = []
     try:
         for chunk in chunks:
             for name, df in chunk.items():
+                if name == PLANTED_KEY:
+                    planted += df.to_dict("records")
+                    continue
                 writers.write(name, to_arrow(df, TABLES[name]))
         for name, table in TABLES.items():  # every table gets a file, even if empty
             if name not in writers.rows:
@@ -99,6 +106,7 @@ def _write_all(chunks: Iterable[Chunk], folder: Path, fmt: str) -> dict[str, int
     finally:
         writers.close()
     (folder / EFFECTS_FILE).write_text(json.dumps(true_effects_records(), indent=2) + "\n")
+    (folder / PLANTED_FILE).write_text(json.dumps(planted, indent=2) + "\n")
     return writers.rows
 
 
@@ -122,6 +130,7 @@ def write_export(
                 (out / f"{name}.{other}").unlink(missing_ok=True) if other != fmt else None
             os.replace(staging / f"{name}.{fmt}", out / f"{name}.{fmt}")
         os.replace(staging / EFFECTS_FILE, out / EFFECTS_FILE)
+        os.replace(staging / PLANTED_FILE, out / PLANTED_FILE)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return rows

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from data.simulator.config import INDUSTRIES, REGIONS, SEGMENT_SHARE, SEGMENTS, SimConfig
+from data.simulator.staffing import PLANTED, attrition, planted_positions
 
 TEAM_NAMES = ("sales", "service", "account_management")
 
@@ -29,10 +30,28 @@ class Staff:
     fcr: np.ndarray  # service: chance a case is resolved at first contact
     escalation: np.ndarray  # service: chance a case escalates
     late_logging: np.ndarray  # chance an activity is logged days late
+    planted: np.ndarray  # positions of the planted sales reps, in `staffing.PLANTED` order
+    morale: np.ndarray  # (reps, months) log multiplier on the rep's activity that month
+    left_day: np.ndarray  # day the rep left (inf while employed)
+    successor: np.ndarray  # who took over the rep's book (the rep itself when they stay)
+    month_starts: np.ndarray  # day offsets of the month starts (and the end)
 
     def workers(self, team: str) -> np.ndarray:
         """Positions of the non-manager reps of one team."""
         return np.flatnonzero((self.team == TEAM_NAMES.index(team)) & ~self.is_manager)
+
+    def acting(self, rep: np.ndarray, day: np.ndarray | float) -> np.ndarray:
+        """Who does the work of `rep` on `day`: the rep, or their successor once they left."""
+        rep = np.asarray(rep)
+        safe = np.maximum(rep, 0)
+        moved = (rep >= 0) & (np.asarray(day) >= self.left_day[safe])
+        return np.where(moved, self.successor[safe], rep)
+
+    def activity(self, rep: np.ndarray, day: np.ndarray | float) -> np.ndarray:
+        """The rep's morale multiplier on activity in the month of `day`."""
+        month = np.searchsorted(self.month_starts, day, side="right") - 1
+        month = np.clip(month, 0, self.morale.shape[1] - 1)
+        return np.exp(self.morale[np.maximum(rep, 0), month])
 
 
 def _team_sizes(n_accounts: int, cfg: SimConfig) -> dict[str, int]:
@@ -55,24 +74,51 @@ def _org_chart(n_accounts: int, cfg: SimConfig) -> tuple[np.ndarray, np.ndarray,
     return np.array(team), np.array(manager), np.array(is_manager)
 
 
+def _styles(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    return {
+        "cadence": rng.lognormal(0.0, 0.5, n),
+        "call_minutes": rng.lognormal(np.log(8.0), 0.45, n),
+        "dm_reach": rng.beta(2.0, 4.0, n),
+        "followup_days": rng.lognormal(np.log(2.5), 0.75, n),
+        "multithread": rng.beta(2.0, 3.0, n),
+        "connect_rate": rng.beta(5.0, 5.0, n),
+        "fcr": rng.beta(6.0, 3.0, n),
+        "escalation": rng.beta(1.5, 12.0, n),
+        "late_logging": rng.beta(1.5, 8.0, n),
+    }
+
+
+def _plant(styles: dict[str, np.ndarray], positions: np.ndarray) -> dict[str, np.ndarray]:
+    """The planted reps' fixed styles over their drawn ones."""
+    out = {k: v.copy() for k, v in styles.items()}
+    for rep, planted in zip(positions, PLANTED, strict=False):
+        for name, value in planted.style.items():
+            out[name][rep] = value
+    return out
+
+
 def make_staff(n_accounts: int, rng: np.random.Generator, cfg: SimConfig) -> Staff:
-    """Reps sized to the book of accounts, each drawn with its own behavioural style."""
+    """Reps sized to the book of accounts, each drawn with its own behavioural style; the
+    planted sales reps get theirs (`staffing.PLANTED`); morale and departures are drawn last."""
     team, manager, is_manager = _org_chart(n_accounts, cfg)
     n = len(team)
+    hired_day = -rng.uniform(60, 3000, n).round()
+    styles = _styles(rng, n)
+    sales = np.flatnonzero((team == TEAM_NAMES.index("sales")) & ~is_manager)
+    planted = planted_positions(sales)
+    steady = np.isin(np.arange(n), planted)
+    gone = attrition(rng, team, is_manager, hired_day, steady, cfg)
     return Staff(
         team=team,
         manager=manager,
         is_manager=is_manager,
-        hired_day=-rng.uniform(60, 3000, n).round(),
-        cadence=rng.lognormal(0.0, 0.5, n),
-        call_minutes=rng.lognormal(np.log(8.0), 0.45, n),
-        dm_reach=rng.beta(2.0, 4.0, n),
-        followup_days=rng.lognormal(np.log(2.5), 0.75, n),
-        multithread=rng.beta(2.0, 3.0, n),
-        connect_rate=rng.beta(5.0, 5.0, n),
-        fcr=rng.beta(6.0, 3.0, n),
-        escalation=rng.beta(1.5, 12.0, n),
-        late_logging=rng.beta(1.5, 8.0, n),
+        hired_day=hired_day,
+        **_plant(styles, planted),
+        planted=planted,
+        morale=gone.morale,
+        left_day=gone.left_day,
+        successor=gone.successor,
+        month_starts=cfg.month_starts,
     )
 
 
@@ -114,6 +160,7 @@ def make_accounts(
 ) -> Accounts:
     """A chunk of `n` accounts starting at global position `first`."""
     segment = rng.choice(len(SEGMENTS), n, p=SEGMENT_SHARE)
+    sales = staff.workers("sales")
     return Accounts(
         first=first,
         segment=segment,
@@ -123,24 +170,60 @@ def make_accounts(
         arr=(ARR_MEDIAN[segment] * rng.lognormal(0, 0.6, n)).round(2),
         n_contacts=np.minimum(CONTACTS_BASE[segment] + rng.poisson(CONTACTS_EXTRA[segment]), 16),
         owner=rng.choice(staff.workers("account_management"), n),
-        sales_rep=rng.choice(staff.workers("sales"), n),
+        sales_rep=sales[_pick(rng, _book_shares(sales, staff.planted)[segment])],
         service_rep=rng.choice(staff.workers("service"), n),
         surveyed=rng.random(n) < 0.45,
         frailty=rng.normal(0, frailty_sd, n),
     )
 
 
+def _book_shares(sales: np.ndarray, planted: np.ndarray) -> np.ndarray:
+    """(segment, sales rep): each rep's chance of getting an account of that segment. Planted
+    reps carry bigger books, in their segments only."""
+    weight = np.ones((len(SEGMENTS), len(sales)))
+    for rep, p in zip(planted, PLANTED, strict=False):
+        column = np.flatnonzero(sales == rep)[0]
+        weight[:, column] = [p.book if s in p.segments else 0.0 for s in SEGMENTS]
+    return weight / weight.sum(axis=1, keepdims=True)
+
+
+def _pick(rng: np.random.Generator, shares: np.ndarray) -> np.ndarray:
+    """One column per row of `shares` (row-wise probabilities)."""
+    u = rng.random(len(shares))[:, None]
+    return np.minimum((u >= np.cumsum(shares, axis=1)).sum(axis=1), shares.shape[1] - 1)
+
+
+def _days(days: np.ndarray, origin: np.datetime64) -> np.ndarray:
+    """Day offsets as timestamps (inf -> NaT)."""
+    out = np.full(len(days), np.datetime64("NaT"), dtype="datetime64[us]")
+    ok = np.isfinite(days)
+    out[ok] = origin + (days[ok] * 86400).astype("timedelta64[s]")
+    return out
+
+
 def reps_frame(staff: Staff, rep_ids: np.ndarray, origin: np.datetime64) -> pd.DataFrame:
-    """The `reps` contract table."""
+    """The `reps` contract table; `left_at` for reps who left during the period."""
     manager = np.where(staff.manager >= 0, rep_ids[np.maximum(staff.manager, 0)], None)
     return pd.DataFrame(
         {
             "rep_id": rep_ids,
             "team": np.array(TEAM_NAMES)[staff.team],
-            "hired_at": (origin + (staff.hired_day * 86400).astype("timedelta64[s]")).astype(
-                "datetime64[us]"
-            ),
+            "hired_at": _days(staff.hired_day, origin),
             "manager_id": pd.array(manager, dtype="str"),
-            "left_at": pd.Series(pd.NaT, index=range(len(rep_ids)), dtype="datetime64[us]"),
+            "left_at": _days(staff.left_day, origin),
         }
     )
+
+
+def planted_records(staff: Staff, rep_ids: np.ndarray) -> list[dict]:
+    """The planted reps as plain dicts (the content of `planted_reps.json`)."""
+    return [
+        {
+            "rep_id": str(rep_ids[rep]),
+            "flaw": p.flaw,
+            "behaviour": p.behaviour,
+            "stage": p.stage,
+            "description": p.description,
+        }
+        for rep, p in zip(staff.planted, PLANTED, strict=False)
+    ]

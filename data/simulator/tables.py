@@ -56,6 +56,7 @@ def frame(table: str, columns: dict[str, object]) -> pd.DataFrame:
 
 def accounts_frame(
     a: Accounts,
+    owner: np.ndarray,
     account_ids: pa.Array,
     rep_ids: pa.Array,
     churn_day: np.ndarray,
@@ -70,7 +71,7 @@ def accounts_frame(
             "segment": pick(SEGMENTS, a.segment),
             "industry": pick(INDUSTRIES, a.industry),
             "region": pick(REGIONS, a.region),
-            "owner_rep_id": pick(rep_ids, a.owner),
+            "owner_rep_id": pick(rep_ids, owner),
             "arr": a.arr,
             "churned_at": timestamps(churn_day, origin),
         },

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from data.contract import TABLES
-from data.simulator import EFFECTS_FILE, simulate_chunks, write_export
+from data.simulator import EFFECTS_FILE, PLANTED_FILE, simulate_chunks, write_export
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 REGENERATE = "barometer simulate --out data/sample --accounts 25 --seed 7"
@@ -13,7 +13,7 @@ REGENERATE = "barometer simulate --out data/sample --accounts 25 --seed 7"
 
 def test_sample_is_small_and_complete():
     files = {p.name for p in SAMPLE.iterdir()}
-    assert files == {f"{n}.csv" for n in TABLES} | {EFFECTS_FILE}
+    assert files == {f"{n}.csv" for n in TABLES} | {EFFECTS_FILE, PLANTED_FILE}
     assert sum(p.stat().st_size for p in SAMPLE.iterdir()) < 1_000_000
 
 

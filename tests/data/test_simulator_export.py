@@ -14,7 +14,14 @@ from typer.testing import CliRunner
 
 from barometer.cli import app
 from data.contract import TABLES
-from data.simulator import EFFECTS_FILE, TRUE_EFFECTS, simulate, simulate_chunks, write_export
+from data.simulator import (
+    EFFECTS_FILE,
+    PLANTED_FILE,
+    TRUE_EFFECTS,
+    simulate,
+    simulate_chunks,
+    write_export,
+)
 from data.simulator.effects import SHAPES
 from features.registry import Family
 
@@ -34,7 +41,7 @@ def small() -> dict[str, pd.DataFrame]:
 def test_csv_export_round_trips_with_iso_timestamps(small, tmp_path):
     rows = write_export(small, tmp_path / "out")
     files = {p.name for p in (tmp_path / "out").iterdir()}
-    assert files == {f"{n}.csv" for n in TABLES} | {EFFECTS_FILE}
+    assert files == {f"{n}.csv" for n in TABLES} | {EFFECTS_FILE, PLANTED_FILE}
     for name, table in TABLES.items():
         assert rows[name] == len(small[name])
         back = pd.read_csv(tmp_path / "out" / f"{name}.csv", dtype=str, keep_default_na=False)
@@ -117,7 +124,8 @@ def test_true_effects_json_lists_every_effect(small, tmp_path):
             "neutral",
             "interaction",
         }
-        assert e["outcome"] in {"churn", "deal_win"} and e["family"] in FAMILIES
+        assert e["outcome"] in {"churn", "deal_win", "rep_attrition"}
+        assert e["family"] in FAMILIES
         assert e["direction"] in {1, -1} and e["strength"] > 0 and e["description"]
         low, high = e["ramp"]
         assert e["shape"] in SHAPES and low < high and low <= e["threshold"] <= high
@@ -150,7 +158,10 @@ def test_simulate_command_writes_the_export(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "activities.csv" in result.output
-    assert {p.name for p in out.iterdir()} == {f"{n}.csv" for n in TABLES} | {EFFECTS_FILE}
+    assert {p.name for p in out.iterdir()} == {f"{n}.csv" for n in TABLES} | {
+        EFFECTS_FILE,
+        PLANTED_FILE,
+    }
     assert len(pd.read_csv(out / "accounts.csv")) == 40
 
 
