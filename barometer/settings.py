@@ -38,6 +38,32 @@ class Settings(BaseSettings):
         validation_alias="MLFLOW_TRACKING_URI",
         description="Tracking server; a SQLite store in the workspace when unset.",
     )
+    rep_window_days: int = Field(
+        default=730, gt=0, description="Rep diagnosis: closed deals of this many days back."
+    )
+    pipeline_target: float | None = Field(
+        default=None, gt=0, description="Pipeline coverage target (bookings) for the period."
+    )
+    forecast_days: int = Field(default=90, gt=0, description="Expected-bookings horizon, days.")
+    stale_days: int = Field(
+        default=21, gt=0, description="A deal without activity this long is stale."
+    )
+    service_period_days: int = Field(
+        default=90, gt=0, description="Service contribution: effort and expansion window, days."
+    )
+    service_after_case_days: int = Field(
+        default=30,
+        ge=0,
+        description="A deal opened this soon after a service case counts as sourced.",
+    )
+    service_untimed_minutes: float = Field(
+        default=10.0, ge=0, description="Minutes counted for a service activity without a duration."
+    )
+    service_hourly_cost: float | None = Field(
+        default=None,
+        gt=0,
+        description="Cost of a service hour; the ratio is then revenue per cost.",
+    )
     api_keys: str | None = Field(default=None, description="`role:key,role:key`.", repr=False)
     api_keys_file: Path | None = None
 

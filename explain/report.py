@@ -10,7 +10,7 @@ import base64
 import io
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,7 +19,6 @@ import pandas as pd
 
 from barometer.model.artefact import Explanation, ScoringModel
 from explain.drivers import DependenceCurve, dependence, drivers, family_attribution
-from explain.reps import RepProfile
 from explain.wording import CAVEAT, Registry, family_label, lookup, target_phrase
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -27,15 +26,11 @@ TEMPLATES = Path(__file__).parent / "templates"
 
 @dataclass
 class ReportInputs:
-    """Everything the report shows beyond the model's own drivers (each part optional)."""
+    """Everything the report shows beyond the model's own drivers: the manager views
+    (`explain.managers.ManagerViews`, each part optional)."""
 
-    profiles: list[RepProfile] = field(default_factory=list)
-    training_needs: pd.DataFrame | None = None
-    funnel: pd.DataFrame | None = None
-    bottleneck_sentence: str = ""
-    contribution: pd.DataFrame | None = None  # by team (and rep) with ratio and KPIs
-    contribution_sentence: str = ""
     model_label: str = ""
+    views: object | None = None
 
 
 def _png(fig) -> str:
@@ -101,20 +96,52 @@ def dependence_plot(curves: list[DependenceCurve], descriptions: dict[str, str])
     return _png(fig)
 
 
-def reps_plot(profiles: list[RepProfile]) -> str:
-    """Each rep's win rate against the rate expected for their deal mix."""
+def reps_plot(reps: pd.DataFrame) -> str:
+    """Each rep's win effect against the deal mix with its 90% interval, by team, best first."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4.5))
+    table = reps.sort_values(["team", "effect"])
+    fig, ax = plt.subplots(figsize=(7, 0.22 * len(table) + 1))
     colours = {"top": "#2e7d32", "core": "#1565c0", "low": "#c62828"}
+    y = np.arange(len(table))
     for tier, colour in colours.items():
-        some = [p for p in profiles if p.tier == tier]
-        ax.scatter(
-            [p.expected_win_rate for p in some], [p.win_rate for p in some], c=colour, label=tier
+        mine = (table["tier"] == tier).to_numpy()
+        ax.errorbar(
+            table["effect"][mine] * 100,
+            y[mine],
+            xerr=[
+                (table["effect"] - table["low"])[mine] * 100,
+                (table["high"] - table["effect"])[mine] * 100,
+            ],
+            fmt="o",
+            color=colour,
+            label=tier,
+            ms=3,
         )
-    ax.plot([0, 1], [0, 1], color="#999", lw=0.8)
-    ax.set_xlabel("expected win rate for the deal mix (deal model)")
-    ax.set_ylabel("actual win rate")
+    ax.axvline(0, color="#999", lw=0.8)
+    ax.set_yticks(y, [f"{t} · {r}" for t, r in zip(table["team"], table["rep_id"], strict=True)])
+    ax.tick_params(axis="y", labelsize=6)
+    ax.set_xlabel("win rate − expected for the deal mix, pts (90% interval)")
     ax.legend(title="tier")
+    return _png(fig)
+
+
+def backtest_plot(table: pd.DataFrame) -> str:
+    """Forecast bookings with their interval against actual bookings, per quarter."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 3))
+    x = np.arange(len(table))
+    ax.errorbar(
+        x,
+        table["forecast"],
+        yerr=[table["forecast"] - table["low"], table["high"] - table["forecast"]],
+        fmt="o",
+        color="#1565c0",
+        label="forecast (90% interval)",
+    )
+    ax.plot(x, table["actual"], "s", color="#c62828", label="actual")
+    ax.set_xticks(x, table["quarter"], rotation=45, fontsize=7)
+    ax.set_ylabel("bookings")
+    ax.legend()
     return _png(fig)
 
 
@@ -155,11 +182,20 @@ def build_report(
     numeric = [f for f in table["feature"] if f not in model.categories][:top_curves]
     curves = [dependence(model, frame, f, registry, explanation=explanation) for f in numeric]
     descriptions = {n: f.description for n, f in features.items()}
+    views = inputs.views
+    diagnosis = getattr(views, "diagnosis", None)
+    pipeline = getattr(views, "pipeline", None)
+    contribution = getattr(views, "contribution", None)
     plots = {
         "beeswarm": beeswarm_plot(model, frame, explanation),
         "families": family_plot(families, model.target),
         "dependence": dependence_plot(curves, descriptions),
-        "reps": reps_plot(inputs.profiles) if inputs.profiles else "",
+        "reps": reps_plot(diagnosis.reps) if diagnosis is not None else "",
+        "backtest": (
+            backtest_plot(pipeline.backtest)
+            if pipeline is not None and len(pipeline.backtest)
+            else ""
+        ),
     }
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["j2"]))
     from markupsafe import Markup
@@ -177,14 +213,33 @@ def build_report(
         curves=curves,
         drivers_table=Markup(_html_table(shown, 20)),
         families_table=Markup(_html_table(families)),
-        profiles=inputs.profiles,
-        profiles_note="Rep profiles need the deal-win model, reps and deal history.",
-        training_table=Markup(_html_table(inputs.training_needs, 15)),
-        bottleneck_sentence=inputs.bottleneck_sentence,
-        funnel_table=Markup(_html_table(inputs.funnel)),
-        contribution_sentence=inputs.contribution_sentence,
-        contribution_table=Markup(_html_table(inputs.contribution, 40)),
+        errors=getattr(views, "errors", {}) if views is not None else {},
+        diagnosis=diagnosis,
+        findings=_findings(diagnosis),
+        training_table=Markup(_needs_table(diagnosis)),
+        pipeline=pipeline,
+        funnel_table=Markup(_html_table(pipeline.funnel)) if pipeline is not None else "",
+        backtest_table=Markup(
+            _html_table(pipeline.backtest.drop(columns=["start"]), 20) if pipeline else ""
+        ),
+        contribution=contribution,
+        contribution_table=Markup(_html_table(contribution.by_team)) if contribution else "",
+        service_reps_table=Markup(_html_table(contribution.by_rep, 40)) if contribution else "",
     )
+
+
+def _findings(diagnosis) -> list[tuple[str, str, str, list[str]]]:
+    """(rep_id, team, tier, sentences) per rep, best effect first within each team."""
+    if diagnosis is None:
+        return []
+    said = diagnosis.findings.groupby("rep_id")["sentence"].apply(list)
+    return [(r.rep_id, r.team, r.tier, said.get(r.rep_id, [])) for r in diagnosis.reps.itertuples()]
+
+
+def _needs_table(diagnosis) -> str:
+    if diagnosis is None or diagnosis.needs.empty:
+        return ""
+    return _html_table(diagnosis.needs[["team", "description", "reps", "expected_revenue"]], 20)
 
 
 def write_report(html: str, path: Path) -> Path:

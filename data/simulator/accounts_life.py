@@ -326,11 +326,14 @@ def cases_month(
     opened = np.minimum(mo.start[a] + rng.random(n) * (mo.stop[a] - mo.start[a]), mo.stop[a] - 1e-6)
     rep = staff.acting(acc.service_rep[a], opened)
     priority = rng.choice(4, n, p=PRIORITY_SHARE)
-    fcr = rng.random(n) < staff.fcr[rep]
+    u_fcr = rng.random(n)
+    fcr = u_fcr < staff.fcr[rep]
     p_esc = staff.escalation[rep] * PRIORITY_ESCALATION[priority] * np.where(fcr, 0.3, 1.0)
-    escalated = rng.random(n) < np.clip(p_esc, 0, 0.9)
-    mean_csat = 4.3 - 1.1 * ~fcr - 1.0 * escalated + 0.4 * lat.satisfaction[a]
-    csat = np.clip(np.round(rng.normal(mean_csat, 0.7)), 1, 5)
+    u_esc = rng.random(n)
+    escalated = u_esc < np.clip(p_esc, 0, 0.9)
+    mean_csat = case_csat_mean(fcr, escalated) + 0.4 * lat.satisfaction[a]
+    raw_csat = rng.normal(mean_csat, 0.7)
+    csat = np.clip(np.round(raw_csat), 1, 5)
     hours = np.where(fcr, rng.uniform(0.02, 0.4, n), 0.5 + rng.exponential(4.0, n))
     return {
         "acc": a,
@@ -343,7 +346,17 @@ def cases_month(
         "escalated": escalated,
         "csat": np.where(rng.random(n) < 0.6, csat, np.nan),
         "threads": mo.threads[a],
+        # the draws behind the outcomes, for counterfactuals (data.simulator.truth)
+        "u_fcr": u_fcr,
+        "u_esc": u_esc,
+        "csat_raw": raw_csat,  # before rounding and clipping
     }
+
+
+def case_csat_mean(fcr: np.ndarray, escalated: np.ndarray) -> np.ndarray:
+    """A case's mean CSAT before the account's satisfaction: lower when not resolved at first
+    contact and when escalated."""
+    return 4.3 - 1.1 * ~fcr - 1.0 * escalated
 
 
 def support_activities(rng: np.random.Generator, cases: dict[str, np.ndarray]) -> E.Events:
@@ -457,13 +470,31 @@ def new_business(rng: np.random.Generator, acc: Accounts) -> dict[str, np.ndarra
     }
 
 
-def live(rng: np.random.Generator, acc: Accounts, staff: Staff, cfg: SimConfig) -> Life:
+@dataclass
+class Probe:
+    """Records what the churn hazard read at the start of `month` (for known answers, see
+    `data.simulator.truth`); filled in by `live`."""
+
+    month: int
+    behaviour: dict[str, np.ndarray] = field(default_factory=dict)
+    churn_day: np.ndarray | None = None  # decisions taken before the month (inf: none)
+
+
+def live(
+    rng: np.random.Generator,
+    acc: Accounts,
+    staff: Staff,
+    cfg: SimConfig,
+    probe: Probe | None = None,
+) -> Life:
     """Run the chunk month by month; events after churn or the export date are dropped."""
     ms = cfg.month_starts
     h, lat = History(len(acc), cfg.months), Latent.initial(len(acc), rng)
     churn_day = np.full(len(acc), np.inf)
     parts, cases, nps, deals = [], [], [], [new_business(rng, acc)]
     for m in range(cfg.months):
+        if probe is not None and m == probe.month:
+            probe.behaviour, probe.churn_day = churn_behaviour(h, acc, m, ms), churn_day.copy()
         churn_day = churn_step(rng, h, acc, churn_day, m, ms)
         lat.step(rng)
         mo = month_plan(rng, acc, staff, lat, churn_day, m, ms)

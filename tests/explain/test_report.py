@@ -4,48 +4,37 @@ from __future__ import annotations
 
 import re
 
-import pandas as pd
 from typer.testing import CliRunner
 
+from barometer.settings import Settings
+from explain.managers import build_views
 from explain.report import ReportInputs, build_report, log_report, write_report
-from explain.reps import RepProfile
+from tests.serving.helpers import contract_tables
 
 
-def test_report_has_every_plot_inline_and_no_cdn(churn_model, accounts, registry, settings):
-    profiles = [
-        RepProfile(
-            "r1",
-            "east",
-            "top",
-            0.6,
-            0.4,
-            ["top performer stumbling at a stage"],
-            ["Top performer who stumbles at Proposal (40% pass vs 70% expected)"],
-        ),
-        RepProfile("r2", "east", "core", 0.3, 0.3, [], []),
-    ]
-    contribution = pd.DataFrame(
-        {
-            "team": ["service", "sales"],
-            "service_value": [1200.0, 300.0],
-            "sales_value": [800.0, 2500.0],
-            "ratio": [1.5, 0.12],
-        }
-    )
-    inputs = ReportInputs(
-        profiles=profiles,
-        contribution=contribution,
-        contribution_sentence="Service behaviours are credited with 1,200.",
-        model_label="barometer-churn/3",
-    )
+def manager_views(tmp_path):
+    """The manager views of the serving tests' hand-made company (no churn model)."""
+    tables = contract_tables() | {"account_features": None, "deal_scores": None}
+    return build_views(tables, Settings(home=tmp_path / "views"), None)
+
+
+def test_report_has_every_plot_inline_and_no_cdn(
+    churn_model, accounts, registry, settings, tmp_path
+):
+    views = manager_views(tmp_path)
+    assert views.errors == {}
+    inputs = ReportInputs(model_label="barometer-churn/3", views=views)
     html = build_report(churn_model, accounts.head(200), registry, inputs, top_curves=2)
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
-    assert len(images) == 4  # beeswarm, families, dependence, reps
+    assert len(images) == 4  # beeswarm, families, dependence, rep effects
     assert all(len(i) > 1000 for i in images)
     assert "http://" not in html and "https://" not in html  # no CDN, nothing fetched
-    assert "stumbles at Proposal" in html and "barometer-churn/3" in html
-    assert "not causal effects" in html
-    assert "Days since the last connected call" in html and "1,200" in html
+    assert "barometer-churn/3" in html and "not causal effects" in html
+    assert "Days since the last connected call" in html
+    for sentence in views.diagnosis.findings["sentence"]:  # the same findings as the API
+        assert sentence.replace("'", "&#39;") in html
+    assert "Training needs" in html and "leaks most at" in html
+    assert "No churn model is loaded" in html  # contribution without retention, said so
     assert "<script" not in html
 
     path = write_report(html, settings.artifacts_dir / "explain_churn.html")

@@ -1,0 +1,242 @@
+"""The manager views, built once for the API, the dashboard and the HTML report alike.
+
+`read_tables` reads what the views need from an open warehouse connection; `build_views` turns
+those frames and the champions into the rep diagnosis (`explain.reps`), service's contribution
+(`explain.contribution`) and the pipeline report (`explain.sales_pipeline`). A team is `reps.team`
+everywhere. Each part that cannot be built says why in `errors`; the others still are.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from barometer.model.artefact import ScoringModel
+from barometer.settings import Settings
+from explain.contribution import ServiceContribution, service_contribution
+from explain.reps import Diagnosis, diagnose
+from explain.sales_pipeline import (
+    PipelineQuality,
+    backtest,
+    funnel,
+    leak_sentence,
+    pipeline_quality,
+    quarter_starts,
+    stage_history_probabilities,
+)
+
+log = logging.getLogger(__name__)
+PARTS = ("diagnosis", "contribution", "pipeline")
+TABLE_SQL = {
+    "reps": "select * from reps",
+    "accounts": "select * from accounts",
+    "opportunities": "select * from opportunities",
+    "opportunity_stages": "select * from opportunity_stages",
+    "cases": "select * from cases",
+    "nps": "select * from nps",
+}
+# Deal activities (the diagnosis' conduct, stale deals) and service reps' work (effort).
+ACTIVITIES_SQL = """
+    select a.opportunity_id, a.account_id, a.rep_id, a.type, a.contact_id,
+           a.reached_decision_maker, a.direction, a.outcome, a.duration_s, a.objective,
+           a.occurred_at
+    from activities a left join reps r on r.rep_id = a.rep_id
+    where a.opportunity_id is not null or r.team = 'service'
+"""
+# Active accounts' churn features at the latest cutoff, with their ARR.
+ACCOUNT_FEATURES_SQL = """
+    select f.* exclude (arr), a.arr from features_account f
+    join accounts a on a.account_id = f.account_id
+    where f.cutoff = (select max(cutoff) from features_account)
+      and a.created_at < f.cutoff and (a.churned_at is null or a.churned_at >= f.cutoff)
+"""
+SCORES_SQL = "select as_of, entity_id, probability from scores where target = 'deal_win'"
+NEEDS = {
+    "diagnosis": ("reps", "accounts", "opportunities", "activities"),
+    "contribution": ("reps", "accounts", "opportunities", "cases", "activities"),
+    "pipeline": ("opportunities",),
+}
+MATCH_DAYS = 31  # a scoring run counts for a quarter when it is this close before its start
+
+
+def _exists(con, name: str) -> bool:
+    found = con.execute(
+        "select count(*) from information_schema.tables where table_name = ?", [name]
+    ).fetchone()
+    return bool(found and found[0])
+
+
+def read_tables(con) -> dict[str, pd.DataFrame | None]:
+    """The contract tables, deal and service activities, the latest account features and the
+    deal-win scores history (None for what the warehouse lacks)."""
+    out: dict[str, pd.DataFrame | None] = {
+        name: con.execute(sql).df() if _exists(con, name) else None
+        for name, sql in TABLE_SQL.items()
+    }
+    has_acts = _exists(con, "activities") and _exists(con, "reps")
+    out["activities"] = con.execute(ACTIVITIES_SQL).df() if has_acts else None
+    has_features = _exists(con, "features_account") and _exists(con, "accounts")
+    out["account_features"] = con.execute(ACCOUNT_FEATURES_SQL).df() if has_features else None
+    out["deal_scores"] = con.execute(SCORES_SQL).df() if _exists(con, "scores") else None
+    return out
+
+
+@dataclass(frozen=True)
+class PipelineReport:
+    """The funnel, pipeline quality now, and the forecast's backtest per past quarter."""
+
+    funnel: pd.DataFrame
+    leak: str
+    quality: PipelineQuality
+    backtest: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class ManagerViews:
+    diagnosis: Diagnosis | None = None
+    contribution: ServiceContribution | None = None
+    pipeline: PipelineReport | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def missing(part: str, tables: dict) -> str | None:
+    absent = [t for t in NEEDS[part] if tables.get(t) is None]
+    if absent:
+        return f"needs the warehouse tables {', '.join(absent)} (run `barometer ingest`)"
+    return None
+
+
+def build_views(
+    tables: dict[str, pd.DataFrame | None],
+    settings: Settings,
+    churn_model: ScoringModel | None,
+    *,
+    parts: Sequence[str] = PARTS,
+    target: float | None = None,
+) -> ManagerViews:
+    """Every part in `parts` that the tables allow; a failing part is logged and named in errors.
+    `target` overrides `settings.pipeline_target` for coverage."""
+    errors = {p: reason for p in parts if (reason := missing(p, tables))}
+    built = {}
+    for part, build in (
+        ("diagnosis", lambda: _diagnosis(tables, settings)),
+        ("contribution", lambda: _contribution(tables, settings, churn_model)),
+        ("pipeline", lambda: _pipeline(tables, settings, target or settings.pipeline_target)),
+    ):
+        if part not in parts or part in errors:
+            continue
+        try:
+            built[part] = build()
+        except Exception as exc:  # noqa: BLE001 - one part failing must not take the others down
+            log.exception("manager view failed", extra={"part": part})
+            errors[part] = f"could not be computed ({type(exc).__name__}: {exc})"
+    return ManagerViews(
+        built.get("diagnosis"), built.get("contribution"), built.get("pipeline"), errors
+    )
+
+
+def latest_time(tables: dict) -> pd.Timestamp:
+    """The data's end: the latest deal or activity timestamp."""
+    times = [tables["opportunities"]["created_at"].max()]
+    if tables.get("opportunities") is not None:
+        times.append(tables["opportunities"]["closed_at"].max())
+    if tables.get("activities") is not None and len(tables["activities"]):
+        times.append(tables["activities"]["occurred_at"].max())
+    return pd.Timestamp(max(t for t in times if pd.notna(t)))
+
+
+def _diagnosis(tables: dict, settings: Settings) -> Diagnosis:
+    since = latest_time(tables) - pd.Timedelta(days=settings.rep_window_days)
+    return diagnose(
+        tables["opportunities"],
+        tables.get("opportunity_stages"),
+        tables["activities"],
+        tables["accounts"],
+        tables["reps"],
+        settings.stage_order,
+        since=since,
+    )
+
+
+def _contribution(tables: dict, settings: Settings, model) -> ServiceContribution:
+    rows = tables.get("account_features")
+    as_of = (
+        pd.Timestamp(rows["cutoff"].max())
+        if rows is not None and len(rows)
+        else latest_time(tables).normalize()
+    )
+    return service_contribution(
+        model if rows is not None else None,
+        rows,
+        tables,
+        as_of=as_of,
+        period_days=settings.service_period_days,
+        horizon_days=settings.churn_horizon_days,
+        after_case_days=settings.service_after_case_days,
+        untimed_minutes=settings.service_untimed_minutes,
+        hourly_cost=settings.service_hourly_cost,
+    )
+
+
+def scored_at(scores: pd.DataFrame | None, at: pd.Timestamp) -> pd.Series | None:
+    """Win probabilities of the latest scoring run at or before `at` (within `MATCH_DAYS`)."""
+    if scores is None or scores.empty:
+        return None
+    runs = scores["as_of"].drop_duplicates()
+    near = runs[(runs <= at) & (runs > at - pd.Timedelta(days=MATCH_DAYS))]
+    if near.empty:
+        return None
+    run = scores[scores["as_of"] == near.max()]
+    return pd.Series(run["probability"].to_numpy(), index=run["entity_id"].astype(str).to_numpy())
+
+
+def _probabilities(tables: dict, settings: Settings):
+    """For a date: the stored deal-win scores of that time when a scoring run is close enough
+    before it, else the stage-history rates known then."""
+    opps, stages = tables["opportunities"], tables.get("opportunity_stages")
+
+    def at(when: pd.Timestamp) -> tuple[pd.Series, str]:
+        stored = scored_at(tables.get("deal_scores"), when)
+        if stored is not None:
+            return stored, "the deal-win model's scores stored then"
+        return (
+            stage_history_probabilities(opps, stages, settings.stage_order, when),
+            "stage-history win rates (no deal-win scores stored then)",
+        )
+
+    return at
+
+
+def _pipeline(tables: dict, settings: Settings, target: float | None) -> PipelineReport:
+    opps, stages = tables["opportunities"], tables.get("opportunity_stages")
+    scores = tables.get("deal_scores")
+    now = pd.Timestamp(scores["as_of"].max()) if scores is not None and len(scores) else None
+    now = now or latest_time(tables).normalize()
+    probabilities = _probabilities(tables, settings)
+    chances, source = probabilities(now)
+    acts = tables.get("activities")
+    acts = acts if acts is not None else pd.DataFrame(columns=["opportunity_id", "occurred_at"])
+    quality = pipeline_quality(
+        opps,
+        stages,
+        acts,
+        settings.stage_order,
+        now,
+        chances,
+        source=source,
+        target=target,
+        horizon_days=settings.forecast_days,
+        stale_days=settings.stale_days,
+    )
+    table = funnel(opps, stages if stages is not None else _no_stages(), settings.stage_order)
+    first = opps["created_at"].min() + pd.Timedelta(days=180)  # some history to learn from
+    quarters = quarter_starts(first, now)
+    tested = backtest(opps, stages, settings.stage_order, quarters, probabilities)
+    return PipelineReport(table, leak_sentence(table), quality, tested)
+
+
+def _no_stages() -> pd.DataFrame:
+    return pd.DataFrame(columns=["opportunity_id", "stage", "entered_at"])
