@@ -2,9 +2,10 @@
 
 *Mix* is what the rep did not choose once the deal was theirs: segment, industry, region, deal
 type and size, whether a service rep sourced it, and the account's history (tenure, deals won and
-lost earlier with other reps). *Conduct* is what the rep did on the deal, measured on all its activities: contacts
-engaged, whether the decision maker was reached, follow-up speed after meetings, touches per week
-and call depth. Only conduct is coachable; mix, deal state and time in a stage are context.
+lost earlier with other reps). *Conduct* is what the rep did on the deal, measured on all its
+activities: contacts engaged, whether the decision maker was reached, follow-up speed after
+meetings, touches per week and call depth. Only conduct is coachable; mix, deal state and time
+in a stage are context.
 
 Conduct is retrospective (coaching looks back over whole deals), unlike the point-in-time features
 the models use (`features/`), which stop at each cutoff; so it is measured here, from the deal's

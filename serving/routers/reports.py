@@ -1,20 +1,39 @@
-"""Reports: customer service's contribution to sales (computed once per snapshot)."""
+"""Reports: service's contribution to revenue and the sales pipeline (built once per snapshot)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
 
-from explain.wording import CAVEAT
+from fastapi import APIRouter, Query, Request
+
 from serving.deps import ERRORS, Manager
+from serving.insights import coverage
 from serving.routers.common import UNAVAILABLE, insights_for
-from serving.schemas.responses import ContributionReport
+from serving.schemas.responses import ContributionReport, PipelineReport
 
 router = APIRouter(prefix="/reports", tags=["reports"], responses=ERRORS)
 
 
 @router.get("/contribution", response_model=ContributionReport, responses=UNAVAILABLE)
 async def contribution(request: Request, _: Manager):
-    """Expected revenue credited to service behaviours against sales behaviours, per team and per
-    rep, next to retention, NPS, first-contact resolution and service-sourced expansion."""
+    """Retention ARR service saved against a stated reference (the service team's worst
+    quartile), with a 90% interval, plus the upsell and cross-sell it sourced, over its hours (or
+    configured cost); retention rate, NPS, first-contact resolution and CSAT per team and rep."""
     insights = await insights_for(request, "contribution")
-    return {**insights.contribution, "model_versions": insights.versions, "caveat": CAVEAT}
+    return insights.contribution | {"model_versions": insights.versions}
+
+
+@router.get("/pipeline", response_model=PipelineReport, responses=UNAVAILABLE)
+async def pipeline(
+    request: Request,
+    _: Manager,
+    target: Annotated[
+        float | None, Query(gt=0, le=1e15, description="Coverage target (default: settings).")
+    ] = None,
+):
+    """The funnel with conversion and time per step and the leakiest step; open pipeline and its
+    coverage of the target; the weighted pipeline and expected bookings with an interval; stale
+    and slipping deals; and the forecast backtested per past quarter."""
+    insights = await insights_for(request, "pipeline")
+    chosen = target if target is not None else request.app.state.settings.pipeline_target
+    return coverage(insights.pipeline, chosen)

@@ -1,4 +1,4 @@
-"""Reps: one rep's coaching profile (computed once per snapshot, see `serving.insights`)."""
+"""Reps: one rep's diagnosis (computed once per snapshot, see `serving.insights`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Request, status
 
-from explain.wording import CAVEAT
 from serving.deps import ERRORS, Manager
 from serving.routers.common import UNAVAILABLE, insights_for
 from serving.schemas.responses import RepProfile
@@ -17,10 +16,11 @@ Id = Annotated[str, Path(min_length=1, max_length=200, description="Rep id.")]
 
 @router.get("/{rep_id}/profile", response_model=RepProfile, responses=UNAVAILABLE)
 async def rep_profile(request: Request, rep_id: Id, _: Manager):
-    """The rep's win rate against the rate expected for their deal mix, their tier in the team,
-    where they sit on the behaviours that win deals, and a plain-words classification."""
-    insights = await insights_for(request, "profiles")
-    found = insights.profiles.get(rep_id)
+    """The rep's win rate against the rate expected for their deal mix alone, their effect per
+    stage with a 90% interval, their tier, the coachable behaviours where they trail the team's
+    best reps, and findings naming the stage and behaviours."""
+    insights = await insights_for(request, "diagnosis")
+    found = insights.reps.get(rep_id)
     if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"No profile for rep {rep_id!r}.")
-    return {**found, "model_version": insights.versions["deal_win"], "caveat": CAVEAT}
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"No closed deals owned by rep {rep_id!r}.")
+    return found | insights.diagnosis

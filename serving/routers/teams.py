@@ -1,4 +1,4 @@
-"""Teams: a team's training needs (computed once per snapshot, see `serving.insights`)."""
+"""Teams: a team's reps by effect and its training needs (computed once per snapshot)."""
 
 from __future__ import annotations
 
@@ -6,25 +6,33 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Request, status
 
-from explain.wording import CAVEAT
 from serving.deps import ERRORS, Manager
 from serving.routers.common import UNAVAILABLE, insights_for
-from serving.schemas.responses import TrainingNeeds
+from serving.schemas.responses import TeamReps, TrainingNeeds
 
 router = APIRouter(prefix="/teams", tags=["teams"], responses=ERRORS)
 Id = Annotated[str, Path(min_length=1, max_length=200, description="Team (`reps.team`).")]
 
 
+def known(insights, team: str) -> None:
+    if team not in insights.teams and team not in insights.rosters:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"No team {team!r}.")
+
+
+@router.get("/{team}/reps", response_model=TeamReps, responses=UNAVAILABLE)
+async def team_reps(request: Request, team: Id, _: Manager):
+    """The team's reps who own closed deals, highest effect against their deal mix first, with
+    tier, interval and their headline finding."""
+    insights = await insights_for(request, "diagnosis")
+    known(insights, team)
+    reps = sorted(insights.rosters.get(team, []), key=lambda r: -(r["effect"] or 0))
+    return {"team": team, "reps": reps} | insights.diagnosis
+
+
 @router.get("/{team}/training-needs", response_model=TrainingNeeds, responses=UNAVAILABLE)
 async def training_needs(request: Request, team: Id, _: Manager):
-    """Behaviours where the team's other reps fall short of its top performers, costliest first
-    (expected revenue gap if they behaved like the top performers' median)."""
-    insights = await insights_for(request, "training_needs")
-    if team not in insights.teams and team not in insights.training_needs:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"No team {team!r}.")
-    return {
-        "team": team,
-        "model_version": insights.versions["deal_win"],
-        "needs": insights.training_needs.get(team, []),
-        "caveat": CAVEAT,
-    }
+    """Coachable behaviours where the team's reps trail its best reps, costliest first: the
+    expected won revenue the gap cost (positive gaps only), in money and plain words."""
+    insights = await insights_for(request, "diagnosis")
+    known(insights, team)
+    return {"team": team, "needs": insights.training_needs.get(team, [])} | insights.diagnosis

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 FeatureValue = float | int | bool | str | None
 Band = Literal["high", "medium", "low"]
@@ -179,75 +179,230 @@ class Problem(BaseModel):
     errors: list[dict] | None = None
 
 
-class Behaviour(BaseModel):
-    """Where the rep sits among their team on one behaviour that helps win deals."""
+Tier = Literal["top", "core", "low"]
 
-    feature: str
+
+class Effect(BaseModel):
+    """Actual against expected for the deal mix, in rate points, shrunk by its noise."""
+
+    effect: float | None = Field(None, description="Actual − expected rate, shrunk.")
+    low: float | None = Field(None, description="90% interval, low end.")
+    high: float | None = Field(None, description="90% interval, high end.")
+
+
+class StageEffect(Effect):
+    stage: str
+    stage_index: int
+    n: int = Field(description="The rep's deals with a known fate at this stage.")
+    pass_rate: float | None = None
+    expected: float | None = Field(None, description="Pass rate expected for the deal mix.")
+
+
+class BehaviourGap(BaseModel):
+    """One coachable behaviour: the rep's typical level, the team's best reps', and the gain."""
+
+    behaviour: str
     description: str
-    percentile: float | None = None
+    family: str
+    unit: str
+    value: float | None = Field(None, description="The rep's median (share for yes/no).")
+    benchmark: float | None = Field(None, description="The team's best reps' level.")
+    win_gain: float | None = Field(None, description="Win-chance gain at the benchmark, points.")
+    revenue: float | None = Field(None, description="Expected won revenue of that gain.")
+    stage: str | None = Field(None, description="Stage where the gap costs most.")
+    stage_gain: float | None = None
 
 
-class RepProfile(BaseModel):
-    """A rep's coaching view: outcomes against the deal mix, classification and behaviours."""
+class Finding(BaseModel):
+    kind: Literal[
+        "stumble", "off_playbook", "skill_gap", "low_gap", "low_unexplained", "top_clean", "in_line"
+    ]
+    stage: str | None = None
+    behaviours: list[str]
+    sentence: str
+
+
+class RepProfile(Effect):
+    """A rep's diagnosis: effect against the deal mix per stage, what to coach, and findings."""
 
     rep_id: str
     team: str
-    tier: Literal["top", "core", "low"]
+    tier: Tier
+    left_at: datetime | None = None
+    deals: int = Field(description="Closed deals in the period.")
+    won: int
+    win_rate: float | None = None
+    expected_win_rate: float | None = Field(None, description="Expected from deal mix alone.")
+    stages: list[StageEffect]
+    behaviours: list[BehaviourGap]
+    findings: list[Finding]
+    period_start: datetime | None = None
+    period_end: datetime | None = None
+    method: str
+    caveat: str
+
+
+class RosterRep(Effect):
+    rep_id: str
+    tier: Tier
+    deals: int
+    won: int
     win_rate: float | None = None
     expected_win_rate: float | None = None
-    closed_deals: int
-    categories: list[str]
-    findings: list[str]
-    behaviours: list[Behaviour]
-    model_version: str
+    headline: str | None = None
+
+
+class TeamReps(BaseModel):
+    """A team's reps, highest effect first."""
+
+    team: str
+    reps: list[RosterRep]
+    method: str
     caveat: str
 
 
 class TrainingNeed(BaseModel):
-    feature: str
+    behaviour: str
     family: str
     description: str
-    top_median: float | None = None
-    others_median: float | None = None
-    expected_revenue_gap: float | None = None
+    benchmark: float | None = Field(None, description="The team's best reps' level.")
+    typical: float | None = Field(None, description="The reps below it: their median level.")
+    reps: int = Field(description="Reps below the benchmark.")
     deals: int
+    expected_revenue: float = Field(description="Expected won revenue the gap cost (positive).")
+    sentence: str
 
 
 class TrainingNeeds(BaseModel):
-    """A team's behaviours whose gap to its top performers costs the most expected revenue."""
+    """A team's behaviours whose gap to its best reps costs the most expected revenue."""
 
     team: str
-    model_version: str
     needs: list[TrainingNeed]
+    period_start: datetime | None = None
+    period_end: datetime | None = None
     caveat: str
 
 
-class ContributionRow(BaseModel):
-    service_value: float | None = None
-    sales_value: float | None = None
-    ratio: float | None = None
+class ServiceKpis(BaseModel):
+    cases: int | None = None
+    first_contact_resolution: float | None = None
+    csat: float | None = None
     retention_rate: float | None = None
     nps: float | None = None
-    first_contact_resolution: float | None = None
-    service_sourced_expansion: float | None = None
+    retention_saved: float | None = None
+    expansion: float | None = None
+    hours: float | None = None
+    revenue_per_hour: float | None = None
 
 
-class TeamContribution(ContributionRow):
+class ServiceTeam(ServiceKpis):
     team: str
+    reps: int
+    retention_low: float | None = None
+    retention_high: float | None = None
 
 
-class RepContribution(ContributionRow):
+class ServiceRep(ServiceKpis):
     rep_id: str
     team: str
+    accounts_served: int | None = None
+    escalation: float | None = None
+
+
+class ContributionTotal(BaseModel):
+    retention_saved: float
+    retention_low: float
+    retention_high: float
+    accounts: int
+    expansion: float
+    expansion_deals: int
+    hours: float
+    cost: float | None = None
+    revenue_per_hour: float | None = None
+    ratio_low: float | None = None
+    ratio_high: float | None = None
+    per: str
 
 
 class ContributionReport(BaseModel):
-    """Service vs sales behaviours' contribution in expected revenue, per team and rep."""
+    """Service's contribution in revenue (retention saved against a stated reference, and sourced
+    expansion) over its effort, with the KPIs per service team and rep."""
 
-    model_versions: dict[str, str]
-    accounts: int
-    deals: int
-    by_team: list[TeamContribution]
-    by_rep: list[RepContribution]
+    as_of: datetime
+    period_start: datetime
+    horizon_days: int
+    reference: dict[str, float | None]
+    reference_words: str
+    total: ContributionTotal
+    by_team: list[ServiceTeam]
+    by_rep: list[ServiceRep]
     sentence: str
+    model_versions: dict[str, str]
     caveat: str
+
+
+class FunnelStep(BaseModel):
+    step: str
+    entered: int
+    passed: int
+    lost: int
+    still_open: int
+    conversion: float | None = None
+    median_days: float | None = None
+    lost_value: float | None = None
+
+
+class PipelineDeal(BaseModel):
+    opportunity_id: str
+    account_id: str | None = None
+    owner_rep_id: str | None = None
+    stage: str | None = None
+    amount: float | None = None
+    age_days: float | None = None
+    days_since_touch: float | None = None
+    usual_days: float | None = None
+    days_late: float | None = None
+
+
+class BookingsForecast(BaseModel):
+    horizon_days: int
+    weighted_pipeline: float
+    expected: float
+    low: float
+    high: float
+    source: str
+
+
+class BacktestQuarter(BaseModel):
+    quarter: str
+    start: datetime
+    deals: int
+    forecast: float
+    low: float
+    high: float
+    actual: float
+    error: float
+    within_interval: bool
+    source: str
+
+
+class PipelineReport(BaseModel):
+    """The funnel, pipeline quality, the expected-bookings forecast and its quarterly backtest."""
+
+    as_of: datetime
+    funnel: list[FunnelStep]
+    leak: str
+    open_deals: int
+    open_value: float
+    target: float | None = None
+    coverage: float | None = Field(None, description="Open pipeline ÷ target.")
+    forecast: BookingsForecast
+    stale_days: int
+    stale_count: int
+    stale_value: float
+    stale: list[PipelineDeal]
+    slipping_count: int
+    slipping_value: float
+    slipping: list[PipelineDeal]
+    backtest: list[BacktestQuarter]
+    sentences: list[str]

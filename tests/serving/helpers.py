@@ -58,6 +58,53 @@ def closed_deal_features() -> pd.DataFrame:
     )
 
 
+# Per sales rep: contacts engaged per deal, whether they reach the decision maker, follow-up days.
+REP_STYLE = {
+    "r1": (3, True, 0.5),
+    "r2": (3, True, 1.0),
+    "r3": (2, False, 1.0),
+    "r4": (1, True, 4.0),
+    "r5": (1, False, 6.0),
+    "r6": (1, False, 8.0),
+}
+
+
+def deal_activities(opportunities: pd.DataFrame) -> pd.DataFrame:
+    """Each deal's calls (one per contact engaged, the first reaching the decision maker when
+    the owner does), a meeting and its follow-up email; open deals O005+ are last touched at
+    opening (stale by the scoring dates)."""
+    rows = []
+    for deal in opportunities.itertuples():
+        contacts, dm, follow = REP_STYLE[deal.owner_rep_id]
+        start = deal.created_at + pd.Timedelta(days=1)
+        for k in range(contacts):
+            rows.append((deal, "call", f"{deal.account_id}-C{k:02d}", dm and k == 0, start, 480.0))
+        meeting = start + pd.Timedelta(days=2)
+        rows.append((deal, "meeting", f"{deal.account_id}-C00", False, meeting, 1800.0))
+        fup = meeting + pd.Timedelta(days=follow)
+        rows.append((deal, "email", f"{deal.account_id}-C00", False, fup, None))
+    frame = pd.DataFrame(
+        [
+            {
+                "opportunity_id": d.opportunity_id,
+                "account_id": d.account_id,
+                "rep_id": d.owner_rep_id,
+                "type": kind,
+                "contact_id": contact,
+                "reached_decision_maker": reached,
+                "direction": "outbound",
+                "outcome": "connected" if kind == "call" else "sent",
+                "objective": "follow_up" if kind == "email" else "discovery",
+                "duration_s": seconds,
+                "occurred_at": at,
+            }
+            for d, kind, contact, reached, at, seconds in rows
+        ]
+    )
+    recent = frame["opportunity_id"].isin([f"O{k:03d}" for k in range(5)])
+    return frame.assign(occurred_at=frame["occurred_at"].where(~recent, pd.Timestamp("2026-09-25")))
+
+
 def contract_tables() -> dict[str, pd.DataFrame]:
     """reps, accounts, opportunities (open O*, closed C*), stages, cases, nps, activities."""
     reps = pd.DataFrame(
@@ -100,11 +147,17 @@ def contract_tables() -> dict[str, pd.DataFrame]:
         stages += [(row.opportunity_id, s, row.created_at) for s in STAGES[:reached]]
     stages += [(f"O{k:03d}", s, pd.Timestamp("2026-08-01")) for k in o for s in STAGES[:2]]
     c = np.arange(60)
+    opened = pd.Timestamp("2026-06-01") + pd.to_timedelta(c * 2, unit="D")
     cases = pd.DataFrame(
         {
+            "case_id": [f"K{k:03d}" for k in c],
             "account_id": [f"A{k % N_ACCOUNTS:03d}" for k in c],
+            "opened_at": opened,
+            "closed_at": opened + pd.to_timedelta(1 + c % 5, unit="h"),
             "rep_id": np.where(c % 2 == 0, "s1", "s2"),
             "first_contact_resolved": c % 3 != 0,
+            "csat": np.where(c % 3 != 0, 5.0, 2.0),
+            "escalated": c % 7 == 0,
         }
     )
     nps = pd.DataFrame(
@@ -115,13 +168,16 @@ def contract_tables() -> dict[str, pd.DataFrame]:
         }
     )
     touched = closed[closed.index % 4 == 2]
-    activities = pd.DataFrame(
+    service = pd.DataFrame(
         {
             "account_id": touched["account_id"],
             "rep_id": "s2",
+            "type": "call",
+            "duration_s": 600.0,
             "occurred_at": touched["created_at"] - pd.Timedelta(days=10),
         }
     )
+    activities = pd.concat([service, deal_activities(opportunities)], ignore_index=True)
     return {
         "reps": reps,
         "accounts": accounts,
