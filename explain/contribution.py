@@ -387,7 +387,10 @@ def service_contribution(
     reps, cases = tables["reps"], tables["cases"]
     window_start = as_of - pd.Timedelta(days=FEATURE_WINDOW_DAYS)
     reference = service_reference(rep_case_measures(cases, reps, window_start, as_of))
-    if churn_model is not None and account_features is not None and len(account_features):
+    uses_service = churn_model is not None and any(
+        n in churn_model.feature_names for n in SERVICE_FEATURES
+    )
+    if uses_service and account_features is not None and len(account_features):
         window = _case_table(cases, window_start, as_of)
         saved = retention_saved(churn_model, account_features, window, reference)
     else:
@@ -399,7 +402,8 @@ def service_contribution(
     by_rep = _rep_table(kpis, saved, shares, expansion, hours, hourly_cost)
     by_team = _team_table(by_rep, saved, shares, hourly_cost)
     total = _totals(saved, expansion, hours, hourly_cost)
-    words = _sentence(total, reference, period, churn_model is not None, hourly_cost)
+    model = "none" if churn_model is None else "service" if uses_service else "no service"
+    words = _sentence(total, reference, period, model, hourly_cost)
     return ServiceContribution(period, reference, saved, expansion, by_rep, by_team, total, words)
 
 
@@ -479,16 +483,17 @@ def _totals(saved, expansion, hours, hourly_cost) -> dict:
     }
 
 
-def _sentence(total: dict, reference: dict, period: Period, has_model: bool, cost) -> str:
+def _sentence(total: dict, reference: dict, period: Period, model: str, cost) -> str:
     days = (period.end - period.start).days
-    retention = (
-        f"Service kept an expected ${total['retention_saved']:,.0f} of ARR over the next "
-        f"{period.horizon_days} days (90% interval ${total['retention_low']:,.0f} to "
+    retention = {
+        "service": f"Service kept an expected ${total['retention_saved']:,.0f} of ARR over the "
+        f"next {period.horizon_days} days (90% interval ${total['retention_low']:,.0f} to "
         f"${total['retention_high']:,.0f}) compared with {reference_words(reference)}, by the "
-        f"churn model, across {total['accounts']:,} active accounts. "
-        if has_model
-        else "No churn model is loaded, so retention saved is not estimated. "
-    )
+        f"churn model, across {total['accounts']:,} active accounts. ",
+        "no service": "The churn model uses no service feature, so retention saved is not "
+        "estimated. ",
+        "none": "No churn model is loaded, so retention saved is not estimated. ",
+    }[model]
     hours = f"{total['hours']:,.0f} service hours"
     effort = f"${total['cost']:,.0f} of service cost ({hours})" if cost else hours
     ratio = total["revenue_per_hour"]

@@ -48,7 +48,7 @@ ACTIVITIES_SQL = """
 """
 # Active accounts' churn features at the latest cutoff, with their ARR.
 ACCOUNT_FEATURES_SQL = """
-    select f.* exclude (arr), a.arr from features_account f
+    select {columns}, a.arr from features_account f
     join accounts a on a.account_id = f.account_id
     where f.cutoff = (select max(cutoff) from features_account)
       and a.created_at < f.cutoff and (a.churned_at is null or a.churned_at >= f.cutoff)
@@ -79,7 +79,11 @@ def read_tables(con) -> dict[str, pd.DataFrame | None]:
     has_acts = _exists(con, "activities") and _exists(con, "reps")
     out["activities"] = con.execute(ACTIVITIES_SQL).df() if has_acts else None
     has_features = _exists(con, "features_account") and _exists(con, "accounts")
-    out["account_features"] = con.execute(ACCOUNT_FEATURES_SQL).df() if has_features else None
+    out["account_features"] = None
+    if has_features:
+        names = {r[0] for r in con.execute("describe features_account").fetchall()}
+        columns = "f.* exclude (arr)" if "arr" in names else "f.*"
+        out["account_features"] = con.execute(ACCOUNT_FEATURES_SQL.format(columns=columns)).df()
     out["deal_scores"] = con.execute(SCORES_SQL).df() if _exists(con, "scores") else None
     return out
 

@@ -145,10 +145,13 @@ def _tau2(d: np.ndarray, v: np.ndarray) -> tuple[float, float]:
     return max(0.0, (q - (len(d) - 1)) / c) if c > 0 else 0.0, mu
 
 
+MIN_TAU2 = 0.02**2  # reps are never assumed identical: at least a 2-point spread
+
+
 def shrunk_effects(table: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
     """`table` (n, actual, expected, variance per row) with effect, low and high: actual −
     expected shrunk towards the `by` group's mean (groups of fewer than 3 reps borrow the spread
-    of all rows), with a 90% interval."""
+    of all rows), with a 90% interval that also carries the uncertainty of that mean."""
     raw = (table["actual"] - table["expected"]).to_numpy(float)
     var = np.maximum(table["variance"].to_numpy(float), 1e-6)
     tau_all, _ = _tau2(raw, var)
@@ -156,10 +159,11 @@ def shrunk_effects(table: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
     keys = table[list(by)].astype(str).agg("|".join, axis=1) if by else pd.Series("", table.index)
     for _, rows in table.groupby(keys.to_numpy()).indices.items():
         tau, mu = _tau2(raw[rows], var[rows])
-        tau = tau if len(rows) >= 3 else tau_all
+        tau = max(tau if len(rows) >= 3 else tau_all, MIN_TAU2)
         weight = tau / (tau + var[rows])
+        mean_var = 1.0 / np.sum(1.0 / (tau + var[rows]))
         effect[rows] = mu + weight * (raw[rows] - mu)
-        sd[rows] = np.sqrt(weight * var[rows])
+        sd[rows] = np.sqrt(weight * var[rows] + (1 - weight) ** 2 * mean_var)
     return table.assign(
         effect=effect, low=effect - Z90 * sd, high=effect + Z90 * sd, raw_effect=raw
     )

@@ -40,11 +40,9 @@ def stage_progress(
 
     Stages not in `stage_order` are ignored; a deal that skipped a stage has not entered it.
     """
-    return (
-        _stage_rows(opportunities, stages, stage_order)
-        .query("known")[["opportunity_id", "stage", "stage_index", "passed"]]
-        .reset_index(drop=True)
-    )
+    rows = _stage_rows(opportunities, stages, stage_order)
+    columns = ["opportunity_id", "stage", "stage_index", "passed"]
+    return rows.loc[rows["known"], columns].reset_index(drop=True)
 
 
 def _stage_rows(
@@ -365,7 +363,8 @@ def forecast(
     """The forecast at `at`: `probabilities` are calibrated win probabilities by opportunity_id
     (deals without one are left out of the weighted figures and counted in `deals`)."""
     deals = open_deals(opportunities, stages, stage_order, at)
-    deals["p_win"] = deals["opportunity_id"].map(probabilities)
+    chances = deals["opportunity_id"].astype(str).map(probabilities)
+    deals["p_win"] = pd.to_numeric(chances, errors="coerce").astype(float)
     deals["p_close"] = close_chance(deals, opportunities, stages, stage_order, at, horizon_days)
     amount = pd.to_numeric(deals["amount"], errors="coerce").fillna(0.0)
     scored = deals["p_win"].notna()
@@ -467,7 +466,8 @@ def backtest(
 ) -> pd.DataFrame:
     """Per quarter start q: the forecast of the quarter's bookings from the deals open at q (win
     probabilities from `probabilities(q)`, which returns them with their source, or None to skip
-    the quarter) against the bookings those deals brought in the quarter."""
+    the quarter; quarters with no open deal are left out) against the bookings those deals
+    brought in the quarter."""
     rows = []
     for q in quarters:
         found = probabilities(pd.Timestamp(q))
@@ -478,6 +478,8 @@ def backtest(
         f = forecast(
             opportunities, stages, stage_order, q, chances, horizon_days=horizon, source=source
         )
+        if f.deals.empty:
+            continue  # nothing was open: nothing to forecast
         actual = actual_bookings(opportunities, f.deals, q, horizon)
         rows.append(
             {

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
-from starlette.concurrency import run_in_threadpool
 
 from barometer.settings import Settings
 from features.warehouse import connect
@@ -49,15 +50,15 @@ class Insights:
 
 
 def plain(value):
-    """A JSON-safe scalar: numpy → Python, NaN/inf → None, timestamps → datetime."""
+    """A JSON-safe scalar: numpy → Python, NaN/inf → None, timestamps → UTC datetimes."""
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not np.isfinite(value):
         return None
     if value is pd.NA or value is pd.NaT or value is None:
         return None
-    if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime()
+    if isinstance(value, pd.Timestamp):  # stored naive UTC; served with its zone (RFC 3339)
+        return (value if value.tzinfo else value.tz_localize("UTC")).to_pydatetime()
     if isinstance(value, tuple):
         return list(value)
     return value
@@ -205,27 +206,31 @@ def snapshot_key(state) -> tuple:
 
 
 class InsightsHolder:
-    """The views of the current snapshot; one computation per snapshot, shared by all requests."""
+    """The views of the current snapshot; one computation per snapshot, shared by all requests.
+
+    The computation runs on its own daemon thread (never holding up the process's exit) behind a
+    `concurrent.futures.Future`, which any event loop can await (`asyncio.wrap_future`), so a
+    request never depends on the loop that started it."""
 
     def __init__(self) -> None:
         self.key: tuple | None = None
-        self.task: asyncio.Future | None = None
+        self.task: Future | None = None
         self.builds = 0
 
-    def ensure(self, app) -> asyncio.Future:
+    def ensure(self, app) -> Future:
         """The computation for the app's current snapshot, started now if it is not running."""
         state = app.state
         key = snapshot_key(state)
         if self.task is None or key != self.key or _failed(self.task):
             self.key, self.builds = key, self.builds + 1
             bundle = state.models.current
-            self.task = asyncio.ensure_future(run_in_threadpool(compute, state.settings, bundle))
+            self.task = in_thread(compute, state.settings, bundle)
             self.task.add_done_callback(_log_failure)
         return self.task
 
     async def get(self, app) -> Insights:
         """The current snapshot's views (waits when they are still being computed)."""
-        return await asyncio.shield(self.ensure(app))
+        return await asyncio.shield(asyncio.wrap_future(self.ensure(app)))
 
     def status(self) -> str:
         if self.task is None:
@@ -235,10 +240,26 @@ class InsightsHolder:
         return "failed" if _failed(self.task) else "ready"
 
 
-def _failed(task: asyncio.Future) -> bool:
+def in_thread(fn, *args) -> Future:
+    """`fn(*args)` on a new daemon thread; its result (or error) in the returned future."""
+    future: Future = Future()
+
+    def run() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(fn(*args))
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever awaits the future
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="insights", daemon=True).start()
+    return future
+
+
+def _failed(task: Future) -> bool:
     return task.done() and (task.cancelled() or task.exception() is not None)
 
 
-def _log_failure(task: asyncio.Future) -> None:
+def _log_failure(task: Future) -> None:
     if _failed(task) and not task.cancelled():
         log.error("insights failed", exc_info=task.exception())

@@ -34,7 +34,12 @@ PAGE_SIZE = 50
 MAX_FORM_BYTES = 10_000
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 TEMPLATES.env.filters.update(
-    pct=views.pct, points=views.points, money=views.money, number=views.number
+    pct=views.pct,
+    points=views.points,
+    money=views.money,
+    number=views.number,
+    interval=views.interval,
+    days=views.days,
 )
 TEMPLATES.env.globals.update(band_icon=views.BAND_ICON, band_text=views.BAND_TEXT)
 NAV = (
@@ -43,6 +48,7 @@ NAV = (
     ("Drivers", "/dashboard/drivers", Role.manager),
     ("Teams", "/dashboard/teams", Role.manager),
     ("Contribution", "/dashboard/contribution", Role.manager),
+    ("Pipeline", "/dashboard/pipeline", Role.manager),
     ("Models", "/dashboard/models", Role.retention),
 )
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
@@ -653,84 +659,135 @@ async def drivers_page(
 
 @router.get("/teams", response_class=HTMLResponse)
 async def teams_page(request: Request):
-    """Every team with its reps (tier, win rate against expected) and its training needs."""
+    """Every team's reps, highest effect against their deal mix first, with a chart of effects
+    and intervals (`GET /v1/teams/{team}/reps`)."""
     role = need(request, Role.manager)
     try:
-        insights = await profiles_ready(request)
+        insights = await diagnosis_ready(request)
+        rosters = [await teams.team_reps(request, t, role) for t in sorted(insights.teams)]
     except HTTPException as exc:
         return problem(request, role, exc)
-    by_team: dict[str, list[dict]] = {}
-    for profile in sorted(insights.profiles.values(), key=lambda p: p["rep_id"]):
-        by_team.setdefault(profile["team"], []).append(profile)
-    return render(request, "teams.html", role, by_team=by_team, teams=sorted(insights.teams))
+    charts = {r["team"]: effect_chart(r["team"], r["reps"]) for r in rosters if r["reps"]}
+    return render(request, "teams.html", role, rosters=rosters, charts=charts)
 
 
-async def profiles_ready(request: Request):
+def effect_chart(team: str, reps: list[dict]) -> str:
+    items = [(r["rep_id"], r["effect"] or 0.0, r["low"] or 0.0, r["high"] or 0.0) for r in reps]
+    return svg.intervals(items, f"Team {team}: win rate minus the rate expected for the deal mix")
+
+
+async def diagnosis_ready(request: Request):
     from serving.routers.common import insights_for
 
-    return await insights_for(request, "profiles")
+    return await insights_for(request, "diagnosis")
 
 
 @router.get("/teams/{team}", response_class=HTMLResponse)
 async def team_page(request: Request, team: str):
-    """`GET /v1/teams/{team}/training-needs` and the team's reps."""
+    """`GET /v1/teams/{team}/training-needs` in money, and the team's reps by effect."""
     role = need(request, Role.manager)
     try:
         needs = await teams.training_needs(request, team, role)
-        insights = await profiles_ready(request)
+        roster = await teams.team_reps(request, team, role)
     except HTTPException as exc:
         return problem(request, role, exc)
-    members = sorted(
-        (p for p in insights.profiles.values() if p["team"] == team), key=lambda p: p["rep_id"]
-    )
     chart = svg.bars(
-        [(n["description"], float(n["expected_revenue_gap"] or 0)) for n in needs["needs"][:8]],
-        f"Expected revenue gap per behaviour, team {team}",
+        [(n["description"], float(n["expected_revenue"])) for n in needs["needs"][:8]],
+        f"Expected won revenue the gap to the best reps cost, team {team}",
     )
-    return render(request, "team.html", role, team=team, needs=needs, members=members, chart=chart)
+    effects = effect_chart(team, roster["reps"]) if roster["reps"] else ""
+    return render(
+        request,
+        "team.html",
+        role,
+        team=team,
+        needs=needs,
+        roster=roster,
+        chart=chart,
+        effects=effects,
+    )
 
 
 @router.get("/reps/{rep_id}", response_class=HTMLResponse)
 async def rep_page(request: Request, rep_id: str):
-    """`GET /v1/reps/{id}/profile`: behaviours against the team, win rate against the mix."""
+    """`GET /v1/reps/{id}/profile`: effect per stage with intervals, findings, coachable gaps."""
     role = need(request, Role.manager)
     try:
         profile = await reps.rep_profile(request, rep_id, role)
     except HTTPException as exc:
         return problem(request, role, exc)
-    behaviours = [
-        (b["description"], float(b["percentile"]))
-        for b in profile["behaviours"]
-        if b["percentile"] is not None
-    ]
-    chart = svg.bars(behaviours, f"{rep_id}'s percentile in the team per behaviour", "th")
-    funnel = svg.bars(
+    stages = svg.intervals(
         [
-            ("Expected for their deal mix", 100 * float(profile["expected_win_rate"] or 0)),
-            ("Actual win rate", 100 * float(profile["win_rate"] or 0)),
+            (s["stage"], s["effect"] or 0.0, s["low"] or 0.0, s["high"] or 0.0)
+            for s in profile["stages"]
         ],
-        "Win rate against the rate expected for the deal mix",
-        "%",
+        f"{rep_id}: pass rate minus expected for the deal mix, per stage",
     )
-    return render(request, "rep.html", role, p=profile, chart=chart, funnel=funnel)
+    behind = [
+        (b["description"], 100 * float(b["win_gain"]))
+        for b in profile["behaviours"]
+        if (b["win_gain"] or 0) >= 0.005
+    ]
+    title = f"Win chance {rep_id} would gain at the best reps' level, per behaviour"
+    gaps = svg.bars(behind, title, " pts") if behind else ""
+    return render(request, "rep.html", role, p=profile, stages=stages, gaps=gaps)
 
 
 @router.get("/contribution", response_class=HTMLResponse)
 async def contribution_page(request: Request):
-    """`GET /v1/reports/contribution`: service against sales, in revenue, with the classic KPIs."""
+    """`GET /v1/reports/contribution`: retention saved and sourced expansion over effort."""
     role = need(request, Role.manager)
     try:
         report = await reports.contribution(request, role)
     except HTTPException as exc:
         return problem(request, role, exc)
-    items = []
-    for row in report["by_team"]:
-        items += [
-            (f"{row['team']}: service", float(row["service_value"] or 0)),
-            (f"{row['team']}: sales", float(row["sales_value"] or 0)),
-        ]
-    chart = svg.bars(items, "Expected revenue credited to service and sales behaviours, per team")
-    return render(request, "contribution.html", role, r=report, chart=chart)
+    total = report["total"]
+    chart = svg.intervals(
+        [
+            (
+                "Retention saved",
+                total["retention_saved"],
+                total["retention_low"],
+                total["retention_high"],
+            )
+        ],
+        "ARR service kept against its worst quartile, with the 90% interval",
+        unit="",
+        scale_by=1.0,
+    )
+    reps_chart = svg.bars(
+        [(r["rep_id"], float(r["revenue_per_hour"] or 0)) for r in report["by_rep"][:15]],
+        "Revenue per service hour, per service rep",
+    )
+    return render(request, "contribution.html", role, r=report, chart=chart, reps_chart=reps_chart)
+
+
+@router.get("/pipeline", response_class=HTMLResponse)
+async def pipeline_page(
+    request: Request,
+    target: Annotated[float | None, Query(gt=0, le=1e15)] = None,
+):
+    """`GET /v1/reports/pipeline`: the funnel, coverage of the target, the forecast and its
+    backtest, stale and slipping deals."""
+    role = need(request, Role.manager)
+    try:
+        report = await reports.pipeline(request, role, target)
+    except HTTPException as exc:
+        return problem(request, role, exc)
+    funnel = svg.bars(
+        [(s["step"], float(s["entered"])) for s in report["funnel"]],
+        "Deals entering each step of the funnel",
+    )
+    backtest = svg.forecast_chart(
+        [
+            (q["quarter"], q["forecast"], q["low"], q["high"], q["actual"])
+            for q in report["backtest"]
+        ],
+        "Expected bookings (dot, 90% interval) against actual bookings (square), per quarter",
+    )
+    return render(
+        request, "pipeline.html", role, r=report, funnel=funnel, backtest=backtest, target=target
+    )
 
 
 # ------------------------------------------------------------------ models

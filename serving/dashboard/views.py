@@ -116,3 +116,14 @@ def parse_change(text: str) -> float | str | None:
         return float(text)
     except ValueError:
         return text
+
+
+def interval(low: float | None, high: float | None) -> str:
+    """A probability interval as points: (-0.03, 0.08) → '[−3, +8] pts'."""
+    if low is None or high is None:
+        return "—"
+    return f"[{low * 100:+.0f}, {high * 100:+.0f}] pts"
+
+
+def days(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.0f} d"

@@ -139,16 +139,72 @@ def test_manager_journey_drivers_then_rep_profile(page, live_server) -> None:
     shot(page, "drivers")
 
     page.get_by_role("link", name="Teams").click()
-    page.get_by_role("link", name="r1", exact=True).click()
+    page.wait_for_url("**/dashboard/teams")
+    roster = api(base, "manager", "/v1/teams/sales/reps")
+    rows = page.get_by_test_id("roster-sales").locator("tbody tr")
+    assert [r.get_attribute("data-rep") for r in rows.all()] == [
+        r["rep_id"] for r in roster["reps"]
+    ]
+    first = roster["reps"][0]
+    cells = rows.first.locator("td").all_inner_texts()
+    assert cells[1] == first["tier"] and cells[3] == pct(first["win_rate"])
+    assert cells[4] == pct(first["expected_win_rate"])
+    assert page.get_by_role("img", name="Team sales: win rate minus the rate expected").count() == 1
+    shot(page, "teams")
+
+    page.get_by_role("link", name="r1", exact=True).first.click()
     page.wait_for_url("**/dashboard/reps/r1")
     profile = api(base, "manager", "/v1/reps/r1/profile")
     assert page.get_by_test_id("win-rate").inner_text() == pct(profile["win_rate"])
     assert page.get_by_test_id("expected").inner_text() == pct(profile["expected_win_rate"])
     assert page.get_by_test_id("tier").inner_text() == profile["tier"]
-    assert page.get_by_test_id("findings").locator("li").all_inner_texts() == (
-        profile["findings"] or ["Nothing stands out."]
+    assert page.get_by_test_id("deals").inner_text() == str(profile["deals"])
+    assert float(page.get_by_test_id("effect").get_attribute("data-value")) == pytest.approx(
+        profile["effect"]
     )
+    assert page.get_by_test_id("findings").locator("li").all_inner_texts() == [
+        f["sentence"] for f in profile["findings"]
+    ]
+    stages = page.get_by_test_id("stages").locator("tbody tr").all()
+    assert [s.locator("td").first.inner_text() for s in stages] == [
+        s["stage"] for s in profile["stages"]
+    ]
     shot(page, "rep")
+
+
+def test_manager_sets_a_pipeline_target_and_reads_coverage_and_the_backtest(
+    page, live_server
+) -> None:
+    base = live_server
+    sign_in(page, base, "manager", start="/dashboard/pipeline")
+    page.get_by_label("Target").fill("240000")
+    page.get_by_role("button", name="Show coverage").click()
+    page.wait_for_url("**/dashboard/pipeline?target=240000")
+    report = api(base, "manager", "/v1/reports/pipeline?target=240000")
+    assert page.get_by_test_id("coverage").inner_text() == f"{report['coverage']:.2f}×"
+    assert report["coverage"] == pytest.approx(report["open_value"] / 240000)
+    expected = page.get_by_test_id("expected")
+    assert float(expected.get_attribute("data-value")) == pytest.approx(
+        report["forecast"]["expected"]
+    )
+    funnel = page.get_by_test_id("funnel").locator("tbody tr")
+    assert funnel.count() == len(report["funnel"])
+    entered = [int(r.locator("td").nth(1).inner_text()) for r in funnel.all()]
+    assert entered == [s["entered"] for s in report["funnel"]]
+    assert page.get_by_test_id("stale").locator("tbody tr").count() == min(
+        50, report["stale_count"]
+    )
+    shot(page, "pipeline")
+
+    page.get_by_role("link", name="Contribution").click()
+    page.wait_for_url("**/dashboard/contribution")
+    contribution = api(base, "manager", "/v1/reports/contribution")
+    assert page.get_by_test_id("sentence").inner_text() == contribution["sentence"]
+    ratio = page.get_by_test_id("ratio")
+    assert float(ratio.get_attribute("data-value")) == pytest.approx(
+        contribution["total"]["revenue_per_hour"]
+    )
+    shot(page, "contribution")
 
 
 def test_retention_role_is_refused_the_rep_page(page, live_server) -> None:

@@ -177,6 +177,7 @@ def test_opportunity_page_shows_stage_history_against_won_deal_norms(client) -> 
         "/dashboard/reps/r1",
         "/dashboard/teams/sales",
         "/dashboard/contribution",
+        "/dashboard/pipeline",
     ],
 )
 def test_managers_pages_are_refused_to_retention_and_hidden(client, path) -> None:
@@ -191,15 +192,41 @@ def test_manager_pages_show_the_apis_figures(client) -> None:
     sign_in(client, "manager")
     profile = api(client, "manager", "/v1/reps/r2/profile")
     page = client.get("/dashboard/reps/r2").text
-    assert f'data-value="{profile["win_rate"]}"' in page
-    assert f'data-value="{profile["expected_win_rate"]}"' in page
+    for key in ("win_rate", "expected_win_rate", "effect"):
+        assert f'data-value="{profile[key]}"' in page
+    for finding in profile["findings"]:
+        assert escape(finding["sentence"]) in page
+    assert page.count("<tr>") >= len(profile["stages"]) + len(profile["behaviours"])
     needs = api(client, "manager", "/v1/teams/sales/training-needs")
     team = client.get("/dashboard/teams/sales").text
     for need in needs["needs"]:
         assert escape(need["description"]) in team
+        assert f'data-value="{need["expected_revenue"]}"' in team
+    roster = api(client, "manager", "/v1/teams/sales/reps")
+    teams = client.get("/dashboard/teams").text
+    shown = re.findall(r'<tr data-rep="([^"]+)">', teams.split('data-testid="roster-sales"')[1])
+    assert shown == [r["rep_id"] for r in roster["reps"]]  # highest effect first
     report = api(client, "manager", "/v1/reports/contribution")
-    assert escape(report["sentence"]) in client.get("/dashboard/contribution").text
+    contribution = client.get("/dashboard/contribution").text
+    assert escape(report["sentence"]) in contribution
+    assert f'data-value="{report["total"]["revenue_per_hour"]}"' in contribution
     assert client.get("/dashboard/reps/nobody").status_code == 404
+
+
+def test_pipeline_page_shows_the_funnel_and_the_coverage_of_the_target_asked(client) -> None:
+    sign_in(client, "manager")
+    report = api(client, "manager", "/v1/reports/pipeline?target=150000")
+    page = client.get("/dashboard/pipeline?target=150000").text
+    assert f'data-testid="coverage" data-value="{report["coverage"]}"' in page
+    assert f"{report['coverage']:.2f}×" in page
+    for step in report["funnel"]:
+        name = escape(step["step"])
+        row = f'<tr data-step="{name}"><td>{name}</td><td class="num">{step["entered"]}</td>'
+        assert row in page
+    assert escape(report["leak"]) in page
+    assert page.count("/dashboard/opportunities/O0") >= report["stale_count"] > 0
+    assert "set a target" in client.get("/dashboard/pipeline").text
+    assert client.get("/dashboard/pipeline?target=-5").status_code == 422
 
 
 def test_models_page_lists_champions_reliability_and_mlflow_link(client) -> None:

@@ -44,8 +44,10 @@ MINIMUM = {
     ("GET", "/v1/models"): 1,
     ("GET", "/v1/drivers/{target}"): 2,
     ("GET", "/v1/reps/{rep_id}/profile"): 2,
+    ("GET", "/v1/teams/{team}/reps"): 2,
     ("GET", "/v1/teams/{team}/training-needs"): 2,
     ("GET", "/v1/reports/contribution"): 2,
+    ("GET", "/v1/reports/pipeline"): 2,
     ("POST", "/v1/models/reload"): 3,
 }
 PATH_VALUES = {
@@ -217,6 +219,7 @@ def test_odd_ids_in_paths_are_404_or_422(client, odd):
         "/v1/opportunities/{}/win-probability",
         "/v1/reps/{}/profile",
         "/v1/teams/{}/training-needs",
+        "/v1/teams/{}/reps",
         "/v1/drivers/{}",
     ):
         response = client.get(template.format(odd), headers=ROLES["admin"])
@@ -275,6 +278,7 @@ PAGE_MINIMUM = {
     ("GET", "/dashboard/teams/{team}"): 2,
     ("GET", "/dashboard/reps/{rep_id}"): 2,
     ("GET", "/dashboard/contribution"): 2,
+    ("GET", "/dashboard/pipeline"): 2,
 }
 OPEN_PAGES = {
     ("GET", "/dashboard"),

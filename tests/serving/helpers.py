@@ -177,7 +177,10 @@ def contract_tables() -> dict[str, pd.DataFrame]:
             "occurred_at": touched["created_at"] - pd.Timedelta(days=10),
         }
     )
-    activities = pd.concat([service, deal_activities(opportunities)], ignore_index=True)
+    support = cases[["account_id", "rep_id"]].assign(
+        type="call", duration_s=900.0, occurred_at=cases["opened_at"]
+    )
+    activities = pd.concat([service, support, deal_activities(opportunities)], ignore_index=True)
     return {
         "reps": reps,
         "accounts": accounts,

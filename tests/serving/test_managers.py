@@ -1,161 +1,164 @@
-"""Manager views: rep profiles, team training needs and the contribution report.
+"""Manager routes: rep diagnosis, team rosters and training needs, contribution, pipeline.
 
-The workspace's closed deals are drawn so that deal touches raise the win chance and r1 touches
-most (see conftest); the deal model here is trained on that behaviour, so r1 is the top performer
-and touches are the sales team's costliest training need.
+The serving tests' company (see helpers): six sales reps whose deal conduct differs (r1-r2
+multi-thread and reach the decision maker, r4-r6 single-threaded with slow follow-ups), two
+service reps, open deals of which O000-O004 were touched recently. The routes must serve exactly
+what `explain.managers` builds from the same warehouse (one implementation for the API, the
+dashboard and the report), to managers only.
 """
 
 from __future__ import annotations
 
-import lightgbm as lgb
-import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from barometer.model.artefact import Calibrator, ScoringModel
 from barometer.model.store import LoadedModel, StaticProvider
 from barometer.settings import Settings
+from explain.managers import build_views, read_tables
+from features.warehouse import connect
 from serving.app import ServeOptions, create_app
-from tests.serving.helpers import SEGMENTS, contract_tables
+from tests.serving.helpers import contract_tables
 
-PATHS = ("/v1/reps/r1/profile", "/v1/teams/sales/training-needs", "/v1/reports/contribution")
-FEATURES = ["deal_touches_30d", "days_since_last_deal_touch", "segment"]
-
-
-def touch_model(seed: int = 3) -> ScoringModel:
-    """A deal model where more deal touches and fewer silent days raise the win chance."""
-    rng = np.random.default_rng(seed)
-    n = 3000
-    frame = pd.DataFrame(
-        {
-            "deal_touches_30d": rng.poisson(7, n).astype(float),
-            "days_since_last_deal_touch": rng.exponential(10, n),
-            "segment": rng.choice(SEGMENTS, n),
-        }
-    )
-    logit = -2.5 + 0.4 * frame["deal_touches_30d"] - 0.03 * frame["days_since_last_deal_touch"]
-    label = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
-    draft = ScoringModel("deal_win", FEATURES, booster=None, categories={"segment": SEGMENTS})
-    data = lgb.Dataset(draft.matrix(frame), label, categorical_feature=[2], free_raw_data=False)
-    params = {"objective": "binary", "verbose": -1, "num_leaves": 7, "num_threads": 1, "seed": 1}
-    booster = lgb.train(params, data, 40)
-    return ScoringModel(
-        "deal_win", FEATURES, booster, Calibrator("platt", 1.0, 0.0), draft.categories
-    )
+PATHS = (
+    "/v1/reps/r1/profile",
+    "/v1/teams/sales/reps",
+    "/v1/teams/sales/training-needs",
+    "/v1/reports/contribution",
+    "/v1/reports/pipeline",
+)
 
 
 @pytest.fixture(scope="module")
-def deal_model() -> LoadedModel:
-    return LoadedModel("deal_win", touch_model(), "9")
-
-
-@pytest.fixture(scope="module")
-def managers(new_client, models, deal_model):
-    with new_client({"churn": models["churn"], "deal_win": deal_model}) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def tables() -> dict[str, pd.DataFrame]:
-    return contract_tables()
+def views(workspace, models):
+    settings, _ = workspace
+    with connect(settings.warehouse_path, read_only=True) as con:
+        tables = read_tables(con)
+    return build_views(tables, settings, models["churn"].model)
 
 
 @pytest.mark.parametrize("path", PATHS)
-def test_manager_routes_need_the_manager_role(managers, headers, path) -> None:
-    assert managers.get(path).status_code == 401
-    assert managers.get(path, headers={"X-API-Key": "not-a-key-at-all-000"}).status_code == 401
-    assert managers.get(path, headers=headers["retention"]).status_code == 403
-    assert managers.get(path, headers=headers["manager"]).status_code == 200
-    assert managers.get(path, headers=headers["admin"]).status_code == 200
+def test_manager_routes_need_the_manager_role(client, headers, path) -> None:
+    assert client.get(path).status_code == 401
+    assert client.get(path, headers={"X-API-Key": "not-a-key-at-all-000"}).status_code == 401
+    assert client.get(path, headers=headers["retention"]).status_code == 403
+    assert client.get(path, headers=headers["manager"]).status_code == 200
+    assert client.get(path, headers=headers["admin"]).status_code == 200
 
 
-def test_rep_profile_has_the_reps_real_win_rate_and_tier(managers, headers, tables) -> None:
-    body = managers.get("/v1/reps/r1/profile", headers=headers["manager"]).json()
-    opps = tables["opportunities"]
-    closed = opps[opps["outcome"].isin(["won", "lost"])]
-    rates = closed.assign(won=closed["outcome"] == "won").groupby("owner_rep_id")["won"].mean()
-    mine = closed[closed["owner_rep_id"] == "r1"]
-    assert body["win_rate"] == pytest.approx((mine["outcome"] == "won").mean())
-    assert body["closed_deals"] == len(mine) == 20
-    assert rates.idxmax() == "r1" and body["tier"] == "top"
-    assert body["team"] == "sales" and body["model_version"] == "9"
-    assert 0 < body["expected_win_rate"] < 1 and "causal" in body["caveat"]
-    touches = {b["feature"]: b for b in body["behaviours"]}["deal_touches_30d"]
-    assert touches["percentile"] == 100.0  # r1 has the team's highest median touches
-    assert touches["description"]
-    low = managers.get("/v1/reps/r6/profile", headers=headers["manager"]).json()
-    assert low["tier"] == "low" and low["win_rate"] == pytest.approx(rates["r6"])
+def test_rep_profile_is_the_diagnosis_of_the_same_data(client, headers, views) -> None:
+    table = views.diagnosis.reps.set_index("rep_id")
+    for rep in ("r1", "r6"):
+        body = client.get(f"/v1/reps/{rep}/profile", headers=headers["manager"]).json()
+        row = table.loc[rep]
+        assert body["tier"] == row["tier"] and body["deals"] == row["deals"] == 20
+        assert body["win_rate"] == pytest.approx(row["win_rate"])
+        assert body["expected_win_rate"] == pytest.approx(row["expected_win_rate"])
+        assert body["low"] <= body["effect"] <= body["high"]
+        mine = views.diagnosis.findings[views.diagnosis.findings["rep_id"] == rep]
+        assert [f["sentence"] for f in body["findings"]] == list(mine["sentence"])
+        assert {s["stage"] for s in body["stages"]} <= set(client.app.state.settings.stage_order)
+        assert "deal mix" in body["method"] and "causal" in body["caveat"]
+    opps = contract_tables()["opportunities"]
+    r6 = opps[(opps["owner_rep_id"] == "r6") & (opps["outcome"] != "open")]
+    assert body["win_rate"] == pytest.approx((r6["outcome"] == "won").mean())
+    contacts = {b["behaviour"]: b for b in body["behaviours"]}["contacts_engaged"]
+    assert contacts["value"] == 1 and contacts["benchmark"] > 1 and contacts["win_gain"] >= 0
 
 
-def test_unknown_rep_or_rep_without_deals_is_404(managers, headers) -> None:
-    for rep in ("nobody", "s1"):
-        response = managers.get(f"/v1/reps/{rep}/profile", headers=headers["manager"])
-        assert response.status_code == 404 and rep in response.json()["detail"]
+def test_team_roster_is_sorted_by_effect_with_tiers_from_the_interval(client, headers) -> None:
+    body = client.get("/v1/teams/sales/reps", headers=headers["manager"]).json()
+    effects = [r["effect"] for r in body["reps"]]
+    assert effects == sorted(effects, reverse=True) and len(effects) == 6
+    for rep in body["reps"]:
+        expected = "top" if rep["low"] > 0 else "low" if rep["high"] < 0 else "core"
+        assert rep["tier"] == expected and rep["headline"]
+    assert {r["rep_id"] for r in body["reps"][:2]} <= {"r1", "r2", "r3"}  # multi-threaders lead
 
 
-def test_training_needs_put_touches_first_for_sales(managers, headers) -> None:
-    body = managers.get("/v1/teams/sales/training-needs", headers=headers["manager"]).json()
-    assert body["team"] == "sales" and body["model_version"] == "9"
-    first = body["needs"][0]
-    assert first["feature"] == "deal_touches_30d" and first["family"] == "cadence"
-    assert first["top_median"] > first["others_median"] and first["expected_revenue_gap"] > 0
-    gaps = [n["expected_revenue_gap"] for n in body["needs"]]
-    assert gaps == sorted(gaps, reverse=True)
-    assert {n["feature"] for n in body["needs"]} <= {
-        "deal_touches_30d",
-        "days_since_last_deal_touch",
-    }
+def test_training_needs_are_positive_money_gaps_largest_first(client, headers) -> None:
+    body = client.get("/v1/teams/sales/training-needs", headers=headers["manager"]).json()
+    money = [n["expected_revenue"] for n in body["needs"]]
+    assert money and all(m > 0 for m in money) and money == sorted(money, reverse=True)
+    assert body["needs"][0]["behaviour"] in {"contacts_engaged", "decision_maker_reached"}
+    assert all("$" in n["sentence"] for n in body["needs"])
 
 
-def test_training_needs_of_a_team_without_deals_and_an_unknown_team(managers, headers) -> None:
-    service = managers.get("/v1/teams/service/training-needs", headers=headers["manager"])
+def test_unknown_rep_or_team_is_404_and_a_team_without_deals_is_empty(client, headers) -> None:
+    for path in ("/v1/reps/nobody/profile", "/v1/reps/s1/profile", "/v1/teams/nope/reps"):
+        response = client.get(path, headers=headers["manager"])
+        assert response.status_code == 404, path
+    service = client.get("/v1/teams/service/training-needs", headers=headers["manager"])
     assert service.status_code == 200 and service.json()["needs"] == []
-    assert (
-        managers.get("/v1/teams/nope/training-needs", headers=headers["manager"]).status_code == 404
-    )
 
 
-def test_contribution_report_has_the_kpis_of_the_data(managers, headers, tables) -> None:
-    body = managers.get("/v1/reports/contribution", headers=headers["manager"]).json()
-    assert body["model_versions"] == {"churn": "3", "deal_win": "9"}
-    assert {t["team"] for t in body["by_team"]} == {"sales", "service"}
+def test_contribution_has_the_kpis_of_the_data_and_revenue_over_hours(client, headers) -> None:
+    body = client.get("/v1/reports/contribution", headers=headers["manager"]).json()
+    assert body["model_versions"] == {"churn": "3", "deal_win": "5"}
+    cases = contract_tables()["cases"]
+    in_period = cases[
+        (cases["closed_at"] >= pd.Timestamp(body["period_start"]).tz_localize(None))
+        & (cases["closed_at"] < pd.Timestamp(body["as_of"]).tz_localize(None))
+    ]
     by_rep = {r["rep_id"]: r for r in body["by_rep"]}
-    cases = tables["cases"]
     for rep in ("s1", "s2"):
-        expected = cases.loc[cases["rep_id"] == rep, "first_contact_resolved"].mean()
-        assert by_rep[rep]["first_contact_resolution"] == pytest.approx(expected)
-    accounts = tables["accounts"]
-    owned = accounts[accounts["owner_rep_id"] == "r4"]
-    assert by_rep["r4"]["retention_rate"] == pytest.approx(1 - owned["churned_at"].notna().mean())
-    # Active accounts only (every 10th churned), open deals only.
-    assert body["accounts"] == 36 and body["deals"] == 30
-    assert "service team" in body["sentence"] and "causal" in body["caveat"]
+        mine = in_period[in_period["rep_id"] == rep]
+        assert by_rep[rep]["first_contact_resolution"] == pytest.approx(
+            mine["first_contact_resolved"].mean()
+        )
+        assert by_rep[rep]["cases"] == len(mine)
+    total = body["total"]
+    revenue = total["retention_saved"] + total["expansion"]
+    assert total["revenue_per_hour"] == pytest.approx(revenue / total["hours"])
+    assert [t["team"] for t in body["by_team"]] == ["service"]
+    assert "worst quartile" in body["reference_words"] and "causal" in body["caveat"]
+
+
+def test_pipeline_report_counts_the_funnel_and_coverage_follows_the_target(client, headers) -> None:
+    body = client.get("/v1/reports/pipeline", headers=headers["manager"]).json()
+    tables = contract_tables()
+    opps, stages = tables["opportunities"], tables["opportunity_stages"]
+    funnel = {s["step"]: s for s in body["funnel"]}
+    assert funnel["Prospecting"]["entered"] == stages[stages["stage"] == "Prospecting"].shape[0]
+    assert funnel["Won"]["entered"] == (opps["outcome"] == "won").sum()
+    worst = max((s for s in body["funnel"] if s["step"] != "Won"), key=lambda s: s["lost"])
+    assert body["leak"].startswith(f"The pipeline leaks most at {worst['step']}")
+    assert body["open_deals"] == 30 and body["open_value"] == pytest.approx(30 * 20_000)
+    assert body["coverage"] is None
+    fresh = {f"O{k:03d}" for k in range(5)}  # touched days before the scoring date
+    assert body["stale_count"] == 25 and not fresh & {d["opportunity_id"] for d in body["stale"]}
+    f = body["forecast"]
+    assert f["low"] <= f["expected"] <= f["high"] and "model" in f["source"]
+    covered = client.get("/v1/reports/pipeline?target=200000", headers=headers["manager"]).json()
+    assert covered["coverage"] == pytest.approx(3.0) and covered["target"] == 200000
+    bad = client.get("/v1/reports/pipeline?target=-1", headers=headers["manager"])
+    assert bad.status_code == 422
 
 
 def test_views_are_computed_once_per_snapshot_and_again_after_a_promotion(
-    new_client, models, deal_model, headers
+    new_client, models, headers
 ) -> None:
-    with new_client({"churn": models["churn"], "deal_win": deal_model}) as client:
+    with new_client(models) as client:
         holder = client.app.state.insights
         for _ in range(3):
             for path in PATHS:
                 assert client.get(path, headers=headers["manager"]).status_code == 200
         assert holder.builds == 1 and client.get("/readyz").json()["insights"] == "ready"
-        client.app.state.models.provider.publish(LoadedModel("deal_win", deal_model.model, "10"))
+        client.app.state.models.provider.publish(LoadedModel("churn", models["churn"].model, "4"))
         assert client.post("/v1/models/reload", headers=headers["admin"]).status_code == 200
-        body = client.get("/v1/reps/r1/profile", headers=headers["manager"]).json()
-        assert body["model_version"] == "10" and holder.builds == 2
+        body = client.get("/v1/reports/contribution", headers=headers["manager"]).json()
+        assert body["model_versions"]["churn"] == "4" and holder.builds == 2
 
 
-def test_missing_deal_model_is_503_but_contribution_still_serves(new_client, models, headers):
-    with new_client({"churn": models["churn"]}) as client:
-        for path in PATHS[:2]:
-            response = client.get(path, headers=headers["manager"])
-            assert response.status_code == 503
-            assert "deal_win champion" in response.json()["detail"]
+def test_without_a_churn_model_contribution_still_serves_and_says_so(
+    new_client, models, headers
+) -> None:
+    with new_client({"deal_win": models["deal_win"]}) as client:
         report = client.get("/v1/reports/contribution", headers=headers["manager"])
-        assert report.status_code == 200 and report.json()["deals"] == 0
+        assert report.status_code == 200
+        assert report.json()["total"]["retention_saved"] == 0
+        assert "No churn model" in report.json()["sentence"]
+        assert client.get("/v1/reps/r1/profile", headers=headers["manager"]).status_code == 200
 
 
 def test_a_workspace_without_contract_tables_is_503_naming_them(tmp_path, models, headers):
