@@ -30,22 +30,30 @@ from explain.sales_pipeline import (
 
 log = logging.getLogger(__name__)
 PARTS = ("diagnosis", "contribution", "pipeline")
-TABLE_SQL = {
-    "reps": "select * from reps",
-    "accounts": "select * from accounts",
-    "opportunities": "select * from opportunities",
-    "opportunity_stages": "select * from opportunity_stages",
-    "cases": "select * from cases",
-    "nps": "select * from nps",
-}
+# The columns each view reads; a column the warehouse lacks is read as null.
+COLUMNS = {
+    "reps": ("rep_id", "team", "manager_id", "hired_at", "left_at"),
+    "accounts": (
+        "account_id", "created_at", "segment", "industry", "region", "owner_rep_id", "arr",
+        "churned_at",
+    ),
+    "opportunities": (
+        "opportunity_id", "account_id", "created_at", "owner_rep_id", "type", "amount",
+        "closed_at", "outcome", "source_rep_id",
+    ),
+    "opportunity_stages": ("opportunity_id", "stage", "entered_at"),
+    "cases": (
+        "case_id", "account_id", "opened_at", "closed_at", "rep_id", "first_contact_resolved",
+        "csat", "escalated",
+    ),
+    "nps": ("account_id", "responded_at", "score"),
+    "activities": (
+        "opportunity_id", "account_id", "rep_id", "type", "contact_id", "reached_decision_maker",
+        "direction", "outcome", "duration_s", "objective", "occurred_at",
+    ),
+}  # fmt: skip
 # Deal activities (the diagnosis' conduct, stale deals) and service reps' work (effort).
-ACTIVITIES_SQL = """
-    select a.opportunity_id, a.account_id, a.rep_id, a.type, a.contact_id,
-           a.reached_decision_maker, a.direction, a.outcome, a.duration_s, a.objective,
-           a.occurred_at
-    from activities a left join reps r on r.rep_id = a.rep_id
-    where a.opportunity_id is not null or r.team = 'service'
-"""
+ACTIVITIES_FROM = "from activities t left join reps r on r.rep_id = t.rep_id where "
 # Active accounts' churn features at the latest cutoff, with their ARR.
 ACCOUNT_FEATURES_SQL = """
     select {columns}, a.arr from features_account f
@@ -69,15 +77,49 @@ def _exists(con, name: str) -> bool:
     return bool(found and found[0])
 
 
+NUMBERS = {"arr", "amount", "csat", "score", "duration_s"}
+FLAGS = {"first_contact_resolved", "escalated", "reached_decision_maker"}
+
+
+def _null(column: str) -> str:
+    """A null of the column's contract type."""
+    if column.endswith("_at"):
+        kind = "timestamp"
+    elif column in NUMBERS:
+        kind = "double"
+    elif column in FLAGS:
+        kind = "boolean"
+    else:
+        kind = "varchar"
+    return f'cast(null as {kind}) as "{column}"'
+
+
+def _columns(con, table: str) -> set[str]:
+    return {row[0] for row in con.execute(f'describe "{table}"').fetchall()}
+
+
+def _select(con, table: str) -> str:
+    """`t.column` for each of the view's columns the table has, a typed null otherwise."""
+    present = _columns(con, table)
+    return ", ".join(f't."{c}"' if c in present else _null(c) for c in COLUMNS[table])
+
+
 def read_tables(con) -> dict[str, pd.DataFrame | None]:
     """The contract tables, deal and service activities, the latest account features and the
     deal-win scores history (None for what the warehouse lacks)."""
     out: dict[str, pd.DataFrame | None] = {
-        name: con.execute(sql).df() if _exists(con, name) else None
-        for name, sql in TABLE_SQL.items()
+        name: con.execute(f'select {_select(con, name)} from "{name}" t').df()
+        if _exists(con, name)
+        else None
+        for name in COLUMNS
+        if name != "activities"
     }
-    has_acts = _exists(con, "activities") and _exists(con, "reps")
-    out["activities"] = con.execute(ACTIVITIES_SQL).df() if has_acts else None
+    out["activities"] = None
+    if _exists(con, "activities") and _exists(con, "reps"):
+        linked = "opportunity_id" in _columns(con, "activities")
+        deals = "t.opportunity_id is not null or " if linked else ""
+        sql = f"select {_select(con, 'activities')} {ACTIVITIES_FROM}{deals}r.team = 'service'"
+        out["activities"] = con.execute(sql).df()
     has_features = _exists(con, "features_account") and _exists(con, "accounts")
     out["account_features"] = None
     if has_features:
