@@ -401,34 +401,39 @@ def stage_history_probabilities(
     min_deals: int = 20,
 ) -> pd.Series:
     """Win probabilities known at `at` without a model: for each deal open then, the win rate of
-    deals of its size band closed before `at` that reached its current stage (falling back to all
-    sizes, then to all closed deals, below `min_deals`)."""
+    deals closed before `at` that sat in its current stage at least as long as it has (a deal
+    that lingers is more often one that has stalled), of its size band; dropping the size band,
+    then the time in stage, below `min_deals`."""
     closed = opportunities[
         (opportunities["closed_at"] < at) & opportunities["outcome"].isin(["won", "lost"])
     ]
     deals = open_deals(opportunities, stages, stage_order, at)
     base = float((closed["outcome"] == "won").mean()) if len(closed) else 0.5
     if stages is None or stages.empty or closed.empty:
-        return pd.Series(base, index=deals["opportunity_id"])
-    order = {s: i for i, s in enumerate(stage_order)}
-    reached = (
-        stages[stages["opportunity_id"].isin(closed["opportunity_id"])]
-        .assign(i=lambda t: t["stage"].map(order))
-        .groupby("opportunity_id")["i"]
-        .max()
+        return pd.Series(base, index=deals["opportunity_id"].to_numpy())
+    rows = _stage_rows(
+        closed, stages[stages["opportunity_id"].isin(closed["opportunity_id"])], stage_order
     )
-    history = closed.set_index("opportunity_id").assign(
-        reached=reached, band=lambda c: size_band(c["amount"]), won=lambda c: c["outcome"] == "won"
+    left = rows["left_at"].fillna(rows["closed_at"])
+    history = pd.DataFrame(
+        {
+            "stage": rows["stage"].to_numpy(),
+            "stay": (left - rows["entered_at"]).dt.days.to_numpy(),
+            "won": (rows["outcome"] == "won").to_numpy(),
+            "band": size_band(
+                rows["opportunity_id"].map(closed.set_index("opportunity_id")["amount"])
+            ).to_numpy(),
+        }
     )
-
-    def rate(stage, band) -> float:
-        at_stage = history[history["reached"] >= order.get(stage, 0)]
-        same = at_stage[at_stage["band"] == band]
-        pick = same if len(same) >= min_deals else at_stage
-        return float(pick["won"].mean()) if len(pick) >= min_deals else base
-
     bands = size_band(deals["amount"])
-    chances = [rate(s, b) for s, b in zip(deals["stage"], bands, strict=True)]
+    chances = []
+    for stage, band, waited in zip(deals["stage"], bands, deals["days_in_stage"], strict=True):
+        same = history[history["stage"] == stage]
+        longer = same[same["stay"] >= waited]
+        for pick in (longer[longer["band"] == band], longer, same[same["band"] == band], same):
+            if len(pick) >= min_deals:
+                break
+        chances.append(float(pick["won"].mean()) if len(pick) >= min_deals else base)
     return pd.Series(chances, index=deals["opportunity_id"].to_numpy())
 
 
