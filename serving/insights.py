@@ -179,8 +179,16 @@ def build_insights(views, versions: dict[str, str], teams: frozenset[str]) -> In
     )
 
 
+BUILDING = threading.Lock()  # one build at a time in a process: each fits several models
+
+
 def compute(settings: Settings, bundle) -> Insights:
-    """Read the warehouse once and build every view for this bundle."""
+    """Read the warehouse once and build every view for this bundle (one build at a time)."""
+    with BUILDING:
+        return _compute(settings, bundle)
+
+
+def _compute(settings: Settings, bundle) -> Insights:
     from explain.managers import PARTS as ALL
     from explain.managers import build_views, read_tables
 
