@@ -182,9 +182,16 @@ def build_insights(views, versions: dict[str, str], teams: frozenset[str]) -> In
 BUILDING = threading.Lock()  # one build at a time in a process: each fits several models
 
 
-def compute(settings: Settings, bundle) -> Insights:
-    """Read the warehouse once and build every view for this bundle (one build at a time)."""
+class Superseded(Exception):
+    """A newer snapshot replaced this one before its views were built."""
+
+
+def compute(settings: Settings, bundle, stop: threading.Event | None = None) -> Insights:
+    """Read the warehouse once and build every view for this bundle (one build at a time; a
+    build whose snapshot was replaced while it waited is dropped)."""
     with BUILDING:
+        if stop is not None and stop.is_set():
+            raise Superseded("a newer snapshot replaced this one")
         return _compute(settings, bundle)
 
 
@@ -223,6 +230,7 @@ class InsightsHolder:
     def __init__(self) -> None:
         self.key: tuple | None = None
         self.task: Future | None = None
+        self.stop = threading.Event()
         self.builds = 0
 
     def ensure(self, app) -> Future:
@@ -232,7 +240,9 @@ class InsightsHolder:
         if self.task is None or key != self.key or _failed(self.task):
             self.key, self.builds = key, self.builds + 1
             bundle = state.models.current
-            self.task = in_thread(compute, state.settings, bundle)
+            self.stop.set()  # the previous snapshot's build, if it still waits, is not needed
+            self.stop = threading.Event()
+            self.task = in_thread(compute, state.settings, bundle, self.stop)
             self.task.add_done_callback(_log_failure)
         return self.task
 
@@ -269,5 +279,5 @@ def _failed(task: Future) -> bool:
 
 
 def _log_failure(task: Future) -> None:
-    if _failed(task) and not task.cancelled():
+    if _failed(task) and not task.cancelled() and not isinstance(task.exception(), Superseded):
         log.error("insights failed", exc_info=task.exception())
