@@ -1,0 +1,634 @@
+"""The files of one ingest: which may be read, how they are decoded and parsed, what is said.
+
+- **Confined.** Every file is inside the input folder: a mapping's `file:` is a relative path that
+  stays inside it, and a symbolic link may only point to another file inside it.
+- **Regular files only,** opened without blocking (a named pipe is refused, never waited on) and
+  read with a stall timeout (`BAROMETER_INGEST_READ_TIMEOUT_S`).
+- **Errors name the file, never its content** beyond the header's column names.
+- **Encoding:** UTF-8 with or without a BOM, UTF-16 with a BOM, or `--encoding`. A file that is not
+  UTF-8 and holds no UTF-8 sequence at all is read as Windows-1252 (Latin-1 for the five bytes
+  cp1252 leaves undefined), and the summary says so. A file mixing UTF-8 with other bytes keeps
+  UTF-8, and the rows holding the other bytes are rejected: no row is ever stored as mojibake.
+- **Delimiter:** comma, semicolon, tab or pipe, whichever the header line holds most of.
+
+Each CSV file becomes a DuckDB temp view with `_problem` (NULL, or why the row is malformed) and
+the header's columns as text, one row per data row in file order. DuckDB's strict reader serves
+the view while it can; when it refuses the file (mixed line endings, a row with the wrong number of
+fields, an unbalanced quote, bytes that are not UTF-8), the view is rebuilt from a tolerant parse
+in Python, in which each malformed row is a row with only `_problem` set, so the loader rejects it
+with its row number and the rest loads.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import os
+import re
+import stat
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import islice
+from pathlib import Path
+from typing import TypeVar
+
+import duckdb
+import pyarrow as pa
+
+from features.ingest.sources import IngestError, ident, sql_str
+
+TABULAR_SUFFIXES = (".csv", ".parquet", ".tsv")
+PROBLEM = "_problem"
+DELIMITERS = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "pipes"}
+HEAD_BYTES = 1 << 16
+MAX_HEAD_BYTES = 1 << 22
+CHUNK = 1 << 20
+MALFORMED_WIDTH = "malformed row: its fields do not line up with the header"
+MALFORMED_QUOTE = "malformed row: unbalanced quote"
+MALFORMED_AFTER_QUOTE = "malformed row: text after a closing quote"
+MALFORMED_BYTES = "malformed row: not valid {encoding} text"
+# UTF-8 multi-byte sequences: their presence in an otherwise undecodable file means mixed encodings.
+UTF8_MULTIBYTE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
+SURROGATE = re.compile("[\udc80-\udcff]")
+PHYSICAL_LINE = re.compile(r"[^\r\n]*(?:\r\n|\n|\r|$)")
+
+csv.field_size_limit(2**31 - 1)  # a cell may hold a long note; the row is still one row
+
+T = TypeVar("T")
+
+
+# --- reading bytes safely ----------------------------------------------------------------------
+
+
+def _kind(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def require_regular(shown: str, path: Path) -> os.stat_result:
+    """The file's status; refuses anything but a regular file (pipes, devices, folders)."""
+    try:
+        status = os.stat(path)
+    except OSError as exc:
+        raise IngestError(f"{shown}: cannot open the file ({exc.strerror})") from exc
+    if not stat.S_ISREG(status.st_mode):
+        raise IngestError(
+            f"{shown}: {_kind(status.st_mode)}, not a regular file; Barometer reads regular "
+            "files only (copy the export into a file first)"
+        )
+    return status
+
+
+def with_stall_timeout(shown: str, seconds: float, work: Callable[[Callable[[], None]], T]) -> T:
+    """Run `work(progress)` in a daemon thread; give up when it makes no progress for `seconds`.
+
+    `work` calls `progress()` after each read. A stalled read (a hung network drive) cannot be
+    interrupted, but the ingest stops waiting for it, says so, and releases the workspace.
+    """
+    state: dict[str, object] = {"last": time.monotonic()}
+
+    def progress() -> None:
+        state["last"] = time.monotonic()
+
+    def run() -> None:
+        try:
+            state["result"] = work(progress)
+        except BaseException as exc:  # handed to the waiting thread
+            state["error"] = exc
+
+    thread = threading.Thread(target=run, name=f"read {shown}", daemon=True)
+    thread.start()
+    while thread.is_alive():
+        thread.join(min(1.0, seconds))
+        if thread.is_alive() and time.monotonic() - float(state["last"]) > seconds:  # type: ignore[arg-type]
+            raise IngestError(
+                f"{shown}: reading stalled for more than {seconds:g} s; is the file on a drive "
+                "that stopped answering? (BAROMETER_INGEST_READ_TIMEOUT_S)"
+            )
+    if "error" in state:
+        error = state["error"]
+        if isinstance(error, OSError):
+            raise IngestError(f"{shown}: cannot read the file ({error.strerror})") from error
+        raise error  # type: ignore[misc]
+    return state["result"]  # type: ignore[return-value]
+
+
+def read_bytes(shown: str, path: Path, seconds: float, limit: int | None = None) -> bytes:
+    """The file's bytes (the first `limit` when given), opened without blocking, stall-guarded."""
+
+    def work(progress: Callable[[], None]) -> bytes:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped for a pipe since the check
+                raise IngestError(
+                    f"{shown}: not a regular file; Barometer reads regular files only"
+                )
+            parts: list[bytes] = []
+            size = 0
+            while limit is None or size < limit:
+                block = os.read(fd, CHUNK if limit is None else min(CHUNK, limit - size))
+                progress()
+                if not block:
+                    break
+                parts.append(block)
+                size += len(block)
+            return b"".join(parts)
+        finally:
+            os.close(fd)
+
+    return with_stall_timeout(shown, seconds, work)
+
+
+# --- text: encoding, delimiter, header -----------------------------------------------------------
+
+
+BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+ENCODING_NAMES = {
+    "utf-8": "UTF-8",
+    "utf-8-sig": "UTF-8",
+    "cp1252": "Windows-1252",
+    "latin-1": "Latin-1",
+    "iso8859-1": "Latin-1",
+    "utf-16": "UTF-16",
+    "utf-32": "UTF-32",
+}
+
+
+def encoding_name(encoding: str) -> str:
+    return ENCODING_NAMES.get(encoding, encoding)
+
+
+def bom_encoding(data: bytes) -> str | None:
+    """The encoding a byte-order mark announces, if any."""
+    for bom, name in BOMS:
+        if data.startswith(bom):
+            return name
+    return None
+
+
+def check_encoding(name: str) -> str:
+    """A Python codec name for `--encoding`, or a clear error."""
+    try:
+        return codecs.lookup(name).name
+    except LookupError as exc:
+        raise IngestError(
+            f"--encoding {name!r}: unknown text encoding (try utf-8 or cp1252)"
+        ) from exc
+
+
+def guess_encoding(data: bytes) -> tuple[str, str | None]:
+    """(encoding, note) for a file's bytes: BOM, then UTF-8, then Windows-1252 / Latin-1.
+
+    A file holding UTF-8 sequences next to undecodable bytes is mixed: it stays UTF-8 and its bad
+    rows are rejected rather than the whole file turned into mojibake.
+    """
+    bom = bom_encoding(data)
+    if bom:
+        return bom, None
+    try:
+        data.decode("utf-8")
+        return "utf-8", None
+    except UnicodeDecodeError:
+        pass
+    if UTF8_MULTIBYTE.search(data):
+        return "utf-8", "mixes UTF-8 with other bytes: rows that are not UTF-8 are rejected"
+    try:
+        data.decode("cp1252")
+        legacy = "cp1252"
+    except UnicodeDecodeError:
+        legacy = "latin-1"
+    return legacy, (
+        f"not UTF-8: read as {encoding_name(legacy)} text (pass --encoding if it is another)"
+    )
+
+
+def first_line(text: str) -> str:
+    """The text up to the first line break."""
+    match = re.search(r"\r|\n", text)
+    return text[: match.start()] if match else text
+
+
+def sniff_delimiter(line: str, default: str = ",") -> str:
+    """The delimiter the header line holds most of (outside quotes); `default` when none."""
+    counts: Counter[str] = Counter()
+    quoted = False
+    for ch in line:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch in DELIMITERS:
+            counts[ch] += 1
+    if not counts:
+        return default
+    best = max(counts.values())
+    return default if counts[default] == best else max(counts, key=lambda d: counts[d])
+
+
+def check_unique(shown: str, columns: tuple[str, ...]) -> tuple[str, ...]:
+    """Refuse a header that names a column twice (case-insensitively): which one would count?"""
+    counts = Counter(c.strip().lower() for c in columns)
+    twice = sorted(name for name, n in counts.items() if n > 1)
+    if twice:
+        raise IngestError(
+            f"{shown}: the header names column(s) {', '.join(shown_names(tuple(twice)))} "
+            "more than once"
+        )
+    return columns
+
+
+def looks_like_header(columns: tuple[str, ...]) -> bool:
+    """Column names are short printable words; anything else is content, never to be echoed."""
+    return all(len(c) <= 200 and c.isprintable() for c in columns) and len(columns) <= 10_000
+
+
+def shown_names(columns: tuple[str, ...], most: int = 40) -> list[str]:
+    """Column names as an error message may show them: printable, short, and not too many."""
+    names = [c if len(c) <= 60 else c[:57] + "..." for c in columns[:most]]
+    if len(columns) > most:
+        names.append(f"... ({len(columns) - most} more)")
+    return names
+
+
+def describe_header(columns: tuple[str, ...]) -> str:
+    """`found: a, b, c` for a real header; otherwise a description that holds none of the text."""
+    if not looks_like_header(columns):
+        return "the first line does not look like a header row"
+    return "found: " + ", ".join(shown_names(columns))
+
+
+# --- the tolerant parser -------------------------------------------------------------------------
+
+
+@dataclass
+class Parsed:
+    """A tolerant parse: the header, one list per column, and each row's problem (or None)."""
+
+    header: tuple[str, ...]
+    columns: list[list[str | None]]
+    problems: list[str | None]
+    line_endings: set[str] = field(default_factory=set)
+
+    @property
+    def malformed(self) -> int:
+        return sum(p is not None for p in self.problems)
+
+
+def physical_lines(text: str) -> list[str]:
+    """The text's lines with their endings (LF, CRLF and CR all end a line)."""
+    lines = PHYSICAL_LINE.findall(text)
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def line_ending(line: str) -> str:
+    """CRLF, LF, CR, or "" for a last line without one."""
+    if line.endswith("\r\n"):
+        return "CRLF"
+    return {"\n": "LF", "\r": "CR"}.get(line[-1:], "")
+
+
+def _records(lines: list[str], delimiter: str) -> Iterator[tuple[int, int, list[str] | None, str]]:
+    """(first line, lines used, fields | None, problem) for every record, blank lines skipped.
+
+    Python's csv state machine decides what a record is (a quote opens a quoted value only at the
+    start of a field). When a record cannot be closed (an unbalanced quote runs to the end of the
+    file) or has text after a closing quote, its first line is one malformed row and parsing
+    resumes on the next line, so one stray quote costs one row.
+    """
+    pos, n = 0, len(lines)
+    while pos < n:
+        reader = csv.reader(islice(lines, pos, None), delimiter=delimiter, strict=True)
+        base = pos
+        while True:
+            start = base + reader.line_num
+            try:
+                fields = next(reader)
+            except StopIteration:
+                pos = n
+                break
+            except csv.Error as exc:
+                problem = MALFORMED_QUOTE if "end of data" in str(exc) else MALFORMED_AFTER_QUOTE
+                yield start, 1, None, problem
+                pos = start + 1
+                break
+            used = base + reader.line_num - start
+            if fields:
+                yield start, used, fields, ""
+
+
+def tolerant_parse(text: str, delimiter: str, encoding: str) -> Parsed:
+    """Every record of `text`: good rows as fields, malformed rows as a `reason|detail` problem."""
+    lines = physical_lines(text)
+    endings = {line_ending(ln) for ln in lines} - {""}
+    bad_bytes = SURROGATE.search(text) is not None
+    records = _records(lines, delimiter)
+    header: tuple[str, ...] | None = None
+    for _, _, fields, _ in records:
+        if fields is None:
+            raise IngestError("the header row cannot be read: it opens a quote it never closes")
+        header = tuple(fields)
+        break
+    if header is None:
+        return Parsed((), [], [], endings)
+    width = len(header)
+    columns: list[list[str | None]] = [[] for _ in header]
+    problems: list[str | None] = []
+    for start, used, fields, problem in records:
+        lines_shown = f"line {start + 1}" if used <= 1 else f"lines {start + 1}-{start + used}"
+        if fields is not None and len(fields) != width:
+            problem = MALFORMED_WIDTH
+            detail = f"{len(fields)} fields where the header has {width} ({lines_shown})"
+        elif fields is not None and bad_bytes and any(SURROGATE.search(f) for f in fields):
+            problem = MALFORMED_BYTES.format(encoding=encoding_name(encoding))
+            detail = lines_shown
+        else:
+            detail = lines_shown
+        if problem:
+            problems.append(f"{problem}|{detail}")
+            for col in columns:
+                col.append(None)
+        else:
+            problems.append(None)
+            for col, value in zip(columns, fields or (), strict=True):
+                col.append(value)
+    return Parsed(header, columns, problems, endings)
+
+
+# --- the files of one ingest ---------------------------------------------------------------------
+
+
+@dataclass
+class InputFile:
+    """One opened input file and how it is read."""
+
+    shown: str
+    real: Path
+    columns: tuple[str, ...]
+    mtime: datetime
+    view: str
+    parquet: bool = False
+    delimiter: str = ","
+    encoding: str = "utf-8"
+    tolerant: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+class Inputs:
+    """The files of one ingest, read through DuckDB views on one connection (see module doc)."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        root: Path,
+        *,
+        encoding: str | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.con = con
+        self.root = Path(root)
+        if not self.root.exists():
+            raise IngestError(f"{root}: no such file or folder")
+        self.folder = self.root if self.root.is_dir() else self.root.parent
+        self.folder_real = self.folder.resolve()
+        self.encoding = check_encoding(encoding) if encoding else None
+        self.timeout = timeout
+        self.files: dict[Path, InputFile] = {}
+
+    # where files may come from
+
+    def listing(self) -> list[Path]:
+        """The tabular files of the input (or the one file given), sorted by name; not opened."""
+        if self.root.is_file() or not self.root.is_dir():
+            return [self.root]
+        return sorted(p for p in self.folder.iterdir() if p.suffix.lower() in TABULAR_SUFFIXES)
+
+    def resolve(self, name: str | Path, what: str = "file") -> Path:
+        """A path named by a mapping, confined to the input folder."""
+        relative = Path(name)
+        if relative.is_absolute() or os.path.normpath(relative).startswith(".."):
+            raise IngestError(
+                f"{what} {str(name)!r}: a mapping names files by their path inside the input "
+                f"folder {self.folder}; absolute paths and paths leading out of it are refused"
+            )
+        return self.folder / relative
+
+    def confined(self, path: Path) -> Path:
+        """The real path of an input file, refused when it (or a link in its path) leaves the
+        input folder."""
+        real = path.resolve()
+        if not real.is_relative_to(self.folder_real):
+            raise IngestError(
+                f"{path}: a symbolic link to a file outside the input folder; Barometer reads "
+                "only files inside the folder it is given (copy the file in instead)"
+            )
+        return real
+
+    # opening
+
+    def open(self, path: Path) -> InputFile:
+        """Check, sniff and register one file (once); its view is `self.view(path)`."""
+        real = self.confined(Path(path))
+        if real in self.files:
+            return self.files[real]
+        shown = str(path)
+        status = require_regular(shown, real)
+        mtime = datetime.fromtimestamp(status.st_mtime, UTC).replace(tzinfo=None)
+        view = f"_file_{len(self.files) + 1}"
+        if real.suffix.lower() == ".parquet":
+            entry = self._open_parquet(shown, real, mtime, view)
+        else:
+            entry = self._open_csv(shown, real, mtime, view)
+        self.files[real] = entry
+        return entry
+
+    def _open_parquet(self, shown: str, real: Path, mtime: datetime, view: str) -> InputFile:
+        read_bytes(shown, real, self.timeout, limit=4)
+        source = f"read_parquet({sql_str(str(real))}, file_row_number=true)"
+        try:
+            rows = self.con.execute(
+                f"describe select * from read_parquet({sql_str(str(real))})"
+            ).fetchall()
+        except duckdb.Error as exc:
+            raise IngestError(f"{shown}: cannot read the file as Parquet") from exc
+        columns = tuple(r[0] for r in rows)
+        self.con.execute(
+            f"create or replace temp view {view} as select null::varchar as {PROBLEM}, * "
+            f"from {source}"
+        )
+        return InputFile(shown, real, check_unique(shown, columns), mtime, view, parquet=True)
+
+    def _open_csv(self, shown: str, real: Path, mtime: datetime, view: str) -> InputFile:
+        head = read_bytes(shown, real, self.timeout, limit=HEAD_BYTES)
+        if not head:
+            raise IngestError(f"{shown}: the file is empty (no header row)")
+        encoding = self.encoding or bom_encoding(head)
+        text = None
+        if encoding in (None, "utf-8", "utf-8-sig"):
+            text = self._utf8_head(shown, real, head)
+        if text is None:  # another encoding: the tolerant reader decodes the whole file
+            entry = InputFile(shown, real, (), mtime, view)
+            self.tolerate(entry, first=True)
+            return entry
+        line = first_line(text.removeprefix("\ufeff"))
+        default = "\t" if real.suffix.lower() == ".tsv" else ","
+        delimiter = sniff_delimiter(line, default)
+        columns = tuple(next(csv.reader([line], delimiter=delimiter), []))
+        if not columns:
+            raise IngestError(f"{shown}: the first line is empty (no header row)")
+        if not looks_like_header(columns):
+            raise IngestError(f"{shown}: {describe_header(columns)}; a CSV file starts with one")
+        entry = InputFile(shown, real, check_unique(shown, columns), mtime, view)
+        entry.delimiter = delimiter
+        if delimiter != default:
+            entry.notes.append(f"separated by {DELIMITERS[delimiter]}")
+        self._fast_view(entry)
+        return entry
+
+    def _utf8_head(self, shown: str, real: Path, head: bytes) -> str | None:
+        """The head as text when its first line is UTF-8 (None otherwise); reads more of the file
+        while the header line is longer than what was read."""
+        limit = HEAD_BYTES
+        while b"\n" not in head and b"\r" not in head and len(head) == limit:
+            if limit >= MAX_HEAD_BYTES:
+                raise IngestError(f"{shown}: the first line is longer than {limit:,} bytes")
+            limit *= 4
+            head = read_bytes(shown, real, self.timeout, limit=limit)
+        end = min((i for i in (head.find(b"\n"), head.find(b"\r")) if i >= 0), default=len(head))
+        try:
+            return head[:end].decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+
+    def _fast_view(self, entry: InputFile) -> None:
+        columns = ", ".join(f"{sql_str(c)}: 'VARCHAR'" for c in entry.columns)
+        reader = (
+            f"read_csv({sql_str(str(entry.real))}, auto_detect=false, header=true, "
+            f"delim={sql_str(entry.delimiter)}, quote='\"', escape='\"', columns={{{columns}}}, "
+            "allow_quoted_nulls=true, strict_mode=true)"
+        )
+        self.con.execute(
+            f"create or replace temp view {entry.view} as select null::varchar as {PROBLEM}, * "
+            f"from {reader}"
+        )
+
+    def tolerate(self, entry: InputFile, first: bool = False) -> None:
+        """Rebuild a CSV file's view from the tolerant parse (see module doc)."""
+        data = read_bytes(entry.shown, entry.real, self.timeout)
+        if self.encoding:
+            encoding, note = self.encoding, None
+        else:
+            encoding, note = guess_encoding(data)
+        text = data.decode(encoding, errors="surrogateescape").removeprefix("\ufeff")
+        line = first_line(text)
+        default = "\t" if entry.real.suffix.lower() == ".tsv" else ","
+        delimiter = entry.delimiter if not first else sniff_delimiter(line, default)
+        try:
+            parsed = tolerant_parse(text, delimiter, encoding)
+        except IngestError as exc:
+            raise IngestError(f"{entry.shown}: {exc}") from exc
+        if not parsed.header:
+            raise IngestError(f"{entry.shown}: the file is empty (no header row)")
+        if SURROGATE.search("".join(parsed.header)):
+            raise IngestError(
+                f"{entry.shown}: the header row is not valid {encoding_name(encoding)} text; "
+                "export the file as UTF-8 or pass --encoding"
+            )
+        if not looks_like_header(parsed.header):
+            raise IngestError(f"{entry.shown}: {describe_header(parsed.header)}")
+        if first:
+            entry.columns = check_unique(entry.shown, parsed.header)
+            entry.delimiter = delimiter
+            if delimiter != default:
+                entry.notes.append(f"separated by {DELIMITERS[delimiter]}")
+        elif parsed.header != entry.columns:
+            raise IngestError(f"{entry.shown}: the header reads differently on a second look")
+        entry.encoding, entry.tolerant = encoding, True
+        if note:
+            entry.notes.append(note)
+        elif encoding not in ("utf-8", "utf-8-sig"):
+            entry.notes.append(f"read as {encoding_name(encoding)} text")
+        if len(parsed.line_endings) > 1:
+            entry.notes.append(f"mixed line endings ({' and '.join(sorted(parsed.line_endings))})")
+        arrays = {PROBLEM: pa.array(parsed.problems, pa.string())}
+        names = [f"c{i}" for i in range(len(parsed.header))]
+        arrays.update(
+            {n: pa.array(col, pa.string()) for n, col in zip(names, parsed.columns, strict=True)}
+        )
+        data_name = f"{entry.view}_data"
+        self.con.register(data_name, pa.table(arrays))
+        renamed = ", ".join(
+            f"{ident(n)} as {ident(c)}" for n, c in zip(names, parsed.header, strict=True)
+        )
+        self.con.execute(
+            f"create or replace temp view {entry.view} as select {PROBLEM}, {renamed} "
+            f"from {data_name}"
+        )
+
+    # using files
+
+    def view(self, path: Path) -> str:
+        """The view of an opened file."""
+        return self.open(path).view
+
+    def columns(self, path: Path) -> tuple[str, ...]:
+        return self.open(path).columns
+
+    def export_date(self, paths: tuple[Path, ...]) -> datetime | None:
+        """The latest modification time of the files: the export was written by then."""
+        times = [self.open(p).mtime for p in paths]
+        return max(times) if times else None
+
+    def notes(self, paths: tuple[Path, ...]) -> tuple[str, ...]:
+        """What the reader found out about these files (encoding, delimiter, line endings); notes
+        on files other than the first name them."""
+        out = []
+        for i, p in enumerate(paths):
+            entry = self.open(p)
+            out += [n if i == 0 else f"{Path(entry.shown).name}: {n}" for n in entry.notes]
+        return tuple(out)
+
+    def tolerate_all(self, paths: tuple[Path, ...]) -> bool:
+        """Switch these files to the tolerant reader; False when all of them already use it."""
+        switched = False
+        for p in paths:
+            entry = self.open(p)
+            if not entry.parquet and not entry.tolerant:
+                self.tolerate(entry)
+                switched = True
+        return switched
+
+    def query(self, sql: str, paths: tuple[Path, ...]) -> list[tuple]:
+        """Run a query over these files' views, retrying once with the tolerant reader."""
+        try:
+            return self.con.execute(sql).fetchall()
+        except duckdb.Error as exc:
+            if not self.tolerate_all(paths):
+                raise IngestError(f"{paths[0]}: cannot read the file: {safe_error(exc)}") from exc
+            return self.con.execute(sql).fetchall()
+
+
+def safe_error(exc: BaseException) -> str:
+    """A DuckDB error's first line with quoted text removed, so no file content is echoed."""
+    line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    line = re.sub(r"'[^']*'", "'…'", line)
+    return re.sub(r'"[^"]*"', '"…"', line)
