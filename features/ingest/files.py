@@ -49,7 +49,6 @@ MAX_HEAD_BYTES = 1 << 22
 CHUNK = 1 << 20
 MALFORMED_WIDTH = "malformed row: its fields do not line up with the header"
 MALFORMED_QUOTE = "malformed row: unbalanced quote"
-MALFORMED_AFTER_QUOTE = "malformed row: text after a closing quote"
 MALFORMED_BYTES = "malformed row: not valid {encoding} text"
 # UTF-8 multi-byte sequences: their presence in an otherwise undecodable file means mixed encodings.
 UTF8_MULTIBYTE = re.compile(
@@ -312,8 +311,8 @@ def _records(lines: list[str], delimiter: str) -> Iterator[tuple[int, int, list[
 
     Python's csv state machine decides what a record is (a quote opens a quoted value only at the
     start of a field). When a record cannot be closed (an unbalanced quote runs to the end of the
-    file) or has text after a closing quote, its first line is one malformed row and parsing
-    resumes on the next line, so one stray quote costs one row.
+    file, or its quote closes in the middle of a later value), its first line is one malformed
+    row and parsing resumes on the next line, so one stray quote costs one row.
     """
     pos, n = 0, len(lines)
     while pos < n:
@@ -326,9 +325,8 @@ def _records(lines: list[str], delimiter: str) -> Iterator[tuple[int, int, list[
             except StopIteration:
                 pos = n
                 break
-            except csv.Error as exc:
-                problem = MALFORMED_QUOTE if "end of data" in str(exc) else MALFORMED_AFTER_QUOTE
-                yield start, 1, None, problem
+            except csv.Error:  # a quote that never closes, or closes inside a value
+                yield start, 1, None, MALFORMED_QUOTE
                 pos = start + 1
                 break
             used = base + reader.line_num - start
@@ -492,7 +490,12 @@ class Inputs:
         line = first_line(text.removeprefix("\ufeff"))
         default = "\t" if real.suffix.lower() == ".tsv" else ","
         delimiter = sniff_delimiter(line, default)
-        columns = tuple(next(csv.reader([line], delimiter=delimiter), []))
+        try:
+            columns = tuple(next(csv.reader([line], delimiter=delimiter, strict=True), []))
+        except csv.Error as exc:
+            raise IngestError(
+                f"{shown}: the header row cannot be read: it opens a quote it never closes"
+            ) from exc
         if not columns:
             raise IngestError(f"{shown}: the first line is empty (no header row)")
         if not looks_like_header(columns):

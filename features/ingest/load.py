@@ -273,7 +273,7 @@ def count_warnings(
 ) -> tuple[Tally, ...]:
     """Warnings among the rows that load: one tally per warning, plus one per unknown stage."""
     out: list[Tally] = []
-    if warns:
+    if warns and _scalar(con, f"select bit_or(_warn) from {STAGE}"):  # cheap: no join
         parts = ", ".join(
             f"count(*) filter (where _warn & {1 << i} <> 0), "
             f"min(_row) filter (where _warn & {1 << i} <> 0)"

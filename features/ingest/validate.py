@@ -53,7 +53,6 @@ ZONE_NAME = r" [A-Za-z_]+(/[A-Za-z0-9_+-]+)+"
 ISO_TIMESTAMP = f"{ISO_DATE}({ISO_TIME}({ISO_OFFSET})?)?"
 NAMED_ZONE = f"{ISO_DATE}{ISO_TIME}{ZONE_NAME}"
 ABBREVIATED_ZONE = f"{ISO_DATE}{ISO_TIME} ?[A-Za-z]{{2,5}}"
-NUMBER = r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?"
 INTEGER = r"[+-]?\d+"
 
 # Effects that cannot come before their cause (compared by day: a close date without a time is
@@ -114,6 +113,18 @@ def _matches(raw: str, pattern: str) -> str:
     return f"regexp_full_match({raw}, {sql_str(pattern)})"
 
 
+def flag_columns(column: Column) -> list[str]:
+    """Per timestamp column, computed once: `p_` (plain ISO 8601) and `z_` (ISO with an IANA zone
+    name). The regular expressions only run where they must: most values are plain."""
+    if column.kind != "timestamp":
+        return []
+    name = column.name
+    return [
+        f"{_matches(f'r_{name}', ISO_TIMESTAMP)} as p_{name}",
+        f"case when p_{name} then false else {_matches(f'r_{name}', NAMED_ZONE)} end as z_{name}",
+    ]
+
+
 def timestamp_checks(column: Column, raw: str, typed: str, rules: Rules) -> list[Check]:
     """Bad dates (with the format the mapping gave), ambiguous zones, and implausible dates."""
     formats = dict(rules.formats)
@@ -122,13 +133,12 @@ def timestamp_checks(column: Column, raw: str, typed: str, rules: Rules) -> list
         if column.name in formats
         else BAD_DATE
     )
-    plain = f"({_matches(raw, ISO_TIMESTAMP)} or {_matches(raw, NAMED_ZONE)})"
+    plain = f"(p_{column.name} or z_{column.name})"
+    abbreviated = (
+        f"case when {raw} is null or {plain} then false else {_matches(raw, ABBREVIATED_ZONE)} end"
+    )
     checks = [
-        Check(
-            column.name,
-            TZ_ABBREVIATION,
-            f"{raw} is not null and not {plain} and {_matches(raw, ABBREVIATED_ZONE)}",
-        ),
+        Check(column.name, TZ_ABBREVIATION, abbreviated),
         Check(column.name, bad, f"{raw} is not null and ({typed} is null or not {plain})"),
         Check(column.name, TOO_EARLY, f"{typed} < TIMESTAMP '{EARLIEST}'"),
     ]
@@ -154,8 +164,8 @@ def column_checks(column: Column, raw: str, typed: str, rules: Rules = Rules()) 
         checks += timestamp_checks(column, raw, typed, rules)
     elif column.kind in WRONG_TYPE:
         bad = f"{raw} is not null and ({typed} is null"
-        if column.kind == "float":
-            bad += f" or not isfinite({typed}) or not {_matches(raw, NUMBER)}"
+        if column.kind == "float":  # DuckDB also reads `1_000`; nothing else that is not plain
+            bad += f" or not isfinite({typed}) or contains({raw}, '_')"
         elif column.kind == "int":
             bad += f" or not {_matches(raw, INTEGER)}"
         checks.append(Check(column.name, WRONG_TYPE[column.kind], bad + ")"))
@@ -200,14 +210,10 @@ def table_warnings(table: Table, present: tuple[str, ...]) -> list[Check]:
             continue
         raw, typed = f"r_{column.name}", f"t_{column.name}"
         if column.kind == "bool":
-            warns.append(Check(column.name, YES_NO, f"lower({raw}) in ('y', 'n')"))
+            warns.append(Check(column.name, YES_NO, f"{raw} in ('Y', 'N', 'y', 'n')"))
         if column.kind == "timestamp":
             warns.append(
-                Check(
-                    column.name,
-                    ZONE_CONVERTED,
-                    f"{typed} is not null and {_matches(raw, NAMED_ZONE)}",
-                )
+                Check(column.name, ZONE_CONVERTED, f"z_{column.name} and {typed} is not null")
             )
     if table.name == "activities" and {"logged_at", "occurred_at"} <= set(present):
         warns.append(
@@ -232,6 +238,7 @@ def typed_select(
     cleaned = row + [PROBLEM] + [f"nullif(trim({ident(c)}), '') as r_{c}" for c in present]
     typed = row + [PROBLEM] + [f"r_{c}" for c in present]
     typed += [f"{typed_expr(table.column(c), f'r_{c}')} as t_{c}" for c in present]
+    typed += [f for c in present for f in flag_columns(table.column(c))]
     code = " ".join(f"when {c.condition} then {i}" for i, c in enumerate(checks))
     value = " ".join(
         f"when _bad = {i} then {PROBLEM if c.field == MALFORMED_FIELD else f'r_{c.field}'}"
