@@ -1,5 +1,5 @@
-"""Every shared data set through its mapping in data/mappings: rows accounted for, rejects explained,
-key figures from its SOURCE.md. (Retail and RavenStack usage are in test_mapping.py.)"""
+"""Every shared data set through its mapping in data/mappings: rows accounted for, rejects
+explained, key figures from its SOURCE.md. (Retail and RavenStack usage: test_mapping.py.)"""
 
 from __future__ import annotations
 
@@ -61,14 +61,27 @@ def test_maven_key_figures_match_source_md(maven):
         settings,
         "select min(created_at), max(created_at), min(closed_at), max(closed_at) "
         "from opportunities",
-    ) == [(datetime(2016, 10, 20), datetime(2017, 12, 27), datetime(2017, 3, 1),
-           datetime(2017, 12, 31))]  # fmt: skip
+    ) == [
+        (
+            datetime(2016, 10, 20),
+            datetime(2017, 12, 27),
+            datetime(2017, 3, 1),
+            datetime(2017, 12, 31),
+        )
+    ]
     assert rows(settings, "select count(*), count(distinct industry) from accounts") == [(85, 10)]
     assert rows(settings, "select count(*) from accounts where industry = 'technolgy'") == [(0,)]
     # The product's list price (GTXPro spelt GTX Pro in products.csv) is the deal amount; the
     # outcome-leaking close_value is read by no source.
     assert rows(settings, "select count(*) from opportunities where amount is null") == [(0,)]
-    assert rows(settings, "select count(*) from rejects where value in ('0', '1054')") == [(0,)]
+    assert rows(settings, "select amount from opportunities where opportunity_id = '1C1I7A6R'") == [
+        (1096.0,)
+    ]  # GTX Plus Basic's list price; its close_value was 1054
+    assert rows(
+        settings,
+        "select count(*) from opportunities where outcome = 'lost' and amount = 0 "
+        "union all select count(*) from activities where amount is not null",
+    ) == [(0,), (0,)]
     assert rows(
         settings,
         "select count(*) from activities a join opportunities o using (opportunity_id) "
