@@ -423,7 +423,7 @@ class Inputs:
     def resolve(self, name: str | Path, what: str = "file") -> Path:
         """A path named by a mapping, confined to the input folder."""
         relative = Path(name)
-        if relative.is_absolute() or os.path.normpath(relative).startswith(".."):
+        if relative.is_absolute() or Path(os.path.normpath(relative)).parts[:1] == ("..",):
             raise IngestError(
                 f"{what} {str(name)!r}: a mapping names files by their path inside the input "
                 f"folder {self.folder}; absolute paths and paths leading out of it are refused"

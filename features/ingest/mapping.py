@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from data.contract import TABLES
 from features.ingest.files import PROBLEM, Inputs
 from features.ingest.sources import IngestError, Plan, Source, ident, sql_str
+from features.ingest.validate import EARLIEST
 
 EVENT_TIME = {
     "accounts": "created_at",
@@ -398,10 +399,12 @@ def first_events(sources: list[Source], mapping_file: Path) -> str:
     ]
     if not parts:
         raise IngestError(f"{mapping_file}: derive_accounts needs sources with an entity and time")
+    # Placeholder dates (`epoch`, 1900-01-01) are rejected in their own rows; they must not
+    # become the account's start and cost it every later event.
     return (
         "select account_id, min(ts) as first "
         f"from ({' union all '.join(parts)}) where account_id is not null and account_id <> '' "
-        "group by account_id"
+        f"and ts >= TIMESTAMP '{EARLIEST}' group by account_id"
     )
 
 

@@ -263,3 +263,21 @@ def test_mapping_mistakes_are_refused_in_words(settings, tmp_path, spec, words):
     mapping.write_text("derive_accounts: true\nsources:\n" + spec)
     with pytest.raises(IngestError, match=re.escape(words)):
         run(settings, folder, "mapping", mapping)
+
+
+def test_a_placeholder_date_does_not_become_a_derived_accounts_start(settings, tmp_path):
+    folder = write(
+        tmp_path / "in",
+        {"log.csv": "who,day\nc1,epoch\nc1,2024-02-01\nc1,1900-01-01\nc1,2024-03-01\n"},
+    )
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(
+        "derive_accounts: true\nsources:\n"
+        "  - file: log.csv\n    entity: who\n    timestamp: day\n    type: purchase\n"
+    )
+    report = run(settings, folder, "mapping", mapping)
+    assert_accounting(report)
+    assert rows(settings, "select account_id, created_at from accounts") == [
+        ("c1", datetime(2024, 2, 1))
+    ]
+    assert by_table(report)["activities"] == (4, 2, 0, 0, 2)  # the two placeholders only
