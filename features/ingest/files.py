@@ -286,10 +286,6 @@ class Parsed:
     problems: list[str | None]
     line_endings: set[str] = field(default_factory=set)
 
-    @property
-    def malformed(self) -> int:
-        return sum(p is not None for p in self.problems)
-
 
 def physical_lines(text: str) -> list[str]:
     """The text's lines with their endings (LF, CRLF and CR all end a line)."""
