@@ -14,32 +14,41 @@
 Each CSV file becomes a DuckDB temp view with `_problem` (NULL, or why the row is malformed) and
 the header's columns as text, one row per data row in file order. DuckDB's strict reader serves
 the view while it can; when it refuses the file (mixed line endings, a row with the wrong number of
-fields, an unbalanced quote, bytes that are not UTF-8), the view is rebuilt from a tolerant parse
-in Python, in which each malformed row is a row with only `_problem` set, so the loader rejects it
-with its row number and the rest loads.
+fields, an unbalanced quote, bytes that are not UTF-8), the view is rebuilt from the tolerant
+reader's clean copy (`features/ingest/tolerant.py`), in which each malformed row is a row with only
+`_problem` set, so the loader rejects it with its row number and the rest loads. Clean copies live
+in a scratch folder of the workspace for the length of the ingest.
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
 import os
 import re
+import shutil
 import stat
+import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import islice
 from pathlib import Path
 from typing import TypeVar
 
 import duckdb
-import pyarrow as pa
 
 from features.ingest.sources import IngestError, ident, sql_str
+from features.ingest.tolerant import (
+    MIXED,
+    SURROGATE,
+    bom_encoding,
+    check_encoding,
+    detect_encoding,
+    encoding_name,
+    normalise,
+)
 
 TABULAR_SUFFIXES = (".csv", ".parquet", ".tsv")
 PROBLEM = "_problem"
@@ -47,17 +56,7 @@ DELIMITERS = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "pipes"}
 HEAD_BYTES = 1 << 16
 MAX_HEAD_BYTES = 1 << 22
 CHUNK = 1 << 20
-MALFORMED_WIDTH = "malformed row: its fields do not line up with the header"
-MALFORMED_QUOTE = "malformed row: unbalanced quote"
-MALFORMED_BYTES = "malformed row: not valid {encoding} text"
-# UTF-8 multi-byte sequences: their presence in an otherwise undecodable file means mixed encodings.
-UTF8_MULTIBYTE = re.compile(
-    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
-)
-SURROGATE = re.compile("[\udc80-\udcff]")
-PHYSICAL_LINE = re.compile(r"[^\r\n]*(?:\r\n|\n|\r|$)")
-
-csv.field_size_limit(2**31 - 1)  # a cell may hold a long note; the row is still one row
+SCRATCH_PREFIX = "ingest-tmp-"
 
 T = TypeVar("T")
 
@@ -155,72 +154,6 @@ def read_bytes(shown: str, path: Path, seconds: float, limit: int | None = None)
 # --- text: encoding, delimiter, header -----------------------------------------------------------
 
 
-BOMS = (
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-ENCODING_NAMES = {
-    "utf-8": "UTF-8",
-    "utf-8-sig": "UTF-8",
-    "cp1252": "Windows-1252",
-    "latin-1": "Latin-1",
-    "iso8859-1": "Latin-1",
-    "utf-16": "UTF-16",
-    "utf-32": "UTF-32",
-}
-
-
-def encoding_name(encoding: str) -> str:
-    return ENCODING_NAMES.get(encoding, encoding)
-
-
-def bom_encoding(data: bytes) -> str | None:
-    """The encoding a byte-order mark announces, if any."""
-    for bom, name in BOMS:
-        if data.startswith(bom):
-            return name
-    return None
-
-
-def check_encoding(name: str) -> str:
-    """A Python codec name for `--encoding`, or a clear error."""
-    try:
-        return codecs.lookup(name).name
-    except LookupError as exc:
-        raise IngestError(
-            f"--encoding {name!r}: unknown text encoding (try utf-8 or cp1252)"
-        ) from exc
-
-
-def guess_encoding(data: bytes) -> tuple[str, str | None]:
-    """(encoding, note) for a file's bytes: BOM, then UTF-8, then Windows-1252 / Latin-1.
-
-    A file holding UTF-8 sequences next to undecodable bytes is mixed: it stays UTF-8 and its bad
-    rows are rejected rather than the whole file turned into mojibake.
-    """
-    bom = bom_encoding(data)
-    if bom:
-        return bom, None
-    try:
-        data.decode("utf-8")
-        return "utf-8", None
-    except UnicodeDecodeError:
-        pass
-    if UTF8_MULTIBYTE.search(data):
-        return "utf-8", "mixes UTF-8 with other bytes: rows that are not UTF-8 are rejected"
-    try:
-        data.decode("cp1252")
-        legacy = "cp1252"
-    except UnicodeDecodeError:
-        legacy = "latin-1"
-    return legacy, (
-        f"not UTF-8: read as {encoding_name(legacy)} text (pass --encoding if it is another)"
-    )
-
-
 def first_line(text: str) -> str:
     """The text up to the first line break."""
     match = re.search(r"\r|\n", text)
@@ -274,100 +207,6 @@ def describe_header(columns: tuple[str, ...]) -> str:
     return "found: " + ", ".join(shown_names(columns))
 
 
-# --- the tolerant parser -------------------------------------------------------------------------
-
-
-@dataclass
-class Parsed:
-    """A tolerant parse: the header, one list per column, and each row's problem (or None)."""
-
-    header: tuple[str, ...]
-    columns: list[list[str | None]]
-    problems: list[str | None]
-    line_endings: set[str] = field(default_factory=set)
-
-
-def physical_lines(text: str) -> list[str]:
-    """The text's lines with their endings (LF, CRLF and CR all end a line)."""
-    lines = PHYSICAL_LINE.findall(text)
-    if lines and lines[-1] == "":
-        lines.pop()
-    return lines
-
-
-def line_ending(line: str) -> str:
-    """CRLF, LF, CR, or "" for a last line without one."""
-    if line.endswith("\r\n"):
-        return "CRLF"
-    return {"\n": "LF", "\r": "CR"}.get(line[-1:], "")
-
-
-def _records(lines: list[str], delimiter: str) -> Iterator[tuple[int, int, list[str] | None, str]]:
-    """(first line, lines used, fields | None, problem) for every record, blank lines skipped.
-
-    Python's csv state machine decides what a record is (a quote opens a quoted value only at the
-    start of a field). When a record cannot be closed (an unbalanced quote runs to the end of the
-    file, or its quote closes in the middle of a later value), its first line is one malformed
-    row and parsing resumes on the next line, so one stray quote costs one row.
-    """
-    pos, n = 0, len(lines)
-    while pos < n:
-        reader = csv.reader(islice(lines, pos, None), delimiter=delimiter, strict=True)
-        base = pos
-        while True:
-            start = base + reader.line_num
-            try:
-                fields = next(reader)
-            except StopIteration:
-                pos = n
-                break
-            except csv.Error:  # a quote that never closes, or closes inside a value
-                yield start, 1, None, MALFORMED_QUOTE
-                pos = start + 1
-                break
-            used = base + reader.line_num - start
-            if fields:
-                yield start, used, fields, ""
-
-
-def tolerant_parse(text: str, delimiter: str, encoding: str) -> Parsed:
-    """Every record of `text`: good rows as fields, malformed rows as a `reason|detail` problem."""
-    lines = physical_lines(text)
-    endings = {line_ending(ln) for ln in lines} - {""}
-    bad_bytes = SURROGATE.search(text) is not None
-    records = _records(lines, delimiter)
-    header: tuple[str, ...] | None = None
-    for _, _, fields, _ in records:
-        if fields is None:
-            raise IngestError("the header row cannot be read: it opens a quote it never closes")
-        header = tuple(fields)
-        break
-    if header is None:
-        return Parsed((), [], [], endings)
-    width = len(header)
-    columns: list[list[str | None]] = [[] for _ in header]
-    problems: list[str | None] = []
-    for start, used, fields, problem in records:
-        lines_shown = f"line {start + 1}" if used <= 1 else f"lines {start + 1}-{start + used}"
-        if fields is not None and len(fields) != width:
-            problem = MALFORMED_WIDTH
-            detail = f"{len(fields)} fields where the header has {width} ({lines_shown})"
-        elif fields is not None and bad_bytes and any(SURROGATE.search(f) for f in fields):
-            problem = MALFORMED_BYTES.format(encoding=encoding_name(encoding))
-            detail = lines_shown
-        else:
-            detail = lines_shown
-        if problem:
-            problems.append(f"{problem}|{detail}")
-            for col in columns:
-                col.append(None)
-        else:
-            problems.append(None)
-            for col, value in zip(columns, fields or (), strict=True):
-                col.append(value)
-    return Parsed(header, columns, problems, endings)
-
-
 # --- the files of one ingest ---------------------------------------------------------------------
 
 
@@ -397,8 +236,11 @@ class Inputs:
         *,
         encoding: str | None = None,
         timeout: float = 30.0,
+        scratch: Path | None = None,
     ) -> None:
         self.con = con
+        self.scratch_parent = Path(scratch) if scratch else Path(tempfile.gettempdir())
+        self._scratch: Path | None = None
         self.root = Path(root)
         if not self.root.exists():
             raise IngestError(f"{root}: no such file or folder")
@@ -531,57 +373,82 @@ class Inputs:
         )
 
     def tolerate(self, entry: InputFile, first: bool = False) -> None:
-        """Rebuild a CSV file's view from the tolerant parse (see module doc)."""
-        data = read_bytes(entry.shown, entry.real, self.timeout)
+        """Rebuild a CSV file's view from the tolerant reader's clean copy (see module doc)."""
+        shown, real = entry.shown, entry.real
         if self.encoding:
             encoding, note = self.encoding, None
         else:
-            encoding, note = guess_encoding(data)
-        text = data.decode(encoding, errors="surrogateescape").removeprefix("\ufeff")
-        line = first_line(text)
-        default = "\t" if entry.real.suffix.lower() == ".tsv" else ","
-        delimiter = entry.delimiter if not first else sniff_delimiter(line, default)
+            encoding, note = with_stall_timeout(
+                shown, self.timeout, lambda progress: detect_encoding(real, progress)
+            )
+        default = "\t" if real.suffix.lower() == ".tsv" else ","
+        out = self.scratch() / f"{entry.view}.csv"
         try:
-            parsed = tolerant_parse(text, delimiter, encoding)
+            found, delimiter = with_stall_timeout(
+                shown,
+                self.timeout,
+                lambda progress: normalise(
+                    real,
+                    encoding,
+                    (lambda line: sniff_delimiter(line, default))
+                    if first
+                    else (lambda _: entry.delimiter),
+                    out,
+                    progress,
+                    check_bytes=bool(self.encoding) or note == MIXED,
+                ),
+            )
         except IngestError as exc:
-            raise IngestError(f"{entry.shown}: {exc}") from exc
-        if not parsed.header:
-            raise IngestError(f"{entry.shown}: the file is empty (no header row)")
-        if SURROGATE.search("".join(parsed.header)):
+            raise IngestError(f"{shown}: {exc}") from exc
+        header = found.header
+        if SURROGATE.search("".join(header)):
             raise IngestError(
-                f"{entry.shown}: the header row is not valid {encoding_name(encoding)} text; "
+                f"{shown}: the header row is not valid {encoding_name(encoding)} text; "
                 "export the file as UTF-8 or pass --encoding"
             )
-        if not looks_like_header(parsed.header):
-            raise IngestError(f"{entry.shown}: {describe_header(parsed.header)}")
+        if not looks_like_header(header):
+            raise IngestError(f"{shown}: {describe_header(header)}")
         if first:
-            entry.columns = check_unique(entry.shown, parsed.header)
+            entry.columns = check_unique(shown, header)
             entry.delimiter = delimiter
             if delimiter != default:
                 entry.notes.append(f"separated by {DELIMITERS[delimiter]}")
-        elif parsed.header != entry.columns:
-            raise IngestError(f"{entry.shown}: the header reads differently on a second look")
+        elif header != entry.columns:
+            raise IngestError(f"{shown}: the header reads differently on a second look")
         entry.encoding, entry.tolerant = encoding, True
         if note:
             entry.notes.append(note)
         elif encoding not in ("utf-8", "utf-8-sig"):
             entry.notes.append(f"read as {encoding_name(encoding)} text")
-        if len(parsed.line_endings) > 1:
-            entry.notes.append(f"mixed line endings ({' and '.join(sorted(parsed.line_endings))})")
-        arrays = {PROBLEM: pa.array(parsed.problems, pa.string())}
-        names = [f"c{i}" for i in range(len(parsed.header))]
-        arrays.update(
-            {n: pa.array(col, pa.string()) for n, col in zip(names, parsed.columns, strict=True)}
-        )
-        data_name = f"{entry.view}_data"
-        self.con.register(data_name, pa.table(arrays))
-        renamed = ", ".join(
-            f"{ident(n)} as {ident(c)}" for n, c in zip(names, parsed.header, strict=True)
-        )
+        if len(found.line_endings) > 1:
+            entry.notes.append(f"mixed line endings ({' and '.join(sorted(found.line_endings))})")
+        names = {PROBLEM: "VARCHAR", **{f"c{i}": "VARCHAR" for i in range(len(header))}}
+        columns = ", ".join(f"{sql_str(n)}: {sql_str(t)}" for n, t in names.items())
+        renamed = ", ".join(f"c{i} as {ident(c)}" for i, c in enumerate(header))
         self.con.execute(
             f"create or replace temp view {entry.view} as select {PROBLEM}, {renamed} "
-            f"from {data_name}"
+            f"from read_csv({sql_str(str(out))}, auto_detect=false, header=true, delim=',', "
+            f"quote='\"', escape='\"', columns={{{columns}}}, strict_mode=true)"
         )
+
+    def scratch(self) -> Path:
+        """This ingest's scratch folder (created on first use, removed by `close`)."""
+        if self._scratch is None:
+            self.scratch_parent.mkdir(parents=True, exist_ok=True)
+            self._scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=self.scratch_parent))
+        return self._scratch
+
+    def close(self) -> None:
+        """Remove the scratch folder."""
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
+
+    def __enter__(self) -> Inputs:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # using files
 

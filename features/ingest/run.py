@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -13,7 +14,7 @@ import duckdb
 from barometer.settings import Settings
 from data.contract import LOAD_ORDER, MANDATORY, TABLES
 from features.ingest.canonical import canonical_plan
-from features.ingest.files import Inputs
+from features.ingest.files import SCRATCH_PREFIX, Inputs
 from features.ingest.load import LoadContext, LoadResult, load_source
 from features.ingest.sources import IngestError, Plan, Source
 from features.warehouse import connect, table_exists, write_lock
@@ -94,18 +95,31 @@ def ingest(
     """
     settings.ensure_home()
     with write_lock(settings.home), connect(settings.warehouse_path) as con:
+        remove_stale_scratch(settings.home)
         prepare(con)
-        inputs = Inputs(con, Path(path), encoding=encoding, timeout=settings.ingest_read_timeout_s)
-        plan = make_plan(inputs, fmt, mapping)
-        check_mandatory(con, plan)
-        report = IngestReport(notes=list(plan.notes))
-        ordered = [s for t in LOAD_ORDER for s in plan.sources if s.table == t]
-        report.skipped = [
-            t for t in LOAD_ORDER if t not in plan.tables() and not TABLES[t].mandatory
-        ]
-        context = LoadContext(inputs, export_moment(export_date), tuple(settings.stage_order))
-        for i, source in enumerate(ordered):
-            if on_source:
-                on_source(i, len(ordered), source)
-            report.results.append(load_source(con, source, context))
+        with Inputs(
+            con,
+            Path(path),
+            encoding=encoding,
+            timeout=settings.ingest_read_timeout_s,
+            scratch=settings.home,
+        ) as inputs:
+            plan = make_plan(inputs, fmt, mapping)
+            check_mandatory(con, plan)
+            report = IngestReport(notes=list(plan.notes))
+            ordered = [s for t in LOAD_ORDER for s in plan.sources if s.table == t]
+            report.skipped = [
+                t for t in LOAD_ORDER if t not in plan.tables() and not TABLES[t].mandatory
+            ]
+            context = LoadContext(inputs, export_moment(export_date), tuple(settings.stage_order))
+            for i, source in enumerate(ordered):
+                if on_source:
+                    on_source(i, len(ordered), source)
+                report.results.append(load_source(con, source, context))
     return report
+
+
+def remove_stale_scratch(home: Path) -> None:
+    """Scratch folders a killed ingest left behind (the caller holds the workspace lock)."""
+    for stale in home.glob(f"{SCRATCH_PREFIX}*"):
+        shutil.rmtree(stale, ignore_errors=True)

@@ -238,3 +238,13 @@ def test_standard_stages_load_quietly_and_an_unknown_stage_is_a_counted_warning(
         ("stage", 2),
         ("stage", 1),
     ]
+
+
+def test_the_tolerant_readers_copies_are_removed_and_stale_ones_too(settings, tmp_path):
+    stale = settings.home / "ingest-tmp-killed"  # left by a killed ingest
+    stale.mkdir(parents=True)
+    (stale / "_file_1.csv").write_text("_problem,c0\n,x\n")
+    data = (f"{HEADER}\n{GOOD[0]}\n{GOOD[1]}\r\n").encode()  # mixed: read by the tolerant reader
+    report = ingest_bytes(settings, tmp_path, data)
+    assert by_table(report)["activities"] == (2, 2, 0, 0, 0)
+    assert list(settings.home.glob("ingest-tmp-*")) == []
