@@ -282,7 +282,7 @@ class Inputs:
     # opening
 
     def open(self, path: Path) -> InputFile:
-        """Check, sniff and register one file (once); its view is `self.view(path)`."""
+        """Check, sniff and register one file (once); `.view` names its DuckDB view."""
         real = self.confined(Path(path))
         if real in self.files:
             return self.files[real]
@@ -451,13 +451,6 @@ class Inputs:
         self.close()
 
     # using files
-
-    def view(self, path: Path) -> str:
-        """The view of an opened file."""
-        return self.open(path).view
-
-    def columns(self, path: Path) -> tuple[str, ...]:
-        return self.open(path).columns
 
     def export_date(self, paths: tuple[Path, ...]) -> datetime | None:
         """The latest modification time of the files: the export was written by then."""
