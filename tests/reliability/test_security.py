@@ -18,6 +18,7 @@ from serving.app import ServeOptions, create_app
 from serving.auth import hash_key, load_keyring
 from serving.bundle import LoadedModel, StaticProvider
 from serving.observability import configure_logging
+from tests.dashboard.conftest import post_form
 from tests.serving.conftest import KEYS, build_workspace, champion_models, keyed_settings
 
 BAD_KEY = "not-a-key-but-long-enough-0000"
@@ -34,7 +35,7 @@ RANK = {"none": 0, "bad_key": 0, "retention": 1, "manager": 2, "admin": 3}
 MINIMUM = {
     ("GET", "/healthz"): 0,
     ("GET", "/readyz"): 0,
-    ("GET", "/metrics"): 0,
+    ("GET", "/metrics"): 1,
     ("GET", "/v1/accounts"): 1,
     ("GET", "/v1/accounts/{account_id}/churn-risk"): 1,
     ("GET", "/v1/opportunities"): 1,
@@ -306,8 +307,8 @@ def sign_in(client, role: str) -> None:
     client.cookies.clear()
     if role in ("none", "bad_key"):
         return
-    key = KEYS[role]
-    response = client.post("/dashboard/login", data={"key": key}, follow_redirects=False)
+    fields = {"key": KEYS[role]}
+    response = post_form(client, "/dashboard/login", fields, token_from="/dashboard/login")
     assert response.status_code == 303, response.status_code
 
 
@@ -331,8 +332,10 @@ def test_role_matrix_on_every_dashboard_page(client, role):
     try:
         for (method, path), need in PAGE_MINIMUM.items():
             url = path.format(**PATH_VALUES)
-            data = {"open_cases": "0"} if method == "POST" else None
-            response = client.request(method, url, data=data, follow_redirects=False)
+            if method == "POST" and have > 0:
+                response = post_form(client, url, {"change:open_cases": "0"})
+            else:
+                response = client.request(method, url, follow_redirects=False)
             have, code = RANK[role], response.status_code
             if code >= 500:
                 wrong.append((path, code, "server error"))
