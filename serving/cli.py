@@ -68,6 +68,12 @@ def is_loopback(host: str) -> bool:
     return host in LOOPBACK or host.startswith("127.")
 
 
+def secure_cookies_for(host: str, setting: bool | None) -> bool:
+    """`BAROMETER_SECURE_COOKIES` when set; otherwise on unless the service is bound to loopback
+    (a browser sends a `Secure` cookie over HTTPS only, so a TLS proxy must front the service)."""
+    return not is_loopback(host) if setting is None else setting
+
+
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
@@ -115,12 +121,11 @@ def serve(
             settings = settings.model_copy(update={"api_keys": key, "api_keys_file": None})
             err.write(DEMO_BANNER.format(bar="!" * 78, key=key, host=host))
             err.flush()
-    secure = settings.secure_cookies
     options = ServeOptions(
         poll_seconds=poll_seconds,
         cors_origins=tuple(cors_origin or ()),
         access_log=access_log,
-        secure_cookies=not is_loopback(host) if secure is None else secure,
+        secure_cookies=secure_cookies_for(host, settings.secure_cookies),
     )
     configure_logging()
     try:

@@ -4,7 +4,8 @@ passes its cells through `safe_cell` (or `safe_frame`, which applies it to text 
 CRM text (account names, ids, reasons) ends up in managers' spreadsheets. A text cell starting with
 `=`, `+`, `-`, `@`, a tab or a carriage return is read there as a formula (`=HYPERLINK(...)`), so it
 gets a leading single quote, as OWASP recommends against CSV injection. Only text is changed:
-numbers, including negative ones, stay numbers.
+numbers, including negative ones, stay numbers. Lines end in CRLF (RFC 4180), so that the CSV
+writer quotes any cell holding a carriage return or a newline: no cell can start a row of its own.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+LINE_END = "\r\n"
 
 
 def safe_cell(value):

@@ -20,7 +20,7 @@ import pandas as pd
 from barometer.settings import Settings
 from features.warehouse import WarehouseBusyError, connect, table_exists, write_lock
 from serving.bundle import LoadedModel
-from serving.exports import safe_frame
+from serving.exports import LINE_END, safe_frame
 from serving.features_source import FEATURE_TABLES
 from serving.scoring import ID_COLUMNS, score_frame
 from serving.store import append_scores
@@ -109,7 +109,7 @@ def write_out(frame: pd.DataFrame, out: Path) -> Path:
     os.close(handle)
     try:
         if out.suffix.lower() == ".csv":
-            safe_frame(frame).to_csv(tmp, index=False)
+            safe_frame(frame).to_csv(tmp, index=False, lineterminator=LINE_END)
         else:
             frame.to_parquet(tmp, index=False)
         os.replace(tmp, out)

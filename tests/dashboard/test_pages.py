@@ -238,3 +238,26 @@ def test_backtest_metrics_are_the_numeric_backtest_tags() -> None:
 
     tags = {"backtest_roc_auc_mean": "0.81", "backtest_id": "abc", "run_id": "r", "backtest_x": "?"}
     assert backtest_metrics(tags) == {"backtest_roc_auc_mean": 0.81}
+
+
+def test_pages_need_no_inline_script_or_style(client) -> None:
+    """What lets the Content-Security-Policy forbid scripts and inline styles (the browser tests
+    check that Chromium logs no violation)."""
+    sign_in(client, "admin")
+    pages = [
+        "/dashboard/worklist",
+        "/dashboard/accounts/A003",
+        "/dashboard/opportunities/O004",
+        "/dashboard/drivers",
+        "/dashboard/teams/sales",
+        "/dashboard/reps/r1",
+        "/dashboard/contribution",
+        "/dashboard/models",
+    ]
+    for path in pages:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert "script-src" not in response.headers["content-security-policy"]
+        html = response.text.lower()
+        assert "<script" not in html and "<style" not in html, path
+        assert not re.search(r"\s(style|on[a-z]+)\s*=", html), path
