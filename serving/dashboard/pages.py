@@ -206,7 +206,7 @@ async def login(request: Request):
     response = RedirectResponse(target, status_code=303)
     secure = request.app.state.dashboard.secure_cookie
     response.set_cookie(value=store.start(role, identity), **session.cookie_options(secure))
-    response.delete_cookie(session.SIGN_IN_COOKIE, path="/dashboard")
+    session.forget(response, session.sign_in_cookie_options(secure))
     return response
 
 
@@ -217,7 +217,7 @@ async def logout(request: Request):
         await checked_form(request)
         sessions(request).end(request.cookies.get(session.COOKIE))
     response = RedirectResponse("/dashboard/login", status_code=303)
-    response.delete_cookie(session.COOKIE, path="/dashboard")
+    session.forget(response, session.cookie_options(request.app.state.dashboard.secure_cookie))
     return response
 
 

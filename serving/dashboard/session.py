@@ -180,3 +180,8 @@ def cookie_options(secure: bool) -> dict:
 def sign_in_cookie_options(secure: bool) -> dict:
     """The same for the sign-in form's nonce, which lives an hour."""
     return cookie_options(secure) | {"key": SIGN_IN_COOKIE, "max_age": SIGN_IN_MAX_AGE}
+
+
+def forget(response, options: dict) -> None:
+    """Tell the browser to drop the cookie set with `options`."""
+    response.delete_cookie(**{k: v for k, v in options.items() if k != "max_age"})

@@ -77,10 +77,9 @@ ORIGIN = "http://testserver"  # TestClient's base URL: what a browser sends as `
 
 
 def form_token(html: str) -> str:
-    """The CSRF token of the first form on a page."""
+    """The CSRF token of the first form on a page ("" without one: the POST will be refused)."""
     found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, "no CSRF token on the page"
-    return found.group(1)
+    return found.group(1) if found else ""
 
 
 def post_form(client: TestClient, path: str, fields: dict, token_from: str | None = None):
