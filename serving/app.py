@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
@@ -26,7 +27,7 @@ from barometer.scoring.latest_features import FrameFeatureSource, load_latest_fe
 from barometer.scoring.reasons import load_registry
 from barometer.settings import Settings
 from features.warehouse import WarehouseBusyError, connect
-from serving.auth import load_keyring
+from serving.auth import NO_KEYS, NoKeysError, load_keyring
 from serving.bundle import TARGETS, BundleHolder
 from serving.dashboard import mount as mount_dashboard
 from serving.fastpath import StoredScoreFastPath
@@ -36,6 +37,7 @@ from serving.live import LiveCache
 from serving.observability import LOGGER, Metrics, ObservabilityMiddleware
 from serving.routers import API_PREFIX, accounts, api_routers, health
 from serving.routers.accounts import churn_risk
+from serving.security import headers_for
 from serving.snapshot import ScoreSnapshot, empty_snapshot
 
 MAX_BODY_BYTES = 1_000_000
@@ -53,6 +55,7 @@ class ServeOptions:
     access_log: bool = True
     dashboard: bool = True  # tests that mount it with their own options turn this off
     fast_path: bool = True  # cached stored churn-risk bodies answered before routing
+    secure_cookies: bool = False  # `barometer serve`: on unless bound to loopback (see `cli`)
 
 
 class ScoreHolder:
@@ -103,6 +106,8 @@ async def watch(app: FastAPI, seconds: float) -> None:
     while True:
         await asyncio.sleep(seconds)
         try:
+            if reload_keys(app):
+                log.info("API keys reloaded", extra={"keys": len(app.state.keyring)})
             if await run_in_threadpool(app.state.models.refresh_if_promoted):
                 versions = app.state.models.current.versions()
                 app.state.metrics.set_models(versions)
@@ -159,8 +164,9 @@ def create_app(
     load_scores: Callable | None = read_scores,
     features: FrameFeatureSource | None = None,
 ) -> FastAPI:
-    """Build the service. `provider` defaults to MLflow champions; `load_scores=None` keeps the
-    scores given by a test (set on `app.state.scores`)."""
+    """Build the service; `NoKeysError` without a single API key (nothing is served without one).
+    `provider` defaults to MLflow champions; `load_scores=None` keeps the scores given by a test
+    (set on `app.state.scores`)."""
     options = options or ServeOptions()
     app = FastAPI(
         title="Barometer",
@@ -171,6 +177,9 @@ def create_app(
     state = app.state
     state.settings = settings
     state.keyring = load_keyring(settings.api_keys, settings.api_keys_file)
+    if not len(state.keyring):
+        raise NoKeysError(NO_KEYS)
+    state.keys_marker = keys_marker(settings.api_keys_file)
     state.models = BundleHolder(provider or ChampionProvider(settings), options.targets)
     state.scores = ScoreHolder(options.targets)
     state.features = features or FrameFeatureSource({})
@@ -202,8 +211,39 @@ def create_app(
         access_log=options.access_log,
     )
     if options.dashboard:
-        mount_dashboard(app)
+        mount_dashboard(app, secure_cookie=options.secure_cookies)
     return app
+
+
+def keys_marker(path) -> tuple | None:
+    """Changes when the keys file is edited (None without one, or while it is missing)."""
+    if path is None:
+        return None
+    try:
+        found = Path(path).stat()
+    except OSError:
+        return None
+    return (found.st_mtime_ns, found.st_size, found.st_ino)
+
+
+def reload_keys(app: FastAPI) -> bool:
+    """Reload the keyring when the keys file changed: a removed key stops working, and dashboard
+    sessions signed in with it end. A broken or empty file keeps the current keys (logged)."""
+    state = app.state
+    marker = keys_marker(state.settings.api_keys_file)
+    if marker is None or marker == state.keys_marker:
+        return False
+    try:
+        keyring = load_keyring(state.settings.api_keys, state.settings.api_keys_file)
+    except (OSError, ValueError) as exc:
+        log.error("keys file not reloaded", extra={"error": str(exc)})
+        return False
+    state.keys_marker = marker
+    if not len(keyring):
+        log.error("keys file not reloaded", extra={"error": "it holds no key"})
+        return False
+    state.keyring = keyring
+    return True
 
 
 def route_of(router, endpoint: Callable):
@@ -237,4 +277,7 @@ async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     """A bug, not bad input: log it with the request id and answer a plain 500."""
     request_id = request.scope.get("state", {}).get("request_id")
     log.error("unhandled error", exc_info=exc, extra={"request_id": request_id})
-    return JSONResponse({"detail": f"Internal error (request id {request_id})."}, status_code=500)
+    headers = {name.decode(): value.decode() for name, value in headers_for(request.url.path)}
+    return JSONResponse(
+        {"detail": f"Internal error (request id {request_id})."}, status_code=500, headers=headers
+    )

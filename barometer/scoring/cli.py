@@ -31,6 +31,7 @@ def score(
     from barometer.scoring import job
     from barometer.scoring.reasons import load_registry
     from barometer.settings import get_settings
+    from features.warehouse import WarehouseBusyError
 
     if target not in TARGETS:
         raise typer.BadParameter(f"--target must be one of {', '.join(TARGETS)}, not {target!r}.")
@@ -38,7 +39,8 @@ def score(
     try:
         loaded = ChampionProvider(settings).load(target)
         result = job.run(settings, loaded, as_of, out, load_registry())
-    except (LookupError, ValueError, OSError) as exc:  # OSError: e.g. disk full writing --out
+    # OSError: e.g. disk full writing --out; WarehouseBusyError: another writer held it too long
+    except (LookupError, ValueError, OSError, WarehouseBusyError) as exc:
         Console(stderr=True).print(f"[red]barometer score:[/red] {exc}")
         raise typer.Exit(1) from exc
     Console().print(

@@ -1,7 +1,8 @@
 """The dashboard: server-rendered pages on the API's own data, mounted into the FastAPI app.
 
 `mount(app)` adds the pages under `/dashboard` and the vendored static files under
-`/dashboard/static`. Sign-in uses the API's keys; the session cookie holds only the role.
+`/dashboard/static`. Sign-in uses the API's keys; sessions live on the server and the cookie holds
+only a session's signed id (`serving.dashboard.session`).
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from barometer.model.store import backtest_metrics
 from serving.dashboard import session
 from serving.dashboard.pages import (
     DashboardState,
+    FormRefused,
     Refused,
     SignInNeeded,
+    form_refused,
     refused,
     router,
     sign_in_needed,
@@ -50,8 +53,9 @@ def mount(
     `backtest(target, version)` gives its backtest metrics; by default the registered version's
     `backtest_*` tags (what `barometer train` and `evaluate` record, and `promote` compares)."""
     state = app.state
+    secret = session.secret_for(state.keyring, session.workspace_secret(state.settings))
     state.dashboard = DashboardState(
-        secret=session.secret_for(state.keyring),
+        sessions=session.SessionStore(secret),
         mlflow_ui=mlflow_ui,
         reliability=reliability or mlflow_reliability(state.settings),
         backtest=backtest or mlflow_backtest(state.settings),
@@ -61,6 +65,7 @@ def mount(
     app.mount("/dashboard/static", StaticFiles(directory=STATIC), name="dashboard-static")
     app.add_exception_handler(SignInNeeded, sign_in_needed)
     app.add_exception_handler(Refused, refused)
+    app.add_exception_handler(FormRefused, form_refused)
     return app
 
 

@@ -1,7 +1,8 @@
 """The dashboard's pages, built on the API's own functions and snapshots (same numbers as `/v1`).
 
-Every page checks the session cookie's role; managers' pages refuse the retention role (403)
-and are left out of its navigation.
+Every page checks the session's role; managers' pages refuse the retention role (403) and are left
+out of its navigation. Every POST (sign-in, sign-out, what-if) is refused (403) unless it comes from
+this site (`Origin`, else `Referer`) and carries its form's CSRF token (`checked_form`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from serving.routers.common import worklist
 from serving.routers.models import models_view
 from serving.schemas.requests import WhatIf
 from serving.schemas.responses import AccountItem, ChurnRisk, WinProbability
+from serving.security import same_origin
 from serving.views import score_view
 
 PAGE_SIZE = 50
@@ -60,11 +62,18 @@ class Refused(Exception):
         self.minimum = minimum
 
 
+class FormRefused(Exception):
+    """A POST from another site or without its form's token (rendered as a 403 page)."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
 @dataclass
 class DashboardState:
     """What `mount` keeps on `app.state.dashboard`."""
 
-    secret: bytes
+    sessions: session.SessionStore
     mlflow_ui: str
     reliability: object  # callable(target, version) -> DataFrame | None
     backtest: object  # callable(target, version) -> {metric: value}
@@ -77,9 +86,21 @@ class DashboardState:
 # ------------------------------------------------------------------ sessions and rendering
 
 
+def sessions(request: Request) -> session.SessionStore:
+    return request.app.state.dashboard.sessions
+
+
+def current_session(request: Request) -> session.Session | None:
+    """The request's live session (read once per request)."""
+    if "session" not in request.scope.get("state", {}):
+        cookie = request.cookies.get(session.COOKIE)
+        request.state.session = sessions(request).get(cookie, request.app.state.keyring)
+    return request.state.session
+
+
 def role_of(request: Request) -> Role | None:
-    state: DashboardState = request.app.state.dashboard
-    return session.read(state.secret, request.cookies.get(session.COOKIE))
+    found = current_session(request)
+    return None if found is None else found.role
 
 
 def need(request: Request, minimum: Role) -> Role:
@@ -95,7 +116,10 @@ def need(request: Request, minimum: Role) -> Role:
 
 def render(request: Request, name: str, role: Role | None, status: int = 200, **context):
     nav = [(label, href) for label, href, minimum in NAV if role is not None and role >= minimum]
+    signed_in = current_session(request)
+    csrf = sessions(request).csrf_token(signed_in) if signed_in is not None else ""
     context |= {"nav": nav, "role": role.name if role else None, "path": request.url.path}
+    context |= {"csrf": csrf}
     return TEMPLATES.TemplateResponse(request, name, context, status_code=status)
 
 
@@ -115,6 +139,29 @@ async def refused(request: Request, exc: Refused) -> Response:
     return render(request, "error.html", role, 403, message=message)
 
 
+async def form_refused(request: Request, exc: FormRefused) -> Response:
+    return render(request, "error.html", role_of(request), 403, message=exc.message)
+
+
+async def checked_form(request: Request, sign_in: bool = False) -> dict[str, str]:
+    """The form of a POST from this site with its form's CSRF token, else FormRefused. The token
+    is the session's (`sign_in`: the sign-in form's, bound to its nonce cookie)."""
+    headers = request.headers
+    if not same_origin(headers, headers.get("host")):
+        raise FormRefused("This form was sent from another site, so it was refused.")
+    form = await read_form(request)
+    store = sessions(request)
+    if sign_in:
+        nonce = request.cookies.get(session.SIGN_IN_COOKIE)
+        expected = store.sign_in_token(nonce) if nonce else None
+    else:
+        signed_in = current_session(request)
+        expected = store.csrf_token(signed_in) if signed_in is not None else None
+    if not session.same_token(expected, form.get("csrf")):
+        raise FormRefused("This form has expired or was not sent from this page; reload and retry.")
+    return form
+
+
 # ------------------------------------------------------------------ sign-in
 
 
@@ -125,30 +172,52 @@ def home(request: Request):
 
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, next: Text = None):
-    return render(request, "login.html", role_of(request), next=safe_next(next), error=None)
+    return sign_in_page(request, safe_next(next), None, 200)
+
+
+def sign_in_page(request: Request, target: str, error: str | None, status: int) -> Response:
+    """The sign-in form with its CSRF token; a new nonce cookie unless the browser has one."""
+    nonce = request.cookies.get(session.SIGN_IN_COOKIE)
+    fresh = not nonce or len(nonce) > 100
+    nonce = session.new_nonce() if fresh else nonce
+    token = sessions(request).sign_in_token(nonce)
+    role = role_of(request)
+    response = render(
+        request, "login.html", role, status, next=target, error=error, sign_in_csrf=token
+    )
+    if fresh:
+        secure = request.app.state.dashboard.secure_cookie
+        response.set_cookie(value=nonce, **session.sign_in_cookie_options(secure))
+    return response
 
 
 @router.post("/login", response_class=HTMLResponse)
 async def login(request: Request):
-    """Check the key against the API's keyring; set a cookie holding only the role."""
-    form = await read_form(request)
+    """Check the key against the API's keyring; start a session with the role and the key's id."""
+    form = await checked_form(request, sign_in=True)
     key, target = form.get("key", ""), safe_next(form.get("next"))
-    role = request.app.state.keyring.role_of(key.strip())
-    if role is None:
+    found = request.app.state.keyring.match(key.strip())
+    if found is None:
         error = "That key is not known. Paste the API key you were given."
-        return render(request, "login.html", None, 401, next=target, error=error)
+        return sign_in_page(request, target, error, 401)
+    identity, role = found
+    store = sessions(request)
+    store.end(request.cookies.get(session.COOKIE))  # a new sign-in replaces the old session
     response = RedirectResponse(target, status_code=303)
-    state: DashboardState = request.app.state.dashboard
-    response.set_cookie(
-        value=session.issue(state.secret, role), **session.cookie_options(state.secure_cookie)
-    )
+    secure = request.app.state.dashboard.secure_cookie
+    response.set_cookie(value=store.start(role, identity), **session.cookie_options(secure))
+    session.forget(response, session.sign_in_cookie_options(secure))
     return response
 
 
 @router.post("/logout")
-def logout(request: Request):
+async def logout(request: Request):
+    """End the session on the server (its cookie is worthless from now on) and drop the cookie."""
+    if current_session(request) is not None:
+        await checked_form(request)
+        sessions(request).end(request.cookies.get(session.COOKIE))
     response = RedirectResponse("/dashboard/login", status_code=303)
-    response.delete_cookie(session.COOKIE, path="/dashboard")
+    session.forget(response, session.cookie_options(request.app.state.dashboard.secure_cookie))
     return response
 
 
@@ -510,7 +579,7 @@ def plain_value(value):
 async def account_what_if(request: Request, account_id: str):
     """Run `POST /v1/what-if` with the form's changed behaviours and show the result."""
     role = need(request, Role.retention)
-    form = await read_form(request)
+    form = await checked_form(request)
     entered = {k[7:]: v for k, v in form.items() if k.startswith("change:")}
     changes = {k: views.parse_change(v) for k, v in entered.items()}
     changes = {k: v for k, v in changes.items() if v is not None}

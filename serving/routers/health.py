@@ -1,4 +1,5 @@
-"""Liveness, readiness and Prometheus metrics (no key needed)."""
+"""Liveness and readiness (no key needed, no paths or error texts shown) and Prometheus metrics
+(any valid key: a scraper sends it as `Authorization: Bearer`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from serving.deps import ERRORS, Retention
 from serving.schemas.responses import Health, Ready
 
 router = APIRouter(tags=["health"])
@@ -23,7 +25,7 @@ def readyz(request: Request):
     state = request.app.state
     bundle = state.models.current
     missing = {
-        t: bundle.errors.get(t, "not loaded yet")
+        t: "failed to load (see the service log)" if t in bundle.errors else "not loaded yet"
         for t in state.models.targets
         if bundle.get(t) is None
     }
@@ -37,8 +39,12 @@ def readyz(request: Request):
     return JSONResponse(body, status_code=200 if not missing else 503)
 
 
-@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
-def metrics(request: Request):
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}}, **ERRORS},
+)
+def metrics(request: Request, _: Retention):
     """Prometheus metrics: request counts and latency, score distribution, model versions."""
     body = generate_latest(request.app.state.metrics.registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

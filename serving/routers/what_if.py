@@ -40,11 +40,10 @@ def what_if(request: Request, payload: WhatIf, _: Role, bundle: ModelBundle) -> 
     """`what_if_route`'s answer (the dashboard calls it too): validation, lookup, both scores."""
     loaded = model_for(bundle, payload.target)
     model = loaded.model
-    known = set(model.feature_names)
     errors = [
-        {**error, "loc": ("body", "changes", name)}
+        error
         for name, value in payload.changes.items()
-        for error in field_errors(0, name, value, known, model.categories)
+        for error in field_errors(("body", "changes"), name, value, model)
     ]
     if errors:
         raise RequestValidationError(errors)

@@ -146,7 +146,7 @@ def test_fast_answers_are_logged_and_counted_like_routed_ones(pair, headers) -> 
     assert line["route"] == "/v1/accounts/{account_id}/churn-risk" and line["role"] == "manager"
     assert line["status"] == 200 and line["path"] == PATH and line["level"] == "info"
     assert headers["manager"]["X-API-Key"] not in stream.getvalue()
-    text = fast.get("/metrics").text
+    text = fast.get("/metrics", headers=headers["retention"]).text
     route = 'method="GET",route="/v1/accounts/{account_id}/churn-risk",status="200"'
     assert f"barometer_http_requests_total{{{route}}} 2.0" in text  # one routed, one fast
     assert 'barometer_score_probability_count{source="stored",target="churn"} 2.0' in text
