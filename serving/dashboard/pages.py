@@ -21,24 +21,24 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from serving.answers import score_view
 from serving.auth import Role
-from serving.dashboard import session, sources, svg, views
+from serving.dashboard import formatting, session, svg, warehouse_reads
 from serving.deps import snapshot_for
 from serving.routers import drivers, reports, reps, teams, what_if
-from serving.routers.common import worklist
 from serving.routers.models import models_view
 from serving.schemas.requests import WhatIf
 from serving.schemas.responses import AccountItem, ChurnRisk, WinProbability
 from serving.security import same_origin
-from serving.views import score_view
+from serving.service import worklist
 
 PAGE_SIZE = 50
 MAX_FORM_BYTES = 10_000
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 TEMPLATES.env.filters.update(
-    pct=views.pct, points=views.points, money=views.money, number=views.number
+    pct=formatting.pct, points=formatting.points, money=formatting.money, number=formatting.number
 )
-TEMPLATES.env.globals.update(band_icon=views.BAND_ICON, band_text=views.BAND_TEXT)
+TEMPLATES.env.globals.update(band_icon=formatting.BAND_ICON, band_text=formatting.BAND_TEXT)
 NAV = (
     ("Worklist", "/dashboard/worklist", Role.retention),
     ("Deals", "/dashboard/opportunities", Role.retention),
@@ -79,7 +79,7 @@ class DashboardState:
     backtest: object  # callable(target, version) -> {metric: value}
     secure_cookie: bool = False
     norms: tuple | None = None  # (scores marker, stage norms frame)
-    index: tuple | None = None  # (scores marker, future of sources.read_index)
+    index: tuple | None = None  # (scores marker, future of warehouse_reads.read_index)
     memo: dict = field(default_factory=dict)  # target -> (snapshot, what was built from it)
 
 
@@ -248,7 +248,10 @@ def details_index(request: Request) -> asyncio.Future:
     stale = state.index is None or state.index[0] != marker
     if stale or (state.index[1].done() and state.index[1].exception() is not None):
         path = request.app.state.settings.warehouse_path
-        state.index = (marker, asyncio.ensure_future(run_in_threadpool(sources.read_index, path)))
+        state.index = (
+            marker,
+            asyncio.ensure_future(run_in_threadpool(warehouse_reads.read_index, path)),
+        )
     return state.index[1]
 
 
@@ -306,7 +309,7 @@ async def worklist_page(
     except (HTTPException, ValidationError) as exc:
         return problem(request, role, as_http(exc))
     rows = [
-        views.worklist_row(item, change_of(snapshot, item["account_id"]), rank)
+        formatting.worklist_row(item, change_of(snapshot, item["account_id"]), rank)
         for rank, item in enumerate(items, start=(page - 1) * PAGE_SIZE + 1)
     ]
     return render(
@@ -346,7 +349,7 @@ def ranked_rows(request: Request, chosen: Filters, cursor: str | None, page: int
 def search_rows(request: Request, chosen: Filters, offset: int, limit: int):
     """Accounts whose id contains the search text (the contract has no account name), with the
     filters, ranked like the API (highest first, ties by id), offset-paged."""
-    from serving.views import item_view
+    from serving.answers import item_view
 
     snapshot = snapshot_for(request, "churn")
     order = ranked_positions(request, snapshot, chosen)
@@ -458,7 +461,7 @@ async def worklist_csv(request: Request, chosen: WorklistFilters):
     body = built.get(f"csv:{chosen.sort}") if whole else None
     if body is None:
         positions = ranked_positions(request, snapshot, chosen)
-        body = views.csv_join(lines, prefixes, positions).encode()
+        body = formatting.csv_join(lines, prefixes, positions).encode()
         if whole:  # the whole worklist in either order: the same bytes until the next run
             built[f"csv:{chosen.sort}"] = body
     headers = {"Content-Disposition": 'attachment; filename="worklist.csv"'}
@@ -477,15 +480,15 @@ def csv_lines(request: Request, snapshot) -> asyncio.Future:
 def render_csv_lines(snapshot) -> tuple[np.ndarray, list[str]]:
     """Each row of the snapshot (by position) as the API's worklist item with its change, and
     the rank prefixes."""
+    from serving.answers import item_view
     from serving.snapshot import record
-    from serving.views import item_view
 
     lines = []
     for raw in snapshot.frame.to_dict("records"):
         row = record(raw)
-        item = views.worklist_row(item_view(row, "churn"), change_in(row), 0)
-        lines.append(views.csv_line(item))
-    return np.array(lines, dtype=object), views.rank_prefixes(len(lines))
+        item = formatting.worklist_row(item_view(row, "churn"), change_in(row), 0)
+        lines.append(formatting.csv_line(item))
+    return np.array(lines, dtype=object), formatting.rank_prefixes(len(lines))
 
 
 def failed(job: asyncio.Future) -> bool:
@@ -516,15 +519,15 @@ async def account_response(request, role, account_id: str, result, entered: dict
         body = churn_body(request, account_id)
     except HTTPException as exc:
         return problem(request, role, exc)
-    details = sources.account_view(await index_for(request), account_id)
+    details = warehouse_reads.account_view(await index_for(request), account_id)
     history = details["history"]
     labels = [f"{pd.Timestamp(t):%Y-%m-%d}" for t in history.get("as_of", [])]
     values = [float(v) for v in history.get("probability", [])]
     chart = svg.line_chart(labels, values, f"Churn risk over time for {account_id}")
-    steps = views.waterfall_steps(body["contributions"])
+    steps = formatting.waterfall_steps(body["contributions"])
     base = body["base_probability"] or 0.0
     waterfall = svg.waterfall(
-        base, steps, f"How this score of {views.pct(body['probability'])} adds up"
+        base, steps, f"How this score of {formatting.pct(body['probability'])} adds up"
     )
     return render(
         request,
@@ -581,7 +584,7 @@ async def account_what_if(request: Request, account_id: str):
     role = need(request, Role.retention)
     form = await checked_form(request)
     entered = {k[7:]: v for k, v in form.items() if k.startswith("change:")}
-    changes = {k: views.parse_change(v) for k, v in entered.items()}
+    changes = {k: formatting.parse_change(v) for k, v in entered.items()}
     changes = {k: v for k, v in changes.items() if v is not None}
     result = await run_what_if(request, "churn", account_id, changes)
     return await account_response(request, role, account_id, result, entered)
@@ -639,9 +642,9 @@ async def opportunity_page(request: Request, opportunity_id: str):
             request, role, HTTPException(404, f"No deal_win score for {opportunity_id!r}.")
         )
     body = WinProbability.model_validate(score_view(row, "deal_win")).model_dump()
-    details = sources.deal_view(await index_for(request), opportunity_id)
+    details = warehouse_reads.deal_view(await index_for(request), opportunity_id)
     norms = await run_in_threadpool(stage_norms, request)
-    stages = sources.stage_table(
+    stages = warehouse_reads.stage_table(
         details["stages"], norms, pd.Timestamp(body["as_of"]).tz_localize(None)
     )
     history = details["history"]
@@ -650,7 +653,7 @@ async def opportunity_page(request: Request, opportunity_id: str):
         [float(v) for v in history.get("probability", [])],
         f"Win probability over time for {opportunity_id}",
     )
-    steps = views.waterfall_steps(body["contributions"])
+    steps = formatting.waterfall_steps(body["contributions"])
     waterfall = svg.waterfall(
         body["base_probability"] or 0.0, steps, "How this win probability adds up"
     )
@@ -664,7 +667,10 @@ def stage_norms(request: Request) -> pd.DataFrame:
     state: DashboardState = request.app.state.dashboard
     marker = request.app.state.scores.marker
     if state.norms is None or state.norms[0] != marker:
-        state.norms = (marker, sources.stage_norms(request.app.state.settings.warehouse_path))
+        state.norms = (
+            marker,
+            warehouse_reads.stage_norms(request.app.state.settings.warehouse_path),
+        )
     return state.norms[1]
 
 
@@ -685,12 +691,12 @@ async def drivers_page(
     except HTTPException as exc:
         return problem(request, role, exc)
     body = body if isinstance(body, dict) else body.model_dump()
-    groups = views.groups_of(body["families"])
+    groups = formatting.groups_of(body["families"])
     family_charts = [
         (
             g,
             svg.bars(
-                views.family_items(body["families"], g),
+                formatting.family_items(body["families"], g),
                 f"Share of effect by family ({g or 'all'})",
                 "%",
             ),
@@ -716,7 +722,7 @@ async def drivers_page(
         top=top,
         per_group=per_group,
         curves=curves,
-        direction=lambda x: views.direction_word(x, target),
+        direction=lambda x: formatting.direction_word(x, target),
     )
 
 
@@ -735,7 +741,7 @@ async def teams_page(request: Request):
 
 
 async def profiles_ready(request: Request):
-    from serving.routers.common import insights_for
+    from serving.service import insights_for
 
     return await insights_for(request, "profiles")
 

@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request
 
 from serving.deps import ERRORS, Retention
-from serving.routers.common import NOT_FOUND, live_response, stored_score, worklist_response
 from serving.schemas.responses import OpportunityPage, WinProbability
+from serving.service import NOT_FOUND, live_response, stored_score, worklist_response
 
 router = APIRouter(prefix="/opportunities", tags=["opportunities"], responses=ERRORS)
 Id = Annotated[str, Path(min_length=1, max_length=200, description="Opportunity id.")]

@@ -6,8 +6,8 @@ from fastapi import APIRouter, Request
 
 from explain.wording import CAVEAT
 from serving.deps import ERRORS, Manager
-from serving.routers.common import UNAVAILABLE, insights_for
 from serving.schemas.responses import ContributionReport
+from serving.service import UNAVAILABLE, insights_for
 
 router = APIRouter(prefix="/reports", tags=["reports"], responses=ERRORS)
 

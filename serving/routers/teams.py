@@ -8,8 +8,8 @@ from fastapi import APIRouter, HTTPException, Path, Request, status
 
 from explain.wording import CAVEAT
 from serving.deps import ERRORS, Manager
-from serving.routers.common import UNAVAILABLE, insights_for
 from serving.schemas.responses import TrainingNeeds
+from serving.service import UNAVAILABLE, insights_for
 
 router = APIRouter(prefix="/teams", tags=["teams"], responses=ERRORS)
 Id = Annotated[str, Path(min_length=1, max_length=200, description="Team (`reps.team`).")]

@@ -1,4 +1,5 @@
-"""Helpers routers share: stored lookups, live scoring, worklists, the manager views."""
+"""The service layer the routers, the fast path and the dashboard share: stored score lookups,
+live scoring, worklists and the manager views."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from barometer.scoring.reasons import TOP_K, matrix_reasons
+from serving.answers import item_view, live_row, score_view
 from serving.deps import current_bundle, model_for, snapshot_for
 from serving.snapshot import CursorError
-from serving.views import item_view, live_row, score_view
 
 NOT_FOUND = {404: {"description": "Unknown id (never scored, or no features)."}}
 
