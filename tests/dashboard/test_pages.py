@@ -80,9 +80,9 @@ def test_worklist_shows_the_apis_ranking_probabilities_and_total(client) -> None
 
 
 def test_worklist_pages_follow_the_apis_cursor(client, monkeypatch) -> None:
-    from serving.dashboard import pages
+    from serving.dashboard.pages import worklist
 
-    monkeypatch.setattr(pages, "PAGE_SIZE", 15)
+    monkeypatch.setattr(worklist, "PAGE_SIZE", 15)
     sign_in(client, "retention")
     first = client.get("/dashboard/worklist")
     link = re.search(r'rel="next" href="([^"]+)"', first.text).group(1).replace("&amp;", "&")

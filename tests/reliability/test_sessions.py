@@ -178,9 +178,10 @@ def test_cross_site_and_tokenless_posts_are_refused(client):
 def test_every_dashboard_post_is_covered(client):
     from fastapi.routing import APIRoute
 
-    from serving.dashboard.pages import router
+    from serving.dashboard.pages import page_routers
 
-    posts = {r.path for r in router.routes if isinstance(r, APIRoute) and "POST" in r.methods}
+    routes = [r for router in page_routers() for r in router.routes]
+    posts = {r.path for r in routes if isinstance(r, APIRoute) and "POST" in r.methods}
     assert posts == {p.replace("A001", "{account_id}") for p in POSTS}
 
 

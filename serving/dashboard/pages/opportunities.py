@@ -1,0 +1,89 @@
+"""Open deals ranked, and one deal with its stages against the won deals' norms."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import pandas as pd
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
+
+from serving.answers import score_view
+from serving.auth import Role
+from serving.dashboard import formatting, svg, warehouse_reads
+from serving.dashboard.pages.core import (
+    PAGE_SIZE,
+    DashboardState,
+    Text,
+    index_for,
+    need,
+    problem,
+    render,
+)
+from serving.deps import snapshot_for
+from serving.schemas.responses import WinProbability
+from serving.service import worklist
+
+router = APIRouter(prefix="/dashboard", include_in_schema=False)
+
+
+@router.get("/opportunities", response_class=HTMLResponse)
+def opportunities_page(
+    request: Request,
+    sort: Literal["probability", "expected_value"] = "probability",
+    stage: Text = None,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+):
+    """Open deals ranked by win probability or expected value (the API's deal list)."""
+    role = need(request, Role.retention)
+    filters = {"stage": stage or None}
+    try:
+        body = worklist(request, "deal_win", sort, filters, PAGE_SIZE, cursor)
+    except Exception:
+        return problem(request, role, HTTPException(422, "That page link is out of date."))
+    stages = request.app.state.settings.stage_order
+    return render(
+        request, "opportunities.html", role, body=body, sort=sort, stage=stage, stages=stages
+    )
+
+
+@router.get("/opportunities/{opportunity_id}", response_class=HTMLResponse)
+async def opportunity_page(request: Request, opportunity_id: str):
+    role = need(request, Role.retention)
+    row = snapshot_for(request, "deal_win").row(opportunity_id)
+    if row is None:
+        return problem(
+            request, role, HTTPException(404, f"No deal_win score for {opportunity_id!r}.")
+        )
+    body = WinProbability.model_validate(score_view(row, "deal_win")).model_dump()
+    details = warehouse_reads.deal_view(await index_for(request), opportunity_id)
+    norms = await run_in_threadpool(stage_norms, request)
+    stages = warehouse_reads.stage_table(
+        details["stages"], norms, pd.Timestamp(body["as_of"]).tz_localize(None)
+    )
+    history = details["history"]
+    chart = svg.line_chart(
+        [f"{pd.Timestamp(t):%Y-%m-%d}" for t in history.get("as_of", [])],
+        [float(v) for v in history.get("probability", [])],
+        f"Win probability over time for {opportunity_id}",
+    )
+    steps = formatting.waterfall_steps(body["contributions"])
+    waterfall = svg.waterfall(
+        body["base_probability"] or 0.0, steps, "How this win probability adds up"
+    )
+    return render(
+        request, "opportunity.html", role, o=body, stages=stages, chart=chart, waterfall=waterfall
+    )
+
+
+def stage_norms(request: Request) -> pd.DataFrame:
+    """Won deals' median days per stage, read once per scoring run."""
+    state: DashboardState = request.app.state.dashboard
+    marker = request.app.state.scores.marker
+    if state.norms is None or state.norms[0] != marker:
+        state.norms = (
+            marker,
+            warehouse_reads.stage_norms(request.app.state.settings.warehouse_path),
+        )
+    return state.norms[1]
