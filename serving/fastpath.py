@@ -45,7 +45,7 @@ class StoredScoreFastPath:
 
     def __init__(self, app, state, route=None) -> None:
         self.app = app
-        self.state = state  # the FastAPI app's state: keyring, scores, metrics
+        self.state = state  # the service's `ServiceState`: keyring, scores, metrics
         self.route = route  # the churn-risk APIRoute, for the metrics and log route label
         self.observe = None
 

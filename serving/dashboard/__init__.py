@@ -52,7 +52,7 @@ def mount(
     `count`); by default it is read from the version's MLflow run (`report/reliability.csv`).
     `backtest(target, version)` gives its backtest metrics; by default the registered version's
     `backtest_*` tags (what `barometer train` and `evaluate` record, and `promote` compares)."""
-    state = app.state
+    state = app.state.service
     secret = session.secret_for(state.keyring, session.workspace_secret(state.settings))
     state.dashboard = DashboardState(
         sessions=session.SessionStore(secret),

@@ -8,17 +8,18 @@ from fastapi.responses import HTMLResponse
 from serving.auth import Role
 from serving.dashboard import svg
 from serving.dashboard.pages.core import need, problem, render
+from serving.deps import ServiceDep
 from serving.routers import reports
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 
 
 @router.get("/contribution", response_class=HTMLResponse)
-async def contribution_page(request: Request):
+async def contribution_page(request: Request, service: ServiceDep):
     """`GET /v1/reports/contribution`: service against sales, in revenue, with the classic KPIs."""
     role = need(request, Role.manager)
     try:
-        report = await reports.contribution(request, role)
+        report = await reports.contribution(service, role)
     except HTTPException as exc:
         return problem(request, role, exc)
     items = []

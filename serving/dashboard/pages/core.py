@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from serving.auth import Role
 from serving.dashboard import formatting, session, warehouse_reads
 from serving.security import same_origin
+from serving.state import ServiceState
 
 PAGE_SIZE = 50
 MAX_FORM_BYTES = 10_000
@@ -60,7 +61,7 @@ class FormRefused(Exception):
 
 @dataclass
 class DashboardState:
-    """What `mount` keeps on `app.state.dashboard`."""
+    """What `mount` keeps on the service state (`ServiceState.dashboard`)."""
 
     sessions: session.SessionStore
     mlflow_ui: str
@@ -73,14 +74,14 @@ class DashboardState:
 
 
 def sessions(request: Request) -> session.SessionStore:
-    return request.app.state.dashboard.sessions
+    return request.app.state.service.dashboard.sessions
 
 
 def current_session(request: Request) -> session.Session | None:
     """The request's live session (read once per request)."""
     if "session" not in request.scope.get("state", {}):
         cookie = request.cookies.get(session.COOKIE)
-        request.state.session = sessions(request).get(cookie, request.app.state.keyring)
+        request.state.session = sessions(request).get(cookie, request.app.state.service.keyring)
     return request.state.session
 
 
@@ -157,14 +158,14 @@ async def read_form(request: Request) -> dict[str, str]:
     return {name: values[0] for name, values in fields.items()}
 
 
-def details_index(request: Request) -> asyncio.Future:
+def details_index(service: ServiceState) -> asyncio.Future:
     """Histories and recent rows for every entity, read once per scoring run (in a thread);
     started by the worklist so an account page rarely waits for it."""
-    state: DashboardState = request.app.state.dashboard
-    marker = request.app.state.scores.marker
+    state: DashboardState = service.dashboard
+    marker = service.scores.marker
     stale = state.index is None or state.index[0] != marker
     if stale or (state.index[1].done() and state.index[1].exception() is not None):
-        path = request.app.state.settings.warehouse_path
+        path = service.settings.warehouse_path
         state.index = (
             marker,
             asyncio.ensure_future(run_in_threadpool(warehouse_reads.read_index, path)),
@@ -172,5 +173,5 @@ def details_index(request: Request) -> asyncio.Future:
     return state.index[1]
 
 
-async def index_for(request: Request) -> dict:
-    return await asyncio.shield(details_index(request))
+async def index_for(service: ServiceState) -> dict:
+    return await asyncio.shield(details_index(service))

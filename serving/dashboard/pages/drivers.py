@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 from serving.auth import Role
 from serving.dashboard import formatting, svg
 from serving.dashboard.pages.core import need, problem, render
+from serving.deps import ServiceDep
 from serving.routers import drivers
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
@@ -18,14 +19,15 @@ router = APIRouter(prefix="/dashboard", include_in_schema=False)
 @router.get("/drivers", response_class=HTMLResponse)
 async def drivers_page(
     request: Request,
+    service: ServiceDep,
     target: Literal["churn", "deal_win"] = "churn",
     by: Literal["segment", "stage", ""] | None = None,
 ):
     """`GET /v1/drivers/{target}`: family bars, top behaviours with direction, dependence."""
     role = need(request, Role.manager)
-    bundle = request.app.state.models.current
+    bundle = service.models.current
     try:
-        body = await drivers.get_drivers(request, target, role, bundle, by or None)
+        body = await drivers.get_drivers(service, target, role, bundle, by or None)
     except HTTPException as exc:
         return problem(request, role, exc)
     body = body if isinstance(body, dict) else body.model_dump()

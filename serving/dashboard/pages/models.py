@@ -9,18 +9,19 @@ from starlette.concurrency import run_in_threadpool
 from serving.auth import Role
 from serving.dashboard import svg
 from serving.dashboard.pages.core import DashboardState, need, render
+from serving.deps import ServiceDep
 from serving.routers.models import models_view
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 
 
 @router.get("/models", response_class=HTMLResponse)
-async def models_page(request: Request):
+async def models_page(request: Request, service: ServiceDep):
     """`GET /v1/models` with each champion's backtest metrics from the registry, its reliability
     curve, and a link to the MLflow UI."""
     role = need(request, Role.retention)
-    state: DashboardState = request.app.state.dashboard
-    body = models_view(request.app.state.models.current)
+    state: DashboardState = service.dashboard
+    body = models_view(service.models.current)
     curves = []
     for m in body["models"]:
         table = await run_in_threadpool(state.reliability, m["target"], m["version"])

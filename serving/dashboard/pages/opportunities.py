@@ -21,9 +21,10 @@ from serving.dashboard.pages.core import (
     problem,
     render,
 )
-from serving.deps import snapshot_for
+from serving.deps import ServiceDep, snapshot_for
 from serving.schemas.responses import WinProbability
 from serving.service import worklist
+from serving.state import ServiceState
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 
@@ -31,6 +32,7 @@ router = APIRouter(prefix="/dashboard", include_in_schema=False)
 @router.get("/opportunities", response_class=HTMLResponse)
 def opportunities_page(
     request: Request,
+    service: ServiceDep,
     sort: Literal["probability", "expected_value"] = "probability",
     stage: Text = None,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
@@ -39,26 +41,26 @@ def opportunities_page(
     role = need(request, Role.retention)
     filters = {"stage": stage or None}
     try:
-        body = worklist(request, "deal_win", sort, filters, PAGE_SIZE, cursor)
+        body = worklist(service, "deal_win", sort, filters, PAGE_SIZE, cursor)
     except Exception:
         return problem(request, role, HTTPException(422, "That page link is out of date."))
-    stages = request.app.state.settings.stage_order
+    stages = service.settings.stage_order
     return render(
         request, "opportunities.html", role, body=body, sort=sort, stage=stage, stages=stages
     )
 
 
 @router.get("/opportunities/{opportunity_id}", response_class=HTMLResponse)
-async def opportunity_page(request: Request, opportunity_id: str):
+async def opportunity_page(request: Request, service: ServiceDep, opportunity_id: str):
     role = need(request, Role.retention)
-    row = snapshot_for(request, "deal_win").row(opportunity_id)
+    row = snapshot_for(service, "deal_win").row(opportunity_id)
     if row is None:
         return problem(
             request, role, HTTPException(404, f"No deal_win score for {opportunity_id!r}.")
         )
     body = WinProbability.model_validate(score_view(row, "deal_win")).model_dump()
-    details = warehouse_reads.deal_view(await index_for(request), opportunity_id)
-    norms = await run_in_threadpool(stage_norms, request)
+    details = warehouse_reads.deal_view(await index_for(service), opportunity_id)
+    norms = await run_in_threadpool(stage_norms, service)
     stages = warehouse_reads.stage_table(
         details["stages"], norms, pd.Timestamp(body["as_of"]).tz_localize(None)
     )
@@ -77,13 +79,13 @@ async def opportunity_page(request: Request, opportunity_id: str):
     )
 
 
-def stage_norms(request: Request) -> pd.DataFrame:
+def stage_norms(service: ServiceState) -> pd.DataFrame:
     """Won deals' median days per stage, read once per scoring run."""
-    state: DashboardState = request.app.state.dashboard
-    marker = request.app.state.scores.marker
+    state: DashboardState = service.dashboard
+    marker = service.scores.marker
     if state.norms is None or state.norms[0] != marker:
         state.norms = (
             marker,
-            warehouse_reads.stage_norms(request.app.state.settings.warehouse_path),
+            warehouse_reads.stage_norms(service.settings.warehouse_path),
         )
     return state.norms[1]

@@ -14,6 +14,8 @@ from serving.dashboard.pages.core import (
     role_of,
     sessions,
 )
+from serving.deps import ServiceDep
+from serving.state import ServiceState
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 
@@ -24,11 +26,13 @@ def home(request: Request):
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, next: Text = None):
-    return sign_in_page(request, safe_next(next), None, 200)
+def login_form(request: Request, service: ServiceDep, next: Text = None):
+    return sign_in_page(request, service, safe_next(next), None, 200)
 
 
-def sign_in_page(request: Request, target: str, error: str | None, status: int) -> Response:
+def sign_in_page(
+    request: Request, service: ServiceState, target: str, error: str | None, status: int
+) -> Response:
     """The sign-in form with its CSRF token; a new nonce cookie unless the browser has one."""
     nonce = request.cookies.get(session.SIGN_IN_COOKIE)
     fresh = not nonce or len(nonce) > 100
@@ -39,38 +43,38 @@ def sign_in_page(request: Request, target: str, error: str | None, status: int) 
         request, "login.html", role, status, next=target, error=error, sign_in_csrf=token
     )
     if fresh:
-        secure = request.app.state.dashboard.secure_cookie
+        secure = service.dashboard.secure_cookie
         response.set_cookie(value=nonce, **session.sign_in_cookie_options(secure))
     return response
 
 
 @router.post("/login", response_class=HTMLResponse)
-async def login(request: Request):
+async def login(request: Request, service: ServiceDep):
     """Check the key against the API's keyring; start a session with the role and the key's id."""
     form = await checked_form(request, sign_in=True)
     key, target = form.get("key", ""), safe_next(form.get("next"))
-    found = request.app.state.keyring.match(key.strip())
+    found = service.keyring.match(key.strip())
     if found is None:
         error = "That key is not known. Paste the API key you were given."
-        return sign_in_page(request, target, error, 401)
+        return sign_in_page(request, service, target, error, 401)
     identity, role = found
     store = sessions(request)
     store.end(request.cookies.get(session.COOKIE))  # a new sign-in replaces the old session
     response = RedirectResponse(target, status_code=303)
-    secure = request.app.state.dashboard.secure_cookie
+    secure = service.dashboard.secure_cookie
     response.set_cookie(value=store.start(role, identity), **session.cookie_options(secure))
     session.forget(response, session.sign_in_cookie_options(secure))
     return response
 
 
 @router.post("/logout")
-async def logout(request: Request):
+async def logout(request: Request, service: ServiceDep):
     """End the session on the server (its cookie is worthless from now on) and drop the cookie."""
     if current_session(request) is not None:
         await checked_form(request)
         sessions(request).end(request.cookies.get(session.COOKIE))
     response = RedirectResponse("/dashboard/login", status_code=303)
-    session.forget(response, session.cookie_options(request.app.state.dashboard.secure_cookie))
+    session.forget(response, session.cookie_options(service.dashboard.secure_cookie))
     return response
 
 

@@ -8,17 +8,19 @@ from fastapi.responses import HTMLResponse
 from serving.auth import Role
 from serving.dashboard import svg
 from serving.dashboard.pages.core import need, problem, render
+from serving.deps import ServiceDep
 from serving.routers import reps, teams
+from serving.state import ServiceState
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 
 
 @router.get("/teams", response_class=HTMLResponse)
-async def teams_page(request: Request):
+async def teams_page(request: Request, service: ServiceDep):
     """Every team with its reps (tier, win rate against expected) and its training needs."""
     role = need(request, Role.manager)
     try:
-        insights = await profiles_ready(request)
+        insights = await profiles_ready(service)
     except HTTPException as exc:
         return problem(request, role, exc)
     by_team: dict[str, list[dict]] = {}
@@ -27,19 +29,19 @@ async def teams_page(request: Request):
     return render(request, "teams.html", role, by_team=by_team, teams=sorted(insights.teams))
 
 
-async def profiles_ready(request: Request):
+async def profiles_ready(service: ServiceState):
     from serving.service import insights_for
 
-    return await insights_for(request, "profiles")
+    return await insights_for(service, "profiles")
 
 
 @router.get("/teams/{team}", response_class=HTMLResponse)
-async def team_page(request: Request, team: str):
+async def team_page(request: Request, service: ServiceDep, team: str):
     """`GET /v1/teams/{team}/training-needs` and the team's reps."""
     role = need(request, Role.manager)
     try:
-        needs = await teams.training_needs(request, team, role)
-        insights = await profiles_ready(request)
+        needs = await teams.training_needs(service, team, role)
+        insights = await profiles_ready(service)
     except HTTPException as exc:
         return problem(request, role, exc)
     members = sorted(
@@ -53,11 +55,11 @@ async def team_page(request: Request, team: str):
 
 
 @router.get("/reps/{rep_id}", response_class=HTMLResponse)
-async def rep_page(request: Request, rep_id: str):
+async def rep_page(request: Request, service: ServiceDep, rep_id: str):
     """`GET /v1/reps/{id}/profile`: behaviours against the team, win rate against the mix."""
     role = need(request, Role.manager)
     try:
-        profile = await reps.rep_profile(request, rep_id, role)
+        profile = await reps.rep_profile(service, rep_id, role)
     except HTTPException as exc:
         return problem(request, role, exc)
     behaviours = [

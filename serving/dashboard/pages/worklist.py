@@ -25,9 +25,10 @@ from serving.dashboard.pages.core import (
     problem,
     render,
 )
-from serving.deps import snapshot_for
+from serving.deps import ServiceDep, snapshot_for
 from serving.schemas.responses import AccountItem
 from serving.service import worklist
+from serving.state import ServiceState
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 
@@ -66,16 +67,17 @@ WorklistFilters = Annotated[Filters, Depends(filters_from)]
 @router.get("/worklist", response_class=HTMLResponse)
 async def worklist_page(
     request: Request,
+    service: ServiceDep,
     chosen: WorklistFilters,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ):
     """Accounts ranked by churn risk or ARR at risk, filtered, searched, paged."""
     role = need(request, Role.retention)
-    details_index(request)  # warm the account pages' index in the background
-    snapshot = snapshot_for(request, "churn")
+    details_index(service)  # warm the account pages' index in the background
+    snapshot = snapshot_for(service, "churn")
     try:
-        items, total, next_cursor = ranked_rows(request, chosen, cursor, page)
+        items, total, next_cursor = ranked_rows(service, chosen, cursor, page)
     except (HTTPException, ValidationError) as exc:
         return problem(request, role, as_http(exc))
     rows = [
@@ -92,7 +94,7 @@ async def worklist_page(
         page=page,
         page_size=PAGE_SIZE,
         next_cursor=next_cursor,
-        options=filter_options(request, snapshot),
+        options=filter_options(service, snapshot),
     )
 
 
@@ -102,13 +104,13 @@ def as_http(exc: Exception) -> HTTPException:
     return HTTPException(422, f"Bad request: {exc}")
 
 
-def ranked_rows(request: Request, chosen: Filters, cursor: str | None, page: int):
+def ranked_rows(service: ServiceState, chosen: Filters, cursor: str | None, page: int):
     """The API's worklist page (cursor paging), or search results ranked the same way."""
     if chosen.q:
-        items, total = search_rows(request, chosen, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+        items, total = search_rows(service, chosen, (page - 1) * PAGE_SIZE, PAGE_SIZE)
         return items, total, "search" if total > page * PAGE_SIZE else None
     try:
-        body = worklist(request, "churn", chosen.sort, chosen.api(), PAGE_SIZE, cursor)
+        body = worklist(service, "churn", chosen.sort, chosen.api(), PAGE_SIZE, cursor)
     except Exception as exc:  # RequestValidationError on a foreign cursor
         raise HTTPException(
             422, "That page link is out of date; start from the first page."
@@ -116,13 +118,13 @@ def ranked_rows(request: Request, chosen: Filters, cursor: str | None, page: int
     return body["items"], body["total"], body["next_cursor"]
 
 
-def search_rows(request: Request, chosen: Filters, offset: int, limit: int):
+def search_rows(service: ServiceState, chosen: Filters, offset: int, limit: int):
     """Accounts whose id contains the search text (the contract has no account name), with the
     filters, ranked like the API (highest first, ties by id), offset-paged."""
     from serving.answers import item_view
 
-    snapshot = snapshot_for(request, "churn")
-    order = ranked_positions(request, snapshot, chosen)
+    snapshot = snapshot_for(service, "churn")
+    order = ranked_positions(service, snapshot, chosen)
     items = [
         AccountItem.model_validate(item_view(snapshot.record_at(int(i)), "churn")).model_dump()
         for i in order[offset : offset + limit]
@@ -130,26 +132,26 @@ def search_rows(request: Request, chosen: Filters, offset: int, limit: int):
     return items, len(order)
 
 
-def ranked_positions(request: Request, snapshot, chosen: Filters) -> np.ndarray:
+def ranked_positions(service: ServiceState, snapshot, chosen: Filters) -> np.ndarray:
     """Row positions of the filtered (and searched) worklist in the API's order: highest first,
     ties by id. The orders and filter columns are built once per snapshot."""
-    built = memo(request, snapshot)
+    built = memo(service, snapshot)
     order = built.get(chosen.sort)
     if order is None:
         order = built[chosen.sort] = api_order(snapshot, chosen)
     mask = np.ones(len(snapshot), dtype=bool)
     if chosen.q:
-        mask &= id_index(request, snapshot).__contains__(chosen.q.lower())
+        mask &= id_index(service, snapshot).__contains__(chosen.q.lower())
     for column, wanted in chosen.api().items():
         if wanted is not None:
-            mask &= filter_column(request, snapshot, column) == wanted
+            mask &= filter_column(service, snapshot, column) == wanted
     return order[mask[order]]
 
 
-def memo(request: Request, snapshot) -> dict:
+def memo(service: ServiceState, snapshot) -> dict:
     """What the pages built from this snapshot (orders, columns, search index, CSV lines); a new
     snapshot starts empty. Kept apart from the snapshot's bounded body cache, never evicted."""
-    state: DashboardState = request.app.state.dashboard
+    state: DashboardState = service.dashboard
     found = state.memo.get(snapshot.target)
     if found is None or found[0] is not snapshot:
         found = state.memo[snapshot.target] = (snapshot, {})
@@ -164,9 +166,9 @@ def api_order(snapshot, chosen: Filters) -> np.ndarray:
     return np.lexsort((frame["entity_id"].astype(str).to_numpy(), -keys))
 
 
-def filter_column(request: Request, snapshot, column: str) -> np.ndarray:
+def filter_column(service: ServiceState, snapshot, column: str) -> np.ndarray:
     """A filter column's values (objects, compared with ==); all None when the snapshot lacks it."""
-    built = memo(request, snapshot)
+    built = memo(service, snapshot)
     found = built.get(f"column:{column}")
     if found is None:
         frame = snapshot.frame
@@ -189,8 +191,8 @@ class IdIndex:
         return np.char.find(self.ids, text) >= 0
 
 
-def id_index(request: Request, snapshot) -> IdIndex:
-    built = memo(request, snapshot)
+def id_index(service: ServiceState, snapshot) -> IdIndex:
+    built = memo(service, snapshot)
     if "search" not in built:
         built["search"] = IdIndex(snapshot.frame["entity_id"].to_numpy())
     return built["search"]
@@ -208,9 +210,9 @@ def change_in(row: dict) -> float | None:
     return row["probability"] - row["previous_probability"]
 
 
-def filter_options(request: Request, snapshot) -> dict[str, list[str]]:
+def filter_options(service: ServiceState, snapshot) -> dict[str, list[str]]:
     """The segments and owners present in the snapshot (built once per snapshot)."""
-    built = memo(request, snapshot)
+    built = memo(service, snapshot)
     if "options" not in built:
         frame = snapshot.frame
         built["options"] = {
@@ -221,16 +223,16 @@ def filter_options(request: Request, snapshot) -> dict[str, list[str]]:
 
 
 @router.get("/worklist.csv")
-async def worklist_csv(request: Request, chosen: WorklistFilters):
+async def worklist_csv(request: Request, service: ServiceDep, chosen: WorklistFilters):
     """The whole filtered worklist as CSV, in the page's order (rows rendered once per run)."""
     need(request, Role.retention)
-    snapshot = snapshot_for(request, "churn")
-    lines, prefixes = await asyncio.shield(csv_lines(request, snapshot))
+    snapshot = snapshot_for(service, "churn")
+    lines, prefixes = await asyncio.shield(csv_lines(service, snapshot))
     whole = chosen.q is None and not any(chosen.api().values())
-    built = memo(request, snapshot)
+    built = memo(service, snapshot)
     body = built.get(f"csv:{chosen.sort}") if whole else None
     if body is None:
-        positions = ranked_positions(request, snapshot, chosen)
+        positions = ranked_positions(service, snapshot, chosen)
         body = formatting.csv_join(lines, prefixes, positions).encode()
         if whole:  # the whole worklist in either order: the same bytes until the next run
             built[f"csv:{chosen.sort}"] = body
@@ -238,10 +240,10 @@ async def worklist_csv(request: Request, chosen: WorklistFilters):
     return Response(body, media_type="text/csv", headers=headers)
 
 
-def csv_lines(request: Request, snapshot) -> asyncio.Future:
+def csv_lines(service: ServiceState, snapshot) -> asyncio.Future:
     """Every account's CSV line (all columns but the rank), rendered once per snapshot in a
     thread; started by the worklist page so an export rarely waits for it."""
-    built = memo(request, snapshot)
+    built = memo(service, snapshot)
     if "csv" not in built or failed(built["csv"]):
         built["csv"] = asyncio.ensure_future(run_in_threadpool(render_csv_lines, snapshot))
     return built["csv"]
