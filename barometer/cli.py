@@ -32,7 +32,8 @@ ROOM_CLIS = (
     "features.cli",  # features
     "training.cli",  # train, evaluate, promote
     "explain.cli",  # explain
-    "serving.cli",  # score, serve
+    "barometer.scoring.cli",  # score
+    "serving.cli",  # serve
 )
 
 

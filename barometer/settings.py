@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 TARGETS = ("churn", "deal_win")  # the two models Barometer trains, scores and serves
@@ -52,6 +52,14 @@ class Settings(BaseSettings):
     )
     api_keys: str | None = Field(default=None, description="`role:key,role:key`.", repr=False)
     api_keys_file: Path | None = None
+    session_secret: SecretStr | None = Field(
+        default=None,
+        description="Signs dashboard sessions; a random secret kept in the workspace when unset.",
+    )
+    secure_cookies: bool | None = Field(
+        default=None,
+        description="`Secure` session cookies (HTTPS only); unset: on unless serving on loopback.",
+    )
 
     @property
     def warehouse_path(self) -> Path:
@@ -64,6 +72,10 @@ class Settings(BaseSettings):
     @property
     def features_dir(self) -> Path:
         return self.home / "features"
+
+    @property
+    def session_secret_path(self) -> Path:
+        return self.home / "session-secret"
 
     @property
     def tracking_uri(self) -> str:

@@ -11,8 +11,8 @@ simulated, but every step after the data is the project's own:
 - two champions trained by `training.pipeline.run_training` on synthetic panels with a known
   signal (backtest, baselines, reliability table, MLflow run and registration in the workspace's
   SQLite store), promoted by `training.lifecycle.promote`;
-- two scoring runs per target by the scoring job (`serving.job.run`) with the champions loaded
-  the way `barometer score` loads them (`ChampionProvider`).
+- two scoring runs per target by the scoring job (`barometer.scoring.job.run`) with the champions
+  loaded the way `barometer score` loads them (`ChampionProvider`).
 The app is built exactly as `barometer serve` builds it (`create_app` with MLflow champions and
 the dashboard mounted; the models page reads reliability tables and backtest metrics from the
 MLflow store), and driven in-process by Starlette's TestClient.
@@ -172,7 +172,7 @@ def bench_config(target: str):
 def train_champions(settings, n_entities: int) -> dict[str, str]:
     """Train, register and promote both targets (unless a champion exists already);
     returns {target: champion version}."""
-    from explain.model_store import champion_version
+    from barometer.model.store import champion_version
     from training.data import TARGETS, feature_kinds
     from training.lifecycle import promote
     from training.pipeline import run_training
@@ -339,10 +339,10 @@ def feature_tables(tables: dict, rng: np.random.Generator) -> dict[str, pd.DataF
 
 def build_workspace(settings, n: int, train_entities: int, seed: int = 7) -> dict[str, str]:
     """Write the tables, train and promote the champions, run the scoring job twice per target."""
+    from barometer.model.store import ChampionProvider
+    from barometer.scoring import job
+    from barometer.scoring.reasons import load_registry
     from features.warehouse import connect, replace_table
-    from serving import job
-    from serving.app import load_registry
-    from serving.bundle import ChampionProvider
 
     rng = np.random.default_rng(seed)
     started = time.perf_counter()
@@ -401,8 +401,8 @@ class Page:
         path = self.path.format(account=account, deal=deal)
         if self.form is None:
             return path, client.get(path)
-        headers = {"Content-Type": "application/x-www-form-urlencoded"}
-        return path, client.post(path, content=self.form, headers=headers)
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "Origin": ORIGIN}
+        return path, client.post(path, content=f"{self.form}&csrf={client.csrf}", headers=headers)
 
 
 def pages(client) -> list[Page]:
@@ -454,15 +454,31 @@ def next_link(client, path: str) -> str:
     return first_link(client, path, r'(?<=rel="next" href=")[^"]+')
 
 
+ORIGIN = "http://testserver"  # TestClient's base URL: what a browser sends as `Origin`
+
+
+def form_token(client, path: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', client.get(path).text)
+    if found is None:
+        raise RuntimeError(f"{path} has no form token")
+    return found.group(1)
+
+
 def sign_in(client, role: str) -> None:
+    """Sign in through the form, as a browser would; keeps the session's form token on `client`."""
     client.cookies.clear()
     response = client.post(
         "/dashboard/login",
-        content=f"key={KEYS[role]}&next=/dashboard/worklist",
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        data={
+            "key": KEYS[role],
+            "next": "/dashboard/worklist",
+            "csrf": form_token(client, "/dashboard/login"),
+        },
+        headers={"Origin": ORIGIN},
     )
     if response.status_code != 303:
         raise RuntimeError(f"sign-in as {role} failed: {response.status_code}")
+    client.csrf = form_token(client, "/dashboard/worklist")
 
 
 def warm(client, listed: list[Page], ids: dict) -> None:

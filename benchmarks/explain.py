@@ -54,12 +54,12 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from explain.model import Calibrator, ScoringModel
+from barometer.model.artefact import Calibrator, ScoringModel
+from barometer.scoring.reasons import matrix_reasons, registry_map
 from explain.reasons import reasons
 from explain.rescoring import rescore_changed, rescore_incremental, score_rows, tree_tables
 from features.registry import Feature
 from serving.live import prepare
-from serving.reasons import matrix_reasons, registry_map
 
 
 @dataclass
@@ -121,7 +121,7 @@ def reference_setup(n: int) -> Setup:
 
 def champion_shaped_setup(n: int, trees: int) -> Setup:
     """experiments/churn.yaml's leaves and leaf size, the registry's 55 features, `trees` trees."""
-    from training.workflow import resolve_config
+    from training.runs import resolve_config
 
     cfg = resolve_config("churn", None).lightgbm
     setup = synthetic_setup(
@@ -138,8 +138,8 @@ def champion_shaped_setup(n: int, trees: int) -> Setup:
 def champion_setup(n: int) -> Setup | None:
     """The churn champion and its latest features, resampled to `n` rows; None if absent."""
     try:
+        from barometer.model.store import load_champion
         from barometer.settings import Settings
-        from explain.model_store import load_champion
         from features.registry import REGISTRY
         from features.warehouse import connect
 
@@ -290,8 +290,8 @@ def real_day(model: ScoringModel) -> Day:
     import ibis
 
     from barometer.settings import Settings
+    from features.backends import tune_duckdb
     from features.engine import feature_frames
-    from features.sources import tune_duckdb
 
     settings = Settings()
     con = tune_duckdb(ibis.duckdb.connect(str(settings.warehouse_path), read_only=True))

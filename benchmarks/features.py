@@ -34,7 +34,7 @@ import pandas as pd
 from barometer.settings import Settings
 from data.simulator import simulate_chunks
 from features import engine
-from features.sources import normalise_frame, tune_duckdb
+from features.backends import normalise_frame, tune_duckdb
 from features.timeline import cutoff_day
 
 SUBSET = [

@@ -6,10 +6,10 @@ The workspace (a temporary folder, removed at the end) is built fast rather than
 N accounts get random values for every account feature of the registry; a small calibrated
 LightGBM churn model (300 trees of 15 leaves, as `experiments/churn.yaml` sets) is trained on up to
 20k of them against a synthetic label; the real scoring job's pure part
-(`serving.scoring.score_frame`, TreeSHAP reasons) scores all N twice (two monthly runs, so
+(`barometer.scoring.scores.score_frame`, TreeSHAP reasons) scores all N twice (two monthly runs, so
 responses carry the change since the previous scoring), stored
-with `serving.store.append_scores`. The features are synthetic; the model's size, the feature
-count, the response shapes and every code path of the service are the real ones.
+with `barometer.scoring.history.append_scores`. The features are synthetic; the model's size, the
+feature count, the response shapes and every code path of the service are the real ones.
 
 Two servers are measured in the same run, each one uvicorn worker on 127.0.0.1 started exactly as
 `barometer serve` starts it (uvicorn's defaults pick uvloop and httptools when installed), each in
@@ -92,7 +92,7 @@ def train_model(frame: pd.DataFrame, seed: int = 0):
     """A small calibrated LightGBM churn model on a synthetic label (silence and cases raise it)."""
     import lightgbm as lgb
 
-    from explain.model import Calibrator, ScoringModel
+    from barometer.model.artefact import Calibrator, ScoringModel
 
     names = [c for c in frame.columns if c != "account_id"]
     categories = {c: sorted(v) for c, v in CATEGORY_VALUES.items() if c in names}
@@ -122,10 +122,10 @@ def train_model(frame: pd.DataFrame, seed: int = 0):
 
 def build_workspace(home: Path, n: int) -> dict:
     """Features, a model and two scoring runs of `n` accounts in a fresh warehouse."""
+    from barometer.scoring.history import append_scores
+    from barometer.scoring.reasons import load_registry
+    from barometer.scoring.scores import score_frame
     from features.warehouse import connect, replace_table
-    from serving.app import load_registry
-    from serving.scoring import score_frame
-    from serving.store import append_scores
 
     started = time.perf_counter()
     frames = [account_features(n, seed) for seed in (1, 2)]
@@ -215,10 +215,10 @@ def serve(kind: str, home: Path, port: int) -> None:
             return {"message": "hello"}
 
     else:
+        from barometer.model.artefact import ScoringModel
+        from barometer.model.store import LoadedModel, StaticProvider
         from barometer.settings import Settings
-        from explain.model import ScoringModel
         from serving.app import ServeOptions, create_app
-        from serving.bundle import LoadedModel, StaticProvider
         from serving.observability import configure_logging
 
         configure_logging(stream=open(home / "service.log", "a"))  # noqa: SIM115 - process-long

@@ -69,8 +69,8 @@ class FileChampionProvider:
         return (self.home / "champion.txt").read_text().strip() if target == "churn" else None
 
     def load(self, target: str):
-        from explain.model import ScoringModel
-        from serving.bundle import LoadedModel
+        from barometer.model.artefact import ScoringModel
+        from barometer.model.store import LoadedModel
 
         version = self.version(target)
         if version is None:
@@ -357,7 +357,7 @@ def report(s: dict, args) -> bool:
 
 def prepare(home: Path, accounts: int) -> dict:
     """The soak's workspace in `home`: built there, or reused when an earlier run left one."""
-    from explain.model import ScoringModel
+    from barometer.model.artefact import ScoringModel
 
     if (home / "model-2").is_dir() and (home / "warehouse.duckdb").exists():
         print(f"reusing the workspace in {home}", flush=True)

@@ -124,7 +124,7 @@ def run_lightgbm(accounts: int, out: mp.Queue) -> None:
 def run_sklearn(accounts: int, trees: int, out: mp.Queue) -> None:
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    from explain.model import ScoringModel
+    from barometer.model.artefact import ScoringModel
     from training.fit import as_model_input, learn_categories
     from training.metrics import roc_auc
 

@@ -1,1 +1,1 @@
-"""SHAP explanations: the scoring artefact, reasons, drivers, rep profiles, what-if."""
+"""Explanations: reasons as sentences, drivers, rep profiles, service contribution, what-if."""

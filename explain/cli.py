@@ -25,7 +25,7 @@ def explain(
 ) -> None:
     """Write the HTML explanation report (drivers, rep profiles, contribution) and log it."""
     from barometer.settings import get_settings
-    from explain.workflow import explain_target
+    from explain.build_reports import explain_target
 
     if target not in ("churn", "deal_win"):
         raise typer.BadParameter(f"--target must be churn or deal_win, got {target!r}.")

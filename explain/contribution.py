@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from explain.common import CAVEAT, Registry
+from barometer.model.artefact import ScoringModel
 from explain.drivers import family_points
-from explain.model import ScoringModel
+from explain.wording import CAVEAT, Registry
 
 SERVICE_FAMILIES = ("service_quality",)
 SALES_FAMILIES = ("cadence", "conversation_depth", "reach", "responsiveness", "timing", "intent")

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from explain.common import (
+from barometer.model.artefact import Explanation, ScoringModel
+from explain.wording import (
     HIGHER_IS_BETTER,
     Registry,
     family_of,
@@ -20,7 +21,6 @@ from explain.common import (
     lookup,
     target_phrase,
 )
-from explain.model import Explanation, ScoringModel
 
 
 def _direction(values: pd.Series, effects: pd.Series, n_bins: int = 10) -> int:

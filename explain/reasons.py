@@ -18,7 +18,8 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 
-from explain.common import (
+from barometer.model.artefact import SMALL_BATCH, ScoringModel, apportion, feature_values
+from explain.wording import (
     Registry,
     feature_info,
     format_points,
@@ -27,7 +28,6 @@ from explain.common import (
     lookup,
     target_phrase,
 )
-from explain.model import SMALL_BATCH, ScoringModel, apportion, feature_values
 from features.registry import Feature
 
 

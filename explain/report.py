@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from explain.common import CAVEAT, Registry, family_label, lookup, target_phrase
+from barometer.model.artefact import Explanation, ScoringModel
 from explain.drivers import DependenceCurve, dependence, drivers, family_attribution
-from explain.model import Explanation, ScoringModel
 from explain.reps import RepProfile
+from explain.wording import CAVEAT, Registry, family_label, lookup, target_phrase
 
 TEMPLATES = Path(__file__).parent / "templates"
 

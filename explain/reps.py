@@ -3,7 +3,7 @@
 Inputs are plain frames: `deals` has one row per opportunity with `opportunity_id`, the rep column,
 the team column, `amount`, `won` (1/0; NaN while open), the mix columns and the deal model's
 features. The deal model gives each deal's expected win chance; stage pass rates are compared with
-the rate of deals of the same stage and mix (`explain.pipeline.expected_pass_rates`).
+the rate of deals of the same stage and mix (`explain.sales_pipeline.expected_pass_rates`).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from explain.common import CAVEAT, Registry, feature_info, lookup
+from barometer.model.artefact import ScoringModel
 from explain.drivers import drivers
-from explain.model import ScoringModel
-from explain.pipeline import expected_pass_rates
+from explain.sales_pipeline import expected_pass_rates
+from explain.wording import CAVEAT, Registry, feature_info, lookup
 
 
 def behaviour_percentiles(

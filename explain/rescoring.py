@@ -28,10 +28,10 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from explain.common import Registry, feature_info, format_points, lookup, target_phrase
-from explain.model import ScoringModel, apportion
+from barometer.model.artefact import ScoringModel, apportion
+from barometer.model.treeshap import TreeUpdate, apply_updates, kept_with
 from explain.reasons import describe
-from explain.treeshap import TreeUpdate, apply_updates, kept_with
+from explain.wording import Registry, feature_info, format_points, lookup, target_phrase
 
 SCORE_COLUMNS = ("probability", "reasons_up", "reasons_down")
 ZERO = 1e-35  # LightGBM's kZeroThreshold: |x| at or below it counts as zero

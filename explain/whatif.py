@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from explain.common import (
+from barometer.model.artefact import ScoringModel
+from explain.wording import (
     CAVEAT,
     HIGHER_IS_BETTER,
     Registry,
@@ -21,7 +22,6 @@ from explain.common import (
     lookup,
     target_phrase,
 )
-from explain.model import ScoringModel
 
 
 @dataclass(frozen=True)

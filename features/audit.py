@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from features.sources import normalise_tables
+from features.backends import normalise_tables
 
 
 def _before(frame: pd.DataFrame, column: str, cutoff: pd.Timestamp) -> pd.DataFrame:

@@ -22,9 +22,9 @@ from ibis.backends import BaseBackend
 from barometer.settings import Settings
 from features import engine as feature_engine
 from features import labels as label_engine
-from features.sources import Engine, open_parquet, tune_duckdb
+from features.backends import Engine, open_parquet, tune_duckdb
 from features.timeline import monthly_cutoffs, normalise_cutoffs
-from features.warehouse import connect, replace_table, table_exists
+from features.warehouse import connect, replace_tables, table_exists, write_lock
 
 Step = Callable[[str], None]
 
@@ -120,29 +120,85 @@ def compute_all(
     return out, notes
 
 
-def write_parquet_atomic(frame: pd.DataFrame, path: Path) -> None:
-    """Write to a temporary file beside `path`, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".parquet", dir=path.parent)
-    os.close(fd)
-    try:
-        frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+OUTPUTS = ("features_account", "features_opportunity", "labels_churn", "labels_deal_win")
+COMMIT_TABLE = "features_commit"  # the staging folder whose Parquet copies match the tables
+STAGING_PREFIX = ".staging-"
+WORKDIR_PREFIX = "spark-"
 
 
 def write_outputs(settings: Settings, tables: dict[str, pd.DataFrame]) -> None:
-    """Replace each output table in the warehouse (one transaction each) and its Parquet copy."""
-    with connect(settings.warehouse_path) as con:
+    """Write the output set atomically: the Parquet copies into a staging folder, then every table
+    (with the staging folder's name in `COMMIT_TABLE`, and outputs this run did not produce
+    dropped) in one warehouse transaction, then the copies moved into place. A kill before the
+    commit leaves the previous set (the next run deletes the staging folder); a kill after it
+    leaves the new tables and a committed staging folder that the next run moves in first
+    (`recover_outputs`)."""
+    folder = settings.features_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=folder))
+    dropped = [name for name in OUTPUTS if name not in tables]
+    try:
         for name, frame in tables.items():
-            replace_table(con, name, frame)
-    for name, frame in tables.items():
-        write_parquet_atomic(frame, settings.features_dir / f"{name}.parquet")
+            frame.to_parquet(staging / f"{name}.parquet", index=False)
+        commit = pd.DataFrame(
+            {"staging": [staging.name], "written_at": [pd.Timestamp.now("UTC").tz_localize(None)]}
+        )
+        with connect(settings.warehouse_path) as con:
+            replace_tables(con, {**tables, COMMIT_TABLE: commit}, drop=dropped)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    publish(staging, folder, dropped)
+
+
+def publish(staging: Path, folder: Path, dropped: list[str]) -> None:
+    """Move a committed staging folder's Parquet copies into place (each an atomic rename)."""
+    for path in sorted(staging.glob("*.parquet")):
+        os.replace(path, folder / path.name)
+    for name in dropped:
+        (folder / f"{name}.parquet").unlink(missing_ok=True)
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def recover_outputs(settings: Settings) -> None:
+    """Finish or undo what a killed run left (under the writer lock, so nothing else is running):
+    a staging folder the warehouse committed is moved into place, any other is deleted, and
+    stale `spark-*` work folders are removed."""
+    for stale in settings.home.glob(f"{WORKDIR_PREFIX}*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    folder = settings.features_dir
+    stagings = sorted(folder.glob(f"{STAGING_PREFIX}*")) if folder.is_dir() else []
+    if not stagings:
+        return
+    committed, present = None, set()
+    if settings.warehouse_path.exists():
+        with connect(settings.warehouse_path, read_only=True) as con:
+            if table_exists(con, COMMIT_TABLE):
+                committed = con.execute(f"select staging from {COMMIT_TABLE}").fetchone()[0]
+            present = {name for name in OUTPUTS if table_exists(con, name)}
+    for staging in stagings:
+        if staging.name == committed:
+            publish(staging, folder, [name for name in OUTPUTS if name not in present])
+        else:
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def build_all(
+    settings: Settings,
+    as_of: list | None = None,
+    engine: Engine = "duckdb",
+    churn_definition: label_engine.ChurnDefinition = "explicit",
+    inactive_days: int = 60,
+    step: Step = lambda name: None,
+) -> BuildReport:
+    """`build_unlocked` under the workspace's writer lock, after `recover_outputs`."""
+    settings.ensure_home()
+    with write_lock(settings.home):
+        recover_outputs(settings)
+        return build_unlocked(settings, as_of, engine, churn_definition, inactive_days, step)
+
+
+def build_unlocked(
     settings: Settings,
     as_of: list | None = None,
     engine: Engine = "duckdb",
@@ -160,7 +216,7 @@ def build_all(
         if as_of
         else default_cutoffs(first, last, settings.cutoff_frequency)
     )
-    workdir = Path(tempfile.mkdtemp(prefix="spark-", dir=settings.home))
+    workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX, dir=settings.home))
     try:
         if engine == "spark":
             backend = _spark_backend(settings.warehouse_path, workdir)

@@ -85,6 +85,7 @@ def features(
 
     from barometer.settings import get_settings
     from features.build import build_all
+    from features.warehouse import WarehouseBusyError
 
     steps = [
         "account and opportunity features",
@@ -107,7 +108,7 @@ def features(
                 inactive_days,
                 step,
             )
-        except (FileNotFoundError, ValueError) as exc:
+        except (FileNotFoundError, ValueError, WarehouseBusyError) as exc:
             typer.secho(str(exc), fg="red", err=True)
             raise typer.Exit(1) from exc
         progress.update(task, completed=len(steps))

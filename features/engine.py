@@ -18,9 +18,9 @@ from ibis.backends import BaseBackend
 
 from barometer.settings import DEFAULT_STAGE_ORDER
 from features import deals, rollups
+from features.backends import Engine, available, fetch, open_frames
 from features.registry import Entity, Feature, features_for
 from features.rollups import Context, left_join
-from features.sources import Engine, available, fetch, open_frames
 from features.timeline import day_to_timestamp, normalise_cutoffs
 
 log = logging.getLogger(__name__)
@@ -193,7 +193,7 @@ def to_frame(expr: ir.Table, entity: Entity, feats: list[Feature]) -> pd.DataFra
     """Execute (`fetch`) and shape: rows in key order, keys, `cutoff` (naive-UTC midnight),
     features with stable dtypes.
 
-    The engine sorts (pandas took 0.3-0.5 s for 944k rows at 50k accounts). `acc_key` ranks
+    The engine sorts (faster than pandas sorting the fetched frame). `acc_key` ranks
     account_id, so it sorts accounts as account_id would, on integers.
     """
     first = SORT_KEY if SORT_KEY in expr.columns else "account_id"

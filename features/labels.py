@@ -23,8 +23,8 @@ from ibis.backends import BaseBackend
 
 from barometer.settings import DEFAULT_STAGE_ORDER
 from features import prep
+from features.backends import Engine, available, fetch, open_frames
 from features.rollups import Context
-from features.sources import Engine, available, fetch, open_frames
 from features.timeline import US_PER_DAY, cutoff_table, day_to_timestamp, normalise_cutoffs
 
 ChurnDefinition = Literal["explicit", "inactivity"]

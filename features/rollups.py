@@ -272,8 +272,8 @@ def with_runs(ctx: Context, t: ir.Table, lo_day: bool = False) -> ir.Table:
 
     The map's columns are arrays indexed by day, in a one-row table joined to every row, rather
     than a table joined on the day: a join's build side follows DuckDB's row estimates, and after
-    a selective filter it once hashed the 8M activities instead of the map's ~900 days (0.76 s of
-    CPU against 0.15 s). (Array literals instead took Ibis 0.2-0.4 s longer to compile.)
+    a selective filter they can make it hash the activities instead of the map's few hundred days.
+    (Array literals would do the same but make Ibis's compile slower.)
     """
     m = ctx.day_map
     first, last = int(m["day"].iloc[0]), int(m["day"].iloc[-1])
@@ -493,9 +493,8 @@ def gaps(ctx: Context) -> ir.Table:
     d = with_runs(ctx, ctx.gap_days)
     d = d.filter(d.lo <= d.hi90)
     w = ibis.window(group_by=d.acc_key, order_by=d.occ_day)
-    # All four lagged (the predecessor's runs could be looked up from its day, but then DuckDB
-    # estimated 24 rows for the 1.8M run sums below and ran their aggregate on one thread: 2-3 s
-    # of blocked thread time at 50k).
+    # All four lagged: looking the predecessor's runs up from its day makes DuckDB underestimate
+    # the run sums below by orders of magnitude and aggregate them on one thread.
     d = d.mutate(
         p_day=d.occ_day.lag().over(w),
         p_lo=d.lo.lag().over(w),

@@ -97,7 +97,7 @@ def read_tables(settings: Settings) -> dict[str, pd.DataFrame | None]:
 
 def closed_deals(tables: dict[str, pd.DataFrame | None]) -> pd.DataFrame:
     """One row per closed deal: its last features, owner, team, amount, won (1/0), mix columns."""
-    from explain.pipeline import size_band
+    from explain.sales_pipeline import size_band
 
     features = tables.get("closed_features")
     if features is None or features.empty:
@@ -136,8 +136,8 @@ def records(frame: pd.DataFrame) -> list[dict]:
 
 def profile_views(model, deals: pd.DataFrame, progress: pd.DataFrame, registry) -> dict[str, dict]:
     """`explain.reps.rep_profiles` keyed by rep id, with each behaviour's description."""
-    from explain.common import feature_info, lookup
     from explain.reps import rep_profiles
+    from explain.wording import feature_info, lookup
 
     features = lookup(registry)
     out = {}
@@ -232,7 +232,7 @@ def build_insights(
     models: dict, versions: dict[str, str], tables: dict, features: dict, registry, stage_order
 ) -> Insights:
     """Every manager view that its inputs allow; a part that cannot be built names why."""
-    from explain.pipeline import stage_progress
+    from explain.sales_pipeline import stage_progress
 
     errors = {p: reason for p in PARTS if (reason := missing_inputs(p, models, tables))}
     profiles, needs, contribution = {}, {}, None
@@ -296,9 +296,9 @@ class InsightsHolder:
         self.task: asyncio.Future | None = None
         self.builds = 0
 
-    def ensure(self, app) -> asyncio.Future:
-        """The computation for the app's current snapshot, started now if it is not running."""
-        state = app.state
+    def ensure(self, state) -> asyncio.Future:
+        """The computation for the service's current snapshot (`state`: its `ServiceState`),
+        started now if it is not running."""
         key = snapshot_key(state)
         if self.task is None or key != self.key or _failed(self.task):
             self.key, self.builds = key, self.builds + 1
@@ -309,9 +309,9 @@ class InsightsHolder:
             self.task.add_done_callback(_log_failure)
         return self.task
 
-    async def get(self, app) -> Insights:
+    async def get(self, state) -> Insights:
         """The current snapshot's views (waits when they are still being computed)."""
-        return await asyncio.shield(self.ensure(app))
+        return await asyncio.shield(self.ensure(state))
 
     def status(self) -> str:
         if self.task is None:

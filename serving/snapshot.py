@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from barometer.scoring.reasons import change_reasons
 from serving.bodies import StoredBodies, StoredBody, build_bodies
-from serving.reasons import change_reasons
 
 SORTS = {"churn": ("risk", "arr_at_risk"), "deal_win": ("probability", "expected_value")}
 SORT_COLUMNS = {
@@ -91,9 +91,9 @@ class ScoreSnapshot:
         self._keys = {}
         self._filters = {c: frame[c].astype(object).to_numpy() for c in FILTERS if c in frame}
         # One object array per column: no pandas row access per request, and no dict per row for
-        # the garbage collector to walk (50k row dicts made full collections take ~100 ms). The
-        # reasons texts (~2 KB a row each) are read from the frame's own arrays instead of being
-        # copied into Python strings: ~200 MB less at 50k, ~4 µs more per row built.
+        # the garbage collector to walk (tens of thousands of row dicts make full collections
+        # slow). The reasons texts (~2 KB a row each) are read from the frame's own arrays instead
+        # of being copied into Python strings: far less memory for a few µs more per row built.
         self._columns = {
             c: frame[c].array if c in TEXT_COLUMNS else frame[c].to_numpy(dtype=object)
             for c in frame.columns
@@ -214,6 +214,6 @@ def decode_cursor(cursor: str, sort: str) -> tuple[float, str]:
 
 
 def empty_snapshot(target: str) -> ScoreSnapshot:
-    from serving.store import PREVIOUS_COLUMNS, SCORES_COLUMNS
+    from barometer.scoring.history import PREVIOUS_COLUMNS, SCORES_COLUMNS
 
     return ScoreSnapshot(target, pd.DataFrame(columns=[*SCORES_COLUMNS, *PREVIOUS_COLUMNS]))

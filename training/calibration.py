@@ -7,7 +7,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
 
-from explain.model import Calibrator
+from barometer.model.artefact import Calibrator
 
 CLIP = 1e-4
 

@@ -46,7 +46,7 @@ def train(
 ) -> None:
     """Train, backtest and log a model; register it only if it beats every baseline."""
     from training.guards import GuardError
-    from training.workflow import resolve_config, train_target
+    from training.runs import resolve_config, train_target
 
     _check_target(target)
     try:
@@ -75,7 +75,7 @@ def evaluate(
     ] = None,
 ) -> None:
     """Backtest a registered version's recipe on the current data and tag the version with it."""
-    from training.workflow import evaluate_version
+    from training.runs import evaluate_version
 
     _check_target(target)
     try:
@@ -100,7 +100,7 @@ def promote(
     errors exit 1.
     """
     from training.lifecycle import promote as do_promote
-    from training.workflow import resolve_config
+    from training.runs import resolve_config
 
     _check_target(target)
     rules = resolve_config(target, config).promotion

@@ -8,7 +8,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from explain.model_store import REGISTERED_NAMES
+from barometer.model.store import REGISTERED_NAMES
 
 Target = Literal["churn", "deal_win"]
 TARGETS: tuple[str, ...] = ("churn", "deal_win")

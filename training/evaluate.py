@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from explain.model import ScoringModel
+from barometer.model.artefact import ScoringModel
 from training import metrics as m
 from training.baselines import fit_baselines
 from training.config import ExperimentConfig

@@ -8,7 +8,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from explain.model import ScoringModel
+from barometer.model.artefact import ScoringModel
 from training.calibration import choose_calibrator
 from training.config import ExperimentConfig, ImbalanceConfig, LightGBMConfig, TuningConfig
 from training.metrics import roc_auc

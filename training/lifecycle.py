@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 from mlflow.models import infer_signature
 
+from barometer.model import flavour as mlflow_model
+from barometer.model.artefact import ScoringModel
+from barometer.model.store import CHAMPION, VersionInfo, client, registered_name
 from barometer.settings import Settings
-from explain.model import ScoringModel
-from explain.model_store import CHAMPION, VersionInfo, client, registered_name
-from training import mlflow_model
 
 PYFUNC_FILE = Path(mlflow_model.__file__)
 HIGHER_IS_BETTER = {"roc_auc": True, "pr_auc": True, "log_loss": False, "brier": False}
@@ -162,7 +162,7 @@ def promote(
     force: bool = False,
 ) -> Promotion:
     """Move `champion` to the candidate (default: newest version) only if it beats the champion."""
-    from explain.model_store import champion_version
+    from barometer.model.store import champion_version
 
     candidate = _version(settings, target, version)
     champion = champion_version(settings, target)

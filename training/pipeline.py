@@ -16,8 +16,8 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 
+from barometer.model.store import VersionInfo
 from barometer.settings import Settings
-from explain.model_store import VersionInfo
 from training import lifecycle, plots
 from training.config import ExperimentConfig
 from training.evaluate import (

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from explain.model import Calibrator, ScoringModel
+from barometer.model.artefact import Calibrator, ScoringModel
 from features.registry import Feature
 
 REGISTRY = (

@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from explain.model import ScoringModel
+from barometer.model.artefact import ScoringModel
+from barometer.model.treeshap import shap_reference, tree_shap
 from explain.reasons import peer_medians, reasons, score_change, sentence
-from explain.treeshap import shap_reference, tree_shap
 from features.registry import Feature
 
 

@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from explain.model import ScoringModel
-from explain.pipeline import bottlenecks, size_band, stage_progress
+from barometer.model.artefact import ScoringModel
 from explain.reps import rep_profiles, training_needs
+from explain.sales_pipeline import bottlenecks, size_band, stage_progress
 from features.registry import Feature
 
 STAGES = ("Prospecting", "Qualification", "Discovery", "Proposal", "Negotiation")

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from explain.common import format_points
+from barometer.model.treeshap import idle_copies, tree_contributions, update_contributions
 from explain.reasons import reasons
 from explain.rescoring import (
     moved_trees,
@@ -26,7 +26,7 @@ from explain.rescoring import (
     tree_tables,
     tree_updates,
 )
-from explain.treeshap import idle_copies, tree_contributions, update_contributions
+from explain.wording import format_points
 
 
 @pytest.fixture()

@@ -10,9 +10,9 @@ import lightgbm as lgb
 import pandas as pd
 import pytest
 
+from barometer.model.artefact import ScoringModel
 from data.simulator import true_effects_records
 from explain.drivers import drivers, family_attribution
-from explain.model import ScoringModel
 from features.engine import compute_features
 from features.labels import churn_labels, deal_win_labels
 from features.registry import BY_NAME, REGISTRY

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.features import SUBSET, pandas_subset
+from features.backends import open_frames
 from features.engine import feature_frames
-from features.sources import open_frames
 
 CUTOFFS = list(pd.date_range("2024-01-01", "2024-12-01", freq="MS"))
 

@@ -8,9 +8,9 @@ from typer.testing import CliRunner
 
 from barometer.cli import app
 from barometer.settings import get_settings
+from features.backends import normalise_tables
 from features.build import build_all
 from features.registry import REGISTRY, feature_names
-from features.sources import normalise_tables
 from features.warehouse import connect, replace_table
 
 runner = CliRunner()

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from pandas.testing import assert_frame_equal
 
+from features.backends import open_frames
 from features.engine import feature_frames
-from features.sources import open_frames
 
 CUTOFFS = ["2024-03-01", "2024-06-01", "2024-09-01"]
 

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.backends import open_frames
 from features.engine import feature_frames
 from features.labels import churn_labels, deal_win_labels
-from features.sources import open_frames
 
 pytestmark = pytest.mark.spark
 # Four cutoffs a quarter apart over the simulation's second and third years.

@@ -47,7 +47,7 @@ tally = tally_printer(
     lambda: f"faults injected: {TALLY['injected']}, survived: {TALLY['survived']}"
 )
 # Tables that record when they were written: checked by their own rules below, not by equality.
-TIMESTAMPED = {"ingest_log", "rejects", "scores"}
+TIMESTAMPED = {"ingest_log", "rejects", "scores", "features_commit"}
 
 
 def barometer(home: Path, *args: str) -> subprocess.Popen:
@@ -97,8 +97,7 @@ def scoring_runs(home: Path) -> list[tuple]:
 
 def champion(home: Path) -> str | None:
     """The champion alias's version, after checking its artefact really loads."""
-    from explain.model_store import champion_version
-    from serving.bundle import ChampionProvider
+    from barometer.model.store import ChampionProvider, champion_version
 
     settings = Settings(home=home)
     info = champion_version(settings, TARGET)
@@ -115,7 +114,7 @@ def base(tmp_path_factory) -> dict:
     from features.build import build_all
     from features.ingest.run import ingest
     from training.lifecycle import promote
-    from training.workflow import resolve_config, train_target
+    from training.runs import resolve_config, train_target
 
     root = tmp_path_factory.mktemp("faults")
     settings = Settings(home=root / "workspace")
@@ -131,9 +130,9 @@ def base(tmp_path_factory) -> dict:
     for _ in range(2):  # a champion and a newer candidate, so promote has something to move
         assert not train_target(settings, config).refusals
     promote(settings, TARGET, metric="roc_auc", margin=0.0, version="1", force=True)
-    from serving import job
-    from serving.app import load_registry
-    from serving.bundle import ChampionProvider
+    from barometer.model.store import ChampionProvider
+    from barometer.scoring import job
+    from barometer.scoring.reasons import load_registry
 
     job.run(settings, ChampionProvider(settings).load(TARGET), None, None, load_registry())
     return {"root": root, "home": settings.home, "config": root / "fast.yaml"}

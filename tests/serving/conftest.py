@@ -13,13 +13,13 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from barometer.model.artefact import Calibrator, ScoringModel
+from barometer.model.store import LoadedModel, StaticProvider
+from barometer.scoring.history import append_scores
+from barometer.scoring.scores import score_frame
 from barometer.settings import Settings
-from explain.model import Calibrator, ScoringModel
 from features.warehouse import connect, replace_table
 from serving.app import ServeOptions, create_app
-from serving.bundle import LoadedModel, StaticProvider
-from serving.scoring import score_frame
-from serving.store import append_scores
 from tests.serving.helpers import (
     N_ACCOUNTS,
     N_DEALS,

@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from barometer.scoring.history import append_scores, latest_scores
+from barometer.scoring.scores import score_frame
 from features.warehouse import connect
 from serving.bodies import CHUNK, SCHEMAS, body_of, build_bodies
-from serving.scoring import score_frame
 from serving.snapshot import ScoreSnapshot
-from serving.store import append_scores, latest_scores
 from tests.serving.conftest import context_for, feature_rows
 
 RUNS = (datetime(2026, 9, 1), datetime(2026, 10, 1))
@@ -86,7 +86,7 @@ def test_an_empty_run_has_no_bodies() -> None:
 
 
 def test_change_reasons_rank_the_biggest_movers_of_either_side() -> None:
-    from serving.reasons import change_reasons
+    from barometer.scoring.reasons import change_reasons
 
     def reason(feature: str, points: float, value) -> dict:
         return {

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from explain.model_store import VersionInfo
-from serving.bundle import _metrics_of, backtest_metrics
+from barometer.model.store import VersionInfo, _metrics_of, backtest_metrics
 
 
 def registered(tags: dict[str, str]) -> VersionInfo:

@@ -7,9 +7,9 @@ from datetime import datetime
 import pandas as pd
 import pytest
 
+from barometer.scoring import job
 from barometer.settings import Settings
 from features.warehouse import connect, replace_table
-from serving import job
 
 JUNE, JULY = datetime(2026, 6, 1), datetime(2026, 7, 1)
 

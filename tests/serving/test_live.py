@@ -25,8 +25,8 @@ def test_prepared_rows_explain_exactly_like_the_model(models, workspace) -> None
 
 
 def test_live_cache_prepares_once_per_model_version_and_source(models, workspace) -> None:
-    from serving.bundle import LoadedModel
-    from serving.features_source import FrameFeatureSource
+    from barometer.model.store import LoadedModel
+    from barometer.scoring.latest_features import FrameFeatureSource
 
     source = FrameFeatureSource({"churn": workspace[1]["churn"]})
     cache = LiveCache()
@@ -40,8 +40,9 @@ def test_live_cache_prepares_once_per_model_version_and_source(models, workspace
 def test_warming_a_new_bundle_drops_rows_of_models_no_longer_served(models, workspace) -> None:
     from types import MappingProxyType
 
-    from serving.bundle import LoadedModel, ModelBundle
-    from serving.features_source import FrameFeatureSource
+    from barometer.model.store import LoadedModel
+    from barometer.scoring.latest_features import FrameFeatureSource
+    from serving.bundle import ModelBundle
 
     source = FrameFeatureSource({"churn": workspace[1]["churn"]})
     cache = LiveCache()
@@ -59,7 +60,7 @@ def test_warming_a_new_bundle_drops_rows_of_models_no_longer_served(models, work
 def test_feature_records_hold_what_the_latest_frame_holds(workspace) -> None:
     import pandas as pd
 
-    from serving.features_source import FrameFeatureSource
+    from barometer.scoring.latest_features import FrameFeatureSource
 
     frame = workspace[1]["churn"]
     frame = frame.assign(

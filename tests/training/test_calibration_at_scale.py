@@ -13,7 +13,7 @@ import pytest
 
 from tests.training.conftest import simulated_workspace
 from training.evaluate import MODEL
-from training.workflow import resolve_config, train_target
+from training.runs import resolve_config, train_target
 
 ACCOUNTS = 10_000
 

@@ -12,7 +12,7 @@ import pytest
 from tests.training.conftest import simulated_workspace
 from training.evaluate import MODEL
 from training.fit import as_model_input
-from training.workflow import resolve_config, train_target
+from training.runs import resolve_config, train_target
 
 ACCOUNTS = 2000  # at 1,500 the churn gap over logistic is +0.006 and deal-win ECE 0.075
 

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from barometer.model.store import champion_version, client, load_champion
 from barometer.settings import Settings
-from explain.model_store import champion_version, client, load_champion
 from training.fit import as_model_input
 from training.lifecycle import promote
 from training.pipeline import run_training

@@ -8,10 +8,10 @@ import mlflow
 import numpy as np
 import pytest
 
+from barometer.model.flavour import output_schema_ddl
 from barometer.settings import Settings
 from training import lifecycle
 from training.fit import as_model_input, fit_scoring_model
-from training.mlflow_model import output_schema_ddl
 from training.splits import time_split
 
 from .conftest import KINDS, make_panel, small_config

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from barometer.model.artefact import ScoringModel
 from barometer.settings import Settings
 from explain.contribution import ratio_sentence, service_contribution
-from explain.model import ScoringModel
-from explain.pipeline import bottlenecks, size_band, stage_progress
 from explain.report import ReportInputs, build_report, log_report, write_report
 from explain.reps import rep_profiles, training_needs
+from explain.sales_pipeline import bottlenecks, size_band, stage_progress
 
 ENTITY_TABLE = {"churn": "features_account", "deal_win": "features_opportunity"}
 CONTRACT = ("accounts", "reps", "opportunities", "opportunity_stages", "cases", "nps")
@@ -32,7 +32,7 @@ def load_model(settings: Settings, target: str, folder: Path | None = None) -> L
     """A saved artefact folder, or the registered champion."""
     if folder is not None:
         return Loaded(ScoringModel.load(folder), f"{target} ({folder})", None)
-    from explain.model_store import load_champion
+    from barometer.model.store import load_champion
 
     model, info = load_champion(settings, target)
     return Loaded(model, info.label, info.run_id)

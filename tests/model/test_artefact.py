@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from explain.model import SMALL_BATCH, Calibrator, ScoringModel
+from barometer.model.artefact import SMALL_BATCH, Calibrator, ScoringModel
 
 
 @pytest.fixture(scope="module")

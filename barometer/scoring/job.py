@@ -17,12 +17,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from barometer.model.store import LoadedModel
+from barometer.scoring.exports import LINE_END, safe_frame
+from barometer.scoring.history import append_scores
+from barometer.scoring.latest_features import FEATURE_TABLES
+from barometer.scoring.scores import ID_COLUMNS, score_frame
 from barometer.settings import Settings
-from features.warehouse import WarehouseBusyError, connect, table_exists
-from serving.bundle import LoadedModel
-from serving.features_source import FEATURE_TABLES
-from serving.scoring import ID_COLUMNS, score_frame
-from serving.store import append_scores
+from features.warehouse import WarehouseBusyError, connect, table_exists, write_lock
 
 CONTEXT_SQL = {
     "churn": """
@@ -98,7 +99,8 @@ def rows_to_score(features: pd.DataFrame, context: pd.DataFrame, target: str):
 
 
 def write_out(frame: pd.DataFrame, out: Path) -> Path:
-    """CSV or Parquet by extension, written to a temporary file then renamed (atomic)."""
+    """CSV (formula-like text neutralised, `barometer.scoring.exports`) or Parquet by extension,
+    written to a temporary file then renamed (atomic)."""
     out = Path(out)
     if out.suffix.lower() not in {".csv", ".parquet"}:
         raise ValueError(f"--out {out}: use a .csv or .parquet file name.")
@@ -107,7 +109,7 @@ def write_out(frame: pd.DataFrame, out: Path) -> Path:
     os.close(handle)
     try:
         if out.suffix.lower() == ".csv":
-            frame.to_csv(tmp, index=False)
+            safe_frame(frame).to_csv(tmp, index=False, lineterminator=LINE_END)
         else:
             frame.to_parquet(tmp, index=False)
         os.replace(tmp, out)
@@ -127,7 +129,7 @@ def score_in_warehouse(settings: Settings, loaded: LoadedModel, as_of, registry)
     """Read features and context as of `as_of`, score, and append to `scores` (one connection)."""
     target = loaded.target
     model = replace(loaded.model, num_threads=0)  # a batch job: every core (requests use one)
-    with connect(settings.warehouse_path) as con:
+    with write_lock(settings.home), connect(settings.warehouse_path) as con:
         as_of = as_of or latest_cutoff(con, target)
         features = features_at(con, target, as_of)
         chosen, aligned = rows_to_score(features, context_at(con, target, as_of), target)
@@ -156,7 +158,7 @@ def run(
     started = time.perf_counter()
     if out is not None and Path(out).suffix.lower() not in {".csv", ".parquet"}:
         raise ValueError(f"--out {out}: use a .csv or .parquet file name.")
-    while True:  # the service holds the warehouse only for short reads: wait for it
+    while True:  # the service reads and other writers write briefly: wait for them
         try:
             scored = score_in_warehouse(settings, loaded, as_of, registry)
             break

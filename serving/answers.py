@@ -6,8 +6,8 @@ from datetime import datetime
 
 import numpy as np
 
-from serving.reasons import change_reasons
-from serving.scoring import band
+from barometer.scoring.reasons import change_reasons
+from barometer.scoring.scores import band
 
 ID_FIELD = {"churn": "account_id", "deal_win": "opportunity_id"}
 VALUE_FIELDS = {"churn": ("arr", "arr_at_risk"), "deal_win": ("amount", "expected_value")}

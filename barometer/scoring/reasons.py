@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from explain.common import feature_info, format_points, is_missing
 from explain.reasons import sentence
+from explain.wording import feature_info, format_points, is_missing
 
 TOP_K = 5
 
@@ -27,6 +27,13 @@ def registry_map(registry: Mapping[str, Any] | Iterable[Any] | None) -> dict[str
     if isinstance(registry, Mapping):
         return dict(registry)
     return {entry.name: entry for entry in registry}
+
+
+def load_registry() -> dict[str, Any]:
+    """The feature registry as {name: entry} (descriptions for reasons)."""
+    from features.registry import REGISTRY
+
+    return registry_map(REGISTRY)
 
 
 def reason(feature: str, value: Any, points: float, target: str, registry: dict) -> dict:

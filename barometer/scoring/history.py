@@ -7,8 +7,8 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
+from barometer.scoring.scores import ID_COLUMNS
 from features.warehouse import table_exists
-from serving.scoring import ID_COLUMNS
 
 SCORES_TABLE = "scores"
 SCORES_DDL = f"""

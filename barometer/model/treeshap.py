@@ -21,7 +21,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from explain.model import ScoringModel
+from barometer.model.artefact import ScoringModel
 
 
 def tree_shap(model: ScoringModel, frame: pd.DataFrame) -> tuple[pd.DataFrame, float]:

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
+from barometer.model.artefact import ScoringModel
 from barometer.settings import Settings
-from explain.model import ScoringModel
 
 REGISTERED_NAMES = {"churn": "barometer-churn", "deal_win": "barometer-deal-win"}
 CHAMPION = "champion"
@@ -120,3 +123,87 @@ def load_champion(
         )
     model = ScoringModel.load(_download(settings, info), num_threads=num_threads)
     return model, info
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """One champion: the scoring artefact, its registry version and its evaluation metrics."""
+
+    target: str
+    model: ScoringModel
+    version: str
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+class ModelProvider(Protocol):
+    """Where champions come from: MLflow in production, an in-memory dict in tests."""
+
+    def version(self, target: str) -> str | None:
+        """The current champion's version, cheaply (None when there is none)."""
+
+    def load(self, target: str) -> LoadedModel:
+        """Load the current champion; raises LookupError when there is none."""
+
+
+class StaticProvider:
+    """Models given in memory (tests, benchmarks); `publish` simulates a promotion."""
+
+    def __init__(self, models: Mapping[str, LoadedModel]) -> None:
+        self._models = dict(models)
+
+    def publish(self, loaded: LoadedModel) -> None:
+        self._models[loaded.target] = loaded
+
+    def version(self, target: str) -> str | None:
+        found = self._models.get(target)
+        return found.version if found else None
+
+    def load(self, target: str) -> LoadedModel:
+        if target not in self._models:
+            raise LookupError(f"No champion model for {target!r}.")
+        return self._models[target]
+
+
+class ChampionProvider:
+    """Champions by the MLflow alias `champion`."""
+
+    def __init__(self, settings) -> None:
+        self.settings = settings
+
+    def version(self, target: str) -> str | None:
+        found = champion_version(self.settings, target)
+        return None if found is None else found.version
+
+    def load(self, target: str) -> LoadedModel:
+        model, info = load_champion(self.settings, target)
+        model.num_threads = 1  # one LightGBM thread in request paths
+        return LoadedModel(target, model, _version_of(info), _metrics_of(info))
+
+
+def _version_of(info) -> str:
+    """The version number from whatever `load_champion` returns beside the model."""
+    if isinstance(info, Mapping):
+        return str(info.get("version"))
+    return str(getattr(info, "version", info))
+
+
+def backtest_metrics(tags: Mapping[str, str]) -> dict[str, float]:
+    """A registered version's numeric `backtest_*` tags, e.g. {'backtest_roc_auc_mean': 0.81}."""
+    out = {}
+    for name, value in tags.items():
+        if name.startswith("backtest_") and name != "backtest_id":
+            try:
+                out[name] = float(value)
+            except ValueError:
+                continue
+    return out
+
+
+def _metrics_of(info) -> dict[str, float]:
+    """Explicit `metrics` when given, else a registered version's numeric `backtest_*` tags."""
+    metrics = info.get("metrics") if isinstance(info, Mapping) else getattr(info, "metrics", None)
+    if not metrics:
+        tags = info.get("tags") if isinstance(info, Mapping) else getattr(info, "tags", None)
+        metrics = backtest_metrics(tags or {})
+    return {str(k): float(v) for k, v in metrics.items()}

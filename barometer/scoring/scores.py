@@ -27,8 +27,8 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from explain.model import ScoringModel
-from serving.reasons import TOP_K, row_reasons
+from barometer.model.artefact import ScoringModel
+from barometer.scoring.reasons import TOP_K, row_reasons
 
 ID_COLUMNS = {"churn": "account_id", "deal_win": "opportunity_id"}
 # Calibrated probability at or above which a score is in the band.

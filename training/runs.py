@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from barometer.model.store import champion_version, client, registered_name
 from barometer.settings import Settings
-from explain.model_store import champion_version, client, registered_name
 from training import lifecycle
 from training.config import ExperimentConfig, default_config_path, load_config
 from training.data import TARGETS, feature_kinds, load_frame, registry_hash

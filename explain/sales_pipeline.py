@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from explain.common import Registry, feature_info, lookup
+from explain.wording import Registry, feature_info, lookup
 
 SIZE_BANDS = (0, 10_000, 50_000, 250_000, np.inf)
 

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from barometer.scoring.scores import ID_COLUMNS
 from features.warehouse import connect, table_exists
-from serving.scoring import ID_COLUMNS
 
 FEATURE_TABLES = {"churn": "features_account", "deal_win": "features_opportunity"}
 

@@ -3,8 +3,8 @@
 Input: feature rows (a DataFrame with the model's feature columns; missing ones count as missing).
 Output: one row per input with `probability` (calibrated), `base_probability`, `model_run_id`,
 and one `contrib__<feature>` column per feature: the probability points that feature adds, so
-`base_probability + Σ contrib__* == probability` (see `explain.model` for how the calibrated change
-is apportioned). Works with `mlflow.pyfunc.load_model`, `mlflow models serve` and
+`base_probability + Σ contrib__* == probability` (`barometer.model.artefact` says how the
+calibrated change is apportioned). Works with `mlflow.pyfunc.load_model`, `mlflow models serve` and
 `mlflow.pyfunc.spark_udf` (pass `result_type=output_schema_ddl(features)`).
 """
 
@@ -35,10 +35,10 @@ def output_schema_ddl(feature_names: list[str]) -> str:
 
 
 class BarometerPyfunc(PythonModel):
-    """Loads `explain.model.ScoringModel` from the logged artefact folder."""
+    """Loads `barometer.model.artefact.ScoringModel` from the logged artefact folder."""
 
     def load_context(self, context) -> None:
-        from explain.model import ScoringModel
+        from barometer.model.artefact import ScoringModel
 
         self.model = ScoringModel.load(context.artifacts[ARTIFACT_KEY])
 

@@ -1,0 +1,50 @@
+"""This room's `barometer` command: `score`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from barometer.settings import TARGETS
+
+
+def register(app: typer.Typer) -> None:
+    """Attach this room's commands to the `barometer` app."""
+    app.command()(score)
+
+
+def score(
+    target: Annotated[str, typer.Option(help="churn or deal_win.")],
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="Score as of this date (default: latest cutoff)."),
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write a .csv or .parquet file.")] = None,
+) -> None:
+    """Score every active account (open opportunity) as of a date; keeps history in `scores`."""
+    from rich.console import Console
+
+    from barometer.model.store import ChampionProvider
+    from barometer.scoring import job
+    from barometer.scoring.reasons import load_registry
+    from barometer.settings import get_settings
+    from features.warehouse import WarehouseBusyError
+
+    if target not in TARGETS:
+        raise typer.BadParameter(f"--target must be one of {', '.join(TARGETS)}, not {target!r}.")
+    settings = get_settings()
+    try:
+        loaded = ChampionProvider(settings).load(target)
+        result = job.run(settings, loaded, as_of, out, load_registry())
+    # OSError: e.g. disk full writing --out; WarehouseBusyError: another writer held it too long
+    except (LookupError, ValueError, OSError, WarehouseBusyError) as exc:
+        Console(stderr=True).print(f"[red]barometer score:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    Console().print(
+        f"Scored {result.rows:,} {'accounts' if target == 'churn' else 'open opportunities'} "
+        f"as of {result.as_of:%Y-%m-%d} with {target} model v{result.model_version} "
+        f"in {result.seconds:.1f}s" + (f"; wrote {result.out}" if result.out else "")
+    )
