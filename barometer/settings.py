@@ -10,12 +10,21 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 TARGETS = ("churn", "deal_win")  # the two models Barometer trains, scores and serves
 
+# The simulator's stages and Salesforce's standard opportunity stages, interleaved where they mean
+# the same step, so either export is ordered without configuration. Closed stages (`Closed Won`,
+# `Closed Lost`) sort after every open one without being listed.
 DEFAULT_STAGE_ORDER = (
     "Prospecting",
     "Qualification",
     "Discovery",
+    "Needs Analysis",
+    "Value Proposition",
+    "Id. Decision Makers",
+    "Perception Analysis",
     "Proposal",
+    "Proposal/Price Quote",
     "Negotiation",
+    "Negotiation/Review",
 )
 
 
@@ -30,6 +39,9 @@ class Settings(BaseSettings):
     )
     stage_order: tuple[str, ...] = Field(
         default=DEFAULT_STAGE_ORDER, description="Opportunity stages, earliest first."
+    )
+    ingest_read_timeout_s: float = Field(
+        default=30.0, gt=0, description="Ingest gives up on a file that stops answering this long."
     )
     churn_horizon_days: int = Field(default=90, gt=0)
     cutoff_frequency: str = Field(default="MS", description="pandas offset alias for cutoffs.")
