@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,6 +41,38 @@ class Settings(BaseSettings):
     )
     api_keys: str | None = Field(default=None, description="`role:key,role:key`.", repr=False)
     api_keys_file: Path | None = None
+    # Spark (`--engine spark`): see "Running on Spark" in the README.
+    spark_master: str | None = Field(
+        default=None,
+        description="spark.master; unset: what spark-submit, PYSPARK_SUBMIT_ARGS or "
+        "spark-defaults.conf give, else local[*].",
+    )
+    spark_conf: dict[str, str] = Field(
+        default_factory=dict,
+        description='Extra Spark configuration as JSON, e.g. {"spark.executor.memory": "8g"}.',
+    )
+    lake: str | None = Field(
+        default=None,
+        description="Folder or URI holding one Parquet (or Delta) folder per contract table; "
+        "unset: the workspace warehouse is exported to the lake output first.",
+    )
+    lake_format: Literal["parquet", "delta"] = Field(
+        default="parquet", description="Format of the folders under `lake`."
+    )
+    lake_tables: dict[str, str] = Field(
+        default_factory=dict,
+        description='Catalogue tables per contract table, e.g. {"activities": "crm.activities"}; '
+        "they take precedence over `lake` folders.",
+    )
+    lake_out: str | None = Field(
+        default=None,
+        description="Where Spark writes validated contract tables, features, labels and scores; "
+        "default <home>/lake.",
+    )
+    train_memory_gb: float = Field(
+        default=4.0, gt=0, description="Memory the training sample may take (`--engine spark`)."
+    )
+    train_sample_seed: int = Field(default=7, description="Seed of the training sample.")
 
     @property
     def warehouse_path(self) -> Path:
@@ -52,6 +85,11 @@ class Settings(BaseSettings):
     @property
     def features_dir(self) -> Path:
         return self.home / "features"
+
+    @property
+    def lake_output(self) -> str:
+        """Where Spark writes (a folder or URI); the workspace's `lake/` by default."""
+        return self.lake_out or str((self.home / "lake").resolve())
 
     @property
     def tracking_uri(self) -> str:

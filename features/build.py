@@ -7,7 +7,6 @@ Reading and writing happen here, at the edge; the computation is `features.engin
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -22,7 +21,7 @@ from ibis.backends import BaseBackend
 from barometer.settings import Settings
 from features import engine as feature_engine
 from features import labels as label_engine
-from features.backends import Engine, open_parquet, tune_duckdb
+from features.backends import Engine, tune_duckdb
 from features.timeline import monthly_cutoffs, normalise_cutoffs
 from features.warehouse import connect, replace_table, table_exists
 
@@ -62,26 +61,6 @@ def default_cutoffs(first: pd.Timestamp, last: pd.Timestamp, freq: str) -> list[
             f"Activities span {first:%Y-%m-%d}..{last:%Y-%m-%d}: too short for cutoffs."
         )
     return cutoffs
-
-
-def _spark_backend(warehouse: Path, workdir: Path) -> BaseBackend:
-    """Export the contract tables to Parquet and open them in a local Spark session."""
-    names = []
-    with connect(warehouse, read_only=True) as con:
-        for name in (
-            "accounts",
-            "reps",
-            "opportunities",
-            "opportunity_stages",
-            "activities",
-            "cases",
-            "nps",
-        ):
-            if table_exists(con, name):
-                path = workdir / f"{name}.parquet"
-                con.execute(f"copy {name} to '{path}' (format parquet)")
-                names.append(name)
-    return open_parquet(workdir, names)
 
 
 def compute_all(
@@ -150,7 +129,13 @@ def build_all(
     inactive_days: int = 60,
     step: Step = lambda name: None,
 ) -> BuildReport:
-    """Compute features and labels for every cutoff from the workspace warehouse and write them."""
+    """Compute features and labels for every cutoff from the workspace warehouse and write them.
+
+    `engine="spark"` builds on Spark from the lake instead (`features.lake_build`)."""
+    if engine == "spark":
+        from features.lake_build import build_lake
+
+        return build_lake(settings, as_of, churn_definition, inactive_days, step)
     started = time.perf_counter()
     settings.ensure_home()
     with connect(settings.warehouse_path, read_only=True) as con:
@@ -160,19 +145,13 @@ def build_all(
         if as_of
         else default_cutoffs(first, last, settings.cutoff_frequency)
     )
-    workdir = Path(tempfile.mkdtemp(prefix="spark-", dir=settings.home))
+    backend = tune_duckdb(ibis.duckdb.connect(str(settings.warehouse_path), read_only=True))
     try:
-        if engine == "spark":
-            backend = _spark_backend(settings.warehouse_path, workdir)
-        else:
-            backend = tune_duckdb(ibis.duckdb.connect(str(settings.warehouse_path), read_only=True))
         tables, notes = compute_all(
             backend, cutoffs, settings, last, churn_definition, inactive_days, step
         )
-        if engine == "duckdb":
-            backend.disconnect()
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        backend.disconnect()
     step("writing tables")
     write_outputs(settings, tables)
     report = BuildReport(cutoffs=cutoffs, notes=notes)
