@@ -209,6 +209,7 @@ def build_lake(
         write_all(spark, settings, tables)
     finally:
         ctx.close()
+    step("counting rows")
     for name in tables:
         written = lake.read(spark, lake.location(settings, name))
         report.rows[name] = written.count()

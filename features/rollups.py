@@ -425,6 +425,10 @@ def running(
         **{c: _[c] for c in carry},
     )
     stream = gr.union(ev)
+    # On Spark the window is partitioned by `keys`: an account's (or rep's) rows go to one task.
+    # Per account they are bounded (one per run of cutoffs and one per cutoff), so a busy account
+    # costs no more than a quiet one; keys with few values (stages in `deals.stage_norm`) are
+    # where skew bites.
     w = ibis.window(
         group_by=[stream[k] for k in keys],
         order_by=[stream.t, ibis.desc(stream.is_grid)],
@@ -511,6 +515,8 @@ def gaps(ctx: Context) -> ir.Table:
     # are left out; that changes no window's sequence of days.
     d = with_runs(ctx, ctx.gap_days)
     d = d.filter(d.lo <= d.hi90)
+    # Partitioned by account, over touch *days* (not touches): one huge account is at most one row
+    # per day of history in its task, so heavy accounts do not skew this window.
     w = ibis.window(group_by=d.acc_key, order_by=d.occ_day)
     # All four lagged (the predecessor's runs could be looked up from its day, but then DuckDB
     # estimated 24 rows for the 1.8M run sums below and ran their aggregate on one thread: 2-3 s

@@ -19,8 +19,10 @@ The same job as `barometer.scoring.job`, where the data lives:
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -31,30 +33,37 @@ from barometer.scoring.history import SCORES_COLUMNS
 from barometer.scoring.job import CONTEXT_SQL, JobResult
 from barometer.scoring.latest_features import FEATURE_TABLES
 from barometer.scoring.reasons import TOP_K
-from barometer.scoring.scores import BAND_THRESHOLDS, ID_COLUMNS, peer_column
+from barometer.scoring.scores import BAND_THRESHOLDS, CONTEXT_COLUMNS, ID_COLUMNS, peer_column
 from barometer.settings import Settings
 from features import lake
 
 SCORE_COLUMNS = [c for c in SCORES_COLUMNS if c not in ("target", "as_of")]  # those are partitions
+CONTEXT = "_context_"  # prefix of the context columns while they sit beside the features
 
 
-def champion_uri(settings: Settings, target: str) -> tuple[str, str]:
-    """The champion's version and the concrete location of its logged pyfunc."""
+def champion_model(settings: Settings, target: str, folder: Path) -> tuple[str, str]:
+    """The champion's version, and its logged pyfunc downloaded under `folder` (spark_udf ships
+    that copy to the executors)."""
+    import mlflow.artifacts
+
     info = champion_version(settings, target)
     if info is None:
         raise NoChampionError(
             f"No champion for {registered_name(target)}: train and promote a model first."
         )
     uri = client(settings).get_model_version_download_uri(info.name, info.version)
-    return info.version, uri
+    local = mlflow.artifacts.download_artifacts(
+        artifact_uri=uri, dst_path=str(folder), tracking_uri=settings.tracking_uri
+    )
+    return info.version, local
 
 
-def model_inputs(model_uri: str) -> dict[str, str]:
+def model_inputs(model: str) -> dict[str, str]:
     """Input column -> Spark type, in the model's order, from the logged signature (the pyfunc's
     contract: categoricals as text, everything else as doubles, booleans as 0/1)."""
-    from mlflow.models import get_model_info
+    from mlflow.models import Model
 
-    inputs = get_model_info(model_uri).signature.inputs
+    inputs = Model.load(model).signature.inputs
     return {
         name: dtype.to_spark().simpleString()
         for name, dtype in zip(inputs.input_names(), inputs.input_types(), strict=True)
@@ -76,8 +85,10 @@ def rows_at(spark: Any, settings: Settings, target: str, as_of: datetime | None)
         rows = rows.filter(F.col("snapshot") == "cutoff")
     when = pd.Timestamp(day).to_pydatetime()
     context = spark.sql(CONTEXT_SQL[target].format(as_of=":as_of"), args={"as_of": when})
-    if target == "deal_win":
-        context = context.drop("account_id")
+    # Context columns apart from the features (an account's `segment` is both).
+    context = context.select(
+        ID_COLUMNS[target], *[F.col(c).alias(CONTEXT + c) for c in CONTEXT_COLUMNS]
+    )
     return rows.join(context, ID_COLUMNS[target]), pd.Timestamp(day)
 
 
@@ -133,17 +144,19 @@ def score_table(worded: Any, target: str, version: str, scored_at: datetime) -> 
     p = F.col("probability")
     band = F.when(p >= BAND_THRESHOLDS["high"], "high")
     band = band.when(p >= BAND_THRESHOLDS["medium"], "medium").otherwise("low")
-    peers = Window.partitionBy(F.coalesce(F.col(peer_column(target)), F.lit("(none)")))
+    peer = F.col(CONTEXT + peer_column(target))
+    peers = Window.partitionBy(F.coalesce(peer, F.lit("(none)")))
     rank = F.cume_dist().over(peers.orderBy(p))  # = pandas' rank(pct=True, method="max")
     id_column = ID_COLUMNS[target]
     out = worded.select(
-        "*",
+        *[c for c in worded.columns if c not in CONTEXT_COLUMNS],
         F.col(id_column).alias("entity_id"),
         band.alias("band"),
         F.bround(rank * 100, 2).alias("percentile"),  # half to even, like numpy's round
         F.lit(str(version)).alias("model_version"),
-        (p * F.col("value")).alias("value_at_risk"),
+        (p * F.col(CONTEXT + "value")).alias("value_at_risk"),
         F.lit(scored_at).cast("timestamp_ntz").alias("scored_at"),
+        *[F.col(CONTEXT + c).alias(c) for c in CONTEXT_COLUMNS],
     )
     if target == "churn":
         out = out.withColumn("account_id", F.col("entity_id"))
@@ -162,14 +175,15 @@ def score_lake(
     started = time.perf_counter()
     spark = spark or lake.spark_session(settings)
     lake.open_contract(settings, spark)
-    version, uri = champion_uri(settings, target)
-    inputs = model_inputs(uri)
-    rows, day = rows_at(spark, settings, target, as_of)
-    scored = with_scores(rows, uri, inputs, env_manager)
-    worded = with_reasons(scored, target, list(inputs))
-    now = datetime.now(UTC).replace(tzinfo=None)
-    where = lake.location(settings, "scores", f"target={target}", f"as_of={day:%Y-%m-%d}")
-    lake.write(score_table(worded, target, version, now), where)
+    with tempfile.TemporaryDirectory(prefix="barometer-model-") as folder:
+        version, model = champion_model(settings, target, Path(folder))
+        inputs = model_inputs(model)
+        rows, day = rows_at(spark, settings, target, as_of)
+        scored = with_scores(rows, model, inputs, env_manager)
+        worded = with_reasons(scored, target, list(inputs))
+        now = datetime.now(UTC).replace(tzinfo=None)
+        where = lake.location(settings, "scores", f"target={target}", f"as_of={day:%Y-%m-%d}")
+        lake.write(score_table(worded, target, version, now), where)
     count = lake.read(spark, where).count()
     seconds = time.perf_counter() - started
     return JobResult(target, day.to_pydatetime(), count, version, seconds, None)
