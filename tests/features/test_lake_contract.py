@@ -7,6 +7,7 @@ rejected; a failed run replaces nothing.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -163,3 +164,34 @@ def test_master_from_settings_else_from_the_launcher(tmp_path, ours, expected):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[-3:] == [expected, "3", "UTC"]
+
+
+def test_catalogue_tables_through_the_command(raw_lake, tmp_path, monkeypatch):
+    """`BAROMETER_LAKE_TABLES` names catalogue tables (here temporary views) instead of folders;
+    `barometer ingest-lake` validates them and exits 1 above the reject threshold."""
+    from typer.testing import CliRunner
+
+    from barometer.cli import app
+    from barometer.settings import get_settings
+    from features.backends import spark_session
+
+    spark = spark_session(settings_for(tmp_path, raw_lake))
+    names = {}
+    for folder in raw_lake.iterdir():
+        names[folder.name] = f"crm_{folder.name}"
+        spark.read.parquet(str(folder)).createOrReplaceTempView(names[folder.name])
+    monkeypatch.setenv("BAROMETER_HOME", str(tmp_path / "ws"))
+    monkeypatch.setenv("BAROMETER_LAKE_TABLES", json.dumps(names))
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["ingest-lake"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 1, result.output  # 6 of 16 activities rejected: above 5%
+    assert "crm_activities" in result.output and "['activities']" in result.output
+    log = duckdb.sql(
+        f"select table_name, rows_read, loaded, rejected from read_parquet("
+        f"'{tmp_path / 'ws' / 'lake' / 'contract' / 'ingest_log'}/*.parquet')"
+    ).df()
+    counts = {r.table_name: (r.rows_read, r.loaded, r.rejected) for r in log.itertuples()}
+    assert counts["activities"] == (16, 10, 6) and counts["reps"] == (2, 2, 0)

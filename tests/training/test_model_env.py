@@ -22,12 +22,8 @@ import numpy as np
 import pytest
 
 from barometer.model.packaging import requirements
-from barometer.settings import Settings
-from training import lifecycle
-from training.fit import as_model_input, fit_scoring_model
-from training.splits import time_split
 
-from .conftest import KINDS, make_panel, small_config
+from .conftest import logged_churn_model
 
 pytestmark = pytest.mark.slow
 MLFLOW = Path(sys.executable).with_name("mlflow")
@@ -59,16 +55,7 @@ def wait_ready(proc: subprocess.Popen, port: int, log: Path, timeout: float = 90
 def test_served_from_fresh_virtualenv(tmp_path) -> None:
     import httpx
 
-    panel = make_panel(n_entities=150, n_cutoffs=12, seed=3)
-    split = time_split(panel, test_cutoffs=2, holdout_cutoffs=2)
-    model = fit_scoring_model(
-        panel.loc[split.train], panel.loc[split.holdout], KINDS, small_config()
-    )
-    rows = as_model_input(panel.loc[split.test].head(25), KINDS).reset_index(drop=True)
-    settings = Settings(home=tmp_path / "workspace")
-    lifecycle.configure(settings)
-    with mlflow.start_run(experiment_id=lifecycle.experiment_id(settings, "churn")):
-        uri = lifecycle.log_scoring_model(model, rows.head(5))
+    model, rows, uri = logged_churn_model(tmp_path, seed=3, n_rows=25)
     local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(tmp_path / "model"))
     logged = Path(local)
     assert (logged / "code" / "barometer" / "model" / "artefact.py").is_file()
