@@ -65,3 +65,19 @@ def test_spark_labels_equal_duckdb(results, table):
     duck, spark = results["duckdb"][table], results["spark"][table]
     assert duck.label.nunique() == 2  # both outcomes present: the comparison is not vacuous
     assert_same_frames(duck, spark)
+
+
+def test_account_keys_need_no_single_partition_window(sim):
+    """`acc_key` on Spark comes from a distributed sort, not a window over every account (a
+    window without a partition moves all rows to one task): unique, in `account_id` order."""
+    from features.backends import spark_session
+    from features.rollups import spark_account_keys
+
+    spark = spark_session(LOCAL_SPARK)
+    accounts = spark.createDataFrame(sim["accounts"][["account_id"]].sample(frac=1, random_state=1))
+    keyed = spark_account_keys(accounts)
+    plan = keyed._jdf.queryExecution().executedPlan().toString()
+    assert "Window" not in plan and "SinglePartition" not in plan
+    rows = keyed.toPandas()
+    assert rows["acc_key"].is_unique
+    assert rows.sort_values("acc_key")["account_id"].tolist() == sorted(sim["accounts"].account_id)
