@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -60,6 +61,38 @@ class Settings(BaseSettings):
         default=None,
         description="`Secure` session cookies (HTTPS only); unset: on unless serving on loopback.",
     )
+    # Spark (`--engine spark`): see "Running on Spark" in the README.
+    spark_master: str | None = Field(
+        default=None,
+        description="spark.master; unset: what spark-submit, PYSPARK_SUBMIT_ARGS or "
+        "spark-defaults.conf give, else local[*].",
+    )
+    spark_conf: dict[str, str] = Field(
+        default_factory=dict,
+        description='Extra Spark configuration as JSON, e.g. {"spark.executor.memory": "8g"}.',
+    )
+    lake: str | None = Field(
+        default=None,
+        description="Folder or URI holding one Parquet (or Delta) folder per contract table; "
+        "unset: the workspace warehouse is exported to the lake output first.",
+    )
+    lake_format: Literal["parquet", "delta"] = Field(
+        default="parquet", description="Format of the folders under `lake`."
+    )
+    lake_tables: dict[str, str] = Field(
+        default_factory=dict,
+        description='Catalogue tables per contract table, e.g. {"activities": "crm.activities"}; '
+        "they take precedence over `lake` folders.",
+    )
+    lake_out: str | None = Field(
+        default=None,
+        description="Where Spark writes validated contract tables, features, labels and scores; "
+        "default <home>/lake.",
+    )
+    train_memory_gb: float = Field(
+        default=4.0, gt=0, description="Memory the training sample may take (`--engine spark`)."
+    )
+    train_sample_seed: int = Field(default=7, description="Seed of the training sample.")
 
     @property
     def warehouse_path(self) -> Path:
@@ -76,6 +109,11 @@ class Settings(BaseSettings):
     @property
     def session_secret_path(self) -> Path:
         return self.home / "session-secret"
+
+    @property
+    def lake_output(self) -> str:
+        """Where Spark writes (a folder or URI); the workspace's `lake/` by default."""
+        return self.lake_out or str((self.home / "lake").resolve())
 
     @property
     def tracking_uri(self) -> str:

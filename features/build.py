@@ -22,7 +22,7 @@ from ibis.backends import BaseBackend
 from barometer.settings import Settings
 from features import engine as feature_engine
 from features import labels as label_engine
-from features.backends import Engine, open_parquet, tune_duckdb
+from features.backends import Engine, tune_duckdb
 from features.timeline import monthly_cutoffs, normalise_cutoffs
 from features.warehouse import connect, replace_tables, table_exists, write_lock
 
@@ -62,26 +62,6 @@ def default_cutoffs(first: pd.Timestamp, last: pd.Timestamp, freq: str) -> list[
             f"Activities span {first:%Y-%m-%d}..{last:%Y-%m-%d}: too short for cutoffs."
         )
     return cutoffs
-
-
-def _spark_backend(warehouse: Path, workdir: Path) -> BaseBackend:
-    """Export the contract tables to Parquet and open them in a local Spark session."""
-    names = []
-    with connect(warehouse, read_only=True) as con:
-        for name in (
-            "accounts",
-            "reps",
-            "opportunities",
-            "opportunity_stages",
-            "activities",
-            "cases",
-            "nps",
-        ):
-            if table_exists(con, name):
-                path = workdir / f"{name}.parquet"
-                con.execute(f"copy {name} to '{path}' (format parquet)")
-                names.append(name)
-    return open_parquet(workdir, names)
 
 
 def compute_all(
@@ -191,17 +171,22 @@ def build_all(
     inactive_days: int = 60,
     step: Step = lambda name: None,
 ) -> BuildReport:
-    """`build_unlocked` under the workspace's writer lock, after `recover_outputs`."""
+    """The build under the workspace's writer lock, after `recover_outputs`.
+
+    `engine="spark"` builds on Spark from the lake instead (`features.lake_build`)."""
     settings.ensure_home()
     with write_lock(settings.home):
         recover_outputs(settings)
-        return build_unlocked(settings, as_of, engine, churn_definition, inactive_days, step)
+        if engine == "spark":
+            from features.lake_build import build_lake
+
+            return build_lake(settings, as_of, churn_definition, inactive_days, step)
+        return build_unlocked(settings, as_of, churn_definition, inactive_days, step)
 
 
 def build_unlocked(
     settings: Settings,
     as_of: list | None = None,
-    engine: Engine = "duckdb",
     churn_definition: label_engine.ChurnDefinition = "explicit",
     inactive_days: int = 60,
     step: Step = lambda name: None,
@@ -216,19 +201,13 @@ def build_unlocked(
         if as_of
         else default_cutoffs(first, last, settings.cutoff_frequency)
     )
-    workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX, dir=settings.home))
+    backend = tune_duckdb(ibis.duckdb.connect(str(settings.warehouse_path), read_only=True))
     try:
-        if engine == "spark":
-            backend = _spark_backend(settings.warehouse_path, workdir)
-        else:
-            backend = tune_duckdb(ibis.duckdb.connect(str(settings.warehouse_path), read_only=True))
         tables, notes = compute_all(
             backend, cutoffs, settings, last, churn_definition, inactive_days, step
         )
-        if engine == "duckdb":
-            backend.disconnect()
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        backend.disconnect()
     step("writing tables")
     write_outputs(settings, tables)
     report = BuildReport(cutoffs=cutoffs, notes=notes)

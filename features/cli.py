@@ -65,7 +65,10 @@ def features(
             help="Explicit cutoff date (midnight UTC); repeat for several.", formats=["%Y-%m-%d"]
         ),
     ] = None,
-    engine: Annotated[str, typer.Option(help="duckdb (embedded) or spark (local).")] = "duckdb",
+    engine: Annotated[
+        str,
+        typer.Option(help="duckdb (the workspace warehouse) or spark (the lake; see the README)."),
+    ] = "duckdb",
     churn_definition: Annotated[
         str, typer.Option(help="explicit (churned_at) or inactivity (no usage for N days).")
     ] = "explicit",
@@ -88,10 +91,12 @@ def features(
     from features.warehouse import WarehouseBusyError
 
     steps = [
+        "exporting the warehouse",
         "account and opportunity features",
         "churn labels",
         "deal-win labels",
         "writing tables",
+        "counting rows",
     ]
     with Progress(transient=True) as progress:
         task = progress.add_task("features", total=len(steps))
@@ -115,6 +120,37 @@ def features(
     _print_summary(report)
 
 
+def ingest_lake() -> None:
+    """Validate the lake's contract tables on Spark into `contract/` of the lake output (bad rows
+    go to `contract/rejects`); exits 1 above BAROMETER_REJECT_THRESHOLD, 2 on a missing table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from barometer.settings import get_settings
+    from features.lake_contract import LakeError, validate_lake
+
+    settings, console = get_settings(), Console()
+    try:
+        with console.status("Validating on Spark ...") as status:
+            report = validate_lake(settings, progress=lambda n: status.update(f"Validating {n}"))
+    except (LakeError, FileNotFoundError) as exc:
+        console.print(f"[red]ingest-lake failed:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    table = Table(title=f"validated into {settings.lake_output}/contract")
+    for column in ("table", "source", "rows read", "loaded", "rejected"):
+        table.add_column(column)
+    for t in report.tables:
+        table.add_row(t.table, t.source, f"{t.rows_read:,}", f"{t.loaded:,}", f"{t.rejected:,}")
+    console.print(table)
+    if report.skipped:
+        console.print(f"optional tables not in the lake: {', '.join(report.skipped)}")
+    over = report.over_threshold(settings.reject_threshold)
+    if over:
+        console.print(f"[red]rejected share above {settings.reject_threshold:.0%}:[/red] {over}")
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     """Attach this room's commands to the `barometer` app."""
     app.command()(features)
+    app.command("ingest-lake")(ingest_lake)

@@ -76,6 +76,9 @@ def stage_norm(ctx: Context) -> ir.Table:
     )
     grid = stage_now(ctx).select("stage_key", "c_day", "opportunity_id", "entered_us")
     carry = ("opportunity_id", "entered_us")
+    # Skew: on Spark this running window is partitioned by stage, a handful of values, so each
+    # stage's stays and snapshots are ordered in one task. Fine at millions of deals; beyond
+    # that, aggregate stays per (stage, day) first and join the norms back to the snapshots.
     j = running(spells, grid, ["stage_key"], ["stay_s", "stays"], how="sum", carry=carry)
     return j.select(
         "opportunity_id",

@@ -123,6 +123,22 @@ def inactivity_churn(
     return j.select(customers.account_id, customers.c_day, label=ibis.ifelse(j.hit.notnull(), 1, 0))
 
 
+def churn_expr(
+    con: BaseBackend,
+    cut: ir.Table,
+    horizon_days: int,
+    definition: ChurnDefinition,
+    inactive_days: int,
+    activity_types: tuple[str, ...],
+    end_us: int | None,
+) -> ir.Table:
+    """(account_id, c_day, label) under the chosen churn definition, as an expression (the Spark
+    lake build writes it without fetching it)."""
+    if definition == "explicit":
+        return explicit_churn(con, cut, horizon_days)
+    return inactivity_churn(con, cut, horizon_days, inactive_days, activity_types, end_us)
+
+
 def churn_labels(
     tables: dict[str, pd.DataFrame] | BaseBackend,
     cutoffs: Iterable,
@@ -137,10 +153,7 @@ def churn_labels(
     con = _backend(tables, engine)
     cut = cutoff_table(normalise_cutoffs(cutoffs))
     end_us = _data_end_us(data_end)
-    if definition == "explicit":
-        expr = explicit_churn(con, cut, horizon_days)
-    else:
-        expr = inactivity_churn(con, cut, horizon_days, inactive_days, activity_types, end_us)
+    expr = churn_expr(con, cut, horizon_days, definition, inactive_days, activity_types, end_us)
     frame = fetch(expr)
     frame["cutoff"] = day_to_timestamp(frame.pop("c_day"))
     frame["label_time"] = (frame["cutoff"] + pd.Timedelta(days=horizon_days)).astype(
@@ -151,6 +164,19 @@ def churn_labels(
     frame["label"] = frame["label"].astype("int64")
     out = frame[["account_id", "cutoff", "label", "label_time"]]
     return out.sort_values(["account_id", "cutoff"]).reset_index(drop=True)
+
+
+def deal_win_expr(ctx: Context) -> ir.Table:
+    """(opportunity_id, c_day, label, label_time) for snapshots of deals that closed won or lost."""
+    g, o = ctx.opportunity_grid, ctx.opportunities
+    closed = o.filter(o.closed_us.notnull() & o.result.isin(("won", "lost")))
+    j = g.join(closed, "opportunity_id")
+    return j.select(
+        "opportunity_id",
+        "c_day",
+        label=ibis.ifelse(j.result == "won", 1, 0),
+        label_time=j.closed_at,
+    )
 
 
 def deal_win_labels(
@@ -166,16 +192,7 @@ def deal_win_labels(
         con, normalise_cutoffs(cutoffs), tuple(stage_order), available(con), stage_entry_snapshots
     )
     try:
-        g, o = ctx.opportunity_grid, ctx.opportunities
-        closed = o.filter(o.closed_us.notnull() & o.result.isin(("won", "lost")))
-        j = g.join(closed, "opportunity_id")
-        expr = j.select(
-            "opportunity_id",
-            "c_day",
-            label=ibis.ifelse(j.result == "won", 1, 0),
-            label_time=j.closed_at,
-        )
-        frame = fetch(expr)
+        frame = fetch(deal_win_expr(ctx))
     finally:
         ctx.close()
     frame["cutoff"] = day_to_timestamp(frame.pop("c_day"))

@@ -43,19 +43,27 @@ def train(
     config: Annotated[
         Path | None, typer.Option(help="Experiment YAML (default experiments/<target>.yaml).")
     ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(help="duckdb (the warehouse) or spark (a sample of the lake's tables)."),
+    ] = "duckdb",
 ) -> None:
     """Train, backtest and log a model; register it only if it beats every baseline."""
     from training.guards import GuardError
     from training.runs import resolve_config, train_target
 
     _check_target(target)
+    if engine not in ("duckdb", "spark"):
+        raise typer.BadParameter("engine must be duckdb or spark", param_hint="--engine")
     try:
-        result = train_target(_settings(), resolve_config(target, config))
+        result = train_target(_settings(), resolve_config(target, config), engine)
     except (GuardError, ValueError, FileNotFoundError) as exc:
         typer.secho(f"train {target}: {exc}", fg="red", err=True)
         raise typer.Exit(1) from exc
     for note in result.warnings:
         typer.secho(f"warning: {note}", fg="yellow", err=True)
+    if "sample" in result.report:
+        typer.echo(f"training sample: {result.report['sample']}")
     _print_summary(result.summary, f"{target}: rolling-origin backtest (mean ± std over folds)")
     m = result.report["metrics"]
     typer.echo(

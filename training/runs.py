@@ -25,12 +25,21 @@ def resolve_config(target: str, path: Path | None) -> ExperimentConfig:
     return config
 
 
-def train_target(settings: Settings, config: ExperimentConfig) -> TrainResult:
-    """Load the warehouse frame, check for leakage, train, log and (if it earns it) register."""
-    frame = load_frame(settings, config)
+def train_target(
+    settings: Settings, config: ExperimentConfig, engine: str = "duckdb"
+) -> TrainResult:
+    """Load the warehouse frame (`engine="spark"`: a sample of the lake's feature tables, see
+    `training.lake_sample`), check for leakage, train, log and (if it earns it) register."""
+    sample = None
+    if engine == "spark":
+        from training.lake_sample import sample_frame
+
+        frame, sample = sample_frame(settings, config)
+    else:
+        frame = load_frame(settings, config)
     kinds = feature_kinds(config, list(frame.columns))
     leaky = suspicious_features(frame, kinds, config.guards.leakage_auc)
-    return run_training(
+    result = run_training(
         frame,
         kinds,
         config,
@@ -39,6 +48,11 @@ def train_target(settings: Settings, config: ExperimentConfig) -> TrainResult:
         leaky=leaky,
         registry_hash=registry_hash(),
     )
+    if sample is not None:
+        from training.lake_sample import record_sample
+
+        result.report["sample"] = record_sample(settings, result, sample)
+    return result
 
 
 def _version_config(settings: Settings, run_id: str) -> tuple[ExperimentConfig, dict[str, str]]:

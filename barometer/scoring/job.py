@@ -25,22 +25,29 @@ from barometer.scoring.scores import ID_COLUMNS, score_frame
 from barometer.settings import Settings
 from features.warehouse import WarehouseBusyError, connect, table_exists, write_lock
 
+# Who is scored as of a date, with the context the worklists filter on. Written in SQL that DuckDB
+# and Spark both run; `{as_of}` is the engine's parameter marker (`$as_of`, `:as_of`).
 CONTEXT_SQL = {
     "churn": """
-        select a.account_id, a.segment, a.owner_rep_id, r.team, null as stage, a.arr as value
+        select a.account_id, a.segment, a.owner_rep_id, r.team, cast(null as string) as stage,
+               a.arr as value
         from accounts a left join reps r on r.rep_id = a.owner_rep_id
-        where a.created_at < $as_of and (a.churned_at is null or a.churned_at >= $as_of)
+        where a.created_at < {as_of} and (a.churned_at is null or a.churned_at >= {as_of})
     """,
     "deal_win": """
-        select o.opportunity_id, o.account_id, a.segment, o.owner_rep_id, r.team,
-               (select s.stage from opportunity_stages s
-                where s.opportunity_id = o.opportunity_id and s.entered_at < $as_of
-                order by s.entered_at desc limit 1) as stage,
+        select o.opportunity_id, o.account_id, a.segment, o.owner_rep_id, r.team, s.stage,
                o.amount as value
         from opportunities o
         left join accounts a on a.account_id = o.account_id
         left join reps r on r.rep_id = o.owner_rep_id
-        where o.created_at < $as_of and (o.closed_at is null or o.closed_at >= $as_of)
+        left join (
+            select opportunity_id, stage from (
+                select opportunity_id, stage, row_number() over (
+                    partition by opportunity_id order by entered_at desc, stage desc) as rn
+                from opportunity_stages where entered_at < {as_of}
+            ) where rn = 1
+        ) s on s.opportunity_id = o.opportunity_id
+        where o.created_at < {as_of} and (o.closed_at is null or o.closed_at >= {as_of})
     """,
 }
 
@@ -84,7 +91,7 @@ def features_at(con, target: str, as_of: datetime) -> pd.DataFrame:
 
 def context_at(con, target: str, as_of: datetime) -> pd.DataFrame:
     """Who is scored (active accounts / open deals) with segment, owner, team, stage, value."""
-    return con.execute(CONTEXT_SQL[target], {"as_of": as_of}).df()
+    return con.execute(CONTEXT_SQL[target].format(as_of="$as_of"), {"as_of": as_of}).df()
 
 
 def rows_to_score(features: pd.DataFrame, context: pd.DataFrame, target: str):
