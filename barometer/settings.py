@@ -9,6 +9,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 TARGETS = ("churn", "deal_win")  # the two models Barometer trains, scores and serves
+EXPERIMENTS_DIR = Path(__file__).resolve().parents[1] / "experiments"  # versioned model configs
 
 DEFAULT_STAGE_ORDER = (
     "Prospecting",
@@ -31,8 +32,11 @@ class Settings(BaseSettings):
     stage_order: tuple[str, ...] = Field(
         default=DEFAULT_STAGE_ORDER, description="Opportunity stages, earliest first."
     )
-    churn_horizon_days: int = Field(default=90, gt=0)
-    cutoff_frequency: str = Field(default="MS", description="pandas offset alias for cutoffs.")
+    cutoff_frequency: str = Field(
+        default="auto",
+        description="pandas offset alias for cutoffs (MS, SMS, W-MON), or auto: monthly unless "
+        "the history gives too few labelled months (features.timeline.choose_frequency).",
+    )
     mlflow_tracking_uri: str | None = Field(
         default=None,
         validation_alias="MLFLOW_TRACKING_URI",

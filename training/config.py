@@ -9,10 +9,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from barometer.model.store import REGISTERED_NAMES
+from barometer.settings import EXPERIMENTS_DIR
+from features.labels import ChurnLabels
 
 Target = Literal["churn", "deal_win"]
 TARGETS: tuple[str, ...] = ("churn", "deal_win")
-EXPERIMENTS_DIR = Path(__file__).resolve().parents[1] / "experiments"
 
 
 class Strict(BaseModel):
@@ -119,6 +120,11 @@ class ExperimentConfig(Strict):
         None, description="Feature columns; default every registry feature for the entity."
     )
     exclude: tuple[str, ...] = ()
+    labels: ChurnLabels | None = Field(
+        None,
+        description="churn only: what churn means (read by `barometer features`, which builds "
+        "the labels; features.labels.ChurnLabels).",
+    )
     split: SplitConfig = SplitConfig()
     lightgbm: LightGBMConfig = LightGBMConfig()
     imbalance: ImbalanceConfig = ImbalanceConfig()
@@ -134,6 +140,8 @@ class ExperimentConfig(Strict):
     def _calibration_not_empty(self) -> ExperimentConfig:
         if not self.calibration:
             raise ValueError("calibration: list at least one of platt, isotonic")
+        if self.labels is not None and self.target != "churn":
+            raise ValueError("labels: only the churn config defines its labels")
         return self
 
     @property
