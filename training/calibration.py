@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
+from threadpoolctl import threadpool_limits
 
 from barometer.model.artefact import Calibrator
 
@@ -54,6 +55,7 @@ def choose_calibrator(
     raw, y = np.asarray(raw, dtype=float), np.asarray(y, dtype=int)
     if len(np.unique(y)) < 2:
         raise ValueError("The calibration slice holds only one class; widen holdout_cutoffs.")
-    scores = {m: cross_fitted_log_loss(m, raw, y) for m in methods}
-    best = min(scores, key=scores.get)
-    return FITTERS[best](raw, y), scores
+    with threadpool_limits(1, user_api="blas"):  # tiny fits: thread contention costs more
+        scores = {m: cross_fitted_log_loss(m, raw, y) for m in methods}
+        best = min(scores, key=scores.get)
+        return FITTERS[best](raw, y), scores

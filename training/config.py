@@ -21,15 +21,29 @@ class Strict(BaseModel):
 
 
 class SplitConfig(Strict):
-    """How cutoffs are split by time: [train] gap [holdout] gap [test]."""
+    """How cutoffs are split by time: [train] gap [holdout] gap [test], sized to the history.
 
-    test_cutoffs: int = Field(3, ge=1, description="Latest cutoffs used as the test period.")
-    holdout_cutoffs: int = Field(
-        3, ge=1, description="Cutoffs after train for early stopping and calibration."
+    `training.splits.plan_split` derives the windows and the number of folds from the labelled
+    cutoffs that exist; the numbers here are targets and limits, not requirements.
+    """
+
+    test_cutoffs: int | None = Field(
+        None, ge=1, description="Cutoffs per test window; default about a quarter of cutoffs."
     )
-    folds: int = Field(3, ge=3, description="Rolling-origin backtest folds (at least 3).")
+    holdout_cutoffs: int | None = Field(
+        None, ge=1, description="Calibration window after train; default about a quarter."
+    )
+    folds: int = Field(3, ge=1, description="At most this many rolling-origin backtest folds.")
     fold_step: int | None = Field(
         None, ge=1, description="Cutoffs the origin moves back per fold; default test_cutoffs."
+    )
+    holdout: Literal["auto", "time", "entity", "none"] = Field(
+        "auto",
+        description="Calibration slice: its own later window (time), other entities of the "
+        "same cutoffs (entity), or a holdout-only estimate (none); auto tries them in order.",
+    )
+    min_labelled_cutoffs: int = Field(
+        4, ge=1, description="Refuse to train with fewer labelled cutoffs than this."
     )
 
 
@@ -71,10 +85,13 @@ class TuningConfig(Strict):
 class GuardConfig(Strict):
     """Refusals and warnings. See experiments/README.md for why the minimums are what they are."""
 
-    min_positives: int = Field(100, ge=1)
-    min_negatives: int = Field(100, ge=1)
+    min_positives: int = Field(30, ge=1)
+    min_negatives: int = Field(30, ge=1)
     min_auc_margin: float = Field(
-        0.01, ge=0, description="Model backtest AUC must beat every baseline's by this much."
+        0.01,
+        ge=0,
+        description="A more complex candidate (lightgbm over logistic over bgnbd) is chosen only "
+        "if its backtest AUC is higher by this much.",
     )
     leakage: Literal["warn", "fail"] = "warn"
     leakage_auc: float = Field(
@@ -92,10 +109,10 @@ class HeuristicConfig(Strict):
 
 
 class BGNBDConfig(Strict):
-    """BG/NBD P(alive) baseline from per-entity purchase/usage summaries at each cutoff."""
+    """BG/NBD as a candidate, on the purchase-log features (days with usage or a purchase, days
+    since the first and the last); it runs only when the data has usage or purchases."""
 
     enabled: bool = False
-    activity_types: tuple[str, ...] = ("purchase", "usage")
 
 
 class ReportConfig(Strict):
