@@ -62,8 +62,10 @@ class Choice:
     winner: str | None
     refusals: list[str] = field(default_factory=list)
     runner_up: str | None = None
-    margin: float | None = None  # winner's backtest AUC minus the runner-up's
+    margin: float | None = None  # winner's backtest AUC minus the runner-up's (the best other
+    # candidate that beats the base rate, else the best other one)
     notes: list[str] = field(default_factory=list)
+    runner_up_eligible: bool = True
 
     def words(self, summary: pd.DataFrame) -> str:
         if self.winner is None:
@@ -72,7 +74,12 @@ class Choice:
         text = f"{self.winner} won with backtest ROC AUC {auc:.3f}"
         if self.runner_up is not None:
             other = summary.loc[self.runner_up, "roc_auc_mean"]
-            text += f", {self.margin:+.3f} over {self.runner_up} ({other:.3f})"
+            text += f", {self.margin:+.3f} against {self.runner_up} ({other:.3f}"
+            if not self.runner_up_eligible:
+                text += ", which does not beat the base rate"
+            elif self.margin < 0:
+                text += ", within min_auc_margin: the simpler model is kept"
+            text += ")"
         return text
 
 
@@ -117,7 +124,7 @@ def choose_model(
         return Choice(None, [f"nothing beats the base rate ({'; '.join(why)})"])
     best = max(auc[k] for k in eligible)
     winner = next(k for k in candidates if k in eligible and auc[k] >= best - margin)
-    others = [k for k in candidates if k != winner]
+    others = [k for k in eligible if k != winner] or [k for k in candidates if k != winner]
     runner_up = max(others, key=lambda k: auc[k]) if others else None
     gap = float(auc[winner] - auc[runner_up]) if runner_up else None
     notes = []
@@ -126,4 +133,11 @@ def choose_model(
             f"the recency/frequency heuristic ranks as well ({auc['recency_frequency']:.3f}) as "
             f"{winner} ({auc[winner]:.3f})"
         )
-    return Choice(winner, [], runner_up, gap, notes + [f"not eligible: {w}" for w in why])
+    return Choice(
+        winner,
+        [],
+        runner_up,
+        gap,
+        notes + [f"not eligible: {w}" for w in why],
+        runner_up in eligible,
+    )

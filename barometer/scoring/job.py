@@ -2,8 +2,11 @@
 
 `barometer score --target T [--as-of DATE] [--out FILE]` calls `run`. Features come from the feature
 tables at exactly the `as_of` cutoff (point-in-time: only data before it); without `--as-of` the
-latest cutoff is used. Active accounts (created before, not churned before `as_of`) and open deals
-(created before, not closed before `as_of`) are scored.
+latest cutoff is used. Churn scores every account of the churn definition's population at `as_of`
+(`churn_population`, written by `barometer features`: for "no activity within the horizon" that is
+every customer ever seen, silent ones included); open deals (created before, not closed before
+`as_of`) are scored. Optional tables that are missing (`reps`, `opportunity_stages`) leave their
+context columns empty.
 """
 
 from __future__ import annotations
@@ -24,24 +27,38 @@ from barometer.scoring.scores import ID_COLUMNS, score_frame
 from barometer.settings import Settings
 from features.warehouse import WarehouseBusyError, connect, table_exists
 
-CONTEXT_SQL = {
-    "churn": """
-        select a.account_id, a.segment, a.owner_rep_id, r.team, null as stage, a.arr as value
-        from accounts a left join reps r on r.rep_id = a.owner_rep_id
-        where a.created_at < $as_of and (a.churned_at is null or a.churned_at >= $as_of)
-    """,
-    "deal_win": """
-        select o.opportunity_id, o.account_id, a.segment, o.owner_rep_id, r.team,
-               (select s.stage from opportunity_stages s
-                where s.opportunity_id = o.opportunity_id and s.entered_at < $as_of
-                order by s.entered_at desc limit 1) as stage,
-               o.amount as value
+
+def context_sql(target: str, tables: set[str]) -> str:
+    """Who is scored as of `$as_of`, with segment, owner, team, stage and value."""
+    team = "r.team" if "reps" in tables else "null"
+    if target == "churn":
+        reps = "left join reps r on r.rep_id = a.owner_rep_id" if "reps" in tables else ""
+        if "churn_population" in tables:
+            who = "a.account_id in (select account_id from churn_population where cutoff = $as_of)"
+        else:
+            who = "a.created_at < $as_of and (a.churned_at is null or a.churned_at >= $as_of)"
+        return f"""
+            select a.account_id, a.segment, a.owner_rep_id, {team} as team, null as stage,
+                   a.arr as value
+            from accounts a {reps}
+            where {who}
+        """
+    reps = "left join reps r on r.rep_id = o.owner_rep_id" if "reps" in tables else ""
+    stage = (
+        """(select s.stage from opportunity_stages s
+            where s.opportunity_id = o.opportunity_id and s.entered_at < $as_of
+            order by s.entered_at desc limit 1)"""
+        if "opportunity_stages" in tables
+        else "null"
+    )
+    return f"""
+        select o.opportunity_id, o.account_id, a.segment, o.owner_rep_id, {team} as team,
+               {stage} as stage, o.amount as value
         from opportunities o
         left join accounts a on a.account_id = o.account_id
-        left join reps r on r.rep_id = o.owner_rep_id
+        {reps}
         where o.created_at < $as_of and (o.closed_at is null or o.closed_at >= $as_of)
-    """,
-}
+    """
 
 
 @dataclass(frozen=True)
@@ -82,8 +99,11 @@ def features_at(con, target: str, as_of: datetime) -> pd.DataFrame:
 
 
 def context_at(con, target: str, as_of: datetime) -> pd.DataFrame:
-    """Who is scored (active accounts / open deals) with segment, owner, team, stage, value."""
-    return con.execute(CONTEXT_SQL[target], {"as_of": as_of}).df()
+    """Who is scored (the churn population / open deals) with segment, owner, team, stage,
+    value."""
+    names = ("reps", "opportunity_stages", "churn_population")
+    tables = {name for name in names if table_exists(con, name)}
+    return con.execute(context_sql(target, tables), {"as_of": as_of}).df()
 
 
 def rows_to_score(features: pd.DataFrame, context: pd.DataFrame, target: str):
