@@ -18,7 +18,7 @@ def test_shipped_configs_validate(target: str) -> None:
 
 def test_bad_config_names_file_and_field(tmp_path) -> None:
     path = tmp_path / "bad.yaml"
-    path.write_text("target: churn\nsplit: {folds: 2}\nlightgbm: {num_leafs: 3}\n")
+    path.write_text("target: churn\nsplit: {folds: 0}\nlightgbm: {num_leafs: 3}\n")
     with pytest.raises(ValueError, match=r"bad\.yaml.*split\.folds.*lightgbm\.num_leafs"):
         load_config(path)
 
