@@ -1,7 +1,7 @@
 """Simulator → ingest → features → train both targets: the ground truth is recovered.
 
 Simulates 2,000 accounts over 30 months (seed 7), ingests them, builds every registry feature and
-label at 24 monthly cutoffs, and trains both models with the shipped experiment configs.
+label at 27 monthly cutoffs, and trains both models with the shipped experiment configs.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ def test_churn_model_beats_every_baseline_and_is_registered(trained) -> None:
         assert summary.loc[MODEL, "roc_auc_mean"] > summary.loc[name, "roc_auc_mean"] + 0.01
         assert summary.loc[MODEL, "log_loss_mean"] < summary.loc[name, "log_loss_mean"]
     assert result.refusals == [] and result.version is not None
+    assert result.winner == MODEL and result.version.tags["model_kind"] == MODEL
+    assert result.plan.folds == 3 and result.plan.holdout_by == "time"  # 30 months: full size
 
 
 def test_deal_win_model_beats_the_naive_baselines_and_is_honest_about_logistic(trained) -> None:
