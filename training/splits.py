@@ -93,6 +93,14 @@ def entity_share(values: pd.Series, low: float, high: float) -> np.ndarray:
     return (position >= low) & (position < high)
 
 
+def stratified_share(rows: pd.DataFrame, entity: str, share: float) -> np.ndarray:
+    """Rows of about `share` of the entities, drawn separately among entities with a positive
+    label in `rows` and those without, so a rare outcome is not left to the hash's luck."""
+    positive = rows.groupby(entity)["label"].transform("max").to_numpy() == 1
+    ids = rows[entity].astype(str) + np.where(positive, "|1", "|0")
+    return entity_share(ids, 0.0, share)
+
+
 def time_split(
     frame: pd.DataFrame,
     *,
@@ -127,7 +135,7 @@ def time_split(
     if holdout_by == "entity":
         if known.empty:
             raise SplitError(f"No rows have labels known before {test_start.date()}.")
-        held = entity_share(known[entity], 0.0, ENTITY_HOLDOUT_SHARE)
+        held = stratified_share(known, entity, ENTITY_HOLDOUT_SHARE)
         start = pd.Timestamp(known["cutoff"].min())
         return Split(
             known.index[~held], known.index[held], test, start, test_start, test_end, "entity"
