@@ -203,12 +203,18 @@ MIN_LEVEL_ROWS = 5  # rarer category levels share the "other" coefficient
 
 
 def fit_linear(
-    x: np.ndarray, y: np.ndarray, names: list[str], categories: dict[str, list[str]], c: float = 1.0
+    x: np.ndarray,
+    y: np.ndarray,
+    names: list[str],
+    categories: dict[str, list[str]],
+    c: float = 1.0,
+    monotone: dict[str, int] | None = None,
 ) -> LinearScorer:
     """L2 logistic regression on the encoded matrix: median-filled numbers clipped to their 1st-99th
     training percentiles and standardised, a missing indicator (where training had missing
     values), one column per category level with at least `MIN_LEVEL_ROWS` rows plus one for the
-    rest."""
+    rest. `monotone` ({feature: 1 | -1}) business rules hold as for LightGBM: a coefficient of
+    the wrong sign is fixed at 0 and the rest refitted."""
     numeric = [i for i, n in enumerate(names) if n not in categories]
     xs = x[:, numeric]
     missing = np.isnan(xs)
@@ -234,11 +240,20 @@ def fit_linear(
         blocks.append(onehot.astype(float))
         levels.append((i, frequent, len(categories[name])))
     design = np.hstack(blocks)
-    # One BLAS thread: these small fits run 20-100x slower when BLAS threads contend for 2 cores.
-    with warnings.catch_warnings(), threadpool_limits(1, user_api="blas"):
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        fit = LogisticRegression(C=c, max_iter=2000).fit(design, y)
-    coef = fit.coef_[0]
+    rules = {numeric.index(names.index(n)): d for n, d in (monotone or {}).items() if n in names}
+    fixed: set[int] = set()
+    while True:
+        free = [j for j in range(design.shape[1]) if j not in fixed]
+        # One BLAS thread: these small fits run 20-100x slower when BLAS threads contend.
+        with warnings.catch_warnings(), threadpool_limits(1, user_api="blas"):
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            fit = LogisticRegression(C=c, max_iter=2000).fit(design[:, free], y)
+        coef = np.zeros(design.shape[1])
+        coef[free] = fit.coef_[0]
+        wrong = {j for j, d in rules.items() if coef[j] * d < 0}
+        if not wrong:
+            break
+        fixed |= wrong
     k = len(numeric)
     missing_coef = np.zeros(k)
     missing_coef[flagged] = coef[k : k + flagged.sum()]
@@ -304,7 +319,8 @@ def fit_logistic_model(
     x = draft.matrix(as_model_input(train, kinds))
     x_hold = draft.matrix(as_model_input(holdout, kinds))
     y, y_hold = train["label"].to_numpy(int), holdout["label"].to_numpy(int)
-    fits = {c: fit_linear(x, y, names, draft.categories, c) for c in C_GRID}
+    rules = dict(config.lightgbm.monotone)
+    fits = {c: fit_linear(x, y, names, draft.categories, c, rules) for c in C_GRID}
     losses = {c: _log_loss(y_hold, fits[c].raw(x_hold)) for c in C_GRID}
     best = min(C_GRID, key=lambda c: (losses[c], -c))
     model = ScoringModel(

@@ -112,3 +112,16 @@ def test_tuning_respects_its_trial_budget(panel) -> None:
     )
     assert info["trials"] == 3 and {"learning_rate", "num_leaves"} <= set(params)
     assert 0.5 < info["best_holdout_auc"] <= 1
+
+
+def test_logistic_candidate_obeys_the_monotone_rules() -> None:
+    """A business rule binds logistic regression too: a coefficient of the wrong sign is 0."""
+    from training.fit import fit_linear
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(2000, 2))
+    y = (rng.random(2000) < 1 / (1 + np.exp(-(x[:, 0] - x[:, 1])))).astype(int)
+    free = fit_linear(x, y, ["a", "b"], {})
+    ruled = fit_linear(x, y, ["a", "b"], {}, monotone={"b": 1})
+    assert free.coef[1] < 0 and ruled.coef[1] == 0.0
+    assert ruled.coef[0] > 0  # the other feature keeps its (refitted) effect
