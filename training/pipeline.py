@@ -263,7 +263,8 @@ def _log_run(
         }
     )
     for scorer, row in summary.iterrows():
-        prefix = "backtest" if scorer == model.kind else f"baseline.{scorer}"
+        prefix = "candidate" if scorer in info.candidates else "baseline"
+        prefix = "backtest" if scorer == model.kind else f"{prefix}.{scorer}"
         mlflow.log_metrics(lifecycle._finite({f"{prefix}.{k}": v for k, v in row.items()}))
     if info.choice.margin is not None:
         mlflow.log_metric("backtest.winner_auc_margin", info.choice.margin)

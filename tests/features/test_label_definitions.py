@@ -239,3 +239,43 @@ def test_auto_moves_on_from_one_class_labels_and_says_so(settings, buyers):
     assert report.meta["churn"]["definition"] != "explicit"
     assert any("using" in note and "instead" in note for note in report.notes)
     assert report.meta["churn"]["chosen_because"].startswith("auto: explicit gave one class")
+
+
+def _one_feature_model():
+    from barometer.model.artefact import ScoringModel
+    from barometer.model.scorers import LinearScorer
+    from barometer.model.store import LoadedModel
+
+    core = LinearScorer(-2.0, (0,), (0.0,), (0.0,), (30.0,), (1.0,), (0.0,), (0.0,))
+    model = ScoringModel("churn", ["days_since_last_usage"], None, core=core)
+    return LoadedModel("churn", model, "1")
+
+
+def test_scoring_covers_the_definitions_population_silent_customers_included(
+    settings, purchases, churn_log
+):
+    from barometer.scoring import job
+
+    tables = {
+        "accounts": pd.concat([purchases["accounts"], churn_log["accounts"]], ignore_index=True),
+        "activities": pd.concat(
+            [purchases["activities"], churn_log["activities"]], ignore_index=True
+        ),
+        "churn_events": churn_log["churn_events"],
+    }
+    _warehouse(settings, tables)
+    as_of = T("2024-03-01")
+    build_all(settings, as_of=[FEB, as_of], churn=ChurnLabels(definition="no_activity"))
+    scored = job.run(settings, _one_feature_model(), as_of.to_pydatetime())
+    with connect(settings.warehouse_path, read_only=True) as con:
+        who = {r[0] for r in con.execute("select entity_id from scores").fetchall()}
+    # Everyone seen before 1 March, however silent (`quiet` last bought in July 2023).
+    assert who == {"quiet", "buyer", "edge", "back", "used"} and scored.rows == 5
+    build_all(settings, as_of=[FEB, as_of], churn=ChurnLabels(definition="explicit"))
+    job.run(settings, _one_feature_model(), as_of.to_pydatetime())
+    with connect(settings.warehouse_path, read_only=True) as con:
+        latest = con.execute(
+            "select entity_id from scores where scored_at = (select max(scored_at) from scores)"
+        ).fetchall()
+    # Explicit churn: `back` and `used` churned on 10 February and had not come back by March.
+    assert {r[0] for r in latest} == {"quiet", "buyer", "edge"}
