@@ -73,3 +73,19 @@ def _frame(settings) -> pd.DataFrame:
     from training.data import load_frame
 
     return load_frame(settings, resolve_config("deal_win", None))
+
+
+def test_evaluate_rebacktests_the_registered_kind_on_the_same_folds(company) -> None:
+    """`barometer evaluate` re-runs the version's own kind, so promotion compares like with like."""
+    from barometer.model.store import client
+    from training.runs import evaluate_version
+
+    settings, result = company
+    version, summary = evaluate_version(settings, "deal_win", result.version.version)
+    assert list(summary.index) == ["logistic", "base_rate", "recency_frequency"]
+    assert summary.loc["logistic", "roc_auc_mean"] == pytest.approx(
+        result.summary.loc["logistic", "roc_auc_mean"], abs=1e-9
+    )
+    tags = client(settings).get_model_version("barometer-deal-win", version).tags
+    assert tags["backtest_id"] == result.version.tags["backtest_id"]
+    assert tags["beats_baselines"] == "true"
