@@ -73,22 +73,32 @@ class LabelError(ValueError):
     """The chosen churn definition gives labels nothing can learn from."""
 
 
-def read_churn_labels(path: Path | None = None) -> ChurnLabels:
-    """The `labels:` block of an experiment YAML (default `experiments/churn.yaml`)."""
-    path = Path(path or CHURN_CONFIG)
+def read_yaml_model(path: Path, model: type[BaseModel], block: str | None = None):
+    """A YAML file, or one top-level `block` of it, validated into `model`; errors name the file
+    and the field (the experiment configs are read this way, by `training.config` too)."""
+    path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Experiment config not found: {path}")
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise ValueError(f"{path}: not valid YAML: {exc}") from exc
+    if block is not None:
+        data = (data.get(block) if isinstance(data, dict) else None) or {}
     try:
-        return ChurnLabels.model_validate(data.get("labels") or {})
+        return model.model_validate(data)
     except ValidationError as exc:
+        prefix = [block] if block else []
         problems = "; ".join(
-            f"labels.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p) for p in [*prefix, *err['loc']])}: {err['msg']}"
+            for err in exc.errors()
         )
-        raise ValueError(f"{path}: {problems}") from exc
+        raise ValueError(f"{path}: invalid experiment config: {problems}") from exc
+
+
+def read_churn_labels(path: Path | None = None) -> ChurnLabels:
+    """The `labels:` block of an experiment YAML (default `experiments/churn.yaml`)."""
+    return read_yaml_model(Path(path or CHURN_CONFIG), ChurnLabels, "labels")
 
 
 @dataclass(frozen=True)

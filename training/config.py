@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from barometer.model.store import REGISTERED_NAMES
 from barometer.settings import EXPERIMENTS_DIR
-from features.labels import ChurnLabels
+from features.labels import ChurnLabels, read_yaml_model
 
 Target = Literal["churn", "deal_win"]
 TARGETS: tuple[str, ...] = ("churn", "deal_win")
@@ -172,17 +171,4 @@ def default_config_path(target: str) -> Path:
 
 def load_config(path: Path) -> ExperimentConfig:
     """Read and validate a YAML config; errors name the file and the field."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"Experiment config not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML: {exc}") from exc
-    try:
-        return ExperimentConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise ValueError(f"{path}: invalid experiment config: {problems}") from exc
+    return read_yaml_model(path, ExperimentConfig)
