@@ -148,9 +148,9 @@ class BGNBDScorer:
         """P(still active | x repeat purchase days, the last at t_x, observed for `age` days)."""
         x, t_x, age = (np.asarray(v, dtype=float) for v in (x, t_x, age))
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            ratio = (self.a / (self.b + x - 1)) * ((self.alpha + age) / (self.alpha + t_x)) ** (
-                self.r + x
-            )
+            # ((α+T)/(α+t_x))^(r+x) through log1p: exact when α is huge (little heterogeneity)
+            growth = np.exp((self.r + x) * np.log1p((age - t_x) / (self.alpha + t_x)))
+            ratio = (self.a / (self.b + x - 1)) * growth
         ratio = np.where(x > 0, np.nan_to_num(ratio, nan=np.inf), 0.0)
         return 1.0 / (1.0 + ratio)
 
@@ -166,7 +166,7 @@ class BGNBDScorer:
         t_x = np.clip(age - recency, 0.0, age)
         x = np.maximum(np.nan_to_num(days) - 1.0, 0.0)
         alive = self.p_alive(x, t_x, age)
-        quiet = ((self.alpha + age) / (self.alpha + age + self.horizon_days)) ** (self.r + x)
+        quiet = np.exp(-(self.r + x) * np.log1p(self.horizon_days / (self.alpha + age)))
         return (1.0 - alive) + alive * quiet
 
     def score(self, values: np.ndarray) -> np.ndarray:

@@ -220,3 +220,14 @@ def test_unknown_kind_is_a_clear_error(model: ScoringModel, tmp_path) -> None:
     (folder / "model.json").write_text(meta)
     with pytest.raises(ValueError, match="unknown model kind 'forest'"):
         ScoringModel.load(folder)
+
+
+def test_bgnbd_without_heterogeneity_is_a_poisson_not_a_rounding_error() -> None:
+    """When every customer buys at the same rate the fit sends r and alpha to ~1e16-1e18 (their
+    ratio is the rate); P(no purchase in H) must then be exp(-rate·H), not (1 - 1e-17)^1e16 = 1."""
+    from barometer.model.scorers import BGNBDScorer
+
+    rate = 0.012
+    core = BGNBDScorer(rate * 2.5e18, 2.5e18, 0.03, 3000.0, 90.0, (6.0, 469.0, 52.0))
+    p = core.no_purchase(np.array([6.0, 20.0]), np.array([469.0, 900.0]), np.array([52.0, 3.0]))
+    np.testing.assert_allclose(p, np.exp(-rate * 90), rtol=1e-3)
