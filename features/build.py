@@ -203,6 +203,18 @@ def write_parquet_atomic(frame: pd.DataFrame, path: Path) -> None:
         raise
 
 
+def write_json_atomic(data: dict, path: Path) -> None:
+    """Write to a temporary file beside `path`, then rename (as `write_parquet_atomic`)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(data, handle, indent=2)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def write_outputs(settings: Settings, tables: dict[str, pd.DataFrame]) -> None:
     """Replace each output table in the warehouse (one transaction each) and its Parquet copy."""
     with connect(settings.warehouse_path) as con:
@@ -253,7 +265,7 @@ def build_all(
     tables["build_meta"] = meta_frame(meta)
     step("writing tables")
     write_outputs(settings, tables)
-    (settings.features_dir / "meta.json").write_text(json.dumps(meta, indent=2))
+    write_json_atomic(meta, settings.features_dir / "meta.json")
     report = BuildReport(cutoffs=cutoffs, notes=notes, meta=meta)
     for name, frame in tables.items():
         report.rows[name] = len(frame)
