@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 TARGETS = ("churn", "deal_win")  # the two models Barometer trains, scores and serves
+EXPERIMENTS_DIR = Path(__file__).resolve().parents[1] / "experiments"  # versioned model configs
 
 # The simulator's stages and Salesforce's standard opportunity stages, interleaved where they mean
 # the same step, so either export is ordered without configuration. Closed stages (`Closed Won`,
@@ -44,8 +45,11 @@ class Settings(BaseSettings):
     ingest_read_timeout_s: float = Field(
         default=30.0, gt=0, description="Ingest gives up on a file that stops answering this long."
     )
-    churn_horizon_days: int = Field(default=90, gt=0)
-    cutoff_frequency: str = Field(default="MS", description="pandas offset alias for cutoffs.")
+    cutoff_frequency: str = Field(
+        default="auto",
+        description="pandas offset alias for cutoffs (MS, SMS, W-MON), or auto: monthly unless "
+        "the history gives too few labelled months (features.timeline.choose_frequency).",
+    )
     mlflow_tracking_uri: str | None = Field(
         default=None,
         validation_alias="MLFLOW_TRACKING_URI",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -35,9 +36,13 @@ def _print_summary(report) -> None:
 
     console = Console()
     first, last = report.cutoffs[0], report.cutoffs[-1]
+    meta = report.meta
     console.print(
         f"{len(report.cutoffs)} cutoffs {first:%Y-%m-%d}..{last:%Y-%m-%d} in {report.seconds:.1f} s"
     )
+    if meta:
+        console.print(f"  cutoffs: {meta['cutoff_frequency']} ({meta['cutoff_frequency_reason']})")
+        console.print(f"  {_churn_words(meta['churn'])}")
     for name, rows in report.rows.items():
         extra = f", {len(report.null_rates[name])} features" if name in report.null_rates else ""
         console.print(f"  {name}: {rows:,} rows{extra}")
@@ -50,6 +55,36 @@ def _print_summary(report) -> None:
         for feature, rate in rates.items():
             table.add_row(feature, f"{rate:.1%}")
         console.print(table)
+
+
+def _churn_words(churn: dict) -> str:
+    from features.labels import ResolvedChurn
+
+    fields = {k: v for k, v in churn.items() if k != "chosen_because"}
+    resolved = ResolvedChurn(**fields, why=churn["chosen_because"])
+    return resolved.describe()
+
+
+def churn_config(
+    config: Path | None,
+    definition: str | None,
+    horizon_days: int | None,
+    inactive_days: int | None,
+    activity_types: list[str] | None,
+):
+    """The experiment config's `labels:` block with the flags that were given on top."""
+    from features.labels import ChurnLabels, read_churn_labels
+
+    base = read_churn_labels(config)
+    given = {
+        "definition": definition,
+        "horizon_days": horizon_days,
+        "inactive_days": inactive_days,
+        "activity_types": tuple(activity_types) if activity_types else None,
+    }
+    return ChurnLabels.model_validate(
+        base.model_dump() | {k: v for k, v in given.items() if v is not None}
+    )
 
 
 def features(
@@ -69,12 +104,31 @@ def features(
         str,
         typer.Option(help="duckdb (the workspace warehouse) or spark (the lake; see the README)."),
     ] = "duckdb",
+    config: Annotated[
+        Path | None,
+        typer.Option(help="Experiment YAML whose `labels:` block defines churn."),
+    ] = None,
     churn_definition: Annotated[
-        str, typer.Option(help="explicit (churned_at) or inactivity (no usage for N days).")
-    ] = "explicit",
+        str | None,
+        typer.Option(
+            help="auto, explicit (churned_at, churn events), inactivity (a silence of N days) or "
+            "no_activity (no activity within the horizon); default: the config's."
+        ),
+    ] = None,
+    horizon_days: Annotated[
+        int | None, typer.Option(help="Churn horizon in days; default: the config's.")
+    ] = None,
     inactive_days: Annotated[
-        int, typer.Option(help="Days without activity that count as churn (inactivity).")
-    ] = 60,
+        int | None, typer.Option(help="Days without activity that count as churn (inactivity).")
+    ] = None,
+    activity_type: Annotated[
+        list[str] | None,
+        typer.Option(help="Activity type that counts as activity; repeat for several."),
+    ] = None,
+    frequency: Annotated[
+        str | None,
+        typer.Option(help="Cutoff frequency: auto, MS (monthly), SMS (semi-monthly), W-MON."),
+    ] = None,
 ) -> None:
     """Build point-in-time features and labels for every cutoff into the warehouse."""
     if list_:
@@ -82,13 +136,19 @@ def features(
         return
     if engine not in ("duckdb", "spark"):
         raise typer.BadParameter("engine must be duckdb or spark", param_hint="--engine")
-    if churn_definition not in ("explicit", "inactivity"):
-        raise typer.BadParameter("explicit or inactivity", param_hint="--churn-definition")
     from rich.progress import Progress
 
     from barometer.settings import get_settings
     from features.build import build_all
     from features.warehouse import WarehouseBusyError
+
+    try:
+        churn = churn_config(config, churn_definition, horizon_days, inactive_days, activity_type)
+    except (FileNotFoundError, ValueError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--churn-definition/--config") from exc
+    settings = get_settings()
+    if frequency:
+        settings = settings.model_copy(update={"cutoff_frequency": frequency})
 
     steps = [
         "exporting the warehouse",
@@ -105,14 +165,7 @@ def features(
             progress.update(task, description=name, completed=steps.index(name))
 
         try:
-            report = build_all(
-                get_settings(),
-                as_of,
-                engine,
-                churn_definition,  # type: ignore[arg-type]
-                inactive_days,
-                step,
-            )
+            report = build_all(settings, as_of, engine, churn, step)
         except (FileNotFoundError, ValueError, WarehouseBusyError) as exc:
             typer.secho(str(exc), fg="red", err=True)
             raise typer.Exit(1) from exc

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 SOURCES: dict[str, Callable[[Context], ir.Table]] = {
     "activity": rollups.activity_windows,
     "recency": rollups.recency,
+    "usage_history": rollups.usage_history,
     "gaps": rollups.gaps,
     "rhythm": rollups.rhythm,
     "reach": rollups.reach,

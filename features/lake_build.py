@@ -26,12 +26,12 @@ from barometer.settings import Settings
 from data.contract import TABLES
 from features import engine as feature_engine
 from features import labels as label_engine
-from features import lake, prep
+from features import lake
 from features.backends import spark_frame, spark_session
-from features.build import BuildReport, Step, default_cutoffs
+from features.build import BuildReport, Step, build_meta, meta_frame, plan_cutoffs
 from features.registry import Feature
 from features.rollups import Context
-from features.timeline import US_PER_DAY, cutoff_table, normalise_cutoffs
+from features.timeline import US_PER_DAY, cutoff_table
 from features.warehouse import connect, table_exists
 
 KIND_TYPES = {"numeric": "double", "bool": "boolean", "categorical": "string"}
@@ -41,6 +41,7 @@ TABLE_KEYS = {
     "features_opportunity": ("opportunity_id", "account_id", "cutoff", "snapshot"),
     "labels_churn": ("account_id", "cutoff", "label", "label_time"),
     "labels_deal_win": ("opportunity_id", "cutoff", "label", "label_time"),
+    "churn_population": ("account_id", "cutoff"),
 }
 
 
@@ -106,27 +107,45 @@ def feature_table(ctx: Context, entity: str) -> tuple[Any, list[Feature], list[s
     return frame.select(*keys, *values), feats, notes
 
 
-def churn_table(
-    con: Any, cutoffs: list, settings: Settings, end: pd.Timestamp, definition, inactive_days: int
-) -> Any:
-    """`labels_churn` as a Spark DataFrame: rows whose horizon ends by `end` (the data's end)."""
+def churn_tables(
+    con: Any, cutoffs: list, churn: label_engine.ResolvedChurn, end: pd.Timestamp
+) -> tuple[Any, Any]:
+    """`churn_population` (who the definition covers at each cutoff, as `barometer score` reads it)
+    and `labels_churn` (its rows whose horizon ends by `end`, the data's end), as Spark
+    DataFrames."""
     from pyspark.sql import functions as F
 
-    horizon = settings.churn_horizon_days
+    horizon = churn.horizon_days
     end_us = int((end - pd.Timestamp("1970-01-01")) // pd.Timedelta("1us"))
-    expr = label_engine.churn_expr(
-        con, cutoff_table(cutoffs), horizon, definition, inactive_days, prep.USAGE_TYPES, end_us
+    population = spark_frame(
+        con, label_engine.churn_expr(con, cutoff_table(cutoffs), churn, end_us)
     )
     label_us = (F.col("c_day") + horizon) * US_PER_DAY
+    labels = population.filter(label_us <= end_us).select(
+        "account_id",
+        cutoff_date(),
+        F.col("label").cast("bigint").alias("label"),
+        F.timestamp_micros(label_us).cast("timestamp_ntz").alias("label_time"),
+    )
+    return population.select("account_id", cutoff_date()), labels
+
+
+def one_class_problem(labels: Any, churn: label_engine.ResolvedChurn) -> str | None:
+    """Why the churn labels cannot train a model (one class only, or none), else None; only the
+    two counts reach the driver."""
+    from pyspark.sql import functions as F
+
+    row = labels.agg(
+        F.sum(F.col("label")).alias("positives"), F.count(F.lit(1)).alias("rows")
+    ).first()
+    positives, rows = int(row["positives"] or 0), int(row["rows"] or 0)
+    if rows and 0 < positives < rows:
+        return None
+    which = "churning" if not positives else "staying"
+    others = ", ".join(d for d in label_engine.DEFINITIONS if d != churn.definition)
     return (
-        spark_frame(con, expr)
-        .filter(label_us <= end_us)
-        .select(
-            "account_id",
-            cutoff_date(),
-            F.col("label").cast("bigint").alias("label"),
-            F.timestamp_micros(label_us).cast("timestamp_ntz").alias("label_time"),
-        )
+        f"churn labels under '{churn.definition}' have no {which} accounts in {rows:,} labelled "
+        f"rows; try another definition ({others}) with --churn-definition"
     )
 
 
@@ -168,9 +187,8 @@ def null_rates(frame: Any, feats: list[Feature]) -> pd.Series:
 
 def build_lake(
     settings: Settings,
-    as_of: list | None = None,
-    churn_definition: label_engine.ChurnDefinition = "explicit",
-    inactive_days: int = 60,
+    as_of: list | None,
+    churn: label_engine.ChurnLabels,
     step: Step = lambda name: None,
 ) -> BuildReport:
     """Compute features and labels on Spark from the lake and write them back (see module doc)."""
@@ -182,10 +200,8 @@ def build_lake(
     spark = spark_session(settings)
     con = lake.open_contract(settings, spark)
     first, last = data_span(spark)
-    cutoffs = (
-        normalise_cutoffs(as_of)
-        if as_of
-        else default_cutoffs(first, last, settings.cutoff_frequency)
+    cutoffs, frequency, why = plan_cutoffs(
+        as_of, first, last, churn.horizon_days, settings.cutoff_frequency
     )
     ctx = feature_engine.make_context(con, cutoffs, tuple(settings.stage_order))
     report = BuildReport(cutoffs=cutoffs)
@@ -199,9 +215,13 @@ def build_lake(
         if "opportunities" not in ctx.tables:
             report.notes.append("opportunity features switched off: no opportunities table")
         step("churn labels")
-        tables["labels_churn"] = churn_table(
-            con, cutoffs, settings, last, churn_definition, inactive_days
+        resolved = label_engine.resolve_churn(con, churn)
+        tables["churn_population"], tables["labels_churn"] = churn_tables(
+            con, cutoffs, resolved, last
         )
+        problem = one_class_problem(tables["labels_churn"], resolved)
+        if problem:
+            report.notes.append(f"{problem}: the churn model cannot be trained on this data")
         step("deal-win labels")
         if "opportunities" in ctx.tables:
             tables["labels_deal_win"] = deal_win_table(ctx)
@@ -215,13 +235,25 @@ def build_lake(
         report.rows[name] = written.count()
         if name.startswith("features_"):
             report.null_rates[name] = null_rates(written, feats[name.removeprefix("features_")])
+    label_cutoffs = {
+        name: [
+            r[0]
+            for r in lake.read(spark, lake.location(settings, name))
+            .select("cutoff")
+            .distinct()
+            .collect()
+        ]
+        for name in ("labels_churn", "labels_deal_win")
+        if name in tables
+    }
+    report.meta = build_meta(cutoffs, frequency, why, first, last, resolved, label_cutoffs)
     if workspace_is_lake(settings):
-        load_into_warehouse(settings, list(tables))
+        load_into_warehouse(settings, list(tables), meta_frame(report.meta))
     report.seconds = time.perf_counter() - started
     return report
 
 
-def load_into_warehouse(settings: Settings, names: list[str]) -> None:
+def load_into_warehouse(settings: Settings, names: list[str], meta: pd.DataFrame) -> None:
     """Replace the warehouse's feature and label tables with the lake's (DuckDB reads the Parquet
     folders itself), in the warehouse's column order and types, in one transaction: readers and a
     killed run see the old set or the new one, never a mix."""
@@ -231,6 +263,8 @@ def load_into_warehouse(settings: Settings, names: list[str]) -> None:
         try:
             for name, select in selects.items():
                 con.execute(f'create or replace table "{name}" as {select}')
+            con.register("build_meta_frame", meta)
+            con.execute("create or replace table build_meta as select * from build_meta_frame")
             con.execute("commit")
         except BaseException:
             con.execute("rollback")

@@ -453,6 +453,23 @@ def recency(ctx: Context) -> ir.Table:
     return running(ev, ctx.account_grid, ["acc_key"], kinds)
 
 
+def usage_history(ctx: Context) -> ir.Table:
+    """Days with usage or a purchase visible before each cutoff (all history), and the first of
+    them (as minus its day, so a running max finds it): the purchase-log summary that BG/NBD
+    reads (repeat days, age of the customer) and a frequency the windows cannot give."""
+    t = ctx.activities.filter(ctx.activities.kind.isin(prep.USAGE_TYPES))
+    days = t.group_by(["acc_key", "occ_day"]).aggregate(vis_day=t.vis_day.min())
+    ev = days.select(
+        "acc_key", "vis_day", days=ibis.literal(1).cast("int64"), first_neg=-days.occ_day
+    )
+    grid = ctx.account_grid
+    counts = running(ev, grid, ["acc_key"], ["days"], how="sum")
+    firsts = running(ev, grid, ["acc_key"], ["first_neg"], how="max")
+    return counts.join(firsts, ["acc_key", "c_day"]).select(
+        "acc_key", "c_day", "run_days", "run_first_neg"
+    )
+
+
 def touch_days(ctx: Context, key: str = "acc_key") -> ir.Table:
     """One row per (key, touch day) with the first visible day of each kind of touch that day."""
     t = ctx.touches

@@ -2,8 +2,11 @@
 
 `barometer score --target T [--as-of DATE] [--out FILE]` calls `run`. Features come from the feature
 tables at exactly the `as_of` cutoff (point-in-time: only data before it); without `--as-of` the
-latest cutoff is used. Active accounts (created before, not churned before `as_of`) and open deals
-(created before, not closed before `as_of`) are scored.
+latest cutoff is used. Churn scores every account of the churn definition's population at `as_of`
+(`churn_population`, written by `barometer features`: for "no activity within the horizon" that is
+every customer ever seen, silent ones included); open deals (created before, not closed before
+`as_of`) are scored. Optional tables that are missing (`reps`, `opportunity_stages`) leave their
+context columns empty.
 """
 
 from __future__ import annotations
@@ -25,31 +28,48 @@ from barometer.scoring.scores import ID_COLUMNS, score_frame
 from barometer.settings import Settings
 from features.warehouse import WarehouseBusyError, connect, table_exists, write_lock
 
-# Who is scored as of a date, with the context the worklists filter on. Written in SQL that DuckDB
-# and Spark both run; `{as_of}` is the engine's parameter marker (`$as_of`, `:as_of`).
-CONTEXT_SQL = {
-    "churn": """
-        select a.account_id, a.segment, a.owner_rep_id, r.team, cast(null as string) as stage,
-               a.arr as value
-        from accounts a left join reps r on r.rep_id = a.owner_rep_id
-        where a.created_at < {as_of} and (a.churned_at is null or a.churned_at >= {as_of})
-    """,
-    "deal_win": """
-        select o.opportunity_id, o.account_id, a.segment, o.owner_rep_id, r.team, s.stage,
-               o.amount as value
-        from opportunities o
-        left join accounts a on a.account_id = o.account_id
-        left join reps r on r.rep_id = o.owner_rep_id
-        left join (
+
+def context_sql(target: str, tables: set[str], as_of: str = "$as_of") -> str:
+    """Who is scored as of `as_of` (the engine's parameter marker: `$as_of` for DuckDB, `:as_of`
+    for Spark), with segment, owner, team, stage and value. `tables` names the optional tables
+    that exist; SQL that DuckDB and Spark both run."""
+    team = "r.team" if "reps" in tables else "cast(null as string)"
+    if target == "churn":
+        reps = "left join reps r on r.rep_id = a.owner_rep_id" if "reps" in tables else ""
+        if "churn_population" in tables:
+            who = (
+                f"a.account_id in (select account_id from churn_population where cutoff = {as_of})"
+            )
+        else:
+            who = f"a.created_at < {as_of} and (a.churned_at is null or a.churned_at >= {as_of})"
+        return f"""
+            select a.account_id, a.segment, a.owner_rep_id, {team} as team,
+                   cast(null as string) as stage, a.arr as value
+            from accounts a {reps}
+            where {who}
+        """
+    reps = "left join reps r on r.rep_id = o.owner_rep_id" if "reps" in tables else ""
+    stages = (
+        f"""left join (
             select opportunity_id, stage from (
                 select opportunity_id, stage, row_number() over (
                     partition by opportunity_id order by entered_at desc, stage desc) as rn
                 from opportunity_stages where entered_at < {as_of}
             ) where rn = 1
-        ) s on s.opportunity_id = o.opportunity_id
+        ) s on s.opportunity_id = o.opportunity_id"""
+        if "opportunity_stages" in tables
+        else ""
+    )
+    stage = "s.stage" if "opportunity_stages" in tables else "cast(null as string)"
+    return f"""
+        select o.opportunity_id, o.account_id, a.segment, o.owner_rep_id, {team} as team,
+               {stage} as stage, o.amount as value
+        from opportunities o
+        left join accounts a on a.account_id = o.account_id
+        {reps}
+        {stages}
         where o.created_at < {as_of} and (o.closed_at is null or o.closed_at >= {as_of})
-    """,
-}
+    """
 
 
 @dataclass(frozen=True)
@@ -90,8 +110,11 @@ def features_at(con, target: str, as_of: datetime) -> pd.DataFrame:
 
 
 def context_at(con, target: str, as_of: datetime) -> pd.DataFrame:
-    """Who is scored (active accounts / open deals) with segment, owner, team, stage, value."""
-    return con.execute(CONTEXT_SQL[target].format(as_of="$as_of"), {"as_of": as_of}).df()
+    """Who is scored (the churn population / open deals) with segment, owner, team, stage,
+    value."""
+    names = ("reps", "opportunity_stages", "churn_population")
+    tables = {name for name in names if table_exists(con, name)}
+    return con.execute(context_sql(target, tables), {"as_of": as_of}).df()
 
 
 def rows_to_score(features: pd.DataFrame, context: pd.DataFrame, target: str):

@@ -3,7 +3,7 @@
 The same job as `barometer.scoring.job`, where the data lives:
 
 - rows: the feature table (`features_account`, or `features_opportunity`'s `cutoff` snapshots) at
-  the `as_of` cutoff, for the entities `job.CONTEXT_SQL` selects (the same SQL, run by Spark);
+  the `as_of` cutoff, for the entities `job.context_sql` selects (the same SQL, run by Spark);
 - scores: the registered model through `mlflow.pyfunc.spark_udf`. Each executor loads the logged
   pyfunc (self-contained: its code and requirements travel with it, see
   `barometer.model.flavour`) and scores its share of rows in Arrow batches, so the model runs
@@ -30,7 +30,7 @@ import pandas as pd
 from barometer.model.flavour import CONTRIB_PREFIX, output_schema_ddl
 from barometer.model.store import NoChampionError, champion_version, client, registered_name
 from barometer.scoring.history import SCORES_COLUMNS
-from barometer.scoring.job import CONTEXT_SQL, JobResult
+from barometer.scoring.job import JobResult, context_sql
 from barometer.scoring.latest_features import FEATURE_TABLES
 from barometer.scoring.reasons import TOP_K
 from barometer.scoring.scores import BAND_THRESHOLDS, CONTEXT_COLUMNS, ID_COLUMNS, peer_column
@@ -70,6 +70,17 @@ def model_inputs(model: str) -> dict[str, str]:
     }
 
 
+def context_tables(spark: Any, settings: Settings) -> set[str]:
+    """The optional tables the scoring context can use: contract views of this session, and the
+    lake's `churn_population` (registered as a view) when the build wrote one."""
+    found = {name for name in ("reps", "opportunity_stages") if spark.catalog.tableExists(name)}
+    population = lake.location(settings, "churn_population")
+    if lake.exists(spark, population):
+        lake.read(spark, population).createOrReplaceTempView("churn_population")
+        found.add("churn_population")
+    return found
+
+
 def rows_at(spark: Any, settings: Settings, target: str, as_of: datetime | None) -> tuple[Any, Any]:
     """(feature rows at `as_of` joined to who is scored and their context, the `as_of` used)."""
     from pyspark.sql import functions as F
@@ -84,7 +95,8 @@ def rows_at(spark: Any, settings: Settings, target: str, as_of: datetime | None)
     if target == "deal_win":
         rows = rows.filter(F.col("snapshot") == "cutoff")
     when = pd.Timestamp(day).to_pydatetime()
-    context = spark.sql(CONTEXT_SQL[target].format(as_of=":as_of"), args={"as_of": when})
+    sql = context_sql(target, context_tables(spark, settings), as_of=":as_of")
+    context = spark.sql(sql, args={"as_of": when})
     # Context columns apart from the features (an account's `segment` is both).
     context = context.select(
         ID_COLUMNS[target], *[F.col(c).alias(CONTEXT + c) for c in CONTEXT_COLUMNS]

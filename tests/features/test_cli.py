@@ -11,6 +11,7 @@ from barometer.cli import app
 from barometer.settings import get_settings
 from features.backends import normalise_tables
 from features.build import build_all
+from features.labels import ChurnLabels
 from features.registry import REGISTRY, feature_names
 from features.warehouse import connect, replace_table
 
@@ -56,7 +57,7 @@ def test_command_prints_summary(settings, toy, monkeypatch):
     finally:
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output
-    assert "features_account: 2 rows, 55 features" in result.output
+    assert "features_account: 2 rows, 57 features" in result.output
     assert "null rate" in result.output and "touches_per_week_30d" in result.output
 
 
@@ -75,20 +76,20 @@ def test_command_without_warehouse_fails_clearly(settings, monkeypatch):
 def test_spark_engine_on_the_workspace_gives_the_duckdb_tables(settings, toy, monkeypatch):
     """Without a lake, `--engine spark` exports the warehouse to the lake layout, builds there
     and loads the tables back: the warehouse then holds what a DuckDB build writes."""
-    settings = settings.model_copy(update={"churn_horizon_days": 10})  # labels known by the end
     _warehouse(settings, toy)
     cutoffs = ["2024-02-01", "2024-03-01"]
-    build_all(settings, as_of=cutoffs)
+    churn = ChurnLabels(definition="explicit", horizon_days=10)  # labels known by the end
+    build_all(settings, as_of=cutoffs, churn=churn)
     names = ("features_account", "features_opportunity", "labels_churn", "labels_deal_win")
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         duck = {n: con.execute(f"select * from {n}").df() for n in names}
     monkeypatch.setenv("BAROMETER_HOME", str(settings.home))
-    monkeypatch.setenv("BAROMETER_CHURN_HORIZON_DAYS", "10")
     monkeypatch.setenv("BAROMETER_SPARK_MASTER", "local[2]")
     monkeypatch.setenv("BAROMETER_SPARK_CONF", '{"spark.sql.shuffle.partitions": "2"}')
     get_settings.cache_clear()
     try:
         args = ["features", "--engine", "spark", "--as-of", cutoffs[0], "--as-of", cutoffs[1]]
+        args += ["--churn-definition", "explicit", "--horizon-days", "10"]
         result = runner.invoke(app, args)
     finally:
         get_settings.cache_clear()

@@ -88,10 +88,11 @@ def runs(sim, tmp_path_factory):
 
     from barometer.model.store import ChampionProvider
     from barometer.scoring import job
-    from barometer.scoring.lake_job import score_lake
+    from barometer.scoring.lake_job import context_tables, score_lake
     from barometer.scoring.reasons import load_registry
     from features.build import build_all
     from features.ingest.run import ingest
+    from features.labels import ChurnLabels
     from features.lake_build import build_lake
     from features.lake_contract import validate_lake
 
@@ -102,7 +103,7 @@ def runs(sim, tmp_path_factory):
         tables[name].astype("string").to_parquet(root / "export" / f"{name}.parquet", index=False)
     duck = Settings(home=root / "duck")
     ingest(root / "export", duck, "canonical", None)
-    build_all(duck, CUTOFFS, "duckdb")
+    build_all(duck, CUTOFFS, "duckdb", ChurnLabels(definition="explicit"))
     version = register_champion(duck)
 
     active = SparkSession.getActiveSession()
@@ -118,16 +119,17 @@ def runs(sim, tmp_path_factory):
     spark = lake.spark_session(spark_settings)
     try:
         report = validate_lake(spark_settings, spark)
-        build_lake(spark_settings, CUTOFFS)
+        build_lake(spark_settings, CUTOFFS, ChurnLabels(definition="explicit"))
         result = score_lake(spark_settings, "churn", pd.Timestamp(CUTOFFS[-1]), spark=spark)
         duck_scores = job.score_in_warehouse(
             duck, ChampionProvider(duck).load("churn"), pd.Timestamp(CUTOFFS[-1]), load_registry()
         )
+        tables = context_tables(spark, spark_settings)
         context = {
             t: spark.sql(
-                job.CONTEXT_SQL[t].format(as_of=":as_of"), args={"as_of": CUTOFFS[-1]}
+                job.context_sql(t, tables, as_of=":as_of"), args={"as_of": CUTOFFS[-1]}
             ).toPandas()
-            for t in job.CONTEXT_SQL
+            for t in ("churn", "deal_win")
         }
         yield {
             "duck": duck,
