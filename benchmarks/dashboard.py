@@ -401,8 +401,8 @@ class Page:
         path = self.path.format(account=account, deal=deal)
         if self.form is None:
             return path, client.get(path)
-        headers = {"Content-Type": "application/x-www-form-urlencoded"}
-        return path, client.post(path, content=self.form, headers=headers)
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "Origin": ORIGIN}
+        return path, client.post(path, content=f"{self.form}&csrf={client.csrf}", headers=headers)
 
 
 def pages(client) -> list[Page]:
@@ -454,15 +454,31 @@ def next_link(client, path: str) -> str:
     return first_link(client, path, r'(?<=rel="next" href=")[^"]+')
 
 
+ORIGIN = "http://testserver"  # TestClient's base URL: what a browser sends as `Origin`
+
+
+def form_token(client, path: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', client.get(path).text)
+    if found is None:
+        raise RuntimeError(f"{path} has no form token")
+    return found.group(1)
+
+
 def sign_in(client, role: str) -> None:
+    """Sign in through the form, as a browser would; keeps the session's form token on `client`."""
     client.cookies.clear()
     response = client.post(
         "/dashboard/login",
-        content=f"key={KEYS[role]}&next=/dashboard/worklist",
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        data={
+            "key": KEYS[role],
+            "next": "/dashboard/worklist",
+            "csrf": form_token(client, "/dashboard/login"),
+        },
+        headers={"Origin": ORIGIN},
     )
     if response.status_code != 303:
         raise RuntimeError(f"sign-in as {role} failed: {response.status_code}")
+    client.csrf = form_token(client, "/dashboard/worklist")
 
 
 def warm(client, listed: list[Page], ids: dict) -> None:

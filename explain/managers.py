@@ -8,6 +8,7 @@ everywhere. Each part that cannot be built says why in `errors`; the others stil
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -67,6 +68,7 @@ NEEDS = {
     "contribution": ("reps", "accounts", "opportunities", "cases", "activities"),
     "pipeline": ("opportunities",),
 }
+DEFAULT_HORIZON_DAYS = 90  # features.labels.ChurnLabels.horizon_days
 MATCH_DAYS = 31  # a scoring run counts for a quarter when it is this close before its start
 
 
@@ -127,7 +129,20 @@ def read_tables(con) -> dict[str, pd.DataFrame | None]:
         columns = "f.* exclude (arr)" if "arr" in names else "f.*"
         out["account_features"] = con.execute(ACCOUNT_FEATURES_SQL.format(columns=columns)).df()
     out["deal_scores"] = con.execute(SCORES_SQL).df() if _exists(con, "scores") else None
+    meta = "select key, value from build_meta"
+    out["build_meta"] = con.execute(meta).df() if _exists(con, "build_meta") else None
     return out
+
+
+def churn_horizon_days(tables: dict) -> int:
+    """The churn labels' horizon of the last feature build (`build_meta`, what the churn model
+    predicts over), else the labels' default."""
+    meta = tables.get("build_meta")
+    if meta is not None:
+        found = meta.loc[meta["key"] == "churn", "value"]
+        if len(found):
+            return int(json.loads(found.iloc[0]).get("horizon_days", DEFAULT_HORIZON_DAYS))
+    return DEFAULT_HORIZON_DAYS
 
 
 @dataclass(frozen=True)
@@ -220,7 +235,7 @@ def _contribution(tables: dict, settings: Settings, model) -> ServiceContributio
         tables,
         as_of=as_of,
         period_days=settings.service_period_days,
-        horizon_days=settings.churn_horizon_days,
+        horizon_days=churn_horizon_days(tables),
         after_case_days=settings.service_after_case_days,
         untimed_minutes=settings.service_untimed_minutes,
         hourly_cost=settings.service_hourly_cost,

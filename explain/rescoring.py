@@ -227,6 +227,11 @@ class TreeTables:
 
 def tree_tables(model: ScoringModel) -> TreeTables:
     """The model's `TreeTables`, built on first use and kept as long as its booster lives."""
+    if model.booster is None:
+        raise TypeError(
+            f"Incremental rescoring reads a tree model's thresholds; this {model.kind} model is "
+            "scored in full (barometer.scoring)."
+        )
     return kept_with(model.booster, "tree_tables", partial(build_tree_tables, model))
 
 

@@ -96,9 +96,11 @@ def funnel(
         on="opportunity_id",
         how="left",
     )
-    leads = lead_stages(stage_order)
+    # Stages no deal entered (another CRM's names in the default order) are not steps.
+    entered = set(rows["stage"])
+    leads = [s for s in lead_stages(stage_order) if s in entered]
     steps = [("Lead", rows[rows["stage"].isin(leads)])] if leads else []
-    steps += [(s, rows[rows["stage"] == s]) for s in stage_order if s not in leads]
+    steps += [(s, rows[rows["stage"] == s]) for s in stage_order if s in entered - set(leads)]
     out = []
     for name, at in steps:
         at = at.drop_duplicates("opportunity_id") if name == "Lead" else at

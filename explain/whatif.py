@@ -74,14 +74,13 @@ def what_if_matrix(
     reference: Mapping[str, float] | None = None,
 ) -> WhatIf:
     """`what_if` for a row already encoded by `ScoringModel.matrix` (serving's prepared rows):
-    the changed values are encoded the same way and both rows are scored in one booster call."""
+    the changed values are encoded the same way and both rows are scored in one call."""
     _check_known(model, changes)
     resolved = resolve_changes(changes, reference)
     positions, encoded = encode_changes(model, resolved)
     pair = np.vstack([row, row]).astype(float)
     pair[1, positions] = encoded
-    raw = model.booster.predict(pair, raw_score=True, num_threads=model.num_threads)
-    before, after = model.calibrator(raw)
+    before, after = model.calibrator(model.raw_matrix(pair))
     return WhatIf(float(before), float(after), float(after - before), resolved)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -46,11 +46,22 @@ def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
 
 def replace_table(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> None:
     """Replace table `name` with `frame` in one transaction: readers see old or new, never half."""
+    replace_tables(con, {name: frame})
+
+
+def replace_tables(
+    con: duckdb.DuckDBPyConnection, tables: dict[str, pd.DataFrame], drop: Iterable[str] = ()
+) -> None:
+    """Replace several tables, and drop the tables named in `drop`, in one transaction: readers,
+    and a writer killed halfway, see the old set or the new one, never a mix."""
     con.execute("begin transaction")
     try:
-        con.register("_replacement", frame)
-        con.execute(f'create or replace table "{name}" as select * from _replacement')
-        con.unregister("_replacement")
+        for name, frame in tables.items():
+            con.register("_replacement", frame)
+            con.execute(f'create or replace table "{name}" as select * from _replacement')
+            con.unregister("_replacement")
+        for name in drop:
+            con.execute(f'drop table if exists "{name}"')
         con.execute("commit")
     except BaseException:
         con.execute("rollback")

@@ -12,6 +12,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from enum import IntEnum
+from functools import cached_property
 from pathlib import Path
 
 
@@ -31,14 +32,27 @@ class KeyRing:
 
     def role_of(self, key: str | None) -> Role | None:
         """The role of `key`, or None for a missing or unknown key (constant time per entry)."""
+        found = self.match(key)
+        return None if found is None else found[1]
+
+    def match(self, key: str | None) -> tuple[str, Role] | None:
+        """`(key_id(digest), role)` of a known `key`, else None (constant time per entry)."""
         if not key:
             return None
         digest = hash_key(key)
-        found: Role | None = None
+        found: tuple[str, Role] | None = None
         for known, role in self.entries:
             if hmac.compare_digest(known, digest):
-                found = role
+                found = (key_id(known), role)
         return found
+
+    def holds(self, identity: str, role: Role) -> bool:
+        """Whether a key with this `key_id` and role is still in the ring (sessions check it)."""
+        return (identity, role) in self.identities
+
+    @cached_property
+    def identities(self) -> frozenset[tuple[str, Role]]:
+        return frozenset((key_id(known), role) for known, role in self.entries)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -47,6 +61,22 @@ class KeyRing:
 def hash_key(key: str) -> bytes:
     """SHA-256 digest of a key."""
     return hashlib.sha256(key.encode("utf-8")).digest()
+
+
+def key_id(digest: bytes) -> str:
+    """A short, public name for a key: the first 8 bytes of its digest, in hex (never the key)."""
+    return digest[:8].hex()
+
+
+class NoKeysError(ValueError):
+    """The service was asked to start without a single API key."""
+
+
+NO_KEYS = (
+    "No API keys are configured, and Barometer does not serve without them: set "
+    "BAROMETER_API_KEYS (`role:key,role:key`) or BAROMETER_API_KEYS_FILE (one `role:key` per line; "
+    "`make demo-key` writes one), or run `barometer serve --insecure-demo` for a demo on 127.0.0.1."
+)
 
 
 def parse_entry(text: str, where: str) -> tuple[bytes, Role]:

@@ -21,8 +21,8 @@ from pydantic_core import from_json
 
 from barometer.scoring.history import SCORES_COLUMNS
 from barometer.scoring.reasons import change_reasons
+from serving.answers import score_view
 from serving.schemas.responses import ChurnRisk, WinProbability
-from serving.views import score_view
 
 SCHEMAS: dict[str, type[BaseModel]] = {"churn": ChurnRisk, "deal_win": WinProbability}
 CHUNK = 2048  # rows converted and dumped together; bounds the transient objects of a build

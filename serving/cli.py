@@ -12,6 +12,29 @@ def register(app: typer.Typer) -> None:
     app.command()(serve)
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+DEMO_BANNER = """
+{bar}
+  INSECURE DEMO: not for real data.
+  No API keys were configured, so this run made a throwaway admin key:
+      {key}
+  It is printed here, held by nobody else, and dies with this process. The service listens on
+  {host} only. To serve for real, set BAROMETER_API_KEYS or BAROMETER_API_KEYS_FILE.
+{bar}
+"""
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is this machine only (127.0.0.0/8, ::1 or localhost)."""
+    return host in LOOPBACK or host.startswith("127.")
+
+
+def secure_cookies_for(host: str, setting: bool | None) -> bool:
+    """`BAROMETER_SECURE_COOKIES` when set; otherwise on unless the service is bound to loopback
+    (a browser sends a `Secure` cookie over HTTPS only, so a TLS proxy must front the service)."""
+    return not is_loopback(host) if setting is None else setting
+
+
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
@@ -20,14 +43,23 @@ def serve(
         typer.Option(help="Allow this browser origin (repeatable; none by default)."),
     ] = None,
     poll_seconds: Annotated[
-        float, typer.Option(help="How often to look for promotions and new scores.")
+        float, typer.Option(help="How often to look for promotions, new scores and key changes.")
     ] = 30.0,
     access_log: Annotated[bool, typer.Option(help="One JSON log line per request.")] = True,
     demo_key: Annotated[
         bool, typer.Option("--demo-key", help="Print a fresh admin key for a demo and exit.")
     ] = False,
+    insecure_demo: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-demo",
+            help="Demo only: without configured keys, serve on 127.0.0.1 with a throwaway admin "
+            "key printed in a banner.",
+        ),
+    ] = False,
 ) -> None:
-    """Serve the API (one worker; JSON logs on stderr)."""
+    """Serve the API and dashboard (one worker; JSON logs on stderr). Refuses to start without
+    API keys (BAROMETER_API_KEYS or BAROMETER_API_KEYS_FILE) unless `--insecure-demo`."""
     from serving.auth import Role, new_key
 
     if demo_key:
@@ -37,11 +69,29 @@ def serve(
 
     from barometer.settings import get_settings
     from serving.app import ServeOptions, create_app
+    from serving.auth import NoKeysError, load_keyring
     from serving.observability import configure_logging
 
-    configure_logging()
+    settings = get_settings()
+    err = typer.get_text_stream("stderr")
+    if insecure_demo:
+        if not is_loopback(host):
+            raise typer.BadParameter("--insecure-demo binds 127.0.0.1 only.", param_hint="--host")
+        if not len(load_keyring(settings.api_keys, settings.api_keys_file)):
+            key = new_key(Role.admin)
+            settings = settings.model_copy(update={"api_keys": key, "api_keys_file": None})
+            err.write(DEMO_BANNER.format(bar="!" * 78, key=key, host=host))
+            err.flush()
     options = ServeOptions(
-        poll_seconds=poll_seconds, cors_origins=tuple(cors_origin or ()), access_log=access_log
+        poll_seconds=poll_seconds,
+        cors_origins=tuple(cors_origin or ()),
+        access_log=access_log,
+        secure_cookies=secure_cookies_for(host, settings.secure_cookies),
     )
-    app = create_app(get_settings(), options=options)
+    configure_logging()
+    try:
+        app = create_app(settings, options=options)
+    except (NoKeysError, FileNotFoundError, PermissionError, ValueError) as exc:
+        typer.secho(f"barometer serve: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from exc
     uvicorn.run(app, host=host, port=port, workers=1, access_log=False, log_config=None)

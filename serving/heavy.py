@@ -6,8 +6,7 @@ cheap requests (stored scores, worklists), so their tail latency grows with ever
 Here such calls run on a small pool of threads whose OS priority is lowered (`nice` +`NICE`, per
 thread: Linux schedules threads individually) and, where Linux offers it, put in the `SCHED_IDLE`
 class, which the scheduler preempts at once for any ordinary thread that wakes: the event loop wins
-the cores whenever both are runnable. Measured in `make soak` (500 req/s, 5% twenty-row batches):
-account-detail p99 15.6 ms with `nice` alone (10 minutes), 10.4 ms with `SCHED_IDLE` as well (3).
+the cores whenever both are runnable (`make soak` shows the difference in the account-detail tail).
 Only the native call runs there, so a low-priority thread never holds the GIL for long
 (no priority inversion). Where per-thread priorities are unavailable the threads run as usual.
 """

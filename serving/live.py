@@ -4,7 +4,7 @@ For each (model version, set of latest feature rows) the rows are turned once in
 the booster reads and an object array of raw values (for the reasons' wording); a request slices
 its entity's row. `ScoringModel.explain_matrix` explains such a prepared
 matrix: same TreeSHAP, calibration and apportioning, without re-encoding a one-row DataFrame
-(which cost ~10 ms of pandas per request on the registry's 55 account features).
+(which costs milliseconds of pandas per request).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""Structured JSON logs with a request id, Prometheus metrics, and the request body size limit.
+"""Structured JSON logs with a request id, Prometheus metrics, the request body size limit, and the
+security headers (`serving.security`) on every response.
 
-One pure ASGI middleware does all three (cheaper than stacked `BaseHTTPMiddleware`s). It never logs
+One pure ASGI middleware does all four (cheaper than stacked `BaseHTTPMiddleware`s). It never logs
 headers, query strings or bodies, so API keys cannot reach the logs.
 """
 
@@ -14,6 +15,9 @@ import time
 import uuid
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.exceptions import HTTPException
+
+from serving.security import headers_for
 
 LOGGER = "barometer.serving"
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -116,8 +120,16 @@ class Metrics:
             self.model.labels(target, version).set(1)
 
 
-class BodyTooLarge(Exception):
-    """The request body is over the limit."""
+class BodyTooLarge(HTTPException):
+    """The request body is over the limit: a 413, also when a chunked body grows past it while the
+    app reads it (FastAPI passes an `HTTPException` raised by `receive` through unchanged)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, too_large_detail(limit))
+
+
+def too_large_detail(limit: int) -> str:
+    return f"Request body is larger than the {limit}-byte limit."
 
 
 class ObservabilityMiddleware:
@@ -139,18 +151,20 @@ class ObservabilityMiddleware:
         request_id = client_id or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         status = {"code": 500, "started": False}
+        secure = headers_for(scope["path"])
 
         async def send_with_id(message) -> None:
             if message["type"] == "http.response.start":
                 status["code"], status["started"] = message["status"], True
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
+                headers.extend(secure)
                 message = {**message, "headers": headers}
             await send(message)
 
         try:
             if length > self.max_body:
-                raise BodyTooLarge
+                raise BodyTooLarge(self.max_body)
             await self.app(scope, self.limited(receive), send_with_id)
         except BodyTooLarge:
             if not status["started"]:
@@ -167,7 +181,7 @@ class ObservabilityMiddleware:
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.max_body:
-                raise BodyTooLarge
+                raise BodyTooLarge(self.max_body)
             return message
 
         return wrapped
@@ -260,7 +274,7 @@ def scan_headers(scope) -> tuple[str | None, int]:
 
 
 async def too_large(send, limit: int) -> None:
-    body = json.dumps({"detail": f"Request body is larger than the {limit}-byte limit."}).encode()
+    body = json.dumps({"detail": too_large_detail(limit)}).encode()
     await send(
         {
             "type": "http.response.start",

@@ -91,9 +91,9 @@ class ScoreSnapshot:
         self._keys = {}
         self._filters = {c: frame[c].astype(object).to_numpy() for c in FILTERS if c in frame}
         # One object array per column: no pandas row access per request, and no dict per row for
-        # the garbage collector to walk (50k row dicts made full collections take ~100 ms). The
-        # reasons texts (~2 KB a row each) are read from the frame's own arrays instead of being
-        # copied into Python strings: ~200 MB less at 50k, ~4 µs more per row built.
+        # the garbage collector to walk (tens of thousands of row dicts make full collections
+        # slow). The reasons texts (~2 KB a row each) are read from the frame's own arrays instead
+        # of being copied into Python strings: far less memory for a few µs more per row built.
         self._columns = {
             c: frame[c].array if c in TEXT_COLUMNS else frame[c].to_numpy(dtype=object)
             for c in frame.columns

@@ -42,3 +42,19 @@ def shared_data() -> Path:
             f"Third-party data sets not found at {SHARED_DATA}; CI clones shared/ beside the repo."
         )
     return SHARED_DATA
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Print the counts tests record as a `summary` property (e.g. schemathesis's requests), also
+    from xdist workers, so every `make test` shows them."""
+    reports = terminalreporter.stats.get("passed", []) + terminalreporter.stats.get("failed", [])
+    lines = [
+        value
+        for report in reports
+        for name, value in getattr(report, "user_properties", ())
+        if name == "summary"
+    ]
+    if lines:
+        terminalreporter.write_sep("-", "counts")
+        for line in sorted(lines):
+            terminalreporter.write_line(line)

@@ -23,14 +23,26 @@ def score(
         typer.Option(formats=["%Y-%m-%d"], help="Score as of this date (default: latest cutoff)."),
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Also write a .csv or .parquet file.")] = None,
+    engine: Annotated[
+        str, typer.Option(help="duckdb (the warehouse) or spark (the lake, with spark_udf).")
+    ] = "duckdb",
+    env_manager: Annotated[
+        str,
+        typer.Option(help="spark: the model's Python on executors: local, virtualenv or uv."),
+    ] = "local",
 ) -> None:
     """Score every active account (open opportunity) as of a date; keeps history in `scores`."""
     from rich.console import Console
+
+    if engine == "spark":
+        _score_lake(target, as_of, env_manager)
+        return
 
     from barometer.model.store import ChampionProvider
     from barometer.scoring import job
     from barometer.scoring.reasons import load_registry
     from barometer.settings import get_settings
+    from features.warehouse import WarehouseBusyError
 
     if target not in TARGETS:
         raise typer.BadParameter(f"--target must be one of {', '.join(TARGETS)}, not {target!r}.")
@@ -38,11 +50,34 @@ def score(
     try:
         loaded = ChampionProvider(settings).load(target)
         result = job.run(settings, loaded, as_of, out, load_registry())
-    except (LookupError, ValueError, OSError) as exc:  # OSError: e.g. disk full writing --out
+    # OSError: e.g. disk full writing --out; WarehouseBusyError: another writer held it too long
+    except (LookupError, ValueError, OSError, WarehouseBusyError) as exc:
         Console(stderr=True).print(f"[red]barometer score:[/red] {exc}")
         raise typer.Exit(1) from exc
     Console().print(
         f"Scored {result.rows:,} {'accounts' if target == 'churn' else 'open opportunities'} "
         f"as of {result.as_of:%Y-%m-%d} with {target} model v{result.model_version} "
         f"in {result.seconds:.1f}s" + (f"; wrote {result.out}" if result.out else "")
+    )
+
+
+def _score_lake(target: str, as_of: datetime | None, env_manager: str) -> None:
+    """`--engine spark`: score the lake's feature table on the cluster (see `lake_job`)."""
+    from rich.console import Console
+
+    from barometer.scoring.lake_job import score_lake
+    from barometer.settings import get_settings
+
+    if target not in TARGETS:
+        raise typer.BadParameter(f"--target must be one of {', '.join(TARGETS)}, not {target!r}.")
+    settings = get_settings()
+    try:
+        result = score_lake(settings, target, as_of, env_manager)
+    except (LookupError, ValueError, OSError) as exc:
+        Console(stderr=True).print(f"[red]barometer score:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    Console().print(
+        f"Scored {result.rows:,} on Spark as of {result.as_of:%Y-%m-%d} with {target} model "
+        f"v{result.model_version} in {result.seconds:.1f}s; wrote "
+        f"{settings.lake_output}/scores/target={target}/as_of={result.as_of:%Y-%m-%d}"
     )

@@ -2,8 +2,11 @@
 
 `barometer score --target T [--as-of DATE] [--out FILE]` calls `run`. Features come from the feature
 tables at exactly the `as_of` cutoff (point-in-time: only data before it); without `--as-of` the
-latest cutoff is used. Active accounts (created before, not churned before `as_of`) and open deals
-(created before, not closed before `as_of`) are scored.
+latest cutoff is used. Churn scores every account of the churn definition's population at `as_of`
+(`churn_population`, written by `barometer features`: for "no activity within the horizon" that is
+every customer ever seen, silent ones included); open deals (created before, not closed before
+`as_of`) are scored. Optional tables that are missing (`reps`, `opportunity_stages`) leave their
+context columns empty.
 """
 
 from __future__ import annotations
@@ -18,30 +21,55 @@ from pathlib import Path
 import pandas as pd
 
 from barometer.model.store import LoadedModel
+from barometer.scoring.exports import LINE_END, safe_frame
 from barometer.scoring.history import append_scores
 from barometer.scoring.latest_features import FEATURE_TABLES
 from barometer.scoring.scores import ID_COLUMNS, score_frame
 from barometer.settings import Settings
-from features.warehouse import WarehouseBusyError, connect, table_exists
+from features.warehouse import WarehouseBusyError, connect, table_exists, write_lock
 
-CONTEXT_SQL = {
-    "churn": """
-        select a.account_id, a.segment, a.owner_rep_id, r.team, null as stage, a.arr as value
-        from accounts a left join reps r on r.rep_id = a.owner_rep_id
-        where a.created_at < $as_of and (a.churned_at is null or a.churned_at >= $as_of)
-    """,
-    "deal_win": """
-        select o.opportunity_id, o.account_id, a.segment, o.owner_rep_id, r.team,
-               (select s.stage from opportunity_stages s
-                where s.opportunity_id = o.opportunity_id and s.entered_at < $as_of
-                order by s.entered_at desc limit 1) as stage,
-               o.amount as value
+
+def context_sql(target: str, tables: set[str], as_of: str = "$as_of") -> str:
+    """Who is scored as of `as_of` (the engine's parameter marker: `$as_of` for DuckDB, `:as_of`
+    for Spark), with segment, owner, team, stage and value. `tables` names the optional tables
+    that exist; SQL that DuckDB and Spark both run."""
+    team = "r.team" if "reps" in tables else "cast(null as string)"
+    if target == "churn":
+        reps = "left join reps r on r.rep_id = a.owner_rep_id" if "reps" in tables else ""
+        if "churn_population" in tables:
+            who = (
+                f"a.account_id in (select account_id from churn_population where cutoff = {as_of})"
+            )
+        else:
+            who = f"a.created_at < {as_of} and (a.churned_at is null or a.churned_at >= {as_of})"
+        return f"""
+            select a.account_id, a.segment, a.owner_rep_id, {team} as team,
+                   cast(null as string) as stage, a.arr as value
+            from accounts a {reps}
+            where {who}
+        """
+    reps = "left join reps r on r.rep_id = o.owner_rep_id" if "reps" in tables else ""
+    stages = (
+        f"""left join (
+            select opportunity_id, stage from (
+                select opportunity_id, stage, row_number() over (
+                    partition by opportunity_id order by entered_at desc, stage desc) as rn
+                from opportunity_stages where entered_at < {as_of}
+            ) where rn = 1
+        ) s on s.opportunity_id = o.opportunity_id"""
+        if "opportunity_stages" in tables
+        else ""
+    )
+    stage = "s.stage" if "opportunity_stages" in tables else "cast(null as string)"
+    return f"""
+        select o.opportunity_id, o.account_id, a.segment, o.owner_rep_id, {team} as team,
+               {stage} as stage, o.amount as value
         from opportunities o
         left join accounts a on a.account_id = o.account_id
-        left join reps r on r.rep_id = o.owner_rep_id
-        where o.created_at < $as_of and (o.closed_at is null or o.closed_at >= $as_of)
-    """,
-}
+        {reps}
+        {stages}
+        where o.created_at < {as_of} and (o.closed_at is null or o.closed_at >= {as_of})
+    """
 
 
 @dataclass(frozen=True)
@@ -82,8 +110,11 @@ def features_at(con, target: str, as_of: datetime) -> pd.DataFrame:
 
 
 def context_at(con, target: str, as_of: datetime) -> pd.DataFrame:
-    """Who is scored (active accounts / open deals) with segment, owner, team, stage, value."""
-    return con.execute(CONTEXT_SQL[target], {"as_of": as_of}).df()
+    """Who is scored (the churn population / open deals) with segment, owner, team, stage,
+    value."""
+    names = ("reps", "opportunity_stages", "churn_population")
+    tables = {name for name in names if table_exists(con, name)}
+    return con.execute(context_sql(target, tables), {"as_of": as_of}).df()
 
 
 def rows_to_score(features: pd.DataFrame, context: pd.DataFrame, target: str):
@@ -98,7 +129,8 @@ def rows_to_score(features: pd.DataFrame, context: pd.DataFrame, target: str):
 
 
 def write_out(frame: pd.DataFrame, out: Path) -> Path:
-    """CSV or Parquet by extension, written to a temporary file then renamed (atomic)."""
+    """CSV (formula-like text neutralised, `barometer.scoring.exports`) or Parquet by extension,
+    written to a temporary file then renamed (atomic)."""
     out = Path(out)
     if out.suffix.lower() not in {".csv", ".parquet"}:
         raise ValueError(f"--out {out}: use a .csv or .parquet file name.")
@@ -107,7 +139,7 @@ def write_out(frame: pd.DataFrame, out: Path) -> Path:
     os.close(handle)
     try:
         if out.suffix.lower() == ".csv":
-            frame.to_csv(tmp, index=False)
+            safe_frame(frame).to_csv(tmp, index=False, lineterminator=LINE_END)
         else:
             frame.to_parquet(tmp, index=False)
         os.replace(tmp, out)
@@ -127,7 +159,7 @@ def score_in_warehouse(settings: Settings, loaded: LoadedModel, as_of, registry)
     """Read features and context as of `as_of`, score, and append to `scores` (one connection)."""
     target = loaded.target
     model = replace(loaded.model, num_threads=0)  # a batch job: every core (requests use one)
-    with connect(settings.warehouse_path) as con:
+    with write_lock(settings.home), connect(settings.warehouse_path) as con:
         as_of = as_of or latest_cutoff(con, target)
         features = features_at(con, target, as_of)
         chosen, aligned = rows_to_score(features, context_at(con, target, as_of), target)
@@ -156,7 +188,7 @@ def run(
     started = time.perf_counter()
     if out is not None and Path(out).suffix.lower() not in {".csv", ".parquet"}:
         raise ValueError(f"--out {out}: use a .csv or .parquet file name.")
-    while True:  # the service holds the warehouse only for short reads: wait for it
+    while True:  # the service reads and other writers write briefly: wait for them
         try:
             scored = score_in_warehouse(settings, loaded, as_of, registry)
             break

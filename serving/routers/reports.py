@@ -4,28 +4,28 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
-from serving.deps import ERRORS, Manager
+from serving.deps import ERRORS, Manager, ServiceDep
 from serving.insights import coverage
-from serving.routers.common import UNAVAILABLE, insights_for
 from serving.schemas.responses import ContributionReport, PipelineReport
+from serving.service import UNAVAILABLE, insights_for
 
 router = APIRouter(prefix="/reports", tags=["reports"], responses=ERRORS)
 
 
 @router.get("/contribution", response_model=ContributionReport, responses=UNAVAILABLE)
-async def contribution(request: Request, _: Manager):
+async def contribution(service: ServiceDep, _: Manager):
     """Retention ARR service saved against a stated reference (the service team's worst
     quartile), with a 90% interval, plus the upsell and cross-sell it sourced, over its hours (or
     configured cost); retention rate, NPS, first-contact resolution and CSAT per team and rep."""
-    insights = await insights_for(request, "contribution")
+    insights = await insights_for(service, "contribution")
     return insights.contribution | {"model_versions": insights.versions}
 
 
 @router.get("/pipeline", response_model=PipelineReport, responses=UNAVAILABLE)
 async def pipeline(
-    request: Request,
+    service: ServiceDep,
     _: Manager,
     target: Annotated[
         float | None, Query(gt=0, le=1e15, description="Coverage target (default: settings).")
@@ -34,6 +34,6 @@ async def pipeline(
     """The funnel with conversion and time per step and the leakiest step; open pipeline and its
     coverage of the target; the weighted pipeline and expected bookings with an interval; stale
     and slipping deals; and the forecast backtested per past quarter."""
-    insights = await insights_for(request, "pipeline")
-    chosen = target if target is not None else request.app.state.settings.pipeline_target
+    insights = await insights_for(service, "pipeline")
+    chosen = target if target is not None else service.settings.pipeline_target
     return coverage(insights.pipeline, chosen)

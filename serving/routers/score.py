@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import math
+import sys
 from typing import Annotated, Literal
 
 import numpy as np
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Response
 from fastapi.exceptions import RequestValidationError
 
 from barometer.scoring.reasons import matrix_reasons
 from barometer.scoring.scores import band
-from serving.deps import ERRORS, BundleDep, Retention, model_for
+from serving.deps import ERRORS, BundleDep, Retention, ServiceDep, model_for
 from serving.heavy import HEAVY
 from serving.schemas.requests import ScoreRows
 from serving.schemas.responses import BatchScores
@@ -20,7 +22,7 @@ router = APIRouter(prefix="/score", tags=["score"], responses=ERRORS)
 
 @router.post("/{target}", response_model=BatchScores, responses={503: {"description": "No model."}})
 def score_rows(
-    request: Request,
+    service: ServiceDep,
     target: Annotated[Literal["churn", "deal_win"], Path()],
     payload: ScoreRows,
     _: Retention,
@@ -40,13 +42,11 @@ def score_rows(
         values,
         model.feature_names,
         target,
-        request.app.state.registry,
+        service.registry,
         payload.top_k,
     )
     bands = band(explanation.probability)
-    request.app.state.metrics.scores.labels(target, "batch").observe(
-        float(np.mean(explanation.probability))
-    )
+    service.metrics.scores.labels(target, "batch").observe(float(np.mean(explanation.probability)))
     results = [
         {
             "id": None if row.get("id") is None else str(row["id"]),
@@ -65,21 +65,25 @@ def score_rows(
 
 
 JSON = "application/json"
-PLAIN = frozenset({float, int, bool, type(None)})  # any feature accepts these as they are
+FLOAT_MAX = sys.float_info.max
+MAX_LEVELS_SHOWN = 20
 
 
 def row_values(rows: list[dict], model) -> np.ndarray:
     """Rows as an (n, features) object array in the model's feature order (absent → None);
-    field-level 422 for unknown or mistyped fields."""
+    field-level 422 for unknown fields and values the model's schema refuses (`field_errors`)."""
     names = model.feature_names
-    known = {*names, "id"}
+    numeric = set(names).difference(model.categories)
     errors = []
     for i, row in enumerate(rows):
-        if row.keys() <= known and all(type(v) in PLAIN for v in row.values()):
-            continue  # the common case, checked without a call per field
         for name, value in row.items():
-            if name not in known or type(value) not in PLAIN:
-                errors.extend(field_errors(i, name, value, known, model.categories))
+            kind = type(value)  # the common case first: a finite number for a numeric feature
+            if name in numeric and (
+                (kind is float and value - value == 0.0)
+                or (kind is int and -FLOAT_MAX <= value <= FLOAT_MAX)
+            ):
+                continue
+            errors.extend(field_errors(("body", "rows", i), name, value, model, rows=True))
     if errors:
         raise RequestValidationError(errors)
     out = np.empty((len(rows), len(names)), dtype=object)
@@ -87,16 +91,50 @@ def row_values(rows: list[dict], model) -> np.ndarray:
     return out
 
 
-def field_errors(i: int, name: str, value, known: set, categories: dict) -> list[dict]:
-    loc = ("body", "rows", i, name)
-    if name == "id":
+def field_errors(loc: tuple, name: str, value, model, *, rows: bool = False) -> list[dict]:
+    """The 422 error for one feature value (loc `(*loc, name)`), or none. The rules are
+    ingestion's: numeric features take finite numbers (true/false count as 1/0), categorical
+    features one of the model's levels; null is a missing value. `rows`: a batch row may also
+    carry an `id` to echo back."""
+    if rows and name == "id":
         return []
-    if name not in known:
-        return [{"type": "extra_forbidden", "loc": loc, "msg": "Unknown feature.", "input": value}]
-    if name in categories or value is None or isinstance(value, bool | int | float):
+    problem = value_problem(name, value, model)
+    if problem is None:
         return []
-    try:
-        float(value)
-    except ValueError:
-        return [{"type": "float_parsing", "loc": loc, "msg": "Expected a number.", "input": value}]
-    return []
+    kind, message = problem
+    return [{"type": kind, "loc": (*loc, name), "msg": message, "input": json_safe(value)}]
+
+
+def value_problem(name: str, value, model) -> tuple[str, str] | None:
+    """(error type, message) when the model's schema refuses `value` for feature `name`."""
+    if name not in model.feature_names:
+        return "extra_forbidden", "Unknown feature."
+    if value is None:
+        return None
+    levels = model.categories.get(name)
+    if levels is not None:
+        shown = ", ".join(map(str, levels[:MAX_LEVELS_SHOWN]))
+        shown += ", …" if len(levels) > MAX_LEVELS_SHOWN else ""
+        if not isinstance(value, str):
+            return "string_type", f"Expected a category (text), one of: {shown}."
+        if value not in levels:
+            return "enum", f"Unknown category; expected one of: {shown}."
+        return None
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        if isinstance(value, int) and -FLOAT_MAX <= value <= FLOAT_MAX:
+            return None
+        if isinstance(value, float) and math.isfinite(value):
+            return None
+        return "finite_number", "Expected a finite number (not NaN or infinite)."
+    return "float_type", "Expected a number."
+
+
+def json_safe(value):
+    """A refused value as an error can show it (JSON has no NaN or infinity; huge ints cut)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > FLOAT_MAX:
+        return f"{str(value)[:20]}…"
+    return value

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Request, status
+from fastapi import APIRouter, HTTPException, Path, status
 
-from serving.deps import ERRORS, Manager
-from serving.routers.common import UNAVAILABLE, insights_for
+from serving.deps import ERRORS, Manager, ServiceDep
 from serving.schemas.responses import TeamReps, TrainingNeeds
+from serving.service import UNAVAILABLE, insights_for
 
 router = APIRouter(prefix="/teams", tags=["teams"], responses=ERRORS)
 Id = Annotated[str, Path(min_length=1, max_length=200, description="Team (`reps.team`).")]
@@ -20,19 +20,19 @@ def known(insights, team: str) -> None:
 
 
 @router.get("/{team}/reps", response_model=TeamReps, responses=UNAVAILABLE)
-async def team_reps(request: Request, team: Id, _: Manager):
+async def team_reps(service: ServiceDep, team: Id, _: Manager):
     """The team's reps who own closed deals, highest effect against their deal mix first, with
     tier, interval and their headline finding."""
-    insights = await insights_for(request, "diagnosis")
+    insights = await insights_for(service, "diagnosis")
     known(insights, team)
     reps = sorted(insights.rosters.get(team, []), key=lambda r: -(r["effect"] or 0))
     return {"team": team, "reps": reps} | insights.diagnosis
 
 
 @router.get("/{team}/training-needs", response_model=TrainingNeeds, responses=UNAVAILABLE)
-async def training_needs(request: Request, team: Id, _: Manager):
+async def training_needs(service: ServiceDep, team: Id, _: Manager):
     """Coachable behaviours where the team's reps trail its best reps, costliest first: the
     expected won revenue the gap cost (positive gaps only), in money and plain words."""
-    insights = await insights_for(request, "diagnosis")
+    insights = await insights_for(service, "diagnosis")
     known(insights, team)
     return {"team": team, "needs": insights.training_needs.get(team, [])} | insights.diagnosis

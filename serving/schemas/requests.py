@@ -13,8 +13,11 @@ FeatureValue = float | int | bool | str | None
 class ScoreRows(BaseModel):
     """A batch of raw feature rows, one dict per entity (feature name → value).
 
-    Up to 1000 rows per request. An optional `id` key is echoed back. Features a row leaves out
-    are treated as missing; unknown feature names are refused with a field-level 422.
+    Up to 1000 rows per request. An optional `id` key is echoed back. Features a row leaves out,
+    or sends as null, are treated as missing. Numeric features take finite JSON numbers (true and
+    false count as 1 and 0); categorical features take one of the model's categories. Unknown
+    feature names, NaN, infinities, text for a numeric feature, numbers for a categorical one and
+    unknown categories are refused with a 422 naming the row and field.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -24,7 +27,7 @@ class ScoreRows(BaseModel):
 
 
 class WhatIf(BaseModel):
-    """An entity and changed behaviours (feature name → new value)."""
+    """An entity and changed behaviours (feature name → new value, by `ScoreRows`'s rules)."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -3,6 +3,7 @@ runs, contract tables. One app per module (TestClient), one real server per brow
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -72,14 +73,28 @@ def keys() -> dict[str, str]:
     return dict(KEYS)
 
 
+ORIGIN = "http://testserver"  # TestClient's base URL: what a browser sends as `Origin`
+
+
+def form_token(html: str) -> str:
+    """The CSRF token of the first form on a page ("" without one: the POST will be refused)."""
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    return found.group(1) if found else ""
+
+
+def post_form(client: TestClient, path: str, fields: dict, token_from: str | None = None):
+    """POST a form as the browser would: from this site, with the token of the page it is on
+    (`token_from`, by default the worklist's sign-out form)."""
+    token = form_token(client.get(token_from or "/dashboard/worklist").text)
+    data = {**fields, "csrf": token}
+    return client.post(path, data=data, headers={"Origin": ORIGIN}, follow_redirects=False)
+
+
 def sign_in(client: TestClient, role: str) -> TestClient:
-    """Post the role's key to the sign-in form; the client keeps the session cookie."""
+    """Fill the role's key into the sign-in form; the client keeps the session cookie."""
     client.cookies.clear()
-    response = client.post(
-        "/dashboard/login",
-        content=f"key={KEYS[role]}&next=/dashboard/worklist",
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-    )
+    fields = {"key": KEYS[role], "next": "/dashboard/worklist"}
+    response = post_form(client, "/dashboard/login", fields, token_from="/dashboard/login")
     assert response.status_code == 303, response.text
     return client
 

@@ -44,9 +44,17 @@ def browser():
 
 @pytest.fixture
 def page(browser):
+    """A fresh page; when the test ends, no Content-Security-Policy violation may have been logged
+    (the dashboard's own pages must pass the policy the service sends)."""
     context = browser.new_context(viewport={"width": 1366, "height": 768})
-    yield context.new_page()
+    page = context.new_page()
+    refused = []
+    page.on(
+        "console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else 0
+    )
+    yield page
     context.close()
+    assert not refused, refused
 
 
 def api(base: str, role: str, path: str, **kwargs) -> dict:

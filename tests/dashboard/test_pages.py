@@ -11,9 +11,7 @@ from markupsafe import escape
 
 from serving.auth import Role
 from serving.dashboard import session
-from tests.dashboard.conftest import KEYS, sign_in
-
-FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+from tests.dashboard.conftest import KEYS, post_form, sign_in
 
 
 def api(client, role: str, path: str, **kwargs):
@@ -34,34 +32,37 @@ def test_pages_need_a_session_and_send_to_the_form(client) -> None:
     assert response.headers["location"] == "/dashboard/login?next=/dashboard/accounts/A001%3Fx%3D1"
 
 
-def test_unknown_key_is_refused_and_no_cookie_is_set(client) -> None:
+def test_unknown_key_is_refused_and_no_session_is_started(client) -> None:
     client.cookies.clear()
-    response = client.post("/dashboard/login", content="key=not-a-key-0123456789", headers=FORM)
+    fields = {"key": "not-a-key-0123456789"}
+    response = post_form(client, "/dashboard/login", fields, token_from="/dashboard/login")
     assert response.status_code == 401
-    assert "not known" in response.text and "set-cookie" not in response.headers
+    assert "not known" in response.text and session.COOKIE not in str(response.headers)
+    assert client.cookies.get(session.COOKIE) is None
 
 
-def test_cookie_holds_the_role_signed_httponly_strict_never_the_key(client) -> None:
+def test_session_cookie_holds_a_signed_id_httponly_strict_never_the_key(client) -> None:
     client.cookies.clear()
-    response = client.post(
-        "/dashboard/login", content=f"key={KEYS['manager']}&next=//evil.example", headers=FORM
-    )
+    fields = {"key": KEYS["manager"], "next": "//evil.example"}
+    response = post_form(client, "/dashboard/login", fields, token_from="/dashboard/login")
     assert response.status_code == 303
     assert response.headers["location"] == "/dashboard/worklist"  # no open redirect
-    cookie = response.headers["set-cookie"]
+    cookie = next(c for c in response.headers.get_list("set-cookie") if session.COOKIE in c)
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Max-Age=28800" in cookie
-    assert KEYS["manager"] not in cookie
+    assert "Path=/dashboard" in cookie and "Secure" not in cookie  # TestClient: not HTTPS
+    assert KEYS["manager"] not in cookie and "manager" not in cookie
     value = client.cookies.get(session.COOKIE)
-    secret = client.app.state.dashboard.secret
-    assert session.read(secret, value) is Role.manager
-    assert session.read(secret, value[:-2] + "xx") is None  # tampered
-    assert session.read(secret, value, max_age=-1) is None  # expired
-    assert session.read(b"another secret", value) is None
+    store, keyring = client.app.state.service.dashboard.sessions, client.app.state.service.keyring
+    found = store.get(value, keyring)
+    assert found.role is Role.manager and found.key == keyring.match(KEYS["manager"])[0]
+    assert store.get(value[:-2] + "xx", keyring) is None  # tampered
+    assert session.SessionStore(b"another secret").get(value, keyring) is None
 
 
 def test_forged_cookie_is_sent_to_sign_in(client) -> None:
     client.cookies.clear()
-    forged = session.issue(b"guessed secret", Role.admin)
+    store = client.app.state.service.dashboard.sessions
+    forged = store.signer.sign("a-session-id-the-server-never-started").decode()
     client.cookies.set(session.COOKIE, forged, path="/dashboard")
     assert client.get("/dashboard/worklist").status_code == 303
 
@@ -79,9 +80,9 @@ def test_worklist_shows_the_apis_ranking_probabilities_and_total(client) -> None
 
 
 def test_worklist_pages_follow_the_apis_cursor(client, monkeypatch) -> None:
-    from serving.dashboard import pages
+    from serving.dashboard.pages import worklist
 
-    monkeypatch.setattr(pages, "PAGE_SIZE", 15)
+    monkeypatch.setattr(worklist, "PAGE_SIZE", 15)
     sign_in(client, "retention")
     first = client.get("/dashboard/worklist")
     link = re.search(r'rel="next" href="([^"]+)"', first.text).group(1).replace("&amp;", "&")
@@ -146,8 +147,8 @@ def test_account_page_shows_the_apis_score_reasons_and_history(client) -> None:
 
 def test_what_if_form_runs_the_apis_what_if(client) -> None:
     sign_in(client, "retention")
-    form = "change:open_cases=0&change:days_since_last_call="
-    page = client.post("/dashboard/accounts/A003/what-if", content=form, headers=FORM).text
+    form = {"change:open_cases": "0", "change:days_since_last_call": ""}
+    page = post_form(client, "/dashboard/accounts/A003/what-if", form).text
     body = api(
         client,
         "retention",
@@ -156,8 +157,10 @@ def test_what_if_form_runs_the_apis_what_if(client) -> None:
     )
     assert f'data-after="{body["probability_after"]}"' in page
     assert escape(body["caveat"]) in page
-    bad = client.post("/dashboard/accounts/A003/what-if", content="change:x=", headers=FORM)
+    bad = post_form(client, "/dashboard/accounts/A003/what-if", {"change:x": ""})
     assert "at least one new value" in bad.text
+    nan = post_form(client, "/dashboard/accounts/A003/what-if", {"change:open_cases": "nan"})
+    assert "Not a valid value for: open_cases" in nan.text and "data-after" not in nan.text
 
 
 def test_opportunity_page_shows_stage_history_against_won_deal_norms(client) -> None:
@@ -247,9 +250,13 @@ def test_static_css_is_served_locally(client) -> None:
     assert "http://" not in re.sub(r'href="http://127\.0\.0\.1:5000"', "", page)  # no CDN
 
 
-def test_sign_out_clears_the_session(client) -> None:
+def test_sign_out_ends_the_session_on_the_server(client) -> None:
     sign_in(client, "retention")
-    client.post("/dashboard/logout")
+    cookie = client.cookies.get(session.COOKIE)
+    response = post_form(client, "/dashboard/logout", {})
+    assert response.status_code == 303 and response.headers["location"] == "/dashboard/login"
+    assert client.get("/dashboard/worklist").status_code == 303
+    client.cookies.set(session.COOKIE, cookie, path="/dashboard")  # the old cookie, sent again
     assert client.get("/dashboard/worklist").status_code == 303
 
 
@@ -258,3 +265,26 @@ def test_backtest_metrics_are_the_numeric_backtest_tags() -> None:
 
     tags = {"backtest_roc_auc_mean": "0.81", "backtest_id": "abc", "run_id": "r", "backtest_x": "?"}
     assert backtest_metrics(tags) == {"backtest_roc_auc_mean": 0.81}
+
+
+def test_pages_need_no_inline_script_or_style(client) -> None:
+    """What lets the Content-Security-Policy forbid scripts and inline styles (the browser tests
+    check that Chromium logs no violation)."""
+    sign_in(client, "admin")
+    pages = [
+        "/dashboard/worklist",
+        "/dashboard/accounts/A003",
+        "/dashboard/opportunities/O004",
+        "/dashboard/drivers",
+        "/dashboard/teams/sales",
+        "/dashboard/reps/r1",
+        "/dashboard/contribution",
+        "/dashboard/models",
+    ]
+    for path in pages:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert "script-src" not in response.headers["content-security-policy"]
+        html = response.text.lower()
+        assert "<script" not in html and "<style" not in html, path
+        assert not re.search(r"\s(style|on[a-z]+)\s*=", html), path

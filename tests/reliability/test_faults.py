@@ -47,7 +47,7 @@ tally = tally_printer(
     lambda: f"faults injected: {TALLY['injected']}, survived: {TALLY['survived']}"
 )
 # Tables that record when they were written: checked by their own rules below, not by equality.
-TIMESTAMPED = {"ingest_log", "rejects", "scores"}
+TIMESTAMPED = {"ingest_log", "rejects", "scores", "features_commit"}
 
 
 def barometer(home: Path, *args: str) -> subprocess.Popen:

@@ -18,6 +18,7 @@ from barometer.settings import Settings
 from serving.app import ServeOptions, create_app
 from serving.auth import hash_key, load_keyring
 from serving.observability import configure_logging
+from tests.dashboard.conftest import post_form
 from tests.serving.conftest import KEYS, build_workspace, champion_models, keyed_settings
 
 BAD_KEY = "not-a-key-but-long-enough-0000"
@@ -34,7 +35,7 @@ RANK = {"none": 0, "bad_key": 0, "retention": 1, "manager": 2, "admin": 3}
 MINIMUM = {
     ("GET", "/healthz"): 0,
     ("GET", "/readyz"): 0,
-    ("GET", "/metrics"): 0,
+    ("GET", "/metrics"): 1,
     ("GET", "/v1/accounts"): 1,
     ("GET", "/v1/accounts/{account_id}/churn-risk"): 1,
     ("GET", "/v1/opportunities"): 1,
@@ -190,15 +191,52 @@ def test_bad_bodies_are_4xx_never_5xx(client, method, path, body, ctype):
     assert 400 <= response.status_code < 500, (response.status_code, response.text[:300])
 
 
-@pytest.mark.parametrize("number", [b"NaN", b"Infinity", b"-Infinity", b"1e999"])
-def test_non_finite_numbers_are_missing_values_or_refused(client, number):
-    """Python's JSON reads NaN/Infinity: they score as missing (a finite probability) or get 422."""
-    body = b'{"rows": [{"days_since_last_call": ' + number + b"}]}"
+NON_FINITE = [b"NaN", b"Infinity", b"-Infinity", b"1e999", b"-1e999"]
+
+
+@pytest.mark.parametrize("number", NON_FINITE)
+def test_non_finite_numbers_are_refused_naming_the_field(client, number):
+    """Python's JSON reads NaN, Infinity and 1e999 (as inf). Ingestion refuses them, so does the
+    API: a 422 naming the row and field, for a batch row and for a what-if change alike."""
     headers = {**ROLES["admin"], "Content-Type": "application/json"}
-    response = client.post("/v1/score/churn", content=body, headers=headers)
-    assert response.status_code in (200, 422), response.status_code
-    if response.status_code == 200:
-        assert 0 < response.json()["results"][0]["probability"] < 1
+    batch = b'{"rows": [{"open_cases": 1}, {"days_since_last_call": ' + number + b"}]}"
+    response = client.post("/v1/score/churn", content=batch, headers=headers)
+    assert response.status_code == 422, response.text
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["body", "rows", 1, "days_since_last_call"] and "finite" in error["msg"]
+    change = b'{"target": "churn", "entity_id": "A001", "changes": {"open_cases": ' + number + b"}}"
+    response = client.post("/v1/what-if", content=change, headers=headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["body", "changes", "open_cases"]
+
+
+SCHEMA_REFUSALS = [
+    ({"segment": 5}, "a category"),  # a number for a categorical feature
+    ({"segment": True}, "a category"),
+    ({"segment": "galactic"}, "Unknown category"),
+    ({"open_cases": "3"}, "Expected a number"),  # text for a numeric feature
+    ({"open_cases": 10**400}, "finite"),  # an integer no float can hold
+]
+
+
+@pytest.mark.parametrize(("change", "message"), SCHEMA_REFUSALS)
+def test_feature_types_and_categories_come_from_the_models_schema(client, change, message):
+    (name,) = change
+    for path, body, loc in (
+        ("/v1/score/churn", {"rows": [change]}, ["body", "rows", 0, name]),
+        ("/v1/what-if", {"target": "churn", "entity_id": "A001", "changes": change}, None),
+    ):
+        response = client.post(path, json=body, headers=ROLES["admin"])
+        assert response.status_code == 422, (path, response.text)
+        (error,) = response.json()["detail"]
+        assert error["loc"] == (loc or ["body", "changes", name]) and message in error["msg"]
+
+
+def test_values_the_schema_admits_are_scored(client):
+    rows = [{"open_cases": True, "segment": "smb"}, {"open_cases": None, "segment": None}, {}]
+    response = client.post("/v1/score/churn", json={"rows": rows}, headers=ROLES["admin"])
+    assert response.status_code == 200, response.text
+    assert all(0 < r["probability"] < 1 for r in response.json()["results"])
 
 
 def test_huge_batches_are_refused_not_crashed(client):
@@ -292,12 +330,13 @@ def page_routes(client) -> list[tuple[str, str]]:
     """The dashboard router's (method, path) pairs, when this app mounts the dashboard."""
     from fastapi.routing import APIRoute
 
-    from serving.dashboard.pages import router
+    from serving.dashboard.pages import page_routers
 
     if not any(getattr(r, "path", "") == "/dashboard/static" for r in client.app.routes):
         return []
     return sorted(
         (method, route.path)
+        for router in page_routers()
         for route in router.routes
         if isinstance(route, APIRoute)
         for method in route.methods
@@ -310,8 +349,8 @@ def sign_in(client, role: str) -> None:
     client.cookies.clear()
     if role in ("none", "bad_key"):
         return
-    key = KEYS[role]
-    response = client.post("/dashboard/login", data={"key": key}, follow_redirects=False)
+    fields = {"key": KEYS[role]}
+    response = post_form(client, "/dashboard/login", fields, token_from="/dashboard/login")
     assert response.status_code == 303, response.status_code
 
 
@@ -335,8 +374,10 @@ def test_role_matrix_on_every_dashboard_page(client, role):
     try:
         for (method, path), need in PAGE_MINIMUM.items():
             url = path.format(**PATH_VALUES)
-            data = {"open_cases": "0"} if method == "POST" else None
-            response = client.request(method, url, data=data, follow_redirects=False)
+            if method == "POST" and RANK[role] > 0:
+                response = post_form(client, url, {"change:open_cases": "0"})
+            else:
+                response = client.request(method, url, follow_redirects=False)
             have, code = RANK[role], response.status_code
             if code >= 500:
                 wrong.append((path, code, "server error"))
@@ -349,3 +390,92 @@ def test_role_matrix_on_every_dashboard_page(client, role):
     finally:
         client.cookies.clear()
     assert not wrong, wrong
+
+
+# --- keys, observability, headers, body limit ----------------------------------------------------
+
+
+def test_no_api_key_configured_means_no_service(tmp_path, models):
+    """With zero keys nothing could be authorised (and sessions were signed with a public
+    constant): the app refuses to be built, with a message saying what to set."""
+    settings = Settings(home=tmp_path / "w")
+    with pytest.raises(ValueError, match="No API keys are configured") as refused:
+        create_app(settings, provider=StaticProvider(models), options=ServeOptions())
+    assert "BAROMETER_API_KEYS" in str(refused.value) and "--insecure-demo" in str(refused.value)
+
+
+def test_metrics_need_a_key_and_readyz_shows_no_paths(tmp_path, models):
+    settings = keyed_settings(tmp_path / "w")  # no champion in this MLflow store
+    app = create_app(settings, options=ServeOptions(poll_seconds=3600, dashboard=False))
+    with TestClient(app) as fresh:
+        ready = fresh.get("/readyz")
+        assert ready.status_code == 503 and set(ready.json()["missing"]) == {"churn", "deal_win"}
+        for shown in (str(tmp_path), "mlflow.db", "sqlite"):
+            assert shown not in ready.text
+        assert fresh.get("/metrics").status_code == 401
+        scraped = fresh.get("/metrics", headers={"Authorization": f"Bearer {KEYS['retention']}"})
+        assert scraped.status_code == 200 and "barometer_http_requests_total" in scraped.text
+        refused = fresh.post("/v1/score/churn", json={"rows": [{}]}, headers=ROLES["retention"])
+        assert refused.status_code == 503 and "No champion" in refused.json()["detail"]  # keyed
+
+
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "same-origin",
+}
+
+
+def test_security_headers_on_every_kind_of_response(client):
+    sign_in(client, "retention")
+    admin = ROLES["admin"]
+    try:
+        responses = {
+            "stored churn-risk (fast path)": client.get(
+                "/v1/accounts/A001/churn-risk", headers=admin
+            ),
+            "live churn-risk": client.get("/v1/accounts/A001/churn-risk?live=true", headers=admin),
+            "worklist": client.get("/v1/accounts", headers=admin),
+            "401": client.get("/v1/accounts"),
+            "404": client.get("/v1/accounts/NOPE/churn-risk", headers=admin),
+            "422": client.post("/v1/score/churn", json={"rows": []}, headers=admin),
+            "unmatched": client.get("/nowhere"),
+            "healthz": client.get("/healthz"),
+            "docs": client.get("/docs"),
+            "dashboard page": client.get("/dashboard/worklist"),
+            "dashboard csv": client.get("/dashboard/worklist.csv"),
+            "dashboard css": client.get("/dashboard/static/dashboard.css"),
+        }
+    finally:
+        client.cookies.clear()
+    responses["sign-in form"] = client.get("/dashboard/login")
+    for name, response in responses.items():
+        assert response.status_code < 500, name
+        for header, value in SECURITY_HEADERS.items():
+            assert response.headers.get(header) == value, (name, header)
+        csp = response.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in csp and "default-src 'none'" in csp, name
+    assert "script-src" not in responses["dashboard page"].headers["content-security-policy"]
+    assert "style-src 'self';" in responses["dashboard page"].headers["content-security-policy"]
+    assert responses["dashboard page"].headers["cache-control"] == "no-store"
+    assert "cache-control" not in responses["dashboard css"].headers
+    assert "cdn.jsdelivr.net" in responses["docs"].headers["content-security-policy"]
+
+
+def test_chunked_body_over_the_limit_is_413(settings_keys, models):
+    """A body without Content-Length (chunked) is counted as it arrives: 413, not a parse error."""
+    options = ServeOptions(poll_seconds=3600, max_body_bytes=2000, dashboard=False)
+    app = create_app(settings_keys, provider=StaticProvider(models), options=options)
+
+    def chunks(n: int):
+        yield b'{"rows": ['
+        for _ in range(n):
+            yield b'{"open_cases": 1.0},'
+        yield b'{"open_cases": 1.0}]}'
+
+    with TestClient(app) as small:
+        headers = {**ROLES["admin"], "Content-Type": "application/json"}
+        response = small.post("/v1/score/churn", content=chunks(500), headers=headers)
+        assert response.status_code == 413 and "2000-byte limit" in response.json()["detail"]
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert small.post("/v1/score/churn", content=chunks(3), headers=headers).status_code == 200

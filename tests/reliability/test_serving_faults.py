@@ -58,7 +58,7 @@ def test_corrupt_artifact_at_startup_means_not_ready_and_a_clear_log(tmp_path, c
     with TestClient(app) as client:
         ready = client.get("/readyz")
         assert ready.status_code == 503 and ready.json()["ready"] is False
-        assert "corrupt artefact" in ready.json()["missing"]["churn"]
+        assert ready.json()["missing"]["churn"] == "failed to load (see the service log)"
         assert client.get("/healthz").status_code == 200  # the process stays up
         batch = {"rows": [{"open_cases": 1.0}]}
         assert client.post("/v1/score/churn", json=batch, headers=ADMIN).status_code == 503
@@ -71,7 +71,10 @@ def test_missing_champion_is_a_503_with_the_reason_not_a_crash(tmp_path):
     app = create_app(settings, provider=StaticProvider({}), options=ServeOptions(poll_seconds=3600))
     with TestClient(app) as client:
         body = client.get("/readyz").json()
-        assert body["ready"] is False and "No champion" in body["missing"]["churn"]
+        assert body["ready"] is False and body["missing"]["churn"].startswith("failed to load")
+        batch = {"rows": [{"open_cases": 1.0}]}
+        refused = client.post("/v1/score/churn", json=batch, headers=ADMIN)  # a key: the reason
+        assert refused.status_code == 503 and "No champion" in refused.json()["detail"]
 
 
 def test_failed_reload_keeps_the_previous_champion(churn):

@@ -174,7 +174,7 @@ def test_opportunities(client, headers) -> None:
 def test_batch_scoring_matches_the_model(client, headers, models) -> None:
     rows = [
         {"id": "x", "days_since_last_call": 60.0, "open_cases": 4, "segment": "smb"},
-        {"days_since_last_call": 1.0, "segment": "galactic"},
+        {"days_since_last_call": 1.0, "segment": None},  # null: a missing value
     ]
     response = client.post("/v1/score/churn", json={"rows": rows}, headers=headers["retention"])
     body = response.json()
@@ -267,10 +267,15 @@ def test_what_if_starts_from_the_live_score_and_encodes_categories(
         row.loc[0, "segment"],
         row.loc[0, "open_cases"],
     ]
-    unknown_level = {**payload, "changes": {"segment": "no_such_segment"}}
     missing = models["churn"].model.predict_proba(row.assign(segment=None))[0]
-    body = client.post("/v1/what-if", json=unknown_level, headers=headers["retention"]).json()
+    to_missing = {**payload, "changes": {"segment": None}}
+    body = client.post("/v1/what-if", json=to_missing, headers=headers["retention"]).json()
     assert body["probability_after"] == pytest.approx(missing, abs=1e-12)
+    unknown_level = {**payload, "changes": {"segment": "no_such_segment"}}
+    response = client.post("/v1/what-if", json=unknown_level, headers=headers["retention"])
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "changes", "segment"]
+    assert "Unknown category" in response.json()["detail"][0]["msg"]
     mistyped = {**payload, "changes": {"open_cases": "soon"}}
     response = client.post("/v1/what-if", json=mistyped, headers=headers["retention"])
     assert response.status_code == 422
@@ -301,7 +306,7 @@ def test_drivers_overall_and_by_segment(client, headers) -> None:
 def test_models_and_reload_swap_versions(new_client, headers, models) -> None:
     provider_models = dict(models)
     with new_client(provider_models) as fresh:
-        provider = fresh.app.state.models.provider
+        provider = fresh.app.state.service.models.provider
         listed = fresh.get("/v1/models", headers=headers["retention"]).json()
         assert {m["target"]: m["version"] for m in listed["models"]} == {
             "churn": "3",
@@ -316,12 +321,15 @@ def test_models_and_reload_swap_versions(new_client, headers, models) -> None:
             f"/v1/accounts/{ACCOUNT}/churn-risk?live=true", headers=headers["retention"]
         ).json()
         assert live["model_version"] == "4"
-        assert 'barometer_model_info{target="churn",version="4"} 1.0' in fresh.get("/metrics").text
+        assert (
+            'barometer_model_info{target="churn",version="4"} 1.0'
+            in fresh.get("/metrics", headers=headers["retention"]).text
+        )
 
 
 def test_metrics_count_requests_by_route(client, headers) -> None:
     client.get(f"/v1/accounts/{ACCOUNT}/churn-risk", headers=headers["retention"])
-    text = client.get("/metrics").text
+    text = client.get("/metrics", headers=headers["retention"]).text
     assert (
         'barometer_http_requests_total{method="GET",route="/v1/accounts/{account_id}/churn-risk",'
         'status="200"}' in text

@@ -54,7 +54,7 @@ def test_metric_labels_use_templates_and_known_methods(client, headers) -> None:
     for i in range(3):
         client.get(f"/v1/accounts/ZZ{i}/churn-risk", headers=headers["retention"])
         client.request(f"BREW{i}", f"/nowhere/{i}")
-    text = client.get("/metrics").text
+    text = client.get("/metrics", headers=headers["retention"]).text
     assert "ZZ0" not in text and "/nowhere" not in text and "BREW" not in text
     assert 'method="other",route="unmatched"' in text
     assert 'route="/v1/accounts/{account_id}/churn-risk",status="404"' in text

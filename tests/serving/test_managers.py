@@ -57,7 +57,9 @@ def test_rep_profile_is_the_diagnosis_of_the_same_data(client, headers, views) -
         assert body["low"] <= body["effect"] <= body["high"]
         mine = views.diagnosis.findings[views.diagnosis.findings["rep_id"] == rep]
         assert [f["sentence"] for f in body["findings"]] == list(mine["sentence"])
-        assert {s["stage"] for s in body["stages"]} <= set(client.app.state.settings.stage_order)
+        assert {s["stage"] for s in body["stages"]} <= set(
+            client.app.state.service.settings.stage_order
+        )
         assert "deal mix" in body["method"] and "causal" in body["caveat"]
     opps = contract_tables()["opportunities"]
     r6 = opps[(opps["owner_rep_id"] == "r6") & (opps["outcome"] != "open")]
@@ -139,12 +141,14 @@ def test_views_are_computed_once_per_snapshot_and_again_after_a_promotion(
     new_client, models, headers
 ) -> None:
     with new_client(models) as client:
-        holder = client.app.state.insights
+        holder = client.app.state.service.insights
         for _ in range(3):
             for path in PATHS:
                 assert client.get(path, headers=headers["manager"]).status_code == 200
         assert holder.builds == 1 and client.get("/readyz").json()["insights"] == "ready"
-        client.app.state.models.provider.publish(LoadedModel("churn", models["churn"].model, "4"))
+        client.app.state.service.models.provider.publish(
+            LoadedModel("churn", models["churn"].model, "4")
+        )
         assert client.post("/v1/models/reload", headers=headers["admin"]).status_code == 200
         body = client.get("/v1/reports/contribution", headers=headers["manager"]).json()
         assert body["model_versions"]["churn"] == "4" and holder.builds == 2

@@ -8,6 +8,8 @@ from itertools import chain
 
 import numpy as np
 
+from barometer.scoring.exports import LINE_END, safe_cell
+
 BAND_ICON = {"high": "▲", "medium": "◆", "low": "▽"}
 BAND_TEXT = {"high": "High", "medium": "Medium", "low": "Low"}
 CSV_COLUMNS = (
@@ -56,12 +58,14 @@ def worklist_row(item: dict, change: float | None, rank: int) -> dict:
 
 
 def csv_line(row: dict) -> str:
-    """One worklist row as a CSV line without its rank (raw numbers, not the formatted text)."""
+    """One worklist row as a CSV line without its rank (raw numbers, not the formatted text; text a
+    spreadsheet would run as a formula is neutralised by `barometer.scoring.exports.safe_cell`)."""
     out = io.StringIO()
     columns = CSV_COLUMNS[1:]
-    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer = csv.writer(out, lineterminator=LINE_END)
     as_of = row.get("as_of")
-    writer.writerow({**row, "as_of": as_of.isoformat() if as_of is not None else ""})
+    cells = {**row, "as_of": as_of.isoformat() if as_of is not None else ""}
+    writer.writerow([safe_cell(cells.get(column, "")) for column in columns])
     return out.getvalue()
 
 
@@ -70,7 +74,7 @@ def csv_join(lines: np.ndarray, prefixes: list[str], positions: np.ndarray) -> s
     from `rank_prefixes`): one gather and one join, no per-row formatting."""
     chosen = lines[positions].tolist()
     rows = chain.from_iterable(zip(prefixes[: len(chosen)], chosen, strict=True))
-    return ",".join(CSV_COLUMNS) + "\n" + "".join(rows)
+    return ",".join(CSV_COLUMNS) + LINE_END + "".join(rows)
 
 
 def rank_prefixes(n: int) -> list[str]:
