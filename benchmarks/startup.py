@@ -1,7 +1,8 @@
 """`make bench-startup`: what each `barometer` command spends before and around its work.
 
-Every command of the demo runs as its own process, in order, on a small simulated workspace
-(`--accounts` accounts over `--months` months, in a temporary folder), under `python -X importtime`.
+Every command of the demo runs as its own process, in order, under `python -X importtime`, on a
+small simulated workspace (`--accounts` accounts over `--months` months, in a temporary folder;
+enough history that both models register, so promote, explain and score have a champion).
 For each command the table shows its wall time, the seconds it spent importing (the sum of the
 top-level imports `-X importtime` reports: the libraries the command loads, needed or not) and
 which heavy libraries it loaded. Start-up overhead is the interpreter's start plus the imports;
@@ -110,8 +111,8 @@ def load() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--accounts", type=int, default=300)
-    parser.add_argument("--months", type=int, default=12)
+    parser.add_argument("--accounts", type=int, default=500)
+    parser.add_argument("--months", type=int, default=30)
     args = parser.parse_args()
     console = Console()
     console.print(f"Load average at start: {load()} on {os.cpu_count()} cores")
