@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from barometer.model.store import REGISTERED_NAMES
 from barometer.settings import EXPERIMENTS_DIR
 from features.labels import ChurnLabels, read_yaml_model
+from training.drift import Thresholds
 
 Target = Literal["churn", "deal_win"]
 TARGETS: tuple[str, ...] = ("churn", "deal_win")
@@ -151,6 +152,11 @@ class ExperimentConfig(Strict):
     bgnbd: BGNBDConfig = BGNBDConfig()
     report: ReportConfig = ReportConfig()
     promotion: PromotionConfig = PromotionConfig()
+    monitoring: Thresholds = Field(
+        Thresholds(),
+        description="`barometer monitor`: when drift and realised performance warn, alert and "
+        "mark the target as needing retraining (training.drift.Thresholds).",
+    )
 
     @model_validator(mode="after")
     def _calibration_not_empty(self) -> ExperimentConfig:

@@ -20,6 +20,7 @@ import pandas as pd
 from barometer.model.store import VersionInfo
 from barometer.settings import Settings
 from training import lifecycle, plots
+from training import reference as monitoring_reference
 from training.config import ExperimentConfig
 from training.evaluate import (
     MODEL,
@@ -190,6 +191,17 @@ def run_training(
             tuning_info,
             run_info,
         )
+        # What `barometer monitor` compares the scored population with (training.reference).
+        monitoring_reference.log_reference(
+            monitoring_reference.build_reference(
+                test,
+                final.predictions[kind].to_numpy(),
+                model,
+                kinds,
+                summary.loc[kind],
+                (low, high),
+            )
+        )
         tags = {
             "run_id": run.info.run_id,
             "target": config.target,
@@ -202,6 +214,8 @@ def run_training(
             "backtest_holdout_by": plan.holdout_by,
             "cutoff_frequency": str(build.get("cutoff_frequency", "")),
             **{f"backtest_{k}": f"{v:.6f}" for k, v in summary.loc[kind].items()},
+            "backtest_roc_auc_ci_low": f"{low:.6f}",
+            "backtest_roc_auc_ci_high": f"{high:.6f}",
         }
         if config.target == "churn" and "churn" in build:
             tags["churn_definition"] = build["churn"]["definition"]

@@ -111,11 +111,12 @@ def evaluate_version(
         horizon_days=horizon,
     )
     summary = summarise(fold_metrics(results))
-    low = pooled_auc_ci(results, config.report.bootstrap, config.lightgbm.seed, scorer=kind)[0]
+    low, high = pooled_auc_ci(results, config.report.bootstrap, config.lightgbm.seed, scorer=kind)
     beats = not base_rate_problems(summary, kind, low)
     bid = backtest_id(lifecycle.frame_hash(frame), config, plan)
     tags = {"backtest_id": bid, "beats_baselines": str(beats).lower()}
     tags |= {f"backtest_{k}": f"{v:.6f}" for k, v in summary.loc[kind].items()}
+    tags |= {"backtest_roc_auc_ci_low": f"{low:.6f}", "backtest_roc_auc_ci_high": f"{high:.6f}"}
     for key, value in tags.items():
         mc.set_model_version_tag(name, str(version), key, value)
     out = settings.artifacts_dir / target
