@@ -300,10 +300,12 @@ def feature_status(row: Mapping, thresholds: Thresholds) -> tuple[str, str]:
     chance = row.get("psi_chance", 0.0)
     chance = chance if np.isfinite(chance) else 0.0
     alert, warn = max(thresholds.psi_alert, chance), max(thresholds.psi_warn, chance)
+    few = ", what chance can give on this few rows" if chance > thresholds.psi_alert else ""
     if np.isfinite(value) and value >= alert:
-        return "alert", f"distribution shifted (PSI {value:.2f} ≥ {alert:.2f})"
+        return "alert", f"distribution shifted (PSI {value:.2f} ≥ {alert:.2f}{few})"
     if np.isfinite(value) and value >= warn:
-        return "warn", f"distribution moved (PSI {value:.2f} ≥ {warn:.2f})"
+        few = ", what chance can give on this few rows" if chance > thresholds.psi_warn else ""
+        return "warn", f"distribution moved (PSI {value:.2f} ≥ {warn:.2f}{few})"
     outside = row["out_of_range"]
     if np.isfinite(outside) and outside >= thresholds.out_of_range_warn:
         what = "new categories" if row.get("kind") != "numeric" else "outside the training range"

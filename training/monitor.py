@@ -65,6 +65,7 @@ class Day:
     realised: list[tuple[pd.Timestamp, str, drift.Realised, dict]] = field(default_factory=list)
     signal: drift.Signal | None = None
     notes: list[str] = field(default_factory=list)
+    thresholds: dict = field(default_factory=dict)  # those the day was checked with
 
 
 @dataclass
@@ -401,7 +402,8 @@ def rows_of(day: Day, monitored_at: datetime) -> tuple[pd.DataFrame, list[tuple]
             day.signal.status,
             value=float(day.signal.needs_retraining),
             reason="; ".join(day.signal.reasons),
-            detail=day.signal.as_dict() | {"notes": list(day.signal.notes) + day.notes},
+            detail=day.signal.as_dict()
+            | {"notes": list(day.signal.notes) + day.notes, "thresholds": day.thresholds},
         )
     return pd.DataFrame(rows), replace
 
@@ -528,6 +530,7 @@ def monitor_unlocked(
     stored = table.read_rows(con, target, ["realised"])
     realised = latest_judged(day, stored)
     day.signal = drift.retrain_signal(day.features, day.score, realised, thresholds)
+    day.thresholds = thresholds.model_dump()
     return day
 
 

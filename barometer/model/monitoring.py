@@ -157,6 +157,7 @@ def signal_for(rows: pd.DataFrame, version: str | None) -> dict | None:
         "as_of": record["as_of"],
         "monitored_at": record["monitored_at"],
         "model_version": str(record["model_version"]),
+        "thresholds": record.get("thresholds") or {},
     }
 
 

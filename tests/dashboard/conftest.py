@@ -19,6 +19,7 @@ from barometer.model.store import LoadedModel, StaticProvider
 from barometer.settings import Settings
 from serving.app import ServeOptions, create_app
 from serving.dashboard import mount
+from tests.dashboard.monitoring_rows import write_monitoring
 from tests.serving.conftest import KEYS, build_workspace, champion_models, keyed_settings
 
 RELIABILITY = pd.DataFrame(
@@ -46,6 +47,7 @@ def models() -> dict[str, LoadedModel]:
 def workspace(tmp_path_factory, models) -> Settings:
     home = tmp_path_factory.mktemp("dashboard") / "workspace"
     build_workspace(home, models)
+    write_monitoring(home, models)
     return keyed_settings(home)
 
 
