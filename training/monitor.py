@@ -185,32 +185,25 @@ def deal_outcomes(con, target: str, days: list[pd.Timestamp]) -> pd.DataFrame:
     since."""
     if not days or not table_exists(con, "opportunities"):
         return pd.DataFrame(columns=["entity_id", "as_of", "label"])
-    con.register("_days", pd.DataFrame({"as_of": days}))
-    try:
-        return con.execute(
-            """
-            select s.entity_id, s.as_of, case when o.outcome = 'won' then 1 else 0 end as label
-            from scores s join _days d on s.as_of = d.as_of
-            join opportunities o on o.opportunity_id = s.entity_id
-            where s.target = ? and o.outcome in ('won', 'lost') and o.closed_at is not null
-              and o.closed_at >= s.as_of
-            """,
-            [target],
-        ).df()
-    finally:
-        con.unregister("_days")
+    return con.execute(
+        """
+        select s.entity_id, s.as_of, case when o.outcome = 'won' then 1 else 0 end as label
+        from scores s join opportunities o on o.opportunity_id = s.entity_id
+        where s.target = $target and s.as_of in (select unnest($days))
+          and o.outcome in ('won', 'lost') and o.closed_at is not null
+          and o.closed_at >= s.as_of
+        """,
+        {"target": target, "days": [d.to_pydatetime() for d in days]},
+    ).df()
 
 
 def served_predictions(con, target: str, days: list[pd.Timestamp]) -> pd.DataFrame:
-    con.register("_days", pd.DataFrame({"as_of": days}))
-    try:
-        return con.execute(
-            "select s.entity_id, s.as_of, s.probability from scores s "
-            "join _days d on s.as_of = d.as_of where s.target = ?",
-            [target],
-        ).df()
-    finally:
-        con.unregister("_days")
+    """(`entity_id`, `as_of`, `probability`) of the runs of `days`."""
+    return con.execute(
+        "select entity_id, as_of, probability from scores "
+        "where target = $target and as_of in (select unnest($days))",
+        {"target": target, "days": [pd.Timestamp(d).to_pydatetime() for d in days]},
+    ).df()
 
 
 # ------------------------------------------------------------------------------ checks
