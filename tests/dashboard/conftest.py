@@ -51,6 +51,16 @@ def workspace(tmp_path_factory, models) -> Settings:
     return keyed_settings(home)
 
 
+@pytest.fixture(scope="session")
+def monitored(workspace) -> pd.DataFrame:
+    """The `monitoring` rows the workspace holds (what the Models page must show)."""
+    from barometer.model import monitoring
+    from features.warehouse import connect
+
+    with connect(workspace.warehouse_path, read_only=True) as con:
+        return monitoring.read_rows(con)
+
+
 def backtest(target: str, version: str) -> dict[str, float]:
     return {"backtest_roc_auc_mean": 0.8123} if target == "churn" else {}
 

@@ -54,8 +54,10 @@ def features_on(day: pd.Timestamp, silence: float, seed: int) -> pd.DataFrame:
     )
 
 
-def register(settings: Settings, model, reference_rows: pd.DataFrame, version_tags: dict) -> str:
-    """Log a run holding the monitoring reference, register it and make it champion."""
+def register(
+    settings: Settings, model, reference_rows: pd.DataFrame, version_tags: dict, champion=True
+) -> str:
+    """Log a run holding the monitoring reference and register it (as champion unless told)."""
     import mlflow
 
     from barometer.model.store import CHAMPION, client, registered_name
@@ -74,7 +76,8 @@ def register(settings: Settings, model, reference_rows: pd.DataFrame, version_ta
     version = mc.create_model_version(
         name, f"runs:/{run.info.run_id}/monitoring", run_id=run.info.run_id, tags=version_tags
     ).version
-    mc.set_registered_model_alias(name, CHAMPION, str(version))
+    if champion:
+        mc.set_registered_model_alias(name, CHAMPION, str(version))
     return str(version)
 
 
@@ -119,6 +122,7 @@ def built(tmp_path_factory):
         replace_table(con, "build_meta", meta_frame({"churn": CHURN}))
     tags = {f"backtest_{k}": str(v) for k, v in BACKTEST.items()}
     tags |= {"backtest_roc_auc_ci_low": "0.6", "backtest_roc_auc_ci_high": "0.64"}
+    tags |= {"backtest_id": "bt1", "beats_baselines": "true"}
     version = register(settings, model, frames[0], tags)
     return settings, model, frames, version
 
@@ -235,20 +239,38 @@ def test_the_day_is_logged_on_a_monitoring_run_under_the_champions_run(workspace
     assert mc.get_metric_history(result.mlflow_run_id, "signal.needs_retraining")[-1].value == 1
 
 
-def test_a_new_champion_has_no_signal_until_it_is_monitored(workspace) -> None:
+def test_a_promoted_champion_has_no_signal_until_it_is_monitored(workspace) -> None:
+    """`make retrain` ends with `barometer promote`: the new champion starts without a signal,
+    while a candidate that is refused promotion leaves the champion's signal standing."""
+    from training.lifecycle import promote
     from training.monitor import run_monitor
 
     settings, model, frames, _ = workspace
     run_monitor(settings, "churn", shipped(), DAYS[1], log_mlflow=False)
     assert monitoring.signal_for(rows(settings), "1")["needs_retraining"]
-    new = register(settings, model, frames[1], {"backtest_roc_auc_mean": "0.61"})
-    assert new == "2"
-    assert monitoring.signal_for(rows(settings), new) is None  # what the service shows: cleared
+    same = {"backtest_id": "bt1", "beats_baselines": "true"}
+    worse = register(
+        settings, model, frames[1], same | {"backtest_roc_auc_mean": "0.61"}, champion=False
+    )
+    refused = promote(settings, "churn", metric="roc_auc", margin=0.0)
+    assert not refused.promoted and refused.candidate == worse
+    assert champion_signal(settings)["needs_retraining"]  # still v1's
+    better = register(
+        settings, model, frames[1], same | {"backtest_roc_auc_mean": "0.65"}, champion=False
+    )
+    assert promote(settings, "churn", metric="roc_auc", margin=0.0).promoted
+    assert better == "3" and champion_signal(settings) is None  # cleared
     day = run_monitor(settings, "churn", shipped(), DAYS[1], log_mlflow=False).day
     # The 2026-09-01 run was scored by v1: the new champion's score drift waits for its own.
     assert day.score is None and any("scored by v1" in n for n in day.notes)
     assert day.features is not None and not day.signal.needs_retraining  # its reference is today
-    assert monitoring.signal_for(rows(settings), new)["status"] in ("ok", "watch")
+    assert champion_signal(settings)["status"] in ("ok", "watch")
+
+
+def champion_signal(settings: Settings) -> dict | None:
+    from barometer.model.store import champion_version
+
+    return monitoring.signal_for(rows(settings), champion_version(settings, "churn").version)
 
 
 def test_a_failed_write_leaves_the_previous_rows(workspace, monkeypatch) -> None:
