@@ -51,8 +51,9 @@ def train(
 ) -> None:
     """Backtest LightGBM, logistic regression and (on purchase logs) BG/NBD; log the run and
     register the best one that beats the base rate."""
+    from training.config import resolve_config
     from training.guards import GuardError
-    from training.runs import resolve_config, train_target
+    from training.runs import train_target
 
     _check_target(target)
     if engine not in ("duckdb", "spark"):
@@ -121,8 +122,8 @@ def promote(
     A refusal keeps the current champion, prints why and exits 0 (so `make retrain` goes on);
     errors exit 1.
     """
+    from training.config import resolve_config
     from training.lifecycle import promote as do_promote
-    from training.runs import resolve_config
 
     _check_target(target)
     rules = resolve_config(target, config).promotion
@@ -165,8 +166,8 @@ def monitor(
     from rich.console import Console
 
     from features.warehouse import WarehouseBusyError
+    from training.config import resolve_config
     from training.monitor import run_monitor
-    from training.runs import resolve_config
 
     _check_target(target)
     console = Console()

@@ -178,3 +178,12 @@ def default_config_path(target: str) -> Path:
 def load_config(path: Path) -> ExperimentConfig:
     """Read and validate a YAML config; errors name the file and the field."""
     return read_yaml_model(path, ExperimentConfig)
+
+
+def resolve_config(target: str, path: Path | None) -> ExperimentConfig:
+    """The experiment config at `path` (default: the target's shipped one), checked to be the
+    target's."""
+    config = load_config(path or default_config_path(target))
+    if config.target != target:
+        raise ValueError(f"{path}: config is for target {config.target!r}, not {target!r}.")
+    return config

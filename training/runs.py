@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
 
 from barometer.model.store import champion_version, client, registered_name
 from barometer.settings import Settings
 from training import lifecycle
-from training.config import ExperimentConfig, default_config_path, load_config
+from training.config import ExperimentConfig, resolve_config  # noqa: F401 (the callers of runs)
 from training.data import TARGETS, feature_kinds, load_build_meta, load_frame, registry_hash
 from training.evaluate import (
     MODEL,
@@ -24,13 +23,6 @@ from training.evaluate import (
 from training.guards import base_rate_problems
 from training.leakage import suspicious_features
 from training.pipeline import TrainResult, backtest_id, run_training
-
-
-def resolve_config(target: str, path: Path | None) -> ExperimentConfig:
-    config = load_config(path or default_config_path(target))
-    if config.target != target:
-        raise ValueError(f"{path}: config is for target {config.target!r}, not {target!r}.")
-    return config
 
 
 def train_target(

@@ -99,8 +99,8 @@ class Company:
             from barometer.model.store import ChampionProvider
             from barometer.scoring import job
             from barometer.scoring.reasons import load_registry
+            from training.config import resolve_config
             from training.monitor import run_monitor
-            from training.runs import resolve_config
 
             settings = Settings(home=self.root / kind, mlflow_tracking_uri=self.train.tracking_uri)
             load(self.root / f"export-{kind}", plant(self.tables, kind), settings, MONITORED)
