@@ -135,10 +135,10 @@ def categorical_profile(values: pd.Series, kind: str = "categorical") -> dict:
 def _labels(values: pd.Series, kind: str) -> pd.Series:
     """Category labels as text (None when missing). Yes/no values read `true` / `false` whether
     they arrive as booleans or as 1.0 / 0.0 (the warehouse and pandas store them both ways)."""
-    out = values.astype("object").where(values.notna(), None)
-    if kind == "bool":
-        return out.map(_yes_no)
-    return out.map(lambda v: None if v is None else str(v))
+    codes, uniques = pd.factorize(values.astype("object"), use_na_sentinel=True)
+    word = _yes_no if kind == "bool" else str
+    labels = np.array([*(word(u) for u in uniques), None], dtype=object)  # code -1: missing
+    return pd.Series(labels[codes], index=values.index, dtype=object)
 
 
 def _yes_no(value) -> str | None:
