@@ -5,8 +5,8 @@
 The workspace (a temporary folder, removed at the end unless `--keep`) is built fast rather than
 simulated, but every step after the data is the project's own:
 - 74 account features (60 numeric of several shapes, 10 categorical, 4 yes/no) at two cutoffs,
-  2026-06-01 (the champion's test period) and 2026-09-01, when a tenth of the features have
-  shifted and one stopped arriving;
+  2026-06-01 (the champion's test period) and 2026-09-01, when the scale of three features has
+  doubled and one has stopped arriving;
 - a LightGBM churn champion on those features (`ScoringModel`), its monitoring reference built by
   `training.reference.build_reference` from the 2026-06-01 rows and logged to the workspace's
   MLflow store, registered and made champion;
@@ -64,8 +64,8 @@ def kinds_of(n_features: int) -> dict[str, str]:
 def features_on(
     day: pd.Timestamp, ids: np.ndarray, kinds: dict[str, str], drift: bool, seed: int
 ) -> pd.DataFrame:
-    """One cutoff's feature rows; with `drift`, every tenth numeric feature has its scale
-    doubled and `num_01` stopped arriving (all null)."""
+    """One cutoff's feature rows; with `drift`, the scale of every tenth numeric feature doubles
+    (three of them have a scale: num_00, num_20, num_40) and `num_01` stops arriving (all null)."""
     rng = np.random.default_rng(seed)
     n, columns = len(ids), {"account_id": ids, "cutoff": day}
     for i, (name, kind) in enumerate(kinds.items()):
