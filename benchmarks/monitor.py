@@ -97,14 +97,10 @@ def train_champion(rows: pd.DataFrame, kinds: dict[str, str]):
     import lightgbm as lgb
 
     from barometer.model.artefact import Calibrator, ScoringModel
-    from training.fit import as_model_input
+    from barometer.model.encoder import FeatureEncoder
 
     names = list(kinds)
-    categories = {
-        name: sorted(rows[name].unique()) for name, kind in kinds.items() if kind == "categorical"
-    }
-    draft = ScoringModel("churn", names, booster=None, categories=categories)
-    frame = as_model_input(rows, kinds)
+    encoder = FeatureEncoder(kinds).fit(rows)
     logit = (
         -5.0
         + 0.04 * rows["num_00"]
@@ -115,13 +111,13 @@ def train_champion(rows: pd.DataFrame, kinds: dict[str, str]):
         + 0.4 * rows["flag_00"]
     )
     label = (np.random.default_rng(1).random(len(rows)) < 1 / (1 + np.exp(-logit))).astype(int)
-    cat_index = [names.index(c) for c in categories]
+    cat_index = [names.index(c) for c, kind in kinds.items() if kind == "categorical"]
     data = lgb.Dataset(
-        draft.matrix(frame), label, categorical_feature=cat_index, free_raw_data=False
+        encoder.transform(rows), label, categorical_feature=cat_index, free_raw_data=False
     )
     params = {"objective": "binary", "verbose": -1, "num_leaves": 15, "num_threads": 2, "seed": 1}
     booster = lgb.train(params, data, 60)
-    return ScoringModel("churn", names, booster, Calibrator("platt", 1.0, 0.0), categories)
+    return ScoringModel("churn", encoder, booster, Calibrator("platt", 1.0, 0.0))
 
 
 def build(home: Path, accounts: int, n_features: int) -> tuple[dict[str, str], int]:
@@ -136,7 +132,6 @@ def build(home: Path, accounts: int, n_features: int) -> tuple[dict[str, str], i
     from features.build import meta_frame
     from features.warehouse import connect, replace_table
     from training import lifecycle
-    from training.fit import as_model_input
     from training.reference import build_reference, log_reference
 
     settings = Settings(home=home)
@@ -181,7 +176,7 @@ def build(home: Path, accounts: int, n_features: int) -> tuple[dict[str, str], i
 
     lifecycle.configure(settings)
     reference_rows = frames[0]
-    p = model.predict_proba(as_model_input(reference_rows, kinds))
+    p = model.predict_proba(reference_rows)
     reference = build_reference(reference_rows, p, model, kinds, BACKTEST, (0.73, 0.77))
     with mlflow.start_run(experiment_id=lifecycle.experiment_id(settings, "churn")) as run:
         log_reference(reference)

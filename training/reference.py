@@ -27,7 +27,6 @@ import pandas as pd
 
 from barometer.model.artefact import ScoringModel
 from training import drift
-from training.fit import as_model_input
 
 REFERENCE_ARTIFACT = "monitoring/reference.json"
 FORMAT = 1
@@ -58,7 +57,7 @@ def build_reference(
     rows, p = test.loc[keep], np.asarray(probability, dtype=float)[keep]
     used = {name: kinds[name] for name in model.feature_names if name in kinds}
     sample = rows.sample(min(len(rows), IMPORTANCE_ROWS), random_state=seed) if len(rows) else rows
-    points = model.explain(as_model_input(sample, used)).points if len(sample) else None
+    points = model.explain(sample).points if len(sample) else None
     cutoffs = pd.to_datetime(rows["cutoff"]) if "cutoff" in rows.columns else pd.Series([])
     return {
         "format": FORMAT,

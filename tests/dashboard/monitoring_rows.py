@@ -36,14 +36,13 @@ MONITORED_AT = datetime(2026, 10, 2, 6, 30)
 def write_monitoring(home: Path, models: dict[str, LoadedModel]) -> pd.DataFrame:
     """Monitor the churn champion's latest run; returns the rows written."""
     from training import drift, monitor, reference
-    from training.fit import as_model_input
 
     loaded = models["churn"]
     rng = np.random.default_rng(5)
     past = feature_rows("account_id", 2000, seed=5, prefix="T").assign(
         days_since_last_call=rng.exponential(8, 2000).round(1), cutoff=pd.Timestamp("2026-06-01")
     )
-    p = loaded.model.predict_proba(as_model_input(past, KINDS))
+    p = loaded.model.predict_proba(past)
     ref = reference.build_reference(past, p, loaded.model, KINDS, BACKTEST, CI)
     thresholds = drift.Thresholds(min_outcomes=20)  # the workspace holds 40 accounts
     day_of = pd.Timestamp(AS_OF[1])

@@ -62,11 +62,10 @@ def register(
 
     from barometer.model.store import CHAMPION, client, registered_name
     from training import lifecycle
-    from training.fit import as_model_input
     from training.reference import build_reference, log_reference
 
     lifecycle.configure(settings)
-    p = model.predict_proba(as_model_input(reference_rows, KINDS))
+    p = model.predict_proba(reference_rows)
     reference = build_reference(reference_rows, p, model, KINDS, BACKTEST, (0.6, 0.64))
     with mlflow.start_run(experiment_id=lifecycle.experiment_id(settings, "churn")) as run:
         log_reference(reference)
