@@ -24,9 +24,9 @@ from training.config import ExperimentConfig
 Predictor = Callable[[pd.DataFrame], np.ndarray]
 
 
-def base_rate(train: pd.DataFrame) -> Predictor:
-    """Every row gets the training positive rate."""
-    rate = float(train["label"].mean())
+def base_rate(rows: pd.DataFrame) -> Predictor:
+    """Every row gets the positive rate of `rows`."""
+    rate = float(rows["label"].mean())
     return lambda frame: np.full(len(frame), rate)
 
 
@@ -42,12 +42,18 @@ def _ecdf(reference: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
 
 
 def recency_frequency(
-    train: pd.DataFrame, recency: str, frequency: str, r_dir: int, f_dir: int
+    train: pd.DataFrame,
+    recency: str,
+    frequency: str,
+    r_dir: int,
+    f_dir: int,
+    calibrate: pd.DataFrame | None = None,
 ) -> Predictor:
     """Unfitted heuristic: `r_dir`·rank(recency) + `f_dir`·rank(frequency), mapped to a probability.
 
     Ranks are the training distribution's percentiles; no recency (never active) ranks as the
-    longest silence, no frequency as zero. Only the 1-D mapping to a probability is fitted.
+    longest silence, no frequency as zero. Only the 1-D mapping to a probability is fitted, on
+    `calibrate` (default `train`).
     """
     rec_rank = _ecdf(pd.to_numeric(train[recency], errors="coerce").to_numpy(float))
     freq_rank = _ecdf(pd.to_numeric(train[frequency], errors="coerce").to_numpy(float))
@@ -57,8 +63,19 @@ def recency_frequency(
         freq = pd.to_numeric(frame[frequency], errors="coerce").fillna(0).to_numpy(float)
         return r_dir * np.where(np.isnan(rec), 1.0, rec_rank(rec)) + f_dir * freq_rank(freq)
 
-    to_prob = _platt_on(score(train), train["label"].to_numpy(int))
+    fit_on = train if calibrate is None else calibrate
+    to_prob = _platt_on(score(fit_on), fit_on["label"].to_numpy(int))
     return lambda frame: to_prob(score(frame))
+
+
+def informative_column(frame: pd.DataFrame, names: tuple[str, ...]) -> str | None:
+    """The first of `names` that takes at least two values in `frame` (missing counts as a value
+    of its own): a purchase log has no calls, so `days_since_last_touch` tells its customers
+    nothing apart and the heuristic falls back to the purchase columns."""
+    for name in names:
+        if name in frame.columns and frame[name].nunique(dropna=False) > 1:
+            return name
+    return None
 
 
 @dataclass(frozen=True)
@@ -98,12 +115,21 @@ def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, age: np.ndarray) -> BGNBD:
     return BGNBD(*np.exp(result.x).tolist())
 
 
-def fit_baselines(train: pd.DataFrame, config: ExperimentConfig) -> dict[str, Predictor]:
-    """The reference baselines the config and the frame allow, fitted on `train`."""
-    out: dict[str, Predictor] = {"base_rate": base_rate(train)}
+def fit_baselines(
+    train: pd.DataFrame, calibrate: pd.DataFrame, config: ExperimentConfig
+) -> dict[str, Predictor]:
+    """The reference baselines the config and the frame allow. They know what the candidates
+    know: ranks come from the training rows, probabilities from the calibration slice (the base
+    rate is that slice's rate, as a candidate without features would be calibrated to it; the
+    training rows' rate would lag an outcome rate that moves over time and flatter every
+    candidate's log loss). The heuristic takes the first recency and frequency columns that tell
+    the training rows apart, and is left out when none does."""
+    out: dict[str, Predictor] = {"base_rate": base_rate(calibrate)}
     h = config.heuristic
-    if h.recency and h.frequency and {h.recency, h.frequency} <= set(train.columns):
+    recency = informative_column(train, h.recency_columns)
+    frequency = informative_column(train, h.frequency_columns)
+    if recency and frequency:
         out["recency_frequency"] = recency_frequency(
-            train, h.recency, h.frequency, h.recency_direction, h.frequency_direction
+            train, recency, frequency, h.recency_direction, h.frequency_direction, calibrate
         )
     return out
