@@ -94,25 +94,52 @@ class BGNBD:
 
 
 def bgnbd_log_likelihood(params: np.ndarray, x, t_x, age) -> float:
-    """Total BG/NBD log-likelihood (Fader, Hardie & Lee 2005, eq. 6) of log-parameters."""
+    """Total BG/NBD log-likelihood (Fader, Hardie & Lee 2005, eq. 6) of log-parameters.
+
+    `r·log α − (r+x)·log(α+T)` is written `−x·log(α+T) − r·log1p(T/α)`: the two large terms of
+    the textbook form cancel when α and r are large (little heterogeneity), and their rounding
+    error reads as likelihood (a fit on the retail log climbed to r ~1e17 on it)."""
     r, alpha, a, b = np.exp(params)
-    common = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-    alive = betaln(a, b + x) - betaln(a, b) - (r + x) * np.log(alpha + age)
-    died = betaln(a + 1, b + x - 1) - betaln(a, b) - (r + x) * np.log(alpha + t_x)
+    rising = gammaln(r + x) - gammaln(r)
+    with np.errstate(invalid="ignore"):
+        alive = betaln(a, b + x) - betaln(a, b) - x * np.log(alpha + age)
+        alive -= r * np.log1p(age / alpha)
+        died = betaln(a + 1, b + x - 1) - betaln(a, b) - x * np.log(alpha + t_x)
+        died -= r * np.log1p(t_x / alpha)
     died = np.where(x > 0, died, -np.inf)
-    return float(np.sum(common + np.logaddexp(alive, died)))
+    return float(np.sum(rising + np.logaddexp(alive, died)))
+
+
+# Parameters stay within [1e-8, 1e8]: beyond, a gamma or beta mixing distribution is a point
+# mass for any purpose, and gammaln(r + x) − gammaln(r) loses its digits.
+LOG_BOUNDS = [(np.log(1e-8), np.log(1e8))] * 4
 
 
 def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, age: np.ndarray) -> BGNBD:
-    """Maximum-likelihood BG/NBD parameters with scipy (Nelder–Mead on log-parameters)."""
+    """Maximum-likelihood BG/NBD parameters with scipy (bounded Nelder–Mead on log-parameters),
+    the best of a few starts (one of them at the observed purchase rate)."""
     x, t_x, age = (np.asarray(v, dtype=float) for v in (x, t_x, age))
-    result = minimize(
-        lambda p: -bgnbd_log_likelihood(p, x, t_x, age),
-        x0=np.log([0.5, max(float(np.mean(age)), 1.0) / 10, 1.0, 1.0]),
-        method="Nelder-Mead",
-        options={"maxiter": 4000, "xatol": 1e-6, "fatol": 1e-8},
-    )
-    return BGNBD(*np.exp(result.x).tolist())
+    scale = max(float(np.mean(age)), 1.0)
+    rate = float(np.mean(x + 1)) / scale
+    starts = [
+        [0.5, scale / 10, 1.0, 1.0],
+        [1.0, 1.0 / rate, 1.0, 10.0],
+        [10.0, 10.0 / rate, 1.0, 10.0],
+    ]
+    best = None
+    for start in starts:
+        result = minimize(
+            lambda p: -bgnbd_log_likelihood(p, x, t_x, age),
+            x0=np.log(start),
+            method="Nelder-Mead",
+            bounds=LOG_BOUNDS,
+            options={"maxiter": 4000, "xatol": 1e-6, "fatol": 1e-8},
+        )
+        if np.isfinite(result.fun) and (best is None or result.fun < best.fun):
+            best = result
+    if best is None:
+        raise ValueError("BG/NBD: the log-likelihood is not finite at any start")
+    return BGNBD(*np.exp(best.x).tolist())
 
 
 def fit_baselines(

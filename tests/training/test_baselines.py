@@ -112,3 +112,19 @@ def test_heuristic_on_a_purchase_log_ranks_by_purchases_not_by_absent_touches() 
     assert roc_auc(test["label"].to_numpy(), heuristic(test)) > 0.7
     flat = frame.assign(days_since_last_usage=np.nan, usage_events_30d=0)
     assert set(fit_baselines(flat, flat, config)) == {"base_rate"}
+
+
+def test_bgnbd_fit_without_heterogeneity_keeps_its_likelihood_honest() -> None:
+    """Every customer buys at the same rate and nobody drops out: the gamma mixing distribution
+    is a point mass (r, α → ∞ at fixed r/α). The fit stays inside its bounds, recovers the rate,
+    and its log-likelihood is a real number, not the rounding error of two huge cancelling terms."""
+    rng = np.random.default_rng(11)
+    n, rate, age = 3000, 0.05, 365.0
+    x = rng.poisson(rate * age, n).astype(float)
+    t_x = np.where(x > 0, age * rng.beta(np.maximum(x, 1), 1), 0.0)  # last of x uniform times
+    fit = fit_bgnbd(x, t_x, np.full(n, age))
+    assert max(fit.r, fit.alpha, fit.a, fit.b) <= 1e8 * 1.001
+    assert fit.r / fit.alpha == pytest.approx(rate, rel=0.05)
+    loglik = bgnbd_log_likelihood(np.log([fit.r, fit.alpha, fit.a, fit.b]), x, t_x, np.full(n, age))
+    poisson = np.sum(x * np.log(rate) - rate * age)  # the no-dropout Poisson likelihood, true λ
+    assert poisson - 50 < loglik < 0
