@@ -2,10 +2,13 @@
 
 A large export already sits in the lake, so it is validated there, row by row, with the rules of
 `data.contract` and the checks and order of the warehouse ingest (`features/ingest/README.md`):
-field checks in contract column order (missing required field, bad date, implausible date, wrong
-type, unknown enum value, out of range), then a key seen earlier in the table, then orphans in
-contract column order. A row is rejected for its first failing check; the others load. Per table,
-rows read = loaded + rejected, or the run fails.
+field checks in contract column order (missing required field, bad date, a date before 1990,
+wrong type, unknown enum value, out of range), then a key seen earlier in the table, then orphans
+in contract column order, worded as `features.ingest.validate` words them. A row is rejected for
+its first failing check; the others load. Per table, rows read = loaded + rejected, or the run
+fails. The warehouse ingest's checks against an export's text and its file (non-ISO forms, time
+zone abbreviations, dates after the export date, effects before causes) are not applied here:
+lake tables arrive typed, and a lake has no export date.
 
 Why every row rather than a sample: a sample can pass a table holding bad rows, and those rows
 would then flow silently into features. The checks are one pass of column expressions plus a
@@ -34,6 +37,7 @@ from typing import Any
 from barometer.settings import Settings
 from data.contract import LOAD_ORDER, MANDATORY, TABLES, Column, Table
 from features import lake
+from features.ingest.validate import BAD_DATE, EARLIEST, MISSING, TOO_EARLY, WRONG_TYPE
 
 STORAGE = {
     "string": "string",
@@ -42,15 +46,6 @@ STORAGE = {
     "float": "double",
     "int": "bigint",
     "bool": "boolean",
-}
-MISSING = "missing required field"
-BAD_DATE = "bad date (expected ISO 8601, e.g. 2025-03-04T10:00:00Z)"
-PLAUSIBLE = ("1900-01-01", "2200-01-01")
-IMPLAUSIBLE_DATE = f"implausible date (outside {PLAUSIBLE[0]}..{PLAUSIBLE[1]})"
-WRONG_TYPE = {
-    "float": "wrong type (expected a number)",
-    "int": "wrong type (expected an integer)",
-    "bool": "wrong type (expected true/false or 1/0)",
 }
 TRUE_WORDS = ("true", "t", "1", "yes")
 FALSE_WORDS = ("false", "f", "0", "no")
@@ -162,8 +157,7 @@ def column_checks(column: Column, raw: Any, value: Any) -> list[tuple[str, str, 
     unread = raw.isNotNull() & value.isNull()
     if column.kind == "timestamp":
         checks.append((column.name, BAD_DATE, unread))
-        low, high = (F.lit(d).cast("timestamp") for d in PLAUSIBLE)
-        checks.append((column.name, IMPLAUSIBLE_DATE, (value < low) | (value >= high)))
+        checks.append((column.name, TOO_EARLY, value < F.lit(EARLIEST).cast("timestamp")))
     elif column.kind in WRONG_TYPE:
         if column.kind == "float":
             unread = unread | F.isnan(value) | (F.abs(value) == float("inf"))
