@@ -100,12 +100,30 @@ class GuardConfig(Strict):
 
 
 class HeuristicConfig(Strict):
-    """The recency/frequency heuristic baseline: columns and which way raises the outcome."""
+    """The recency/frequency heuristic baseline: columns and which way raises the outcome.
 
-    recency: str | None = None
-    frequency: str | None = None
+    `recency` and `frequency` each name a column or a list of them; the heuristic uses the first
+    that tells the training rows apart (touch columns on a CRM log, purchase columns on a
+    purchase log)."""
+
+    recency: str | list[str] | None = None
+    frequency: str | list[str] | None = None
     recency_direction: Literal[1, -1] = 1
     frequency_direction: Literal[1, -1] = -1
+
+    @property
+    def recency_columns(self) -> tuple[str, ...]:
+        return _names(self.recency)
+
+    @property
+    def frequency_columns(self) -> tuple[str, ...]:
+        return _names(self.frequency)
+
+
+def _names(value: str | list[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
 
 
 class BGNBDConfig(Strict):

@@ -26,12 +26,12 @@ from training.evaluate import (
     MODEL,
     FoldResult,
     backtest,
+    backtest_auc_ci,
     candidate_kinds,
     detail_report,
     fold_metrics,
     learning_curve,
     make_plan,
-    pooled_auc_ci,
     pooled_entities,
     summarise,
 )
@@ -152,7 +152,7 @@ def run_training(
     )
     summary = summarise(fold_metrics(results))
     n, seed = config.report.bootstrap, config.lightgbm.seed
-    cis = {k: pooled_auc_ci(results, n, seed, scorer=k) for k in candidates}
+    cis = {k: backtest_auc_ci(results, n, seed, scorer=k) for k in candidates}
     choice = choose_model(
         summary, candidates, {k: low for k, (low, _) in cis.items()}, config.guards.min_auc_margin
     )

@@ -14,10 +14,10 @@ from training.data import TARGETS, feature_kinds, load_build_meta, load_frame, r
 from training.evaluate import (
     MODEL,
     backtest,
+    backtest_auc_ci,
     candidate_kinds,
     fold_metrics,
     make_plan,
-    pooled_auc_ci,
     summarise,
 )
 from training.guards import base_rate_problems
@@ -103,7 +103,7 @@ def evaluate_version(
         horizon_days=horizon,
     )
     summary = summarise(fold_metrics(results))
-    low, high = pooled_auc_ci(results, config.report.bootstrap, config.lightgbm.seed, scorer=kind)
+    low, high = backtest_auc_ci(results, config.report.bootstrap, config.lightgbm.seed, scorer=kind)
     beats = not base_rate_problems(summary, kind, low)
     bid = backtest_id(lifecycle.frame_hash(frame), config, plan)
     tags = {"backtest_id": bid, "beats_baselines": str(beats).lower()}
