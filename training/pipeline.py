@@ -20,17 +20,18 @@ import pandas as pd
 from barometer.model.store import VersionInfo
 from barometer.settings import Settings
 from training import lifecycle, plots
+from training import reference as monitoring_reference
 from training.config import ExperimentConfig
 from training.evaluate import (
     MODEL,
     FoldResult,
     backtest,
+    backtest_auc_ci,
     candidate_kinds,
     detail_report,
     fold_metrics,
     learning_curve,
     make_plan,
-    pooled_auc_ci,
     pooled_entities,
     summarise,
 )
@@ -151,7 +152,7 @@ def run_training(
     )
     summary = summarise(fold_metrics(results))
     n, seed = config.report.bootstrap, config.lightgbm.seed
-    cis = {k: pooled_auc_ci(results, n, seed, scorer=k) for k in candidates}
+    cis = {k: backtest_auc_ci(results, n, seed, scorer=k) for k in candidates}
     choice = choose_model(
         summary, candidates, {k: low for k, (low, _) in cis.items()}, config.guards.min_auc_margin
     )
@@ -190,6 +191,17 @@ def run_training(
             tuning_info,
             run_info,
         )
+        # What `barometer monitor` compares the scored population with (training.reference).
+        monitoring_reference.log_reference(
+            monitoring_reference.build_reference(
+                test,
+                final.predictions[kind].to_numpy(),
+                model,
+                kinds,
+                summary.loc[kind],
+                (low, high),
+            )
+        )
         tags = {
             "run_id": run.info.run_id,
             "target": config.target,
@@ -202,6 +214,8 @@ def run_training(
             "backtest_holdout_by": plan.holdout_by,
             "cutoff_frequency": str(build.get("cutoff_frequency", "")),
             **{f"backtest_{k}": f"{v:.6f}" for k, v in summary.loc[kind].items()},
+            "backtest_roc_auc_ci_low": f"{low:.6f}",
+            "backtest_roc_auc_ci_high": f"{high:.6f}",
         }
         if config.target == "churn" and "churn" in build:
             tags["churn_definition"] = build["churn"]["definition"]
