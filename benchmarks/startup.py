@@ -97,6 +97,7 @@ def commands(data: Path) -> list[tuple[str, list[str]]]:
         ("explain churn", ["explain", "--target", "churn"]),
         ("score churn", ["score", "--target", "churn"]),
         ("score deal_win", ["score", "--target", "deal_win"]),
+        ("monitor churn", ["monitor", "--target", "churn"]),
         ("serve --demo-key", ["serve", "--demo-key"]),
         ("--help", ["--help"]),
         ("score --help", ["score", "--help"]),
