@@ -136,7 +136,7 @@ def fold_metrics(results: list[FoldResult]) -> pd.DataFrame:
 
 
 def backtest_auc_ci(
-    results: list[FoldResult], n: int, seed: int = 0, scorer: str = MODEL
+    results: list[FoldResult], n: int, seed: int = 0, scorer: str = MODEL, level: float = 0.95
 ) -> tuple[float, float]:
     """Bootstrap CI of a scorer's backtest ROC AUC: the mean over folds of each fold's AUC (the
     `roc_auc_mean` the choice compares), resampling entities when the predictions carry them
@@ -148,6 +148,7 @@ def backtest_auc_ci(
         pooled[scorer].to_numpy(),
         n=n,
         seed=seed,
+        level=level,
         clusters=clusters,
         folds=pooled["_fold"].to_numpy(),
     )
