@@ -8,8 +8,6 @@ from typing import Annotated
 
 import typer
 
-from barometer.settings import TARGETS
-
 
 def register(app: typer.Typer) -> None:
     """Attach this room's commands to the `barometer` app."""
@@ -41,7 +39,7 @@ def score(
     from barometer.model.store import ChampionProvider
     from barometer.scoring import job
     from barometer.scoring.reasons import load_registry
-    from barometer.settings import get_settings
+    from barometer.settings import TARGETS, get_settings
     from features.warehouse import WarehouseBusyError
 
     if target not in TARGETS:
@@ -66,7 +64,7 @@ def _score_lake(target: str, as_of: datetime | None, env_manager: str) -> None:
     from rich.console import Console
 
     from barometer.scoring.lake_job import score_lake
-    from barometer.settings import get_settings
+    from barometer.settings import TARGETS, get_settings
 
     if target not in TARGETS:
         raise typer.BadParameter(f"--target must be one of {', '.join(TARGETS)}, not {target!r}.")
