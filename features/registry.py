@@ -1,7 +1,7 @@
 """The declarative feature registry: every feature declared once, with the words a manager reads.
 
 The registry drives computation (`features.engine`), documentation (`barometer features --list`)
-and explanations (`explain.reasons` turns a feature's description into a sentence).
+and explanations (`barometer.scoring.reasons` turns a feature's description into a sentence).
 """
 
 from __future__ import annotations

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from barometer.scoring.reasons import change_reasons
 from serving.bodies import StoredBodies, StoredBody, build_bodies
 
 SORTS = {"churn": ("risk", "arr_at_risk"), "deal_win": ("probability", "expected_value")}
@@ -31,7 +30,7 @@ FILTERS = ("segment", "owner_rep_id", "team", "band", "stage")
 # not among them: all of a run's are built with the snapshot (sized by the run).
 CACHED_ROWS = 4096
 CACHED_PAGES = 4096
-TEXT_COLUMNS = ("reasons", "previous_reasons")
+TEXT_COLUMNS = ("reasons", "change_reasons", "actions")  # JSON text, parsed per row served
 
 
 class BoundedCache:
@@ -188,9 +187,8 @@ def record(row: dict) -> dict:
         if isinstance(value, float) and np.isnan(value) or value is pd.NaT or value is pd.NA:
             value = None
         out[key] = value
-    out["reasons"] = json.loads(out.get("reasons") or "[]")
-    previous = out.pop("previous_reasons", None)
-    out["change_reasons"] = change_reasons(out["reasons"], json.loads(previous)) if previous else []
+    for name in TEXT_COLUMNS:
+        out[name] = json.loads(out.get(name) or "[]")
     return out
 
 
@@ -214,6 +212,6 @@ def decode_cursor(cursor: str, sort: str) -> tuple[float, str]:
 
 
 def empty_snapshot(target: str) -> ScoreSnapshot:
-    from barometer.scoring.history import PREVIOUS_COLUMNS, SCORES_COLUMNS
+    from barometer.scoring.history import SCORES_COLUMNS
 
-    return ScoreSnapshot(target, pd.DataFrame(columns=[*SCORES_COLUMNS, *PREVIOUS_COLUMNS]))
+    return ScoreSnapshot(target, pd.DataFrame(columns=list(SCORES_COLUMNS)))

@@ -83,35 +83,3 @@ def test_an_empty_run_has_no_bodies() -> None:
 
     snapshot = empty_snapshot("churn")
     assert len(snapshot) == 0 and snapshot.body("A001") is None and snapshot.body_bytes == 0
-
-
-def test_change_reasons_rank_the_biggest_movers_of_either_side() -> None:
-    from barometer.scoring.reasons import change_reasons
-
-    def reason(feature: str, points: float, value) -> dict:
-        return {
-            "feature": feature,
-            "family": "f",
-            "value": value,
-            "points": points,
-            "sentence": f"{feature} is {value}: {points:+} pts",
-        }
-
-    now = [reason("a", 0.10, 1), reason("b", 0.05, 2), reason("c", -0.02, 3), reason("d", 0.01, 4)]
-    before = [reason("a", 0.02, 0), reason("b", 0.05, 2), reason("e", 0.08, 9)]
-    moved = change_reasons(now, before, k=3)
-    assert [(m["feature"], m["points_change"]) for m in moved] == [
-        ("a", 0.08),  # ties with e at 8 pts: by name
-        ("e", -0.08),  # only scored before: counts as 0 now
-        ("c", -0.02),
-    ]  # b did not move; d (+1 pt) is past k
-    assert moved[1] | {"sentence": None} == {
-        "feature": "e",
-        "family": "f",
-        "value": None,
-        "previous_value": 9,
-        "points_change": -0.08,
-        "sentence": None,
-    }
-    assert moved[0]["sentence"] == "a is 1: +8 pts since the previous scoring"
-    assert change_reasons(now, now) == []
