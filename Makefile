@@ -8,6 +8,7 @@ BIN := $(VENV)/bin
 BAROMETER := $(BIN)/barometer
 export BAROMETER_HOME ?= .barometer
 DEMO_ACCOUNTS ?= 2000
+PORT ?=
 KEYS_FILE := $(BAROMETER_HOME)/api-keys
 DATA_DIR ?= $(BAROMETER_HOME)/sample
 BENCH_ACCOUNTS ?= 50000
@@ -54,12 +55,12 @@ retrain: features train evaluate promote ## features → train → evaluate → 
 explain: setup ## Write the HTML explanation reports (drivers, rep profiles, contribution)
 	@for t in $(TARGETS); do $(BAROMETER) explain --target $$t || exit 1; done
 
-score: setup ## Score every active account and open opportunity as of the latest feature cutoff
+score: setup ## Score every active account and open deal as of the day after the data's last event
 	@for t in $(TARGETS); do $(BAROMETER) score --target $$t || exit 1; done
 
-serve: setup ## Serve the API and dashboard on 127.0.0.1:8000 (keys: BAROMETER_API_KEYS or the demo key file)
+serve: setup ## Serve the API and dashboard on 127.0.0.1:8000, or PORT (keys: BAROMETER_API_KEYS or the demo key file)
 	@if [ -z "$${BAROMETER_API_KEYS}$${BAROMETER_API_KEYS_FILE}" ] && [ -f $(KEYS_FILE) ]; then \
-		export BAROMETER_API_KEYS_FILE=$(KEYS_FILE); fi; $(BAROMETER) serve
+		export BAROMETER_API_KEYS_FILE=$(KEYS_FILE); fi; $(BAROMETER) serve $(if $(PORT),--port $(PORT))
 
 demo-key: setup ## Write a demo admin key to $(BAROMETER_HOME)/api-keys (once) and print it
 	@mkdir -p $(BAROMETER_HOME)
@@ -69,7 +70,7 @@ demo-key: setup ## Write a demo admin key to $(BAROMETER_HOME)/api-keys (once) a
 demo: data ingest features train promote explain score demo-key ## Install, then run the whole pipeline end to end on simulated data
 	@echo "Demo done. Workspace: $(BAROMETER_HOME)"
 	@echo "  Reports: $(BAROMETER_HOME)/artifacts/   MLflow: $(BIN)/mlflow ui --backend-store-uri sqlite:///$(BAROMETER_HOME)/mlflow.db"
-	@echo "  Serving the dashboard at http://127.0.0.1:8000/dashboard (API docs: /docs); sign in with the key after 'admin:'. Ctrl-C stops it."
+	@echo "  Sign in to the dashboard with the key after 'admin:' once it says it is serving."
 	@$(MAKE) --no-print-directory serve
 
 test: setup ## Run the test suite (what CI runs; installs Debian's Chromium for the browser tests if missing)
