@@ -32,13 +32,12 @@ from serving.bundle import TARGETS, BundleHolder
 from serving.dashboard import mount as mount_dashboard
 from serving.fastpath import StoredScoreFastPath
 from serving.heap import settle_heap, thaw_heap
-from serving.insights import InsightsHolder
-from serving.live import LiveCache
-from serving.observability import LOGGER, Metrics, ObservabilityMiddleware
+from serving.observability import LOGGER, ObservabilityMiddleware
 from serving.routers import API_PREFIX, accounts, api_routers, health
 from serving.routers.accounts import churn_risk
 from serving.security import headers_for
 from serving.snapshot import ScoreSnapshot, empty_snapshot
+from serving.state import ScoreHolder, ServiceState
 
 MAX_BODY_BYTES = 1_000_000
 log = logging.getLogger(LOGGER)
@@ -56,14 +55,6 @@ class ServeOptions:
     dashboard: bool = True  # tests that mount it with their own options turn this off
     fast_path: bool = True  # cached stored churn-risk bodies answered before routing
     secure_cookies: bool = False  # `barometer serve`: on unless bound to loopback (see `cli`)
-
-
-class ScoreHolder:
-    """The latest score snapshot per target; `refresh` swaps in new ones when a run lands."""
-
-    def __init__(self, targets) -> None:
-        self.current: dict[str, ScoreSnapshot] = {t: empty_snapshot(t) for t in targets}
-        self.marker: tuple | None = None
 
 
 def read_scores(settings: Settings, targets) -> tuple[tuple, dict, FrameFeatureSource]:
@@ -87,7 +78,7 @@ def scores_marker(con) -> tuple:
 
 def refresh_scores(app: FastAPI) -> bool:
     """Reload the snapshots when the scores table changed; True when swapped."""
-    state = app.state
+    state: ServiceState = app.state.service
     if state.load_scores is None or not state.settings.warehouse_path.exists():
         return False
     with connect(state.settings.warehouse_path, read_only=True) as con:
@@ -103,21 +94,22 @@ def refresh_scores(app: FastAPI) -> bool:
 
 async def watch(app: FastAPI, seconds: float) -> None:
     """Poll for promotions and new scoring runs; errors are logged, never fatal."""
+    state: ServiceState = app.state.service
     while True:
         await asyncio.sleep(seconds)
         try:
             if reload_keys(app):
-                log.info("API keys reloaded", extra={"keys": len(app.state.keyring)})
-            if await run_in_threadpool(app.state.models.refresh_if_promoted):
-                versions = app.state.models.current.versions()
-                app.state.metrics.set_models(versions)
+                log.info("API keys reloaded", extra={"keys": len(state.keyring)})
+            if await run_in_threadpool(state.models.refresh_if_promoted):
+                versions = state.models.current.versions()
+                state.metrics.set_models(versions)
                 log.info("models reloaded", extra={"versions": versions})
                 settle_heap()
             if await run_in_threadpool(refresh_scores, app):
                 log.info("scores reloaded")
                 settle_heap()
             await run_in_threadpool(warm_live, app)  # no-op unless models or features changed
-            app.state.insights.ensure(app)  # recomputes only when models or scores changed
+            state.insights.ensure(state)  # recomputes only when models or scores changed
         except WarehouseBusyError:
             continue
         except Exception:  # noqa: BLE001 - keep serving the current state
@@ -126,20 +118,21 @@ async def watch(app: FastAPI, seconds: float) -> None:
 
 def warm_live(app: FastAPI) -> None:
     """Prepare every loaded model's latest rows for on-demand scoring (once, not per request)."""
-    app.state.live.warm(app.state.models.current, app.state.features)
+    state: ServiceState = app.state.service
+    state.live.warm(state.models.current, state.features)
 
 
 def make_lifespan(options: ServeOptions):
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        state = app.state
+        state: ServiceState = app.state.service
         state.registry = await run_in_threadpool(load_registry)
         bundle = await run_in_threadpool(state.models.reload)
         state.metrics.set_models(bundle.versions())
         with contextlib.suppress(WarehouseBusyError):
             await run_in_threadpool(refresh_scores, app)
         await run_in_threadpool(warm_live, app)
-        state.insights.ensure(app)  # manager views: computed in the background, once per snapshot
+        state.insights.ensure(state)  # manager views: computed in the background, once per snapshot
         settle_heap()
         task = asyncio.create_task(watch(app, options.poll_seconds))
         log.info(
@@ -166,7 +159,7 @@ def create_app(
 ) -> FastAPI:
     """Build the service; `NoKeysError` without a single API key (nothing is served without one).
     `provider` defaults to MLflow champions; `load_scores=None` keeps the scores given by a test
-    (set on `app.state.scores`)."""
+    (set on `app.state.service.scores`)."""
     options = options or ServeOptions()
     app = FastAPI(
         title="Barometer",
@@ -174,21 +167,18 @@ def create_app(
         summary="Churn risk and deal-win probability with their reasons.",
         lifespan=make_lifespan(options),
     )
-    state = app.state
-    state.settings = settings
-    state.keyring = load_keyring(settings.api_keys, settings.api_keys_file)
-    if not len(state.keyring):
+    keyring = load_keyring(settings.api_keys, settings.api_keys_file)
+    if not len(keyring):
         raise NoKeysError(NO_KEYS)
-    state.keys_marker = keys_marker(settings.api_keys_file)
-    state.models = BundleHolder(provider or ChampionProvider(settings), options.targets)
-    state.scores = ScoreHolder(options.targets)
-    state.features = features or FrameFeatureSource({})
-    state.registry = {}
-    state.drivers_cache = {}
-    state.insights = InsightsHolder()
-    state.live = LiveCache()
-    state.metrics = Metrics()
-    state.load_scores = load_scores
+    state = app.state.service = ServiceState(
+        settings=settings,
+        keyring=keyring,
+        keys_marker=keys_marker(settings.api_keys_file),
+        models=BundleHolder(provider or ChampionProvider(settings), options.targets),
+        scores=ScoreHolder(options.targets),
+        features=features or FrameFeatureSource({}),
+        load_scores=load_scores,
+    )
     app.include_router(health.router)
     for router in api_routers():  # one level of routers, not two: less matching per request
         app.include_router(router, prefix=API_PREFIX)
@@ -229,7 +219,7 @@ def keys_marker(path) -> tuple | None:
 def reload_keys(app: FastAPI) -> bool:
     """Reload the keyring when the keys file changed: a removed key stops working, and dashboard
     sessions signed in with it end. A broken or empty file keeps the current keys (logged)."""
-    state = app.state
+    state: ServiceState = app.state.service
     marker = keys_marker(state.settings.api_keys_file)
     if marker is None or marker == state.keys_marker:
         return False

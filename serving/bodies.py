@@ -20,8 +20,8 @@ from pydantic import BaseModel
 from pydantic_core import from_json
 
 from barometer.scoring.history import SCORES_COLUMNS
+from serving.answers import score_view
 from serving.schemas.responses import ChurnRisk, WinProbability
-from serving.views import score_view
 
 SCHEMAS: dict[str, type[BaseModel]] = {"churn": ChurnRisk, "deal_win": WinProbability}
 CHUNK = 2048  # rows converted and dumped together; bounds the transient objects of a build

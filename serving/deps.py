@@ -1,4 +1,5 @@
-"""Typed dependencies: the caller's role, the model bundle and score snapshot for this request."""
+"""Typed dependencies: the service's state, the caller's role, the model bundle and score snapshot
+for this request."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from barometer.model.store import LoadedModel
 from serving.auth import Role, key_from_headers
 from serving.bundle import ModelBundle
 from serving.snapshot import ScoreSnapshot
+from serving.state import ServiceState
 
 ERRORS = {
     401: {"description": "Missing or unknown API key."},
@@ -38,7 +40,7 @@ class RoleCheck(APIKeyHeader):
     async def __call__(self, request: Request) -> Role:  # type: ignore[override]
         headers = request.headers
         key = key_from_headers(headers.get("x-api-key"), headers.get("authorization"))
-        role = request.app.state.keyring.role_of(key)
+        role = request.app.state.service.keyring.role_of(key)
         if role is None:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
@@ -64,14 +66,17 @@ Manager = Annotated[Role, Depends(require(Role.manager))]
 Admin = Annotated[Role, Depends(require(Role.admin))]
 
 
-def current_bundle(request: Request) -> ModelBundle:
+async def get_service(request: Request) -> ServiceState:
+    """The service's state (`serving.state`), put on the app by `create_app`."""
+    return request.app.state.service
+
+
+ServiceDep = Annotated[ServiceState, Depends(get_service)]
+
+
+async def get_bundle(service: ServiceDep) -> ModelBundle:
     """The bundle current when the request arrived; the whole response uses this one."""
-    return request.app.state.models.current
-
-
-async def get_bundle(request: Request) -> ModelBundle:
-    """`current_bundle` as a dependency."""
-    return current_bundle(request)
+    return service.models.current
 
 
 BundleDep = Annotated[ModelBundle, Depends(get_bundle)]
@@ -88,5 +93,5 @@ def model_for(bundle: ModelBundle, target: str) -> LoadedModel:
     return loaded
 
 
-def snapshot_for(request: Request, target: str) -> ScoreSnapshot:
-    return request.app.state.scores.current[target]
+def snapshot_for(service: ServiceState, target: str) -> ScoreSnapshot:
+    return service.scores.current[target]

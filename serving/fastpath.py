@@ -6,7 +6,7 @@ body, built in bulk when the run is loaded (`serving.bodies`, validated by the `
 and the route sends the same bytes. This middleware sends them without FastAPI's routing,
 dependency solving and response handling (two thirds of the request's cost). With the query string
 exactly `live=true` it scores the account now with the route's own function
-(`serving.routers.common.live_body`), when the champion's rows are prepared and the account has one.
+(`serving.service.live_body`), when the champion's rows are prepared and the account has one.
 
 Everything else falls through unchanged to the routed app: no or unknown keys (401), other query
 strings (other spellings of `live`, bad values → 422), ids the route would refuse (422), not scored
@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from serving.auth import Role, key_from_headers
 from serving.bodies import StoredBody
-from serving.routers.common import live_body
 from serving.schemas.responses import ChurnRisk
+from serving.service import live_body
 
 PREFIX = "/v1/accounts/"
 SUFFIX = "/churn-risk"
@@ -45,7 +45,7 @@ class StoredScoreFastPath:
 
     def __init__(self, app, state, route=None) -> None:
         self.app = app
-        self.state = state  # the FastAPI app's state: keyring, scores, metrics
+        self.state = state  # the service's `ServiceState`: keyring, scores, metrics
         self.route = route  # the churn-risk APIRoute, for the metrics and log route label
         self.observe = None
 

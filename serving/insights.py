@@ -296,9 +296,9 @@ class InsightsHolder:
         self.task: asyncio.Future | None = None
         self.builds = 0
 
-    def ensure(self, app) -> asyncio.Future:
-        """The computation for the app's current snapshot, started now if it is not running."""
-        state = app.state
+    def ensure(self, state) -> asyncio.Future:
+        """The computation for the service's current snapshot (`state`: its `ServiceState`),
+        started now if it is not running."""
         key = snapshot_key(state)
         if self.task is None or key != self.key or _failed(self.task):
             self.key, self.builds = key, self.builds + 1
@@ -309,9 +309,9 @@ class InsightsHolder:
             self.task.add_done_callback(_log_failure)
         return self.task
 
-    async def get(self, app) -> Insights:
+    async def get(self, state) -> Insights:
         """The current snapshot's views (waits when they are still being computed)."""
-        return await asyncio.shield(self.ensure(app))
+        return await asyncio.shield(self.ensure(state))
 
     def status(self) -> str:
         if self.task is None:

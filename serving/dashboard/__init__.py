@@ -19,14 +19,14 @@ from fastapi.staticfiles import StaticFiles
 
 from barometer.model.store import backtest_metrics
 from serving.dashboard import session
-from serving.dashboard.pages import (
+from serving.dashboard.pages import page_routers
+from serving.dashboard.pages.core import (
     DashboardState,
     FormRefused,
     Refused,
     SignInNeeded,
     form_refused,
     refused,
-    router,
     sign_in_needed,
 )
 
@@ -52,7 +52,7 @@ def mount(
     `count`); by default it is read from the version's MLflow run (`report/reliability.csv`).
     `backtest(target, version)` gives its backtest metrics; by default the registered version's
     `backtest_*` tags (what `barometer train` and `evaluate` record, and `promote` compares)."""
-    state = app.state
+    state = app.state.service
     secret = session.secret_for(state.keyring, session.workspace_secret(state.settings))
     state.dashboard = DashboardState(
         sessions=session.SessionStore(secret),
@@ -61,7 +61,8 @@ def mount(
         backtest=backtest or mlflow_backtest(state.settings),
         secure_cookie=secure_cookie,
     )
-    app.include_router(router)
+    for router in page_routers():  # one level of routers, as for the API
+        app.include_router(router)
     app.mount("/dashboard/static", StaticFiles(directory=STATIC), name="dashboard-static")
     app.add_exception_handler(SignInNeeded, sign_in_needed)
     app.add_exception_handler(Refused, refused)

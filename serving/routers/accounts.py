@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 
-from serving.deps import ERRORS, Retention
-from serving.routers.common import NOT_FOUND, live_response, stored_score, worklist_response
+from serving.deps import ERRORS, Retention, ServiceDep
 from serving.schemas.responses import AccountPage, ChurnRisk
+from serving.service import NOT_FOUND, live_response, stored_score, worklist_response
 
 router = APIRouter(prefix="/accounts", tags=["accounts"], responses=ERRORS)
 Id = Annotated[str, Path(min_length=1, max_length=200, description="Account id.")]
@@ -17,7 +17,7 @@ Text = Annotated[str | None, Query(max_length=200)]
 
 @router.get("/{account_id}/churn-risk", response_model=ChurnRisk, responses=NOT_FOUND)
 async def churn_risk(
-    request: Request,
+    service: ServiceDep,
     account_id: Id,
     _: Retention,
     live: Annotated[
@@ -29,13 +29,13 @@ async def churn_risk(
     By default the latest stored score (from `barometer score`); `live=true` scores the account now.
     """
     if live:
-        return await live_response(request, "churn", account_id, ChurnRisk)
-    return stored_score(request, "churn", account_id)
+        return await live_response(service, "churn", account_id, ChurnRisk)
+    return stored_score(service, "churn", account_id)
 
 
 @router.get("", response_model=AccountPage)
 async def accounts(
-    request: Request,
+    service: ServiceDep,
     _: Retention,
     sort: Annotated[Literal["risk", "arr_at_risk"], Query(description="Ranking.")] = "risk",
     segment: Text = None,
@@ -47,4 +47,4 @@ async def accounts(
 ):
     """The retention worklist: accounts ranked by churn risk or ARR at risk, filtered, paged."""
     filters = {"segment": segment, "owner_rep_id": owner, "team": team, "band": band}
-    return worklist_response(request, "churn", sort, filters, limit, cursor, AccountPage)
+    return worklist_response(service, "churn", sort, filters, limit, cursor, AccountPage)

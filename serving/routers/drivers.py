@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import pandas as pd
-from fastapi import APIRouter, HTTPException, Path, Query, Request, status
+from fastapi import APIRouter, HTTPException, Path, Query, status
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from barometer.scoring.scores import ID_COLUMNS
-from serving.deps import ERRORS, BundleDep, Manager, model_for, snapshot_for
+from serving.deps import ERRORS, BundleDep, Manager, ServiceDep, model_for, snapshot_for
+from serving.state import ServiceState
 
 MAX_CACHED_DRIVERS = 16
 router = APIRouter(prefix="/drivers", tags=["drivers"], responses=ERRORS)
@@ -58,7 +59,7 @@ class Drivers(BaseModel):
 
 @router.get("/{target}", response_model=Drivers, responses={503: {"description": "No model."}})
 async def get_drivers(
-    request: Request,
+    service: ServiceDep,
     target: Annotated[Literal["churn", "deal_win"], Path()],
     _: Manager,
     bundle: BundleDep,
@@ -71,13 +72,13 @@ async def get_drivers(
     Computed once per model version and grouping on the latest feature rows, then cached.
     """
     loaded = model_for(bundle, target)
-    key = (target, loaded.version, by, id(request.app.state.features))
-    cache = request.app.state.drivers_cache
+    key = (target, loaded.version, by, id(service.features))
+    cache = service.drivers_cache
     if key not in cache:
-        frame = driver_frame(request, target)
+        frame = driver_frame(service, target)
         if frame.empty:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"No feature rows for {target} yet.")
-        registry = request.app.state.registry
+        registry = service.registry
         computed = await run_in_threadpool(compute, loaded, frame, registry, by)
         if len(cache) >= MAX_CACHED_DRIVERS:  # keys change with every reload: keep it bounded
             cache.clear()
@@ -85,13 +86,13 @@ async def get_drivers(
     return cache[key]
 
 
-def driver_frame(request: Request, target: str) -> pd.DataFrame:
+def driver_frame(service: ServiceState, target: str) -> pd.DataFrame:
     """Latest feature rows with the scoring context (segment, stage) joined by entity id."""
-    features = request.app.state.features.frames.get(target)
+    features = service.features.frames.get(target)
     if features is None or features.empty:
         return pd.DataFrame()
     frame = features.sample(min(MAX_ROWS, len(features)), random_state=0)
-    context = snapshot_for(request, target).frame
+    context = snapshot_for(service, target).frame
     context = context.set_index("entity_id")[["segment", "stage"]]
     ids = frame[ID_COLUMNS[target]].astype(str)
     joined = context.reindex(ids.to_numpy())

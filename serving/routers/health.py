@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from serving.deps import ERRORS, Retention
+from serving.deps import ERRORS, Retention, ServiceDep
 from serving.schemas.responses import Health, Ready
 
 router = APIRouter(tags=["health"])
@@ -20,21 +20,20 @@ def healthz():
 
 
 @router.get("/readyz", response_model=Ready, responses={503: {"model": Ready}})
-def readyz(request: Request):
+def readyz(service: ServiceDep):
     """Ready only when every target's champion model is loaded (503 otherwise)."""
-    state = request.app.state
-    bundle = state.models.current
+    bundle = service.models.current
     missing = {
         t: "failed to load (see the service log)" if t in bundle.errors else "not loaded yet"
-        for t in state.models.targets
+        for t in service.models.targets
         if bundle.get(t) is None
     }
     body = {
         "ready": not missing,
         "models": bundle.versions(),
         "missing": missing,
-        "scores": {t: len(s) for t, s in state.scores.current.items()},
-        "insights": state.insights.status(),
+        "scores": {t: len(s) for t, s in service.scores.current.items()},
+        "insights": service.insights.status(),
     }
     return JSONResponse(body, status_code=200 if not missing else 503)
 
@@ -44,7 +43,7 @@ def readyz(request: Request):
     response_class=Response,
     responses={200: {"content": {"text/plain": {}}}, **ERRORS},
 )
-def metrics(request: Request, _: Retention):
+def metrics(service: ServiceDep, _: Retention):
     """Prometheus metrics: request counts and latency, score distribution, model versions."""
-    body = generate_latest(request.app.state.metrics.registry)
+    body = generate_latest(service.metrics.registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
 from serving.bundle import ModelBundle
-from serving.deps import ERRORS, Admin, BundleDep, Retention
+from serving.deps import ERRORS, Admin, BundleDep, Retention, ServiceDep
 from serving.heap import settle_heap
 from serving.schemas.responses import Models
 
@@ -37,12 +37,11 @@ def models(_: Retention, bundle: BundleDep):
 
 
 @router.post("/reload", response_model=Models)
-async def reload(request: Request, _: Admin):
+async def reload(service: ServiceDep, _: Admin):
     """Load newly promoted champions; requests in flight finish on the models they began with."""
-    state = request.app.state
-    bundle = await run_in_threadpool(state.models.reload)
-    await run_in_threadpool(state.live.warm, bundle, state.features)  # on-demand rows, prepared
-    request.app.state.metrics.set_models(bundle.versions())
-    request.app.state.insights.ensure(request.app)  # manager views for the new champions
+    bundle = await run_in_threadpool(service.models.reload)
+    await run_in_threadpool(service.live.warm, bundle, service.features)  # on-demand rows, prepared
+    service.metrics.set_models(bundle.versions())
+    service.insights.ensure(service)  # manager views for the new champions
     settle_heap()
     return models_view(bundle)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 
-from serving.deps import ERRORS, Retention
-from serving.routers.common import NOT_FOUND, live_response, stored_score, worklist_response
+from serving.deps import ERRORS, Retention, ServiceDep
 from serving.schemas.responses import OpportunityPage, WinProbability
+from serving.service import NOT_FOUND, live_response, stored_score, worklist_response
 
 router = APIRouter(prefix="/opportunities", tags=["opportunities"], responses=ERRORS)
 Id = Annotated[str, Path(min_length=1, max_length=200, description="Opportunity id.")]
@@ -17,20 +17,20 @@ Text = Annotated[str | None, Query(max_length=200)]
 
 @router.get("/{opportunity_id}/win-probability", response_model=WinProbability, responses=NOT_FOUND)
 async def win_probability(
-    request: Request,
+    service: ServiceDep,
     opportunity_id: Id,
     _: Retention,
     live: Annotated[bool, Query(description="Score now from the deal's latest data.")] = False,
 ):
     """Win probability with band, peer percentile (same stage), reasons and change."""
     if live:
-        return await live_response(request, "deal_win", opportunity_id, WinProbability)
-    return stored_score(request, "deal_win", opportunity_id)
+        return await live_response(service, "deal_win", opportunity_id, WinProbability)
+    return stored_score(service, "deal_win", opportunity_id)
 
 
 @router.get("", response_model=OpportunityPage)
 async def opportunities(
-    request: Request,
+    service: ServiceDep,
     _: Retention,
     sort: Annotated[Literal["probability", "expected_value"], Query()] = "probability",
     segment: Text = None,
@@ -49,4 +49,4 @@ async def opportunities(
         "stage": stage,
         "band": band,
     }
-    return worklist_response(request, "deal_win", sort, filters, limit, cursor, OpportunityPage)
+    return worklist_response(service, "deal_win", sort, filters, limit, cursor, OpportunityPage)

@@ -7,12 +7,12 @@ import sys
 from typing import Annotated, Literal
 
 import numpy as np
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Response
 from fastapi.exceptions import RequestValidationError
 
 from barometer.scoring.reasons import matrix_reasons
 from barometer.scoring.scores import band
-from serving.deps import ERRORS, BundleDep, Retention, model_for
+from serving.deps import ERRORS, BundleDep, Retention, ServiceDep, model_for
 from serving.heavy import HEAVY
 from serving.schemas.requests import ScoreRows
 from serving.schemas.responses import BatchScores
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/score", tags=["score"], responses=ERRORS)
 
 @router.post("/{target}", response_model=BatchScores, responses={503: {"description": "No model."}})
 def score_rows(
-    request: Request,
+    service: ServiceDep,
     target: Annotated[Literal["churn", "deal_win"], Path()],
     payload: ScoreRows,
     _: Retention,
@@ -42,13 +42,11 @@ def score_rows(
         values,
         model.feature_names,
         target,
-        request.app.state.registry,
+        service.registry,
         payload.top_k,
     )
     bands = band(explanation.probability)
-    request.app.state.metrics.scores.labels(target, "batch").observe(
-        float(np.mean(explanation.probability))
-    )
+    service.metrics.scores.labels(target, "batch").observe(float(np.mean(explanation.probability)))
     results = [
         {
             "id": None if row.get("id") is None else str(row["id"]),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, status
 from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -11,10 +11,11 @@ from explain.whatif import CAVEAT, what_if_matrix
 from explain.wording import is_missing
 from serving.auth import Role
 from serving.bundle import ModelBundle
-from serving.deps import ERRORS, BundleDep, Retention, model_for
+from serving.deps import ERRORS, BundleDep, Retention, ServiceDep, model_for
 from serving.routers.score import field_errors
 from serving.schemas.requests import WhatIf
 from serving.schemas.responses import WhatIfResult
+from serving.state import ServiceState
 
 router = APIRouter(prefix="/what-if", tags=["what-if"], responses=ERRORS)
 
@@ -25,18 +26,17 @@ router = APIRouter(prefix="/what-if", tags=["what-if"], responses=ERRORS)
     response_model=WhatIfResult,
     responses={404: {"description": "Unknown entity."}},
 )
-async def what_if_route(request: Request, payload: WhatIf, role: Retention, bundle: BundleDep):
+async def what_if_route(service: ServiceDep, payload: WhatIf, role: Retention, bundle: BundleDep):
     """The entity's latest features with `changes` applied → new probability, change and caveat."""
     # `what_if` starts from the entity's prepared live row (`serving.live`: the row live scoring
     # reads, so `probability_before` is the live probability), no frame per request. It runs on
     # the event loop (~0.2 ms of CPU) unless the rows still need preparing after a swap.
-    state = request.app.state
-    if state.live.ready(model_for(bundle, payload.target), state.features):
-        return what_if(request, payload, role, bundle)
-    return await run_in_threadpool(what_if, request, payload, role, bundle)
+    if service.live.ready(model_for(bundle, payload.target), service.features):
+        return what_if(service, payload, role, bundle)
+    return await run_in_threadpool(what_if, service, payload, role, bundle)
 
 
-def what_if(request: Request, payload: WhatIf, _: Role, bundle: ModelBundle) -> dict:
+def what_if(state: ServiceState, payload: WhatIf, _: Role, bundle: ModelBundle) -> dict:
     """`what_if_route`'s answer (the dashboard calls it too): validation, lookup, both scores."""
     loaded = model_for(bundle, payload.target)
     model = loaded.model
@@ -47,7 +47,6 @@ def what_if(request: Request, payload: WhatIf, _: Role, bundle: ModelBundle) -> 
     ]
     if errors:
         raise RequestValidationError(errors)
-    state = request.app.state
     rows = state.live.rows(loaded, state.features)
     found = None if rows is None else rows.row(payload.entity_id)
     if found is None:

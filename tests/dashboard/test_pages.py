@@ -52,7 +52,7 @@ def test_session_cookie_holds_a_signed_id_httponly_strict_never_the_key(client) 
     assert "Path=/dashboard" in cookie and "Secure" not in cookie  # TestClient: not HTTPS
     assert KEYS["manager"] not in cookie and "manager" not in cookie
     value = client.cookies.get(session.COOKIE)
-    store, keyring = client.app.state.dashboard.sessions, client.app.state.keyring
+    store, keyring = client.app.state.service.dashboard.sessions, client.app.state.service.keyring
     found = store.get(value, keyring)
     assert found.role is Role.manager and found.key == keyring.match(KEYS["manager"])[0]
     assert store.get(value[:-2] + "xx", keyring) is None  # tampered
@@ -61,7 +61,7 @@ def test_session_cookie_holds_a_signed_id_httponly_strict_never_the_key(client) 
 
 def test_forged_cookie_is_sent_to_sign_in(client) -> None:
     client.cookies.clear()
-    store = client.app.state.dashboard.sessions
+    store = client.app.state.service.dashboard.sessions
     forged = store.signer.sign("a-session-id-the-server-never-started").decode()
     client.cookies.set(session.COOKIE, forged, path="/dashboard")
     assert client.get("/dashboard/worklist").status_code == 303
@@ -80,9 +80,9 @@ def test_worklist_shows_the_apis_ranking_probabilities_and_total(client) -> None
 
 
 def test_worklist_pages_follow_the_apis_cursor(client, monkeypatch) -> None:
-    from serving.dashboard import pages
+    from serving.dashboard.pages import worklist
 
-    monkeypatch.setattr(pages, "PAGE_SIZE", 15)
+    monkeypatch.setattr(worklist, "PAGE_SIZE", 15)
     sign_in(client, "retention")
     first = client.get("/dashboard/worklist")
     link = re.search(r'rel="next" href="([^"]+)"', first.text).group(1).replace("&amp;", "&")

@@ -326,12 +326,13 @@ def page_routes(client) -> list[tuple[str, str]]:
     """The dashboard router's (method, path) pairs, when this app mounts the dashboard."""
     from fastapi.routing import APIRoute
 
-    from serving.dashboard.pages import router
+    from serving.dashboard.pages import page_routers
 
     if not any(getattr(r, "path", "") == "/dashboard/static" for r in client.app.routes):
         return []
     return sorted(
         (method, route.path)
+        for router in page_routers()
         for route in router.routes
         if isinstance(route, APIRoute)
         for method in route.methods

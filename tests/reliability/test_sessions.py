@@ -101,7 +101,7 @@ def digest_secret(entries) -> bytes:
 def test_forged_admin_cookies_open_no_page(client):
     """Cookies forged as `{"role": "admin"}` with secrets an attacker can compute (the zero-key
     constant; the key digests, e.g. from a leaked hash list) or with a made-up session id."""
-    keyring = client.app.state.keyring
+    keyring = client.app.state.service.keyring
     forged = [
         URLSafeTimedSerializer(secret, salt=session.SALT).dumps({"role": "admin"})
         for secret in (digest_secret(()), digest_secret(keyring.entries))
@@ -178,9 +178,10 @@ def test_cross_site_and_tokenless_posts_are_refused(client):
 def test_every_dashboard_post_is_covered(client):
     from fastapi.routing import APIRoute
 
-    from serving.dashboard.pages import router
+    from serving.dashboard.pages import page_routers
 
-    posts = {r.path for r in router.routes if isinstance(r, APIRoute) and "POST" in r.methods}
+    routes = [r for router in page_routers() for r in router.routes]
+    posts = {r.path for r in routes if isinstance(r, APIRoute) and "POST" in r.methods}
     assert posts == {p.replace("A001", "{account_id}") for p in POSTS}
 
 
@@ -321,8 +322,11 @@ def test_insecure_demo_binds_loopback_with_a_throwaway_key(serve_cli):
     ((served, kwargs),) = calls
     assert kwargs["host"] == "127.0.0.1" and "INSECURE DEMO" in result.output
     key = next(w for w in result.output.split() if w.startswith("admin:")).split(":", 1)[1]
-    assert served.state.keyring.role_of(key).name == "admin" and len(served.state.keyring) == 1
-    assert served.state.dashboard.secure_cookie is False
+    assert (
+        served.state.service.keyring.role_of(key).name == "admin"
+        and len(served.state.service.keyring) == 1
+    )
+    assert served.state.service.dashboard.secure_cookie is False
 
 
 # --- exported CSV --------------------------------------------------------------------------------

@@ -306,7 +306,7 @@ def test_drivers_overall_and_by_segment(client, headers) -> None:
 def test_models_and_reload_swap_versions(new_client, headers, models) -> None:
     provider_models = dict(models)
     with new_client(provider_models) as fresh:
-        provider = fresh.app.state.models.provider
+        provider = fresh.app.state.service.models.provider
         listed = fresh.get("/v1/models", headers=headers["retention"]).json()
         assert {m["target"]: m["version"] for m in listed["models"]} == {
             "churn": "3",

@@ -64,7 +64,7 @@ def test_stored_bytes_equal_the_routed_answer_and_validate(pair, headers) -> Non
     assert second.headers["x-request-id"]
     parsed = ChurnRisk.model_validate_json(second.content)
     assert parsed.model_dump_json().encode() == second.content
-    snapshot = fast.app.state.scores.current["churn"]
+    snapshot = fast.app.state.service.scores.current["churn"]
     assert snapshot.body(ACCOUNT).body == second.content
     assert snapshot.body(ACCOUNT).probability == parsed.probability
 
@@ -72,7 +72,7 @@ def test_stored_bytes_equal_the_routed_answer_and_validate(pair, headers) -> Non
 def test_only_keyed_plain_requests_for_scored_accounts_skip_the_routes(pair, headers) -> None:
     fast, _ = pair
     app = fast.app
-    middleware = StoredScoreFastPath(None, app.state, route_of(accounts.router, churn_risk))
+    middleware = StoredScoreFastPath(None, app.state.service, route_of(accounts.router, churn_risk))
     key = [(b"x-api-key", headers["retention"]["X-API-Key"].encode())]
     status, body, reached = call(middleware, PATH, key)  # a first request: already stored
     assert (status, reached) == (200, False)
@@ -95,7 +95,9 @@ def test_only_keyed_plain_requests_for_scored_accounts_skip_the_routes(pair, hea
 
 def test_live_answers_are_the_routes_scored_now(pair, headers, monkeypatch) -> None:
     fast, routed = pair
-    middleware = StoredScoreFastPath(None, fast.app.state, route_of(accounts.router, churn_risk))
+    middleware = StoredScoreFastPath(
+        None, fast.app.state.service, route_of(accounts.router, churn_risk)
+    )
     key = [(b"x-api-key", headers["retention"]["X-API-Key"].encode())]
     fast.get(f"{PATH}?live=true", headers=headers["retention"])  # rows prepared for the champion
     for account in (ACCOUNT, "A000", "A031"):
@@ -109,10 +111,10 @@ def test_live_answers_are_the_routes_scored_now(pair, headers, monkeypatch) -> N
         assert answer.live and answer.account_id == account
         assert answer.model_dump(exclude={"as_of"}) == expected.model_dump(exclude={"as_of"})
         stored = ChurnRisk.model_validate_json(
-            fast.app.state.scores.current["churn"].body(account).body
+            fast.app.state.service.scores.current["churn"].body(account).body
         )
         assert answer.change.previous_probability == stored.probability
-    monkeypatch.setattr(fast.app.state.live, "ready", lambda loaded, source: False)
+    monkeypatch.setattr(fast.app.state.service.live, "ready", lambda loaded, source: False)
     assert call(middleware, PATH, key, b"live=true")[2] is True  # the route prepares the rows
 
 
@@ -202,7 +204,7 @@ def test_a_reload_keeps_serving_the_runs_stored_bodies(new_client, models, heade
 
     with new_client(dict(models)) as fast, new_client(fast_path=False) as routed:
         before = fast.get(PATH, headers=headers["retention"]).content
-        provider = fast.app.state.models.provider
+        provider = fast.app.state.service.models.provider
         provider.publish(LoadedModel("churn", models["churn"].model, "4", {"roc_auc": 0.81}))
         assert fast.post("/v1/models/reload", headers=headers["admin"]).status_code == 200
         after = fast.get(PATH, headers=headers["retention"])

@@ -26,7 +26,7 @@ def test_batch_answers_come_from_the_routed_model_before_and_after_a_reload(
     frame = pd.DataFrame(ROWS).drop(columns="id")
     with new_client(dict(models)) as client:
         before = client.post("/v1/score/churn", json={"rows": ROWS}, headers=headers["retention"])
-        client.app.state.models.provider.publish(LoadedModel("churn", other, "4"))
+        client.app.state.service.models.provider.publish(LoadedModel("churn", other, "4"))
         client.post("/v1/models/reload", headers=headers["admin"])
         after = client.post("/v1/score/churn", json={"rows": ROWS}, headers=headers["retention"])
     old, new = before.json(), after.json()

@@ -137,12 +137,14 @@ def test_views_are_computed_once_per_snapshot_and_again_after_a_promotion(
     new_client, models, deal_model, headers
 ) -> None:
     with new_client({"churn": models["churn"], "deal_win": deal_model}) as client:
-        holder = client.app.state.insights
+        holder = client.app.state.service.insights
         for _ in range(3):
             for path in PATHS:
                 assert client.get(path, headers=headers["manager"]).status_code == 200
         assert holder.builds == 1 and client.get("/readyz").json()["insights"] == "ready"
-        client.app.state.models.provider.publish(LoadedModel("deal_win", deal_model.model, "10"))
+        client.app.state.service.models.provider.publish(
+            LoadedModel("deal_win", deal_model.model, "10")
+        )
         assert client.post("/v1/models/reload", headers=headers["admin"]).status_code == 200
         body = client.get("/v1/reps/r1/profile", headers=headers["manager"]).json()
         assert body["model_version"] == "10" and holder.builds == 2

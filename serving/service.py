@@ -1,47 +1,49 @@
-"""Helpers routers share: stored lookups, live scoring, worklists, the manager views."""
+"""The service layer the routers, the fast path and the dashboard share: stored score lookups,
+live scoring, worklists and the manager views."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import HTTPException, Request, Response, status
+from fastapi import HTTPException, Response, status
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from barometer.scoring.reasons import TOP_K, matrix_reasons
-from serving.deps import current_bundle, model_for, snapshot_for
+from serving.answers import item_view, live_row, score_view
+from serving.deps import model_for, snapshot_for
 from serving.snapshot import CursorError
-from serving.views import item_view, live_row, score_view
+from serving.state import ServiceState
 
 NOT_FOUND = {404: {"description": "Unknown id (never scored, or no features)."}}
 
 
-def stored_score(request: Request, target: str, entity_id: str) -> Response:
+def stored_score(service: ServiceState, target: str, entity_id: str) -> Response:
     """The latest stored score of one entity: its JSON bytes, built and validated by the target's
     response schema with the snapshot (`serving.bodies`; `serving.fastpath` sends the churn ones
     before routing)."""
-    found = snapshot_for(request, target).body(entity_id)
+    found = snapshot_for(service, target).body(entity_id)
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"No {target} score for {entity_id!r}.")
-    request.app.state.metrics.scores.labels(target, "stored").observe(found.probability)
+    service.metrics.scores.labels(target, "stored").observe(found.probability)
     return Response(found.body, media_type="application/json")
 
 
 async def live_response(
-    request: Request, target: str, entity_id: str, schema: type[BaseModel]
+    service: ServiceState, target: str, entity_id: str, schema: type[BaseModel]
 ) -> Response:
     """`live_score` with the bundle current on arrival. On the event loop: ~1-2 ms of CPU that a
     worker thread would only make wait for the GIL (tail latency). The first request after a swap
     that finds the rows unprepared runs in a thread instead, so the loop never waits for that."""
-    state = request.app.state
-    bundle = current_bundle(request)
-    loaded = model_for(bundle, target)
-    if state.live.ready(loaded, state.features):
-        return live_score(state, loaded, target, entity_id, schema)
-    return await run_in_threadpool(live_score, state, loaded, target, entity_id, schema)
+    loaded = model_for(service.models.current, target)
+    if service.live.ready(loaded, service.features):
+        return live_score(service, loaded, target, entity_id, schema)
+    return await run_in_threadpool(live_score, service, loaded, target, entity_id, schema)
 
 
-def live_score(state, loaded, target: str, entity_id: str, schema: type[BaseModel]) -> Response:
+def live_score(
+    state: ServiceState, loaded, target: str, entity_id: str, schema: type[BaseModel]
+) -> Response:
     """`live_body` as a response; 404 when the entity has no latest feature row."""
     found = live_body(state, loaded, target, entity_id, schema)
     if found is None:
@@ -49,10 +51,12 @@ def live_score(state, loaded, target: str, entity_id: str, schema: type[BaseMode
     return Response(found, media_type="application/json")
 
 
-def live_body(state, loaded, target: str, entity_id: str, schema: type[BaseModel]) -> bytes | None:
+def live_body(
+    state: ServiceState, loaded, target: str, entity_id: str, schema: type[BaseModel]
+) -> bytes | None:
     """One entity scored now from its latest feature row with `loaded` (the champion current when
     the request arrived), as validated JSON bytes; None without a feature row. `state` is the
-    app's (features, registry, snapshots, metrics); `serving.fastpath` calls this too."""
+    service's (features, registry, snapshots, metrics); `serving.fastpath` calls this too."""
     rows = state.live.rows(loaded, state.features)
     found = None if rows is None else rows.row(entity_id)
     if found is None:
@@ -73,8 +77,8 @@ def live_body(state, loaded, target: str, entity_id: str, schema: type[BaseModel
     return schema.model_validate(score_view(row, target, live=True)).model_dump_json().encode()
 
 
-def worklist(request: Request, target: str, sort: str, filters: dict, limit: int, cursor):
-    snapshot = snapshot_for(request, target)
+def worklist(service: ServiceState, target: str, sort: str, filters: dict, limit: int, cursor):
+    snapshot = snapshot_for(service, target)
     try:
         page = snapshot.page(sort, filters, limit, cursor)
     except CursorError as exc:
@@ -88,7 +92,7 @@ def worklist(request: Request, target: str, sort: str, filters: dict, limit: int
 
 
 def worklist_response(
-    request: Request,
+    service: ServiceState,
     target: str,
     sort: str,
     filters: dict,
@@ -99,11 +103,11 @@ def worklist_response(
     """A `worklist` page as JSON bytes, built once per snapshot and query (bounded cache)."""
 
     def build() -> str:
-        page = worklist(request, target, sort, filters, limit, cursor)
+        page = worklist(service, target, sort, filters, limit, cursor)
         return schema.model_validate(page).model_dump_json()
 
     key = ("page", target, sort, *filters.values(), limit, cursor)
-    body = snapshot_for(request, target).cached(key, build)
+    body = snapshot_for(service, target).cached(key, build)
     return Response(body, media_type="application/json")
 
 
@@ -113,11 +117,11 @@ UNAVAILABLE = {
 }
 
 
-async def insights_for(request: Request, part: str):
+async def insights_for(service: ServiceState, part: str):
     """This snapshot's manager views (`serving.insights`); 503 naming what is missing when
     `part` cannot be computed."""
     try:
-        insights = await request.app.state.insights.get(request.app)
+        insights = await service.insights.get(service)
     except Exception as exc:  # noqa: BLE001 - e.g. the warehouse busy; the next request retries
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE, f"Manager views are unavailable right now: {exc}"

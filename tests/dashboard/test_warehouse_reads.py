@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from serving.dashboard import sources
-from serving.dashboard.sources import KeyedRows
+from serving.dashboard import warehouse_reads
+from serving.dashboard.warehouse_reads import KeyedRows
 
 
 def test_rows_of_a_key_come_newest_first_limited_and_shown_for_a_page() -> None:
@@ -49,7 +49,7 @@ def test_account_view_gives_history_oldest_first_and_each_tables_recent_rows() -
         "history:churn": KeyedRows(history, "entity_id", "as_of"),
         "nps": KeyedRows(nps, "account_id", "responded_at", newest_first=True),
     }
-    view = sources.account_view(index, "A1")
+    view = warehouse_reads.account_view(index, "A1")
     assert [f"{pd.Timestamp(t):%Y-%m-%d}" for t in view["history"]["as_of"]] == [
         "2026-09-01",
         "2026-10-01",
@@ -67,7 +67,9 @@ def test_deal_view_keeps_the_order_stages_were_entered() -> None:
             "entered_at": pd.to_datetime(["2026-03-01", "2026-01-01", "2026-01-01", "2026-02-01"]),
         }
     )
-    view = sources.deal_view({"stages": KeyedRows(stages, "opportunity_id", "entered_at")}, "O1")
+    view = warehouse_reads.deal_view(
+        {"stages": KeyedRows(stages, "opportunity_id", "entered_at")}, "O1"
+    )
     assert list(view["stages"]["stage"]) == ["Prospecting", "Discovery", "Proposal"]
     assert view["history"] == {}
 
