@@ -132,6 +132,8 @@ def run_server(app, host: str, port: int) -> None:
     """Serve `app` with one uvicorn worker; the banner is printed once the socket is listening
     (uvicorn runs the app's start-up first, so a banner printed earlier would point at a closed
     port for as long as the models take to load)."""
+    import contextlib
+
     import uvicorn
 
     class Announced(uvicorn.Server):
@@ -141,4 +143,8 @@ def run_server(app, host: str, port: int) -> None:
                 typer.echo(BANNER.format(host=host, port=port))
 
     config = uvicorn.Config(app, host=host, port=port, workers=1, access_log=False, log_config=None)
-    Announced(config).run()
+    server = Announced(config)
+    with contextlib.suppress(KeyboardInterrupt):  # as `uvicorn.run`: Ctrl-C ends it cleanly
+        server.run()
+    if not server.started:  # a failed start-up exits non-zero
+        raise typer.Exit(3)

@@ -11,10 +11,12 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
+from barometer.scoring.bands import BandCuts, band_cuts
 from serving.bodies import StoredBodies, StoredBody, build_bodies
 
 SORTS = {"churn": ("risk", "arr_at_risk"), "deal_win": ("probability", "expected_value")}
@@ -76,6 +78,7 @@ class ScoreSnapshot:
     target: str
     frame: pd.DataFrame
     version: str = ""
+    run: dict | None = None  # the run's `score_runs` row: as-of, data's last event, bands
     _ids: dict[str, int] = field(init=False, repr=False)
     _orders: dict[str, np.ndarray] = field(init=False, repr=False)
     _cache: BoundedCache = field(init=False, repr=False)
@@ -109,6 +112,43 @@ class ScoreSnapshot:
 
     def __len__(self) -> int:
         return len(self.frame)
+
+    @cached_property
+    def cuts(self) -> BandCuts:
+        """The run's bands; for a run stored without them, the default rule on its scores."""
+        run = self.run or {}
+        if run.get("high_at") is not None and run.get("base_rate") is not None:
+            return BandCuts(
+                self.target,
+                str(run.get("band_rule") or "lift"),
+                float(run["base_rate"]),
+                float(run["high_at"]),
+                float(run["medium_at"]),
+            )
+        return band_cuts(self.frame["probability"].to_numpy(dtype=float), self.target)
+
+    @property
+    def summary(self) -> dict:
+        """What every page and list states: the as-of date, the data's last event, the bands."""
+        run = self.run or {}
+        as_of = run.get("as_of")
+        if as_of is None and len(self.frame):
+            as_of = self.frame["as_of"].iloc[0]
+        cuts = self.cuts
+        bands = None
+        if len(self.frame):
+            bands = {
+                "rule": cuts.rule,
+                "base_rate": round(cuts.base_rate, 6),
+                "high_at": round(cuts.high_at, 6),
+                "medium_at": round(cuts.medium_at, 6),
+                "explanation": run.get("bands") or cuts.explanation(),
+            }
+        return {
+            "as_of": utc(as_of),
+            "data_through": utc(run.get("data_through")),
+            "bands": bands,
+        }
 
     def row(self, entity_id: str) -> dict | None:
         """The latest score of one entity as a plain dict (None when never scored)."""
@@ -154,9 +194,15 @@ class ScoreSnapshot:
         return found
 
     def page(
-        self, sort: str, filters: dict[str, str | None], limit: int, cursor: str | None
+        self,
+        sort: str,
+        filters: dict[str, str | None],
+        limit: int,
+        cursor: str | None,
+        offset: int = 0,
     ) -> Page:
-        """Rows ranked by `sort` (highest first, ties by id), filtered, after `cursor`."""
+        """Rows ranked by `sort` (highest first, ties by id), filtered, after `cursor` (or, without
+        one, after the first `offset` rows)."""
         keys = self._keys[sort]
         mask = np.ones(len(keys), dtype=bool)
         for column, wanted in filters.items():
@@ -168,7 +214,7 @@ class ScoreSnapshot:
             last_key, last_id = decode_cursor(cursor, sort)
             mask &= (keys < last_key) | ((keys == last_key) & (self._entity > last_id))
         order = self._orders[sort]
-        chosen = order[mask[order]][: limit + 1]
+        chosen = order[mask[order]][(0 if cursor else offset) :][: limit + 1]
         rows = [self.record_at(int(i)) for i in chosen[:limit]]
         more = len(chosen) > limit
         last = chosen[limit - 1] if more else None
@@ -190,6 +236,14 @@ def record(row: dict) -> dict:
     for name in TEXT_COLUMNS:
         out[name] = json.loads(out.get(name) or "[]")
     return out
+
+
+def utc(value):
+    """A stored naive-UTC time as an aware datetime (None stays None)."""
+    if value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
+        return None
+    stamp = pd.Timestamp(value)
+    return (stamp if stamp.tzinfo else stamp.tz_localize("UTC")).to_pydatetime()
 
 
 def encode_cursor(sort: str, key: float, entity_id: str) -> str:

@@ -88,6 +88,34 @@ def to_table_rows(scored: pd.DataFrame) -> pd.DataFrame:
     return rows
 
 
+def run_record(
+    target: str,
+    as_of,
+    version: str,
+    scored_at,
+    rows: int,
+    cuts,
+    *,
+    data_through=None,
+    incremental: bool = False,
+) -> dict:
+    """A run's `score_runs` row (`cuts`: its `barometer.scoring.bands.BandCuts`)."""
+    return {
+        "target": target,
+        "as_of": pd.Timestamp(as_of),
+        "model_version": str(version),
+        "scored_at": pd.Timestamp(scored_at),
+        "data_through": None if data_through is None else pd.Timestamp(data_through),
+        "rows": rows,
+        "band_rule": cuts.rule,
+        "base_rate": cuts.base_rate,
+        "high_at": cuts.high_at,
+        "medium_at": cuts.medium_at,
+        "bands": cuts.explanation(),
+        "explained": "incremental" if incremental else "full",
+    }
+
+
 def write_run(
     con: duckdb.DuckDBPyConnection,
     scored: pd.DataFrame,

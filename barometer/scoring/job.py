@@ -225,24 +225,6 @@ def previous_for(model, day: DayInputs, state, state_is, registry) -> Previous |
     )
 
 
-def run_row(target, day: DayInputs, version, scored_at, rows, cuts, plan: Plan) -> dict:
-    """The run's `score_runs` row."""
-    return {
-        "target": target,
-        "as_of": day.as_of,
-        "model_version": version,
-        "scored_at": scored_at,
-        "data_through": day.data_through,
-        "rows": rows,
-        "band_rule": cuts.rule,
-        "base_rate": cuts.base_rate,
-        "high_at": cuts.high_at,
-        "medium_at": cuts.medium_at,
-        "bands": cuts.explanation(),
-        "explained": "incremental" if plan.incremental else "full",
-    }
-
-
 def score_day(
     settings: Settings,
     loaded: LoadedModel,
@@ -290,7 +272,16 @@ def score_day(
         data_through=day.data_through,
     )
     step("writing")
-    run = run_row(target, day, version, scored_at, len(scored), cuts, plan)
+    run = history.run_record(
+        target,
+        day.as_of,
+        version,
+        scored_at,
+        len(scored),
+        cuts,
+        data_through=day.data_through,
+        incremental=plan.incremental,
+    )
     when_free(lambda: write_day(settings, scored, run, chosen), deadline)
     save_state(path, explained, scored_at)
     return scored, plan, day

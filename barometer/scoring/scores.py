@@ -36,8 +36,8 @@ import pandas as pd
 
 from barometer.model.artefact import ScoringModel, apportion
 from barometer.model.treeshap import changed_cells
-from barometer.scoring.bands import BandCuts
-from barometer.scoring.incremental import Explained, probabilities_and_points
+from barometer.scoring.bands import BandCuts, band_cuts
+from barometer.scoring.incremental import Explained, explain_full, probabilities_and_points
 from barometer.scoring.reasons import (
     DECIMALS,
     TOP_K,
@@ -208,3 +208,97 @@ def actions_for(
     for i, found in zip(chosen, suggestions, strict=True):
         out[i] = action_reasons(found, raw[i], model.feature_names, model.target, registry)
     return out
+
+
+def score_rows(
+    model: ScoringModel,
+    version: str,
+    features: pd.DataFrame,
+    context: pd.DataFrame,
+    *,
+    as_of,
+    scored_at,
+    registry: dict | None = None,
+    previous: Previous | None = None,
+    data_through=None,
+) -> tuple[pd.DataFrame, Explained, BandCuts]:
+    """Every row of `features` (id column first) explained in full and scored with the default
+    bands: the job's path without a saved state, for tests, benchmarks and one-off scoring."""
+    ids = features[ID_COLUMNS[model.target]].astype(str).to_numpy()
+    explained = explain_full(model, ids, model.matrix(features), as_of, version)
+    cuts = band_cuts(scored_probabilities(model, explained)[0], model.target)
+    raw = raw_values(model, features)
+    scored = score_frame(
+        model,
+        explained,
+        raw,
+        context,
+        cuts,
+        scored_at=scored_at,
+        registry=registry or {},
+        previous=previous,
+        data_through=data_through,
+    )
+    return scored, explained, cuts
+
+
+def previous_of(model: ScoringModel, explained: Explained, features: pd.DataFrame) -> Previous:
+    """A scoring made by `explained` as the previous one of the next (same model)."""
+    probability = scored_probabilities(model, explained)[0]
+    versions = np.full(len(explained), str(explained.model_version), dtype=object)
+    return Previous(explained.as_of, explained, raw_values(model, features), probability, versions)
+
+
+# ------------------------------------------------------------------ one entity, on demand
+
+
+def score_now(
+    model: ScoringModel,
+    matrix: np.ndarray,
+    raw: np.ndarray,
+    cuts: BandCuts,
+    registry: dict,
+    tried: list | None = None,
+    top_k: int = TOP_K,
+) -> dict:
+    """One entity scored now from its encoded row (`matrix`, `raw`: one row each), by the batch
+    job's rules: the same rounding, reasons and other line, bands (`cuts`: the stored run's) and
+    suggested actions (tried at `tried`, `explain.whatif.candidates`)."""
+    contributions = model.booster.predict(matrix, pred_contrib=True, num_threads=model.num_threads)
+    probability, points, base = probabilities_and_points(model, contributions)
+    p, base = np.round(probability, DECIMALS), round(base, DECIMALS)
+    names = model.feature_names
+    reasons = matrix_reasons(points, raw, names, model.target, registry, top_k, p - base)[0]
+    band = str(cuts.band(p)[0])
+    actions = []
+    if tried and band in ACTION_BANDS[model.target]:
+        [found] = suggest_actions(model, matrix, tried)
+        actions = action_reasons(found, raw[0], names, model.target, registry)
+    lift = float(cuts.lift(p)[0])
+    return {
+        "probability": float(p[0]),
+        "base_probability": base,
+        "reasons": reasons,
+        "band": band,
+        "lift": round(lift, 4) if np.isfinite(lift) else None,
+        "actions": actions,
+    }
+
+
+def change_since(
+    previous_probability: float,
+    previous_version: str,
+    probability: float,
+    version: str,
+    target: str,
+    registry: dict,
+) -> list[dict]:
+    """The change of a score made now from the same feature row as a stored score: only a new
+    model version can move it, so it is the `model` line (and the `other` line it balances)."""
+    change = np.array([round(probability - previous_probability, DECIMALS)])
+    model_part = change if str(previous_version) != str(version) else np.zeros(1)
+    nothing = np.zeros((1, 0))
+    empty = np.empty((1, 0), dtype=object)
+    return change_reasons(
+        nothing, nothing.astype(bool), change, model_part, (empty, empty), [], target, registry
+    )[0]

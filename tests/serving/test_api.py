@@ -87,8 +87,66 @@ def test_churn_risk_is_the_stored_score_with_reasons_and_change(client, headers,
         "days_since_last_call",
         "open_cases",
         "segment",
+        "other",
     }
+    assert body["contributions"][-1]["feature"] == "other"
     assert 0 < body["percentile"] <= 100 and body["band"] in {"low", "medium", "high"}
+    assert body["data_through"].startswith("2026-09-30T21:00")
+
+
+def adds_up(body: dict) -> None:
+    """Base + every reason = the probability; the change lines = the change; every number has
+    at most the stored number of decimals (no float noise)."""
+    total = body["base_probability"] + sum(c["points"] for c in body["contributions"])
+    assert total == pytest.approx(body["probability"], abs=2e-6)
+    assert body["contributions"][-1]["feature"] == "other"
+    change = body["change"]
+    if change is not None:
+        lines = sum(r["points_change"] for r in change["reasons"])
+        assert change["change"] == round(body["probability"] - change["previous_probability"], 6)
+        assert lines == pytest.approx(change["change"], abs=2e-6)
+        if change["reasons"]:
+            assert change["reasons"][-1]["feature"] == "other"
+    numbers = [
+        body["probability"],
+        body["base_probability"],
+        *(c["points"] for c in body["contributions"]),
+    ]
+    assert all(len(repr(float(x)).split(".")[-1]) <= 6 or "e" in repr(x) for x in numbers)
+
+
+@pytest.mark.parametrize(
+    ("target", "path", "prefix", "count"),
+    [("churn", "accounts", "A", 40), ("deal_win", "opportunities", "O", 30)],
+)
+def test_every_served_score_adds_up(client, headers, workspace, target, path, prefix, count):
+    """Stored and on-demand answers of both targets: reasons add up to the probability, change
+    lines to the change, and a mover's feature changed value between the two runs."""
+    settings, latest = workspace
+    from features.warehouse import connect
+
+    with connect(settings.warehouse_path, read_only=True) as con:
+        table = "scoring_features_account" if target == "churn" else "scoring_features_opportunity"
+        before = con.execute(f"select * from {table} where as_of = '2026-09-01'").df()
+    before = before.set_index(before.columns[0])
+    after = latest[target].set_index(latest[target].columns[0])
+    suffix = "churn-risk" if target == "churn" else "win-probability"
+    movers = 0
+    for i in range(count):
+        entity = f"{prefix}{i:03d}"
+        for live in (False, True):
+            body = client.get(
+                f"/v1/{path}/{entity}/{suffix}",
+                params={"live": live} if live else None,
+                headers=headers["retention"],
+            ).json()
+            adds_up(body)
+            for line in (body["change"] or {}).get("reasons", []):
+                if line["feature"] in ("other", "model"):
+                    continue
+                movers += 1
+                assert before.at[entity, line["feature"]] != after.at[entity, line["feature"]]
+    assert movers > 0
 
 
 def test_live_score_matches_the_model_on_the_latest_row(client, headers, models, workspace):
@@ -100,9 +158,9 @@ def test_live_score_matches_the_model_on_the_latest_row(client, headers, models,
     )
     body = response.json()
     assert response.status_code == 200 and body["live"] is True
-    assert body["probability"] == pytest.approx(expected, abs=1e-12)
+    assert body["probability"] == pytest.approx(expected, abs=1e-6)
     points = sum(c["points"] for c in body["contributions"])
-    assert body["base_probability"] + points == pytest.approx(expected, abs=1e-5)
+    assert body["base_probability"] + points == pytest.approx(expected, abs=2e-6)
 
 
 def test_unknown_ids_are_404(client, headers) -> None:
@@ -181,8 +239,12 @@ def test_batch_scoring_matches_the_model(client, headers, models) -> None:
     frame = pd.DataFrame(rows).drop(columns="id")
     expected = models["churn"].model.predict_proba(frame)
     assert response.status_code == 200 and body["model_version"] == "3"
-    np.testing.assert_allclose([r["probability"] for r in body["results"]], expected, atol=1e-12)
+    probability = [r["probability"] for r in body["results"]]
+    np.testing.assert_allclose(probability, np.round(expected, 6), atol=1e-12)  # as stored
     assert body["results"][0]["id"] == "x" and body["results"][1]["id"] is None
+    for result in body["results"]:
+        total = result["base_probability"] + sum(c["points"] for c in result["contributions"])
+        assert total == pytest.approx(result["probability"], abs=2e-6)
     assert body["results"][0]["probability"] > body["results"][1]["probability"]
     assert "days_since_last_call" in {c["feature"] for c in body["results"][0]["contributions"]}
 
@@ -235,7 +297,7 @@ def test_what_if_changes_the_probability_with_a_caveat(client, headers, models, 
     body = client.post("/v1/what-if", json=payload, headers=headers["retention"]).json()
     assert body["probability_before"] == pytest.approx(before)
     assert body["probability_after"] == pytest.approx(after)
-    assert body["change"] == pytest.approx(after - before)
+    assert body["change"] == pytest.approx(after - before, abs=2e-6)
     assert "not" in body["caveat"] and "causal" in body["caveat"]
     assert body["changed"] == [
         {
@@ -261,8 +323,8 @@ def test_what_if_starts_from_the_live_score_and_encodes_categories(
     live = client.get(
         f"/v1/accounts/{ACCOUNT}/churn-risk?live=true", headers=headers["retention"]
     ).json()
-    assert body["probability_before"] == pytest.approx(live["probability"], abs=1e-9)
-    assert body["probability_after"] == pytest.approx(expected, abs=1e-12)
+    assert body["probability_before"] == live["probability"]  # both as served: 6 decimals
+    assert body["probability_after"] == pytest.approx(expected, abs=5e-7)
     assert [c["before"] for c in body["changed"]] == [
         row.loc[0, "segment"],
         row.loc[0, "open_cases"],
@@ -270,7 +332,7 @@ def test_what_if_starts_from_the_live_score_and_encodes_categories(
     missing = models["churn"].model.predict_proba(row.assign(segment=None))[0]
     to_missing = {**payload, "changes": {"segment": None}}
     body = client.post("/v1/what-if", json=to_missing, headers=headers["retention"]).json()
-    assert body["probability_after"] == pytest.approx(missing, abs=1e-12)
+    assert body["probability_after"] == pytest.approx(missing, abs=5e-7)
     unknown_level = {**payload, "changes": {"segment": "no_such_segment"}}
     response = client.post("/v1/what-if", json=unknown_level, headers=headers["retention"])
     assert response.status_code == 422

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from barometer.scoring.history import append_scores, latest_scores
-from barometer.scoring.scores import score_frame
+from barometer.scoring.scores import previous_of, score_rows
 from features.warehouse import connect
 from serving.bodies import CHUNK, SCHEMAS, body_of, build_bodies
 from serving.snapshot import ScoreSnapshot
@@ -24,12 +24,14 @@ def scored_runs(model, target: str, id_column: str, prefix: str) -> list[pd.Data
     first = feature_rows(id_column, 30, seed=1, prefix=prefix)
     second = feature_rows(id_column, 45, seed=2, prefix=prefix)
     second.iloc[:5, 1:] = first.iloc[:5, 1:].to_numpy()  # same features: no change, same reasons
-    runs = []
+    runs, previous = [], None
     for features, as_of in zip((first, second), RUNS, strict=True):
         context = context_for(features, seed=3, deals=target == "deal_win")
-        runs.append(
-            score_frame(model, features, context, as_of=as_of, model_version="7", scored_at=as_of)
+        scored, explained, _ = score_rows(
+            model, "7", features, context, as_of=as_of, scored_at=as_of, previous=previous
         )
+        runs.append(scored)
+        previous = previous_of(model, explained, features)
     return runs
 
 

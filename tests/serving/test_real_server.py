@@ -72,7 +72,11 @@ def test_serve_answers_and_shuts_down_cleanly(workspace) -> None:
 
 def test_a_taken_port_is_a_clear_error_before_anything_loads(workspace) -> None:
     settings, _ = workspace
-    env = {**os.environ, "BAROMETER_HOME": str(settings.home), "BAROMETER_API_KEYS": new_key(Role.admin)}
+    env = {
+        **os.environ,
+        "BAROMETER_HOME": str(settings.home),
+        "BAROMETER_API_KEYS": new_key(Role.admin),
+    }
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
