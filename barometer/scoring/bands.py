@@ -3,10 +3,12 @@
 A fixed probability cut cannot serve both models: with churn's base rate near 3%, an account at
 17% is six times the typical account, yet far below 50%. So the bands are relative:
 
-- `lift` (the default): a score's lift is its probability over the base rate (the mean
-  probability of everyone scored in the run, which a calibrated model makes the expected rate).
-  High from `high` times the base rate, medium from `medium` times (churn: 3× and 1.5×; deals,
-  whose base rate is far higher: 1.5× and 1×).
+- `lift` (the default): relative to the base rate, the mean probability of everyone scored in
+  the run (a calibrated model makes it the expected rate). High from odds `high` times the base
+  rate's odds, medium from `medium` times (churn: 3× and 1.5×; deals, whose base rate is far
+  higher: 1.5× and 1×). For a rare outcome odds and probabilities scale alike (churn at a 3%
+  base rate is high from 8.5%, about 3× the base rate), and odds never ask for more than 100%
+  when the base rate is high. A score's `lift` is its probability over the base rate.
 - `capacity`: the `capacity` highest scores are high (what a team can work in a week), the next
   `2 × capacity` medium.
 
@@ -53,16 +55,20 @@ class BandCuts:
     def explanation(self) -> str:
         """The rule in words, for the worklist."""
         noun, phrase = NOUNS.get(self.target, "entity"), target_phrase(self.target)
-        typical = f"the typical {noun}'s {phrase} ({self.base_rate:.1%})"
         if self.rule == "capacity":
+            typical = f"the typical {noun}'s {phrase} ({self.base_rate:.1%})"
             return (
                 f"High: the top scores a team can work in a week (from {self.high_at:.1%}); "
                 f"medium: the next ones (from {self.medium_at:.1%}). Lift compares with {typical}."
             )
-        high, medium = self.high_at / self.base_rate, self.medium_at / self.base_rate
+        high, medium = (
+            odds_ratio(self.high_at, self.base_rate),
+            odds_ratio(self.medium_at, self.base_rate),
+        )
         return (
-            f"High: at least {high:g}× {typical}, i.e. from {self.high_at:.1%}; medium: at least "
-            f"{medium:g}× (from {self.medium_at:.1%})."
+            f"High: from {self.high_at:.1%}, where the odds are at least {high:.3g}× the typical "
+            f"{noun}'s ({self.base_rate:.1%} {phrase}); medium: from {self.medium_at:.1%} "
+            f"({medium:.3g}× the odds)."
         )
 
 
@@ -82,7 +88,19 @@ def band_cuts(
         medium = ranked[min(3 * capacity, len(ranked)) - 1] if len(ranked) else np.inf
         return BandCuts(target, rule, base, float(high), float(medium))
     high_lift, medium_lift = lifts or LIFTS.get(target, LIFTS["churn"])
-    return BandCuts(target, "lift", base, base * high_lift, base * medium_lift)
+    return BandCuts(target, "lift", base, at_odds(base, high_lift), at_odds(base, medium_lift))
+
+
+def at_odds(base: float, ratio: float) -> float:
+    """The probability whose odds are `ratio` times the odds of `base`."""
+    return ratio * base / (1 + (ratio - 1) * base)
+
+
+def odds_ratio(probability: float, base: float) -> float:
+    """How many times the odds of `base` the odds of `probability` are."""
+    if not 0 < base < 1 or not 0 <= probability < 1:
+        return float("nan")
+    return (probability / (1 - probability)) / (base / (1 - base))
 
 
 def settings_cuts(settings, target: str, probability: np.ndarray) -> BandCuts:

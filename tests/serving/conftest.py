@@ -44,12 +44,12 @@ def train(target: str, seed: int, rounds: int = 30) -> ScoringModel:
     n = 1500
     frame = pd.DataFrame(
         {
-            "days_since_last_call": rng.exponential(20, n),
+            "days_since_last_touch": rng.exponential(20, n),
             "open_cases": rng.poisson(1.5, n).astype(float),
             "segment": rng.choice(SEGMENTS, n),
         }
     )
-    logit = -2 + 0.05 * frame["days_since_last_call"] + 0.4 * frame["open_cases"]
+    logit = -2 + 0.05 * frame["days_since_last_touch"] + 0.4 * frame["open_cases"]
     label = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
     names = list(frame.columns)
     draft = ScoringModel(target, names, booster=None, categories={"segment": sorted(SEGMENTS)})
@@ -64,7 +64,7 @@ def feature_rows(id_column: str, n: int, seed: int, prefix: str) -> pd.DataFrame
     return pd.DataFrame(
         {
             id_column: [f"{prefix}{i:03d}" for i in range(n)],
-            "days_since_last_call": rng.exponential(20, n).round(1),
+            "days_since_last_touch": rng.exponential(20, n).round(1),
             "open_cases": rng.poisson(1.5, n).astype(float),
             "segment": rng.choice(SEGMENTS, n),
         }

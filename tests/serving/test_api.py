@@ -84,7 +84,7 @@ def test_churn_risk_is_the_stored_score_with_reasons_and_change(client, headers,
     assert body["reasons"] == [c["sentence"] for c in body["contributions"]]
     assert all("pts churn risk" in s for s in body["reasons"])
     assert {c["feature"] for c in body["contributions"]} <= {
-        "days_since_last_call",
+        "days_since_last_touch",
         "open_cases",
         "segment",
         "other",
@@ -231,8 +231,8 @@ def test_opportunities(client, headers) -> None:
 
 def test_batch_scoring_matches_the_model(client, headers, models) -> None:
     rows = [
-        {"id": "x", "days_since_last_call": 60.0, "open_cases": 4, "segment": "smb"},
-        {"days_since_last_call": 1.0, "segment": None},  # null: a missing value
+        {"id": "x", "days_since_last_touch": 60.0, "open_cases": 4, "segment": "smb"},
+        {"days_since_last_touch": 1.0, "segment": None},  # null: a missing value
     ]
     response = client.post("/v1/score/churn", json={"rows": rows}, headers=headers["retention"])
     body = response.json()
@@ -246,7 +246,7 @@ def test_batch_scoring_matches_the_model(client, headers, models) -> None:
         total = result["base_probability"] + sum(c["points"] for c in result["contributions"])
         assert total == pytest.approx(result["probability"], abs=2e-6)
     assert body["results"][0]["probability"] > body["results"][1]["probability"]
-    assert "days_since_last_call" in {c["feature"] for c in body["results"][0]["contributions"]}
+    assert "days_since_last_touch" in {c["feature"] for c in body["results"][0]["contributions"]}
 
 
 @pytest.mark.parametrize(
@@ -291,9 +291,9 @@ def test_body_size_limit_is_413(new_client, headers) -> None:
 def test_what_if_changes_the_probability_with_a_caveat(client, headers, models, workspace):
     latest = workspace[1]["churn"]
     row = latest[latest["account_id"] == ACCOUNT].reset_index(drop=True)
-    changed = row.assign(days_since_last_call=0.0)
+    changed = row.assign(days_since_last_touch=0.0)
     before, after = models["churn"].model.predict_proba(pd.concat([row, changed]))
-    payload = {"target": "churn", "entity_id": ACCOUNT, "changes": {"days_since_last_call": 0}}
+    payload = {"target": "churn", "entity_id": ACCOUNT, "changes": {"days_since_last_touch": 0}}
     body = client.post("/v1/what-if", json=payload, headers=headers["retention"]).json()
     assert body["probability_before"] == pytest.approx(before)
     assert body["probability_after"] == pytest.approx(after)
@@ -301,8 +301,8 @@ def test_what_if_changes_the_probability_with_a_caveat(client, headers, models, 
     assert "not" in body["caveat"] and "causal" in body["caveat"]
     assert body["changed"] == [
         {
-            "feature": "days_since_last_call",
-            "before": row.loc[0, "days_since_last_call"],
+            "feature": "days_since_last_touch",
+            "before": row.loc[0, "days_since_last_touch"],
             "after": 0,
         }
     ]
@@ -356,7 +356,7 @@ def test_what_if_errors(client, headers) -> None:
 def test_drivers_overall_and_by_segment(client, headers) -> None:
     body = client.get("/v1/drivers/churn", headers=headers["manager"]).json()
     top = body["drivers"][0]
-    assert top["feature"] in {"days_since_last_call", "open_cases"} and top["direction"] == 1
+    assert top["feature"] in {"days_since_last_touch", "open_cases"} and top["direction"] == 1
     assert sum(d["share"] for d in body["drivers"]) == pytest.approx(1.0)
     assert body["dependence"] and body["rows"] == 40
     by = client.get(

@@ -9,9 +9,9 @@ from barometer.model.store import LoadedModel
 from tests.serving.conftest import train
 
 ROWS = [
-    {"id": "a", "days_since_last_call": 60.0, "open_cases": 4, "segment": "smb"},
-    {"id": "b", "days_since_last_call": 2.0, "open_cases": 0, "segment": "enterprise"},
-    {"id": "c", "days_since_last_call": 20.0},
+    {"id": "a", "days_since_last_touch": 60.0, "open_cases": 4, "segment": "smb"},
+    {"id": "b", "days_since_last_touch": 2.0, "open_cases": 0, "segment": "enterprise"},
+    {"id": "c", "days_since_last_touch": 20.0},
 ]
 
 

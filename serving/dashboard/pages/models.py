@@ -1,4 +1,4 @@
-"""The champion models: metrics, reliability curves and the MLflow UI link."""
+"""The champion models: their backtest metrics (named as a manager reads them) and reliability."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ router = APIRouter(prefix="/dashboard", include_in_schema=False)
 
 @router.get("/models", response_class=HTMLResponse)
 async def models_page(request: Request, service: ServiceDep):
-    """`GET /v1/models` with each champion's backtest metrics from the registry, its reliability
-    curve, and a link to the MLflow UI."""
+    """`GET /v1/models` with each champion's backtest metrics from the registry and its
+    reliability curve. (No link to an MLflow UI: the service does not run one.)"""
     role = need(request, Role.retention)
     state: DashboardState = service.dashboard
     body = models_view(service.models.current)
@@ -34,6 +34,8 @@ async def models_page(request: Request, service: ServiceDep):
                 [float(y) for y in table["observed"]],
                 f"Reliability of {m['target']} v{m['version']}: predicted against observed",
                 diagonal=True,
+                x_title="Predicted probability",
+                y_title="Observed share",
             )
         curves.append((m, chart))
-    return render(request, "models.html", role, body=body, curves=curves, mlflow_ui=state.mlflow_ui)
+    return render(request, "models.html", role, body=body, curves=curves)
