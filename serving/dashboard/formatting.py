@@ -63,6 +63,13 @@ def points(value: float | None) -> str:
     return f"{arrow} {value * 100:+.1f} pts"
 
 
+def arrow(value: float | None) -> str:
+    """▲ for a rise, ▼ for a fall, ■ for none (the sentence beside it gives the points)."""
+    if value is None or abs(value) < 0.0005:
+        return "■"
+    return "▲" if value > 0 else "▼"
+
+
 def money(value: float | None) -> str:
     return "—" if value is None else format_money(value)
 
@@ -86,10 +93,15 @@ def lift(value: float | None) -> str:
     return format_lift(value)
 
 
+ACRONYMS = {"smb": "SMB", "emea": "EMEA", "apac": "APAC", "na": "NA", "latam": "LATAM"}
+
+
 def friendly(text: str | None) -> str:
-    """An identifier as words: 'mid_market' -> 'Mid market', 'sales' -> 'Sales'."""
+    """An identifier as words: 'mid_market' -> 'Mid market', 'sales' -> 'Sales', 'smb' -> 'SMB'."""
     if not text:
         return "—"
+    if str(text).lower() in ACRONYMS:
+        return ACRONYMS[str(text).lower()]
     words = str(text).replace("_", " ").strip()
     return words[:1].upper() + words[1:]
 
@@ -122,7 +134,10 @@ def metric_value(name: str, value: float) -> str:
 
 
 def tone(points: float, target: str) -> str:
-    """'good' or 'bad' news for the business: more churn risk is bad, more win chance good."""
+    """'good' or 'bad' news for the business: more churn risk is bad, more win chance good;
+    'neutral' for no change (under 0.05 pts)."""
+    if abs(points) < 0.0005:
+        return "neutral"
     return "good" if (points >= 0) == HIGHER_IS_BETTER.get(target, False) else "bad"
 
 

@@ -37,9 +37,13 @@ def scale(value: float, low: float, high: float, start: float, end: float) -> fl
 
 
 def percent(value: float) -> str:
-    """0.423 -> '42.3%' (one decimal under 10%, else whole)."""
-    pts = value * 100
-    return f"{pts:.1f}%" if abs(pts) < 10 else f"{pts:.0f}%"
+    """0.423 -> '42.3%' (as the pages write a probability)."""
+    return f"{value * 100:.1f}%"
+
+
+def tick(value: float) -> str:
+    """An axis tick as a percentage: 0.5 -> '50%'."""
+    return f"{value * 100:.0f}%" if value * 100 == round(value * 100) else percent(value)
 
 
 def money(value: float) -> str:
@@ -114,7 +118,7 @@ def line_chart(
         f'<line class="grid" x1="{left}" x2="{right}" y1="{scale(t, low, high, bottom, top):.1f}" '
         f'y2="{scale(t, low, high, bottom, top):.1f}"/>'
         f'<text class="axis" x="{left - 6}" y="{scale(t, low, high, bottom, top) + 4:.1f}" '
-        f'text-anchor="end">{show(t)}</text>'
+        f'text-anchor="end">{(tick if percent_axis else number)(t)}</text>'
         for t in (low, (low + high) / 2, high)
     )
     ticks = sorted({0, len(days) - 1, *range(0, len(days), max(1, len(days) // 4))})
@@ -170,7 +174,7 @@ def waterfall(
         good = (value >= 0) == higher_is_better
         kind = "total" if is_total else ("good" if good else "bad")
         mark = "" if is_total else ("▲ +" if value >= 0 else "▼ −")
-        shown = percent(abs(value)) if is_total else f"{abs(value) * 100:.1f} pts"
+        shown = f"{value * 100:.1f}%" if is_total else f"{abs(value) * 100:.1f} pts"  # as pages
         testid = ' data-testid="waterfall-total"' if i == len(rows) - 1 else ""
         bar_y = y + (heights[i] - 22) / 2
         body.append(
@@ -247,8 +251,8 @@ def curve(
         return frame_svg(label, '<text x="20" y="40">No points.</text>')
     x_low, x_high = (0.0, 1.0) if diagonal else (min(xs), max(xs))
     y_low, y_high = (0.0, 1.0) if diagonal else (min(*ys, 0.0), max(*ys, 0.0))
-    show_x = percent if diagonal else number
-    show_y = percent if diagonal else number
+    show_x = tick if diagonal else number
+    show_y = tick if diagonal else number
     left, right, top, bottom = PAD + 30, WIDTH - PAD, 20, HEIGHT - PAD - 10
 
     def point(x: float, y: float) -> str:

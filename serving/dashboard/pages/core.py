@@ -29,6 +29,7 @@ TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parents[1] / "templates
 TEMPLATES.env.filters.update(
     pct=formatting.pct,
     points=formatting.points,
+    arrow=formatting.arrow,
     money=formatting.money,
     number=formatting.number,
     count=formatting.count,
