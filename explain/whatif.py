@@ -7,6 +7,8 @@ learned from history, not causal effects: see `CAVEAT`.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -14,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from barometer.model.artefact import ScoringModel
+from barometer.model.treeshap import tree_splits, trees_booster, trees_by_feature
 from explain.wording import CAVEAT, HIGHER_IS_BETTER, Registry, feature_info, lookup
 
 
@@ -137,31 +140,62 @@ def suggest_actions(
 ) -> list[list[Suggestion]]:
     """Per encoded row, up to `top` single-feature changes from `tried` (`candidates`) with the
     largest predicted improvement, one per feature, best first. "Improvement" lowers churn risk
-    and raises win chance. Rows and values tried are scored in a few large booster calls."""
+    and raises win chance.
+
+    A change of feature j moves only the trees that split on j, so each trial is priced by those
+    trees alone (`feature_boosters`): the new log-odds are the row's plus the change of those
+    trees' sum, calibrated as always. Rows are scored in a few large booster calls."""
     if not len(matrix) or not tried:
         return [[] for _ in range(len(matrix))]
-    trials = [(j, float(v)) for j, values in tried for v in values]
-    now = model.calibrator(booster_raw(model, matrix))
-    after = np.empty((len(matrix), len(trials)))
-    for c, (j, v) in enumerate(trials):
-        changed = matrix.copy()
-        changed[:, j] = v
-        after[:, c] = model.calibrator(booster_raw(model, changed))
+    raw = booster_raw(model, matrix)
+    now = model.calibrator(raw)
+    boosters = feature_boosters(model)
+    columns, values, after = [], [], []
+    for j, tried_values in tried:
+        sub = boosters.get(j)
+        if sub is None:  # no tree splits on it: no value of it changes the score
+            continue
+        before = booster_raw(model, matrix, sub)
+        for value in tried_values:
+            changed = matrix.copy()
+            changed[:, j] = value
+            after.append(model.calibrator(raw + booster_raw(model, changed, sub) - before))
+            columns.append(j)
+            values.append(float(value))
+    if not after:
+        return [[] for _ in range(len(matrix))]
     sign = 1.0 if HIGHER_IS_BETTER.get(model.target, True) else -1.0
-    columns = np.array([j for j, _ in trials])
-    values = np.array([v for _, v in trials])
-    same = np.isclose(matrix[:, columns], values[None, :])
-    gain = np.where(same, -np.inf, sign * (after - now[:, None]))
+    columns_, values_ = np.array(columns), np.array(values)
+    same = np.isclose(matrix[:, columns_], values_[None, :])
+    gain = np.where(same, -np.inf, sign * (np.column_stack(after) - now[:, None]))
     return [
-        best_per_feature(model, matrix[i], gain[i], columns, values, top)
+        best_per_feature(model, matrix[i], gain[i], columns_, values_, top)
         for i in range(len(matrix))
     ]
 
 
-def booster_raw(model: ScoringModel, matrix: np.ndarray) -> np.ndarray:
-    """The booster's log-odds for encoded rows, in chunks of `CHUNK_ROWS`."""
+_BOOSTERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
+
+
+def feature_boosters(model: ScoringModel) -> dict:
+    """{feature position: a booster of the trees that split on it}, built once per model."""
+    with _LOCK:
+        found = _BOOSTERS.get(model.booster)
+    if found is None:
+        by_feature = trees_by_feature(tree_splits(model))
+        found = {j: trees_booster(model, trees) for j, trees in by_feature.items()}
+        with _LOCK:
+            _BOOSTERS[model.booster] = found
+    return found
+
+
+def booster_raw(model: ScoringModel, matrix: np.ndarray, booster=None) -> np.ndarray:
+    """A booster's log-odds (by default the model's) for encoded rows, in chunks of
+    `CHUNK_ROWS`."""
+    booster = booster or model.booster
     parts = [
-        model.booster.predict(
+        booster.predict(
             matrix[start : start + CHUNK_ROWS], raw_score=True, num_threads=model.num_threads
         )
         for start in range(0, len(matrix), CHUNK_ROWS)

@@ -17,6 +17,8 @@ thresholds alone; the booster runs only the crossed trees, only on the rows that
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -174,3 +176,25 @@ def update_contributions(
         )
         out[rows] += phi[: len(rows)] - phi[len(rows) :]
     return out
+
+
+def trees_booster(model: ScoringModel, trees: list[int]):
+    """A booster of only the trees `trees` of the model's (renumbered, in order): its raw score is
+    the sum of those trees' outputs, so a change that only those trees can see is priced by them
+    alone. Built from the model text (LightGBM reads a model without `tree_sizes` in order)."""
+    import lightgbm as lgb
+
+    head, blocks, tail = tree_texts(model)
+    body = "\n\n\n".join(
+        re.sub(r"^Tree=\d+", f"Tree={i}", blocks[t]) for i, t in enumerate(trees)
+    )
+    return lgb.Booster(model_str=f"{head}\n{body}\n\n\nend of trees{tail}")
+
+
+def tree_texts(model: ScoringModel) -> tuple[str, list[str], str]:
+    """The model text's header (without `tree_sizes`), each tree's block, and what follows."""
+    head, rest = model.booster.model_to_string().split("\nTree=", 1)
+    trees, tail = rest.split("end of trees", 1)
+    blocks = [b.strip("\n") for b in ("Tree=" + trees).split("\n\n\n") if b.strip()]
+    head = "\n".join(line for line in head.split("\n") if not line.startswith("tree_sizes="))
+    return head, blocks, tail

@@ -17,6 +17,7 @@ connected call for {value} days"); otherwise the value follows the description a
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -155,15 +156,50 @@ def matrix_reasons(
     """Each row's reasons from its points (`matrix`, columns in `names` order) and raw values:
     the top `k` each way, then the `OTHER` line with the rest of `total` (the row's probability
     minus the base; by default the sum of its points), so that the lines add up to `total`. The
-    other line is always there, so every score reads the same way."""
+    other line is always there, so every score reads the same way. Each (feature, value) is
+    described once per call (`Wording`): many rows share values."""
     total = matrix.sum(axis=1) if total is None else np.asarray(total, dtype=float)
+    words = Wording(names, target, registry)
     out = []
     for i, columns in enumerate(shown_columns(matrix, k)):
-        row = [reason(names[j], raw[i, j], matrix[i, j], target, registry) for j in columns]
+        row = [words.reason(j, raw[i, j], matrix[i, j]) for j in columns]
         rest = round(float(total[i]), DECIMALS) - sum(r["points"] for r in row)
         row.append(other_reason(rest, len(names) - len(columns), target))
         out.append(row)
     return out
+
+
+class Wording:
+    """`reason` for many rows of one model: each feature's registry entry looked up once, and
+    each (feature, value) described and made JSON-plain once."""
+
+    def __init__(self, names: list[str], target: str, registry: Mapping) -> None:
+        self.names = names
+        self.infos = [feature_info(registry, name) for name in names]
+        self.phrase = target_phrase(target)
+        self.described: dict = {}
+
+    def reason(self, j: int, value: Any, points: float) -> dict:
+        text, shown = self.describe(j, value)
+        return {
+            "feature": self.names[j],
+            "family": self.infos[j].family,
+            "value": shown,
+            "points": round(float(points), DECIMALS),
+            "sentence": f"{text}: {format_points(float(points))} {self.phrase}",
+        }
+
+    def describe(self, j: int, value: Any) -> tuple[str, Any]:
+        key = (j, None) if is_missing(value) else (j, type(value), value)
+        if isinstance(value, float) and value == 0:
+            key += (math.copysign(1.0, value),)  # -0.0 and 0.0 may print differently
+        try:
+            found = self.described.get(key)
+        except TypeError:  # an unhashable value: no memo
+            return describe(self.infos[j], value), plain(value)
+        if found is None:
+            found = self.described[key] = (describe(self.infos[j], value), plain(value))
+        return found
 
 
 def row_reasons(
