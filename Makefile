@@ -16,7 +16,7 @@ TARGETS := churn deal_win
 UV_VERSION := 0.13.9
 
 .PHONY: help setup demo demo-key data ingest features train evaluate promote retrain explain score serve \
-	test lint bench bench-ingest bench-features bench-train bench-explain bench-serve bench-dashboard \
+	test lint bench bench-ingest bench-features bench-train bench-explain bench-score bench-serve bench-dashboard \
 	fuzz faults soak audit lock clean
 
 help: ## List the targets
@@ -81,7 +81,7 @@ lint: setup ## Ruff lint and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: bench-ingest bench-features bench-train bench-explain bench-serve bench-dashboard ## Run every benchmark
+bench: bench-ingest bench-features bench-train bench-explain bench-score bench-serve bench-dashboard ## Run every benchmark
 
 bench-ingest: setup ## Ingest the 50k-account simulation; compare with DuckDB's bare read_csv
 	$(BIN)/python -m benchmarks.ingest --accounts $(BENCH_ACCOUNTS)
@@ -94,6 +94,9 @@ bench-train: setup ## Train on 1.2M rows; compare with scikit-learn's HistGradie
 
 bench-explain: setup ## Batch SHAP rows/s, single-row latency, full vs incremental rescoring
 	$(BIN)/python -m benchmarks.explain --accounts $(BENCH_ACCOUNTS)
+
+bench-score: setup ## barometer score end to end: a day incremental vs full (BAROMETER_HOME), SMALL_HOME's wall time
+	$(BIN)/python -m benchmarks.score $(if $(SMALL_HOME),--small-home $(SMALL_HOME))
 
 bench-serve: setup ## Loopback load on one uvicorn worker vs a bare FastAPI baseline
 	$(BIN)/python -m benchmarks.serve --accounts $(BENCH_ACCOUNTS)

@@ -62,14 +62,22 @@ def day_features(warehouse: Path, target: str, as_of: pd.Timestamp, stage_order)
 
     from features.backends import tune_duckdb
     from features.engine import feature_frames
+    from features.registry import feature_names
 
     entity = ENTITIES[target]
     con = tune_duckdb(ibis.duckdb.connect(str(warehouse), read_only=True))
     try:
         if entity == "opportunity" and not table_exists(con.con, "opportunities"):
             raise LookupError("The warehouse has no opportunities table: no deals to score.")
+        # Every registry feature of the entity, as one query (`only`): for one cutoff that is
+        # faster than materialising each source, and the same frame.
         frames = feature_frames(
-            con, [entity], [as_of], tuple(stage_order), stage_entry_snapshots=False
+            con,
+            [entity],
+            [as_of],
+            tuple(stage_order),
+            stage_entry_snapshots=False,
+            only=feature_names(entity),
         )
     finally:
         con.disconnect()
