@@ -73,6 +73,16 @@ def stored(home: Path, target: str, day: pd.Timestamp) -> pd.DataFrame:
         ).df()
 
 
+def differing(first: pd.DataFrame, second: pd.DataFrame) -> int:
+    """Rows (by entity) where any stored column differs between two runs of the same day."""
+    merged = first.merge(second, on="entity_id", how="outer", suffixes=("_a", "_b"))
+    differ = pd.Series(False, index=merged.index)
+    for column in first.columns.drop("entity_id"):
+        a, b = merged[f"{column}_a"], merged[f"{column}_b"]
+        differ |= ~((a == b) | (a.isna() & b.isna()))
+    return int(differ.sum())
+
+
 def incremental_against_full(home: Path, target: str) -> None:
     from barometer.scoring.incremental import state_path
 
@@ -88,12 +98,12 @@ def incremental_against_full(home: Path, target: str) -> None:
         full_scores = stored(home, target, today)
         shutil.copy2(saved, state)  # today starts from yesterday's state, as a daily run does
         incremental = score(home, target, "--as-of", f"{today:%Y-%m-%d}")
-    same = full_scores.equals(stored(home, target, today))
+    same = differing(full_scores, stored(home, target, today))
     goal = "met" if full >= 10 * incremental else "MISSED"
     print(
         f"a day's rescoring end to end: full {full:.1f} s, incremental {incremental:.1f} s · "
-        f"{full / incremental:.1f}x faster (goal >= 10x: {goal}) · same stored scores, reasons, "
-        f"changes and actions: {same} · load {load()}"
+        f"{full / incremental:.1f}x faster (goal >= 10x: {goal}) · rows whose stored score, "
+        f"reasons, change or actions differ between the two: {same} · load {load()}"
     )
 
 
