@@ -106,6 +106,33 @@ def closed_deals(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     )
 
 
+def scored_examples(settings: Settings, target: str, n: int = 3) -> list[dict]:
+    """The `n` highest scores of the latest scoring run, as stored (none before a first run)."""
+    import json
+
+    from features.warehouse import connect, table_exists
+
+    with connect(settings.warehouse_path, read_only=True) as con:
+        if not table_exists(con, "scores"):
+            return []
+        rows = con.execute(
+            "select entity_id, as_of, probability, base_probability, reasons from scores "
+            "where target = $1 and as_of = (select max(as_of) from scores where target = $1) "
+            "order by probability desc, entity_id limit $2",
+            [target, n],
+        ).fetchall()
+    return [
+        {
+            "entity_id": entity,
+            "as_of": f"{as_of:%Y-%m-%d}",
+            "probability": probability,
+            "base_probability": base,
+            "reasons": json.loads(reasons or "[]"),
+        }
+        for entity, as_of, probability, base, reasons in rows
+    ]
+
+
 def gather_inputs(
     settings: Settings, tables: dict, models: dict[str, ScoringModel], registry, label: str
 ) -> ReportInputs:
@@ -158,6 +185,7 @@ def explain_target(
         models[other.model.target] = other.model
     frame = latest_rows(tables[ENTITY_TABLE[target]], rows)
     inputs = gather_inputs(settings, tables, models, REGISTRY, loaded.label)
+    inputs.examples = scored_examples(settings, target)
     html = build_report(loaded.model, frame, REGISTRY, inputs)
     path = write_report(html, settings.artifacts_dir / f"explain_{target}.html")
     if log:

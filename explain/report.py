@@ -36,6 +36,9 @@ class ReportInputs:
     contribution: pd.DataFrame | None = None  # by team (and rep) with ratio and KPIs
     contribution_sentence: str = ""
     model_label: str = ""
+    # The highest stored scores, as `barometer score` wrote them: `entity_id`, `as_of`,
+    # `probability`, `base_probability` and `reasons` (every line, the "all other" one included).
+    examples: list[dict] = field(default_factory=list)
 
 
 def _png(fig) -> str:
@@ -184,6 +187,9 @@ def build_report(
         funnel_table=Markup(_html_table(inputs.funnel)),
         contribution_sentence=inputs.contribution_sentence,
         contribution_table=Markup(_html_table(inputs.contribution, 40)),
+        examples=inputs.examples,
+        percent=lambda v: f"{v * 100:.1f}%",
+        signed=lambda v: f"{v * 100:+.1f} pts",
     )
 
 

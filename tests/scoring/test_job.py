@@ -198,3 +198,17 @@ def test_clear_errors(scoring_home, tmp_path) -> None:
     empty = settings.model_copy(update={"home": tmp_path / "none"})
     with pytest.raises(FileNotFoundError, match="barometer ingest"):
         job.run(empty, models["churn"], registry=REGISTRY)
+
+
+def test_the_report_shows_the_stored_highest_scores_adding_up(runs) -> None:
+    from explain.build_reports import scored_examples
+
+    settings, *_ = runs
+    examples = scored_examples(settings, "churn")
+    assert len(examples) == 3
+    assert [e["probability"] for e in examples] == sorted(
+        (e["probability"] for e in examples), reverse=True
+    )
+    for e in examples:
+        total = e["base_probability"] + sum(r["points"] for r in e["reasons"])
+        assert total == pytest.approx(e["probability"], abs=2e-6)
