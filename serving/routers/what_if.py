@@ -16,6 +16,7 @@ from serving.deps import ERRORS, BundleDep, Retention, ServiceDep, model_for
 from serving.routers.score import field_errors
 from serving.schemas.requests import WhatIf
 from serving.schemas.responses import WhatIfResult
+from serving.snapshot import utc
 from serving.state import ServiceState
 
 router = APIRouter(prefix="/what-if", tags=["what-if"], responses=ERRORS)
@@ -61,6 +62,8 @@ def what_if(state: ServiceState, payload: WhatIf, _: Role, bundle: ModelBundle) 
         "target": payload.target,
         "entity_id": payload.entity_id,
         "model_version": loaded.version,
+        "as_of": utc(state.features.as_of(payload.target, payload.entity_id)),
+        "data_through": state.scores.current[payload.target].summary["data_through"],
         "probability_before": round(result.before, DECIMALS),
         "probability_after": round(result.after, DECIMALS),
         "change": round(round(result.after, DECIMALS) - round(result.before, DECIMALS), DECIMALS),

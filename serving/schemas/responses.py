@@ -194,6 +194,8 @@ class WhatIfResult(BaseModel):
     target: str
     entity_id: str
     model_version: str
+    as_of: datetime | None = None  # the day of the feature row the what-if starts from
+    data_through: datetime | None = None
     probability_before: float
     probability_after: float
     change: float

@@ -299,6 +299,7 @@ def test_what_if_changes_the_probability_with_a_caveat(client, headers, models, 
     assert body["probability_after"] == pytest.approx(after)
     assert body["change"] == pytest.approx(after - before, abs=2e-6)
     assert "not" in body["caveat"] and "causal" in body["caveat"]
+    assert body["as_of"].startswith("2026-10-01") and body["data_through"].startswith("2026-09-30")
     assert body["changed"] == [
         {
             "feature": "days_since_last_touch",
