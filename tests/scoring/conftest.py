@@ -11,19 +11,7 @@ import pytest
 from barometer.model.artefact import Calibrator, ScoringModel
 from barometer.model.store import LoadedModel
 from barometer.settings import Settings
-from tests.explain.conftest import REGISTRY, synthetic_accounts, train_model, true_churn_logit
-
-
-@pytest.fixture(scope="session")
-def accounts() -> pd.DataFrame:
-    return synthetic_accounts(4000, seed=11)
-
-
-@pytest.fixture(scope="session")
-def churn_model(accounts: pd.DataFrame) -> ScoringModel:
-    rng = np.random.default_rng(12)
-    label = (rng.random(len(accounts)) < 1 / (1 + np.exp(-true_churn_logit(accounts)))).astype(int)
-    return train_model(accounts, label)
+from tests.explain.conftest import REGISTRY, accounts, churn_model  # noqa: F401 - fixtures
 
 
 @pytest.fixture(scope="session")
@@ -31,14 +19,14 @@ def registry() -> dict:
     return {f.name: f for f in REGISTRY}
 
 
-def simulated_home(root, accounts: int = 120, seed: int = 5) -> Settings:
-    """A workspace with `accounts` simulated accounts ingested (no feature tables built)."""
+def simulated_home(root, n_accounts: int = 120, seed: int = 5) -> Settings:
+    """A workspace with `n_accounts` simulated accounts ingested (no feature tables built)."""
     from data.simulator import simulate, write_export
     from features.ingest.run import ingest
 
     settings = Settings(home=root / "workspace")
     settings.ensure_home()
-    write_export(simulate(accounts, seed=seed), root / "export", fmt="parquet")
+    write_export(simulate(n_accounts, seed=seed), root / "export", fmt="parquet")
     ingest(root / "export", settings, "canonical", None)
     return settings
 

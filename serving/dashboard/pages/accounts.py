@@ -9,13 +9,12 @@ from fastapi.responses import HTMLResponse
 from serving.answers import score_view
 from serving.auth import Role
 from serving.dashboard import formatting, warehouse_reads
-from serving.dashboard.pages.core import checked_form, index_for, need, problem, render
+from serving.dashboard.pages.core import index_for, need, problem, render
 from serving.dashboard.pages.score_page import (
-    changes_from,
     history_chart,
-    run_what_if,
+    posted_what_if,
+    score_context,
     score_waterfall,
-    what_if_fields,
 )
 from serving.deps import ServiceDep, snapshot_for
 from serving.schemas.responses import ChurnRisk
@@ -57,22 +56,15 @@ async def account_response(
         "account.html",
         role,
         a=body,
-        target="churn",
-        typical=snapshot_for(service, "churn").cuts.base_rate,
         chart=chart,
         waterfall=waterfall,
         details={k: v for k, v in details.items() if k != "history"},
-        fields=what_if_fields(service, "churn", account_id, body["contributions"]),
-        result=result,
-        entered=entered,
+        **score_context(service, "churn", account_id, body, result, entered),
     )
 
 
 @router.post("/accounts/{account_id}/what-if", response_class=HTMLResponse)
 async def account_what_if(request: Request, service: ServiceDep, account_id: str):
     """Run `POST /v1/what-if` with the form's changed behaviours and show the result."""
-    role = need(request, Role.retention)
-    form = await checked_form(request)
-    entered, changes = changes_from(form, service.registry)
-    result = await run_what_if(service, "churn", account_id, changes)
+    role, result, entered = await posted_what_if(request, service, "churn", account_id)
     return await account_response(request, service, role, account_id, result, entered)

@@ -16,18 +16,16 @@ from serving.dashboard.pages.core import (
     PAGE_SIZE,
     DashboardState,
     Text,
-    checked_form,
     index_for,
     need,
     problem,
     render,
 )
 from serving.dashboard.pages.score_page import (
-    changes_from,
     history_chart,
-    run_what_if,
+    posted_what_if,
+    score_context,
     score_waterfall,
-    what_if_fields,
 )
 from serving.deps import ServiceDep, snapshot_for
 from serving.schemas.responses import WinProbability
@@ -91,24 +89,17 @@ async def opportunity_response(
         "opportunity.html",
         role,
         o=body,
-        target="deal_win",
-        typical=snapshot_for(service, "deal_win").cuts.base_rate,
         stages=stages,
         chart=chart,
         waterfall=waterfall,
-        fields=what_if_fields(service, "deal_win", opportunity_id, body["contributions"]),
-        result=result,
-        entered=entered,
+        **score_context(service, "deal_win", opportunity_id, body, result, entered),
     )
 
 
 @router.post("/opportunities/{opportunity_id}/what-if", response_class=HTMLResponse)
 async def opportunity_what_if(request: Request, service: ServiceDep, opportunity_id: str):
     """Run `POST /v1/what-if` for the deal with the form's changed behaviours."""
-    role = need(request, Role.retention)
-    form = await checked_form(request)
-    entered, changes = changes_from(form, service.registry)
-    result = await run_what_if(service, "deal_win", opportunity_id, changes)
+    role, result, entered = await posted_what_if(request, service, "deal_win", opportunity_id)
     return await opportunity_response(request, service, role, opportunity_id, result, entered)
 
 

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from fastapi import HTTPException
+from fastapi import HTTPException, Request
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from explain.wording import feature_info, format_value
 from serving.auth import Role
 from serving.dashboard import formatting, svg
+from serving.dashboard.pages.core import checked_form, need
+from serving.deps import snapshot_for
 from serving.routers import what_if
 from serving.schemas.requests import WhatIf
 from serving.state import ServiceState
@@ -55,6 +57,28 @@ def plain_value(value):
     if isinstance(value, np.generic):
         value = value.item()
     return None if isinstance(value, float) and np.isnan(value) else value
+
+
+def score_context(
+    service: ServiceState, target: str, entity_id: str, body: dict, result, entered: dict
+) -> dict:
+    """What both score pages render alike: the target, the typical score it is compared with,
+    and the what-if form (its fields, the result and the entries as typed)."""
+    return {
+        "target": target,
+        "typical": snapshot_for(service, target).cuts.base_rate,
+        "fields": what_if_fields(service, target, entity_id, body["contributions"]),
+        "result": result,
+        "entered": entered,
+    }
+
+
+async def posted_what_if(request: Request, service: ServiceState, target: str, entity_id: str):
+    """A what-if form posted on a score page: the role, the API's result, the entries as typed."""
+    role = need(request, Role.retention)
+    form = await checked_form(request)
+    entered, changes = changes_from(form, service.registry)
+    return role, await run_what_if(service, target, entity_id, changes), entered
 
 
 def changes_from(form: dict[str, str], registry: dict) -> tuple[dict, dict]:
