@@ -39,7 +39,7 @@ TOP_K = 5
 DECIMALS = 6  # points and probabilities are stored and served rounded to this many decimals
 OTHER = "other"  # the feature name of the line holding every reason not shown
 MODEL = "model"  # the feature name of the change line a new model version accounts for
-MIN_MOVE = 5e-5  # a changed feature moving the score by less than this (0.005 pts) is no mover
+MIN_MOVE = 5e-4  # a changed feature moving the score by less than this (0.05 pts) is no mover
 
 
 def registry_map(registry: Mapping[str, Any] | Iterable[Any] | None) -> dict[str, Any]:
