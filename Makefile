@@ -13,11 +13,12 @@ KEYS_FILE := $(BAROMETER_HOME)/api-keys
 DATA_DIR ?= $(BAROMETER_HOME)/sample
 BENCH_ACCOUNTS ?= 50000
 TARGETS := churn deal_win
+ENGINE ?= duckdb
 UV_VERSION := 0.13.9
 
 .PHONY: help setup demo demo-key data ingest features train evaluate promote retrain explain score serve \
 	test lint bench bench-ingest bench-features bench-train bench-explain bench-score bench-serve bench-dashboard \
-	fuzz faults soak audit lock clean
+	fuzz faults soak audit lock clean ingest-lake test-spark test-model-env bench-spark
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -38,11 +39,14 @@ data: setup ## Simulate a CRM export (DEMO_ACCOUNTS accounts) into DATA_DIR
 ingest: setup ## Validate and load DATA_DIR into the workspace warehouse
 	$(BAROMETER) ingest $(DATA_DIR)
 
-features: setup ## Build point-in-time features and labels for every cutoff
-	$(BAROMETER) features
+ingest-lake: setup ## Validate the lake's contract tables on Spark (BAROMETER_LAKE; see README)
+	$(BAROMETER) ingest-lake
 
-train: setup ## Train both models (churn, deal_win) with their experiments/ configs
-	@status=0; for t in $(TARGETS); do $(BAROMETER) train --target $$t || status=1; done; exit $$status
+features: setup ## Build point-in-time features and labels for every cutoff (ENGINE=spark: on the lake)
+	$(BAROMETER) features --engine $(ENGINE)
+
+train: setup ## Train both models (churn, deal_win) with their experiments/ configs (ENGINE=spark: a lake sample)
+	@status=0; for t in $(TARGETS); do $(BAROMETER) train --target $$t --engine $(ENGINE) || status=1; done; exit $$status
 
 evaluate: setup ## Evaluate the latest candidates: backtest, calibration, lift, baselines
 	@for t in $(TARGETS); do $(BAROMETER) evaluate --target $$t || exit 1; done
@@ -55,8 +59,8 @@ retrain: features train evaluate promote ## features → train → evaluate → 
 explain: setup ## Write the HTML explanation reports (drivers, rep profiles, contribution)
 	@for t in $(TARGETS); do $(BAROMETER) explain --target $$t || exit 1; done
 
-score: setup ## Score every active account and open deal as of the day after the data's last event
-	@for t in $(TARGETS); do $(BAROMETER) score --target $$t || exit 1; done
+score: setup ## Score every active account and open deal as of the day after the data's last event (ENGINE=spark: the lake's latest cutoff, spark_udf)
+	@for t in $(TARGETS); do $(BAROMETER) score --target $$t --engine $(ENGINE) || exit 1; done
 
 serve: setup ## Serve the API and dashboard on 127.0.0.1:8000, or PORT (keys: BAROMETER_API_KEYS or the demo key file)
 	@if [ -z "$${BAROMETER_API_KEYS}$${BAROMETER_API_KEYS_FILE}" ] && [ -f $(KEYS_FILE) ]; then \
@@ -77,11 +81,17 @@ test: setup ## Run the test suite (what CI runs; installs Debian's Chromium for 
 	tests/dashboard/ensure_chromium.sh
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
+test-spark: setup ## Every Spark test, with the slow local-cluster ones (lake round trip, scoring UDF)
+	$(BIN)/python -m pytest -q -n 0 -m spark tests
+
+test-model-env: setup ## Serve the logged model from a fresh virtualenv of its own requirements (slow)
+	$(BIN)/python -m pytest -q -n 0 -m slow tests/training/test_model_env.py
+
 lint: setup ## Ruff lint and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: bench-ingest bench-features bench-train bench-explain bench-score bench-serve bench-dashboard ## Run every benchmark
+bench: bench-ingest bench-features bench-train bench-explain bench-score bench-serve bench-dashboard bench-spark ## Run every benchmark
 
 bench-ingest: setup ## Ingest the 50k-account simulation; compare with DuckDB's bare read_csv
 	$(BIN)/python -m benchmarks.ingest --accounts $(BENCH_ACCOUNTS)
@@ -100,6 +110,9 @@ bench-score: setup ## barometer score end to end: a day incremental vs full (BAR
 
 bench-serve: setup ## Loopback load on one uvicorn worker vs a bare FastAPI baseline
 	$(BIN)/python -m benchmarks.serve --accounts $(BENCH_ACCOUNTS)
+
+bench-spark: setup ## Spark local[2] vs DuckDB at ~1M and ~10M activities; 1B cluster model
+	$(BIN)/python -m benchmarks.spark --accounts 5000 50000
 
 bench-dashboard: setup ## Server time of every dashboard page and role on 50k scored accounts
 	$(BIN)/python -m benchmarks.dashboard --accounts $(BENCH_ACCOUNTS)

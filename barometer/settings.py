@@ -10,13 +10,23 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 TARGETS = ("churn", "deal_win")  # the two models Barometer trains, scores and serves
+EXPERIMENTS_DIR = Path(__file__).resolve().parents[1] / "experiments"  # versioned model configs
 
+# The simulator's stages and Salesforce's standard opportunity stages, interleaved where they mean
+# the same step, so either export is ordered without configuration. Closed stages (`Closed Won`,
+# `Closed Lost`) sort after every open one without being listed.
 DEFAULT_STAGE_ORDER = (
     "Prospecting",
     "Qualification",
     "Discovery",
+    "Needs Analysis",
+    "Value Proposition",
+    "Id. Decision Makers",
+    "Perception Analysis",
     "Proposal",
+    "Proposal/Price Quote",
     "Negotiation",
+    "Negotiation/Review",
 )
 
 
@@ -32,8 +42,14 @@ class Settings(BaseSettings):
     stage_order: tuple[str, ...] = Field(
         default=DEFAULT_STAGE_ORDER, description="Opportunity stages, earliest first."
     )
-    churn_horizon_days: int = Field(default=90, gt=0)
-    cutoff_frequency: str = Field(default="MS", description="pandas offset alias for cutoffs.")
+    ingest_read_timeout_s: float = Field(
+        default=30.0, gt=0, description="Ingest gives up on a file that stops answering this long."
+    )
+    cutoff_frequency: str = Field(
+        default="auto",
+        description="pandas offset alias for cutoffs (MS, SMS, W-MON), or auto: monthly unless "
+        "the history gives too few labelled months (features.timeline.choose_frequency).",
+    )
     mlflow_tracking_uri: str | None = Field(
         default=None,
         validation_alias="MLFLOW_TRACKING_URI",
@@ -64,6 +80,38 @@ class Settings(BaseSettings):
         default=None,
         description="`Secure` session cookies (HTTPS only); unset: on unless serving on loopback.",
     )
+    # Spark (`--engine spark`): see "Running on Spark" in the README.
+    spark_master: str | None = Field(
+        default=None,
+        description="spark.master; unset: what spark-submit, PYSPARK_SUBMIT_ARGS or "
+        "spark-defaults.conf give, else local[*].",
+    )
+    spark_conf: dict[str, str] = Field(
+        default_factory=dict,
+        description='Extra Spark configuration as JSON, e.g. {"spark.executor.memory": "8g"}.',
+    )
+    lake: str | None = Field(
+        default=None,
+        description="Folder or URI holding one Parquet (or Delta) folder per contract table; "
+        "unset: the workspace warehouse is exported to the lake output first.",
+    )
+    lake_format: Literal["parquet", "delta"] = Field(
+        default="parquet", description="Format of the folders under `lake`."
+    )
+    lake_tables: dict[str, str] = Field(
+        default_factory=dict,
+        description='Catalogue tables per contract table, e.g. {"activities": "crm.activities"}; '
+        "they take precedence over `lake` folders.",
+    )
+    lake_out: str | None = Field(
+        default=None,
+        description="Where Spark writes validated contract tables, features, labels and scores; "
+        "default <home>/lake.",
+    )
+    train_memory_gb: float = Field(
+        default=4.0, gt=0, description="Memory the training sample may take (`--engine spark`)."
+    )
+    train_sample_seed: int = Field(default=7, description="Seed of the training sample.")
 
     @property
     def warehouse_path(self) -> Path:
@@ -80,6 +128,11 @@ class Settings(BaseSettings):
     @property
     def session_secret_path(self) -> Path:
         return self.home / "session-secret"
+
+    @property
+    def lake_output(self) -> str:
+        """Where Spark writes (a folder or URI); the workspace's `lake/` by default."""
+        return self.lake_out or str((self.home / "lake").resolve())
 
     @property
     def tracking_uri(self) -> str:

@@ -89,10 +89,10 @@ def _peak_rss_gb() -> float:
 
 
 def _split(frame: pd.DataFrame, config):
-    from training.splits import time_split
+    """The latest fold of the backtest `barometer train` plans for this history."""
+    from training.evaluate import make_plan
 
-    s = config.split
-    split = time_split(frame, test_cutoffs=s.test_cutoffs, holdout_cutoffs=s.holdout_cutoffs)
+    split = make_plan(frame, config, None, "account_id").splits[-1]
     return frame.loc[split.train], frame.loc[split.holdout], frame.loc[split.test]
 
 

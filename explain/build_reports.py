@@ -47,8 +47,9 @@ def _other_model(settings: Settings, target: str, loaded: Loaded) -> Loaded | No
         return None
 
 
-def read_tables(settings: Settings) -> dict[str, pd.DataFrame]:
-    """Contract tables the report needs; service reps' activities only (small)."""
+def read_tables(settings: Settings, target: str = "churn") -> dict[str, pd.DataFrame]:
+    """Contract tables the report needs (optional ones are None when absent); service reps'
+    activities only (small)."""
     from features.warehouse import connect, table_exists
 
     out = {}
@@ -57,11 +58,12 @@ def read_tables(settings: Settings) -> dict[str, pd.DataFrame]:
             out[name] = (
                 con.execute(f'select * from "{name}"').df() if table_exists(con, name) else None
             )
-        out["activities"] = con.execute(
-            "select a.account_id, a.rep_id, a.occurred_at from activities a "
-            "join reps r on a.rep_id = r.rep_id where r.team = 'service'"
-        ).df()
-    missing = [n for n in ("accounts", "reps", *ENTITY_TABLE.values()) if out.get(n) is None]
+        if out["reps"] is not None:
+            out["activities"] = con.execute(
+                "select a.account_id, a.rep_id, a.occurred_at from activities a "
+                "join reps r on a.rep_id = r.rep_id where r.team = 'service'"
+            ).df()
+    missing = [n for n in ("accounts", ENTITY_TABLE[target]) if out.get(n) is None]
     if missing:
         raise FileNotFoundError(
             f"{settings.warehouse_path}: tables {missing} missing; run `barometer ingest` and "
@@ -140,7 +142,8 @@ def gather_inputs(
     inputs = ReportInputs(model_label=label)
     deal_model = models.get("deal_win")
     opps, stages = tables.get("opportunities"), tables.get("opportunity_stages")
-    if opps is not None and stages is not None:
+    has_reps = tables.get("reps") is not None
+    if opps is not None and stages is not None and has_reps:
         progress = stage_progress(opps, stages, settings.stage_order)
         entry = tables["features_opportunity"]
         entry = entry[entry["snapshot"] == "stage_entry"].rename(columns={"current_stage": "stage"})
@@ -152,11 +155,12 @@ def gather_inputs(
             deals = closed_deals(tables)
             inputs.profiles = rep_profiles(deal_model, deals, progress, registry)
             inputs.training_needs = training_needs(deal_model, deals, registry).head(15)
-    account_rows = latest_rows(tables["features_account"], 20_000)
-    open_deals = latest_rows(tables["features_opportunity"], 20_000).assign(
-        amount=lambda d: d.get("deal_amount")
-    )
-    if all(tables.get(n) is not None for n in ("cases", "nps", "opportunities")):
+    needed = ("cases", "nps", "opportunities", "reps", "features_opportunity")
+    if all(tables.get(n) is not None for n in needed):
+        account_rows = latest_rows(tables["features_account"], 20_000)
+        open_deals = latest_rows(tables["features_opportunity"], 20_000).assign(
+            amount=lambda d: d.get("deal_amount")
+        )
         contribution = service_contribution(
             models.get("churn"), deal_model, account_rows, open_deals, tables, registry
         )
@@ -178,7 +182,7 @@ def explain_target(
 
     settings.ensure_home()
     loaded = load_model(settings, target, model_folder)
-    tables = read_tables(settings)
+    tables = read_tables(settings, target)
     models = {target: loaded.model}
     other = _other_model(settings, target, loaded)
     if other is not None:

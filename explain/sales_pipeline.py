@@ -83,9 +83,10 @@ def _auc(values: pd.Series, passed: pd.Series) -> float:
 def _funnel(accounts, opportunities, progress, stage_order) -> pd.DataFrame:
     with_deal = opportunities["account_id"].nunique()
     steps = [("Lead → opportunity", len(accounts), with_deal)]
-    for stage in stage_order:
+    for stage in stage_order:  # stages no deal entered (another CRM's names) are not steps
         at = progress[progress["stage"] == stage]
-        steps.append((stage, len(at), int(at["passed"].sum())))
+        if len(at):
+            steps.append((stage, len(at), int(at["passed"].sum())))
     funnel = pd.DataFrame(steps, columns=["step", "entered", "passed"])
     funnel["pass_rate"] = np.where(
         funnel["entered"] > 0, funnel["passed"] / funnel["entered"], np.nan

@@ -11,6 +11,7 @@ import threading
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -70,14 +71,13 @@ def what_if_matrix(
     reference: Mapping[str, float] | None = None,
 ) -> WhatIf:
     """`what_if` for a row already encoded by `ScoringModel.matrix` (serving's prepared rows):
-    the changed values are encoded the same way and both rows are scored in one booster call."""
+    the changed values are encoded the same way and both rows are scored in one call."""
     _check_known(model, changes)
     resolved = resolve_changes(changes, reference)
     positions, encoded = encode_changes(model, resolved)
     pair = np.vstack([row, row]).astype(float)
     pair[1, positions] = encoded
-    raw = model.booster.predict(pair, raw_score=True, num_threads=model.num_threads)
-    before, after = model.calibrator(raw)
+    before, after = model.calibrator(model.raw_matrix(pair))
     return WhatIf(float(before), float(after), float(after - before), resolved)
 
 
@@ -144,18 +144,21 @@ def suggest_actions(
 
     A change of feature j moves only the trees that split on j, so each trial is priced by those
     trees alone (`feature_boosters`): the new log-odds are the row's plus the change of those
-    trees' sum, calibrated as always. Rows are scored in a few large booster calls."""
+    trees' sum, calibrated as always. Rows are scored in a few large booster calls. A linear or
+    BG/NBD model scores the changed rows whole."""
     if not len(matrix) or not tried:
         return [[] for _ in range(len(matrix))]
     raw = booster_raw(model, matrix)
     now = model.calibrator(raw)
-    boosters = feature_boosters(model)
+    boosters = feature_boosters(model) if model.booster is not None else None
     columns, values, after = [], [], []
     for j, tried_values in tried:
-        sub = boosters.get(j)
-        if sub is None:  # no tree splits on it: no value of it changes the score
-            continue
-        before = booster_raw(model, matrix, sub)
+        sub, before = None, raw
+        if boosters is not None:
+            sub = boosters.get(j)
+            if sub is None:  # no tree splits on it: no value of it changes the score
+                continue
+            before = booster_raw(model, matrix, sub)
         for value in tried_values:
             changed = matrix.copy()
             changed[:, j] = value
@@ -191,14 +194,14 @@ def feature_boosters(model: ScoringModel) -> dict:
 
 
 def booster_raw(model: ScoringModel, matrix: np.ndarray, booster=None) -> np.ndarray:
-    """A booster's log-odds (by default the model's) for encoded rows, in chunks of
-    `CHUNK_ROWS`."""
-    booster = booster or model.booster
+    """A booster's log-odds (by default the model's, whatever its kind) for encoded rows, in
+    chunks of `CHUNK_ROWS`."""
+    if booster is None:
+        predict = model.raw_matrix
+    else:
+        predict = partial(booster.predict, raw_score=True, num_threads=model.num_threads)
     parts = [
-        booster.predict(
-            matrix[start : start + CHUNK_ROWS], raw_score=True, num_threads=model.num_threads
-        )
-        for start in range(0, len(matrix), CHUNK_ROWS)
+        predict(matrix[start : start + CHUNK_ROWS]) for start in range(0, len(matrix), CHUNK_ROWS)
     ]
     return np.concatenate(parts) if parts else np.empty(0)
 

@@ -10,7 +10,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import ibis
 import ibis.expr.types as ir
@@ -18,6 +18,9 @@ import pandas as pd
 from ibis.backends import BaseBackend
 
 from data.contract import TABLES
+
+if TYPE_CHECKING:
+    from barometer.settings import Settings
 
 Engine = Literal["duckdb", "spark"]
 PANDAS_DTYPES = {
@@ -69,28 +72,55 @@ def normalise_tables(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]
     return {n: normalise_frame(n, f) for n, f in tables.items() if n in TABLES}
 
 
-def spark_session(partitions: int = 2) -> Any:
-    """A local Spark session in UTC with Arrow transfers (reused if one is running)."""
+# What every Barometer session needs, whatever the cluster: times are compared as naive UTC, and
+# Arrow moves pandas batches to and from Python workers (the scoring UDF, reasons).
+SPARK_REQUIRED = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    # Parquet's standard timestamp encoding (Spark's default INT96 is deprecated in Parquet).
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+}
+
+
+def spark_session(settings: Settings | None = None) -> Any:
+    """The Spark session for `--engine spark` (reused if one is running).
+
+    The master is `settings.spark_master` when set; otherwise Spark's own resolution applies, as
+    for any PySpark program: `spark-submit --master`, `PYSPARK_SUBMIT_ARGS`, `spark-defaults.conf`,
+    then `local[*]`. `settings.spark_conf` adds any configuration (memory, executors, shuffle
+    partitions, a metastore); nothing else is set here but `SPARK_REQUIRED`.
+    """
     from pyspark.sql import SparkSession
 
-    # Python workers run this interpreter (the venv's), not whatever `python3` is on PATH.
+    from barometer.settings import Settings
+
+    settings = settings or Settings()
+    # Python workers run this interpreter (the venv's) unless the cluster says otherwise.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    return (
-        SparkSession.builder.master(f"local[{min(partitions, 2)}]")
-        .appName("barometer-features")
-        .config("spark.sql.shuffle.partitions", str(partitions))
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.ui.enabled", "false")
-        .config("spark.driver.memory", "2g")
-        .getOrCreate()
-    )
+    builder = SparkSession.builder.appName("barometer")
+    if settings.spark_master:
+        builder = builder.master(settings.spark_master)
+    for key, value in (settings.spark_conf | SPARK_REQUIRED).items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+def spark_frame(con: BaseBackend, expr: ir.Table) -> Any:
+    """The Spark DataFrame of an Ibis expression on a PySpark backend (nothing is collected).
+
+    In-memory tables the expression uses (cutoffs, day maps) are registered with Spark first."""
+    con._run_pre_execute_hooks(expr)
+    return con._session.sql(con.compile(expr))
 
 
 def open_frames(
-    tables: dict[str, pd.DataFrame], engine: Engine = "duckdb", workdir: Path | None = None
+    tables: dict[str, pd.DataFrame],
+    engine: Engine = "duckdb",
+    workdir: Path | None = None,
+    settings: Settings | None = None,
 ) -> BaseBackend:
-    """An Ibis backend holding the normalised contract frames as tables."""
+    """An Ibis backend holding the normalised contract frames as tables (Spark: the session of
+    `settings`)."""
     frames = normalise_tables(tables)
     if engine == "duckdb":
         con = tune_duckdb(ibis.duckdb.connect())
@@ -101,12 +131,12 @@ def open_frames(
     folder.mkdir(parents=True, exist_ok=True)
     for name, frame in frames.items():
         frame.to_parquet(folder / f"{name}.parquet", index=False)
-    return open_parquet(folder, list(frames))
+    return open_parquet(folder, list(frames), settings)
 
 
-def open_parquet(folder: Path, names: list[str]) -> BaseBackend:
+def open_parquet(folder: Path, names: list[str], settings: Settings | None = None) -> BaseBackend:
     """A PySpark Ibis backend reading `<folder>/<name>.parquet` for each name."""
-    con = ibis.pyspark.connect(spark_session())
+    con = ibis.pyspark.connect(spark_session(settings))
     for name in names:
         con.read_parquet(str(folder / f"{name}.parquet"), table_name=name)
     return con

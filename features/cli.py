@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -35,9 +36,13 @@ def _print_summary(report) -> None:
 
     console = Console()
     first, last = report.cutoffs[0], report.cutoffs[-1]
+    meta = report.meta
     console.print(
         f"{len(report.cutoffs)} cutoffs {first:%Y-%m-%d}..{last:%Y-%m-%d} in {report.seconds:.1f} s"
     )
+    if meta:
+        console.print(f"  cutoffs: {meta['cutoff_frequency']} ({meta['cutoff_frequency_reason']})")
+        console.print(f"  {_churn_words(meta['churn'])}")
     for name, rows in report.rows.items():
         extra = f", {len(report.null_rates[name])} features" if name in report.null_rates else ""
         console.print(f"  {name}: {rows:,} rows{extra}")
@@ -50,6 +55,36 @@ def _print_summary(report) -> None:
         for feature, rate in rates.items():
             table.add_row(feature, f"{rate:.1%}")
         console.print(table)
+
+
+def _churn_words(churn: dict) -> str:
+    from features.labels import ResolvedChurn
+
+    fields = {k: v for k, v in churn.items() if k != "chosen_because"}
+    resolved = ResolvedChurn(**fields, why=churn["chosen_because"])
+    return resolved.describe()
+
+
+def churn_config(
+    config: Path | None,
+    definition: str | None,
+    horizon_days: int | None,
+    inactive_days: int | None,
+    activity_types: list[str] | None,
+):
+    """The experiment config's `labels:` block with the flags that were given on top."""
+    from features.labels import ChurnLabels, read_churn_labels
+
+    base = read_churn_labels(config)
+    given = {
+        "definition": definition,
+        "horizon_days": horizon_days,
+        "inactive_days": inactive_days,
+        "activity_types": tuple(activity_types) if activity_types else None,
+    }
+    return ChurnLabels.model_validate(
+        base.model_dump() | {k: v for k, v in given.items() if v is not None}
+    )
 
 
 def features(
@@ -65,13 +100,35 @@ def features(
             help="Explicit cutoff date (midnight UTC); repeat for several.", formats=["%Y-%m-%d"]
         ),
     ] = None,
-    engine: Annotated[str, typer.Option(help="duckdb (embedded) or spark (local).")] = "duckdb",
+    engine: Annotated[
+        str,
+        typer.Option(help="duckdb (the workspace warehouse) or spark (the lake; see the README)."),
+    ] = "duckdb",
+    config: Annotated[
+        Path | None,
+        typer.Option(help="Experiment YAML whose `labels:` block defines churn."),
+    ] = None,
     churn_definition: Annotated[
-        str, typer.Option(help="explicit (churned_at) or inactivity (no usage for N days).")
-    ] = "explicit",
+        str | None,
+        typer.Option(
+            help="auto, explicit (churned_at, churn events), inactivity (a silence of N days) or "
+            "no_activity (no activity within the horizon); default: the config's."
+        ),
+    ] = None,
+    horizon_days: Annotated[
+        int | None, typer.Option(help="Churn horizon in days; default: the config's.")
+    ] = None,
     inactive_days: Annotated[
-        int, typer.Option(help="Days without activity that count as churn (inactivity).")
-    ] = 60,
+        int | None, typer.Option(help="Days without activity that count as churn (inactivity).")
+    ] = None,
+    activity_type: Annotated[
+        list[str] | None,
+        typer.Option(help="Activity type that counts as activity; repeat for several."),
+    ] = None,
+    frequency: Annotated[
+        str | None,
+        typer.Option(help="Cutoff frequency: auto, MS (monthly), SMS (semi-monthly), W-MON."),
+    ] = None,
 ) -> None:
     """Build point-in-time features and labels for every cutoff into the warehouse."""
     if list_:
@@ -79,19 +136,27 @@ def features(
         return
     if engine not in ("duckdb", "spark"):
         raise typer.BadParameter("engine must be duckdb or spark", param_hint="--engine")
-    if churn_definition not in ("explicit", "inactivity"):
-        raise typer.BadParameter("explicit or inactivity", param_hint="--churn-definition")
     from rich.progress import Progress
 
     from barometer.settings import get_settings
     from features.build import build_all
     from features.warehouse import WarehouseBusyError
 
+    try:
+        churn = churn_config(config, churn_definition, horizon_days, inactive_days, activity_type)
+    except (FileNotFoundError, ValueError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--churn-definition/--config") from exc
+    settings = get_settings()
+    if frequency:
+        settings = settings.model_copy(update={"cutoff_frequency": frequency})
+
     steps = [
+        "exporting the warehouse",
         "account and opportunity features",
         "churn labels",
         "deal-win labels",
         "writing tables",
+        "counting rows",
     ]
     with Progress(transient=True) as progress:
         task = progress.add_task("features", total=len(steps))
@@ -100,14 +165,7 @@ def features(
             progress.update(task, description=name, completed=steps.index(name))
 
         try:
-            report = build_all(
-                get_settings(),
-                as_of,
-                engine,
-                churn_definition,  # type: ignore[arg-type]
-                inactive_days,
-                step,
-            )
+            report = build_all(settings, as_of, engine, churn, step)
         except (FileNotFoundError, ValueError, WarehouseBusyError) as exc:
             typer.secho(str(exc), fg="red", err=True)
             raise typer.Exit(1) from exc
@@ -115,6 +173,37 @@ def features(
     _print_summary(report)
 
 
+def ingest_lake() -> None:
+    """Validate the lake's contract tables on Spark into `contract/` of the lake output (bad rows
+    go to `contract/rejects`); exits 1 above BAROMETER_REJECT_THRESHOLD, 2 on a missing table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from barometer.settings import get_settings
+    from features.lake_contract import LakeError, validate_lake
+
+    settings, console = get_settings(), Console()
+    try:
+        with console.status("Validating on Spark ...") as status:
+            report = validate_lake(settings, progress=lambda n: status.update(f"Validating {n}"))
+    except (LakeError, FileNotFoundError) as exc:
+        console.print(f"[red]ingest-lake failed:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    table = Table(title=f"validated into {settings.lake_output}/contract")
+    for column in ("table", "source", "rows read", "loaded", "rejected"):
+        table.add_column(column)
+    for t in report.tables:
+        table.add_row(t.table, t.source, f"{t.rows_read:,}", f"{t.loaded:,}", f"{t.rejected:,}")
+    console.print(table)
+    if report.skipped:
+        console.print(f"optional tables not in the lake: {', '.join(report.skipped)}")
+    over = report.over_threshold(settings.reject_threshold)
+    if over:
+        console.print(f"[red]rejected share above {settings.reject_threshold:.0%}:[/red] {over}")
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     """Attach this room's commands to the `barometer` app."""
     app.command()(features)
+    app.command("ingest-lake")(ingest_lake)

@@ -1,7 +1,9 @@
 """Opportunity sources: the deal itself, its stage history, its activity, and its rep's record.
 
 All keyed by (opportunity_id, c_day) on the snapshot grid. Outcome and close date of other deals
-count only from their `closed_at`; stage entries only from their `entered_at`.
+count only from their `closed_at`; stage entries only from their `entered_at`. Without an
+`opportunity_stages` table the sources that also read stages (deal activity, the rep's record)
+compute what needs no stage; the stage features themselves are switched off by the registry.
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ from ibis import _
 from features import prep
 from features.rollups import Context, _n, _x, left_join, running
 from features.timeline import US_PER_DAY, day_number
+
+
+def has_stages(ctx: Context) -> bool:
+    return "opportunity_stages" in ctx.tables
 
 
 def deal_profile(ctx: Context) -> ir.Table:
@@ -76,6 +82,9 @@ def stage_norm(ctx: Context) -> ir.Table:
     )
     grid = stage_now(ctx).select("stage_key", "c_day", "opportunity_id", "entered_us")
     carry = ("opportunity_id", "entered_us")
+    # Skew: on Spark this running window is partitioned by stage, a handful of values, so each
+    # stage's stays and snapshots are ordered in one task. Fine at millions of deals; beyond
+    # that, aggregate stays per (stage, day) first and join the norms back to the snapshots.
     j = running(spells, grid, ["stage_key"], ["stay_s", "stays"], how="sum", carry=carry)
     return j.select(
         "opportunity_id",
@@ -100,11 +109,12 @@ def deal_activity(ctx: Context) -> ir.Table:
         connected=_n((t.kind == "call") & (t.result == "connected")).sum(),
         dm=_n(touch & t.reached_decision_maker).sum(),
     )
-    g = left_join(
-        ctx.opportunity_grid.select("opportunity_id", "c_day"),
-        stage_now(ctx).select("opportunity_id", "c_day", "entered_day"),
-        ["opportunity_id", "c_day"],
-    )
+    g = ctx.opportunity_grid.select("opportunity_id", "c_day")
+    if has_stages(ctx):
+        entered = stage_now(ctx).select("opportunity_id", "c_day", "entered_day")
+        g = left_join(g, entered, ["opportunity_id", "c_day"])
+    else:
+        g = g.mutate(entered_day=ibis.null("int64"))
     j = r.join(g, [r.opportunity_id == g.opportunity_id, r.vis_day < g.c_day])
     since_stage = j.entered_day.notnull() & (j.occ_day >= j.entered_day)
     return j.group_by([g.opportunity_id, g.c_day]).aggregate(
@@ -123,10 +133,14 @@ def deal_activity(ctx: Context) -> ir.Table:
 def rep_record(ctx: Context) -> ir.Table:
     """The owning rep's deals closed before the cutoff: count, wins, and the win rate of those
     that reached at least the current stage."""
-    o, s = ctx.opportunities, ctx.stages
-    furthest = s.group_by("opportunity_id").aggregate(furthest=s.pos.max())
+    o = ctx.opportunities
     closed = o.filter(o.closed_us.notnull() & o.result.isin(("won", "lost")))
-    closed = left_join(closed, furthest, ["opportunity_id"])
+    if has_stages(ctx):
+        s = ctx.stages
+        furthest = s.group_by("opportunity_id").aggregate(furthest=s.pos.max())
+        closed = left_join(closed, furthest, ["opportunity_id"])
+    else:
+        closed = closed.mutate(furthest=ibis.literal(0).cast("int64"))
     levels = ibis.memtable(pd.DataFrame({"k": range(len(ctx.stage_order) + 1)}, dtype="int64"))
     ev = closed.join(levels, levels.k <= closed.furthest.fill_null(0)).select(
         rep=closed.owner_rep_id,
@@ -135,11 +149,15 @@ def rep_record(ctx: Context) -> ir.Table:
         deals=ibis.literal(1).cast("int64"),
         wins=_n(closed.result == "won"),
     )
-    snaps = left_join(
-        ctx.opportunity_grid.select("opportunity_id", "c_day"),
-        stage_now(ctx).select("opportunity_id", "c_day", "pos"),
-        ["opportunity_id", "c_day"],
-    )
+    snaps = ctx.opportunity_grid.select("opportunity_id", "c_day")
+    if has_stages(ctx):
+        snaps = left_join(
+            snaps,
+            stage_now(ctx).select("opportunity_id", "c_day", "pos"),
+            ["opportunity_id", "c_day"],
+        )
+    else:
+        snaps = snaps.mutate(pos=ibis.null("int64"))
     snaps = snaps.join(o.select("opportunity_id", rep=o.owner_rep_id), "opportunity_id")
     snaps = snaps.filter(snaps.rep.notnull()).mutate(pos=snaps.pos.fill_null(0))
     level = lambda name: ibis.literal(name).cast("string")  # noqa: E731

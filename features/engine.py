@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 SOURCES: dict[str, Callable[[Context], ir.Table]] = {
     "activity": rollups.activity_windows,
     "recency": rollups.recency,
+    "usage_history": rollups.usage_history,
     "gaps": rollups.gaps,
     "rhythm": rollups.rhythm,
     "reach": rollups.reach,
@@ -66,9 +67,19 @@ def make_context(
     stage_entry_snapshots: bool = True,
 ) -> Context:
     """The shared state of one build: backend, cutoffs, present tables, intermediate tables."""
-    return Context(
-        con, normalise_cutoffs(cutoffs), tuple(stage_order), available(con), stage_entry_snapshots
-    )
+    tables = available(con)
+    order = stages_present(con, tuple(stage_order)) if "opportunity_stages" in tables else ()
+    return Context(con, normalise_cutoffs(cutoffs), order, tables, stage_entry_snapshots)
+
+
+def stages_present(con: BaseBackend, order: tuple[str, ...]) -> tuple[str, ...]:
+    """The configured order narrowed to the stages the data uses, so positions are dense whichever
+    export's names the default order lists (the simulator's and Salesforce's interleave there).
+    Positions depend on which stage names the export uses anywhere in time; names are not
+    outcomes, and a stage first used late only renumbers the later stages, keeping their order."""
+    names = con.table("opportunity_stages").select("stage").distinct().to_pyarrow()
+    present = {str(s).lower() for s in names.column("stage").to_pylist() if s is not None}
+    return tuple(s for s in order if s.lower() in present)
 
 
 def selected(

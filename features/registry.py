@@ -328,6 +328,26 @@ REGISTRY: tuple[Feature, ...] = (
         _days_since("run_usage"),
         unit="days",
     ),
+    _f(
+        "usage_days_total",
+        A,
+        "cadence",
+        "Days with product usage or a purchase, all history",
+        None,
+        "usage_history",
+        _c("run_days"),
+        unit="days",
+    ),
+    _f(
+        "days_since_first_usage",
+        A,
+        "cadence",
+        "Days since the first product usage or purchase",
+        None,
+        "usage_history",
+        lambda t: (t.c_day + t.run_first_neg).cast("float64"),
+        unit="days",
+    ),
     # Conversation depth
     _f(
         "connect_rate_90d",

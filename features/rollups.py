@@ -25,6 +25,7 @@ import pandas as pd
 from ibis import _
 
 from features import prep
+from features.backends import spark_frame
 from features.timeline import (
     US_PER_DAY,
     cutoff_day,
@@ -103,8 +104,13 @@ class Context:
     @cached_property
     def accounts(self) -> ir.Table:
         """Prepared accounts with `acc_key`, an integer stand-in for `account_id` (see
-        `prep.account_keys`)."""
-        return self.materialise("accounts", prep.account_keys(prep.accounts(self.con)))
+        `prep.account_keys`; on Spark `spark_account_keys`)."""
+        prepared = prep.accounts(self.con)
+        if self.con.name != "pyspark" or self.lazy:
+            return self.materialise("accounts", prep.account_keys(prepared))
+        self.made.append(self.prefix + "accounts")
+        keyed = spark_account_keys(spark_frame(self.con, prepared))
+        return checkpoint_view(self.con, self.prefix + "accounts", keyed)
 
     @cached_property
     def activities(self) -> ir.Table:
@@ -180,10 +186,23 @@ def materialise(con, name: str, table: ir.Table, scratch: tuple[str, Path] | Non
     DataFrame checkpointed in memory (lineage cut, so later plans stay small) behind a view."""
     if con.name == "duckdb":
         return con.create_table(name, table, database=(scratch[0], "main"))
-    con._run_pre_execute_hooks(table)  # registers in-memory tables (cutoffs) with Spark
-    frame = con._session.sql(con.compile(table)).localCheckpoint(eager=True)
-    frame.createOrReplaceTempView(name)
+    return checkpoint_view(con, name, spark_frame(con, table))
+
+
+def checkpoint_view(con, name: str, frame) -> ir.Table:
+    """A Spark DataFrame checkpointed on the executors (lineage cut) behind a temporary view."""
+    frame.localCheckpoint(eager=True).createOrReplaceTempView(name)
     return con.table(name)
+
+
+def spark_account_keys(accounts):
+    """Spark accounts with `acc_key`, increasing with `account_id` like `prep.account_keys`'s
+    rank but without its window: a window with no partition moves every account to one task.
+    The range-partitioned sort is spread over the executors, and `monotonically_increasing_id`
+    numbers rows in that order (unique, increasing, not consecutive)."""
+    from pyspark.sql import functions as F
+
+    return accounts.orderBy("account_id").withColumn("acc_key", F.monotonically_increasing_id())
 
 
 def drop_materialised(con, name: str) -> None:
@@ -406,6 +425,10 @@ def running(
         **{c: _[c] for c in carry},
     )
     stream = gr.union(ev)
+    # On Spark the window is partitioned by `keys`: an account's (or rep's) rows go to one task.
+    # Per account they are bounded (one per run of cutoffs and one per cutoff), so a busy account
+    # costs no more than a quiet one; keys with few values (stages in `deals.stage_norm`) are
+    # where skew bites.
     w = ibis.window(
         group_by=[stream[k] for k in keys],
         order_by=[stream.t, ibis.desc(stream.is_grid)],
@@ -428,6 +451,23 @@ def recency(ctx: Context) -> ir.Table:
     # Seen "the day before" its first cutoff, for `running`.
     ev = ev.select("acc_key", *kinds, vis_day=_.lo_day - 1)
     return running(ev, ctx.account_grid, ["acc_key"], kinds)
+
+
+def usage_history(ctx: Context) -> ir.Table:
+    """Days with usage or a purchase visible before each cutoff (all history), and the first of
+    them (as minus its day, so a running max finds it): the purchase-log summary that BG/NBD
+    reads (repeat days, age of the customer) and a frequency the windows cannot give."""
+    t = ctx.activities.filter(ctx.activities.kind.isin(prep.USAGE_TYPES))
+    days = t.group_by(["acc_key", "occ_day"]).aggregate(vis_day=t.vis_day.min())
+    ev = days.select(
+        "acc_key", "vis_day", days=ibis.literal(1).cast("int64"), first_neg=-days.occ_day
+    )
+    grid = ctx.account_grid
+    counts = running(ev, grid, ["acc_key"], ["days"], how="sum")
+    firsts = running(ev, grid, ["acc_key"], ["first_neg"], how="max")
+    return counts.join(firsts, ["acc_key", "c_day"]).select(
+        "acc_key", "c_day", "run_days", "run_first_neg"
+    )
 
 
 def touch_days(ctx: Context, key: str = "acc_key") -> ir.Table:
@@ -492,6 +532,8 @@ def gaps(ctx: Context) -> ir.Table:
     # are left out; that changes no window's sequence of days.
     d = with_runs(ctx, ctx.gap_days)
     d = d.filter(d.lo <= d.hi90)
+    # Partitioned by account, over touch *days* (not touches): one huge account is at most one row
+    # per day of history in its task, so heavy accounts do not skew this window.
     w = ibis.window(group_by=d.acc_key, order_by=d.occ_day)
     # All four lagged: looking the predecessor's runs up from its day makes DuckDB underestimate
     # the run sums below by orders of magnitude and aggregate them on one thread.

@@ -75,3 +75,59 @@ def cutoff_table(cutoffs: list[pd.Timestamp]) -> ir.Table:
     """A small in-memory table of cutoff days."""
     days = [cutoff_day(c) for c in normalise_cutoffs(cutoffs)]
     return ibis.memtable(pd.DataFrame({"c_day": pd.Series(days, dtype="int64")}))
+
+
+WARMUP_DAYS = 90  # the first cutoff sees a full 90-day window of activity
+SHORT_WARMUP_DAYS = 60  # short histories: the first cutoffs' 90-day windows are two-thirds full
+FREQUENCIES = {"MS": "monthly", "SMS": "semi-monthly", "W-MON": "weekly"}  # coarsest first
+MIN_LABELLED_CUTOFFS = 12
+
+
+def history_cutoffs(
+    first: pd.Timestamp, last: pd.Timestamp, freq: str, warmup_days: int = WARMUP_DAYS
+) -> list[pd.Timestamp]:
+    """Cutoffs at `freq` from `warmup_days` after the first activity's day to the last one."""
+    start = pd.Timestamp(first).normalize() + pd.Timedelta(days=warmup_days - 1)
+    return monthly_cutoffs(start, last, freq)
+
+
+def labelled_cutoffs(cutoffs: list[pd.Timestamp], horizon_days: int, end: pd.Timestamp) -> int:
+    """How many cutoffs have a churn horizon that ends by `end` (their labels are known)."""
+    horizon = pd.Timedelta(days=horizon_days)
+    return sum(1 for c in cutoffs if c + horizon <= pd.Timestamp(end))
+
+
+def choose_frequency(
+    first: pd.Timestamp, last: pd.Timestamp, horizon_days: int, freq: str = "auto"
+) -> tuple[str, list[pd.Timestamp], str]:
+    """The cutoff frequency, its cutoffs, and why, in words.
+
+    Monthly, from `WARMUP_DAYS` after the first activity, when that gives at least
+    `MIN_LABELLED_CUTOFFS` cutoffs whose label is known (a backtest needs a test window, a
+    calibration window and the label horizon between them, plus something to train on; at
+    monthly cutoffs and a 90-day horizon, a year of labelled cutoffs gives one fold). A shorter
+    history starts after `SHORT_WARMUP_DAYS` and takes the coarsest of semi-monthly and weekly
+    that reaches `MIN_LABELLED_CUTOFFS` (else weekly): more cutoffs, so each window holds several.
+    A given `freq` is used as is (with the 90-day warm-up).
+    """
+    span = (pd.Timestamp(last) - pd.Timestamp(first)).days / 30.44
+    if freq != "auto":
+        cutoffs = history_cutoffs(first, last, freq)
+        known = labelled_cutoffs(cutoffs, horizon_days, last)
+        name = FREQUENCIES.get(freq, freq)
+        return freq, cutoffs, f"{name} cutoffs as configured ({known} labelled)"
+    seen = []
+    for option in FREQUENCIES:
+        warmup = WARMUP_DAYS if option == "MS" else SHORT_WARMUP_DAYS
+        cutoffs = history_cutoffs(first, last, option, warmup)
+        known = labelled_cutoffs(cutoffs, horizon_days, last)
+        seen.append(f"{known} labelled {FREQUENCIES[option]}")
+        if known >= MIN_LABELLED_CUTOFFS or option == "W-MON":
+            why = (
+                f"{span:.0f} months of activity, {horizon_days}-day horizon: "
+                + ", ".join(seen)
+                + f" cutoffs; monthly needs {MIN_LABELLED_CUTOFFS} labelled"
+                + ("" if option == "MS" else f", finer ones start {warmup} days in")
+            )
+            return option, cutoffs, why
+    raise AssertionError("unreachable: weekly is always chosen last")

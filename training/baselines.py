@@ -1,8 +1,10 @@
-"""Baselines measured in the same run: base rate, logistic regression, recency/frequency, BG/NBD.
+"""Reference baselines measured in the same run (base rate, recency/frequency), and the BG/NBD fit.
 
-BG/NBD (Fader, Hardie & Lee 2005) is implemented here: the `lifetimes` package is unmaintained and
-not installed, so its log-likelihood is maximised with `scipy.optimize.minimize` and P(alive)
-follows the paper's closed form.
+The baselines that are real models, logistic regression and BG/NBD, are candidates
+(`training.fit.fit_candidate`): the backtest may pick one and register it. BG/NBD (Fader, Hardie &
+Lee 2005) is fitted here: the `lifetimes` package is unmaintained and not installed, so its
+log-likelihood is maximised with `scipy.optimize.minimize`; P(alive) and the scoring formula live
+with the artefact (`barometer.model.scorers.BGNBDScorer`).
 """
 
 from __future__ import annotations
@@ -14,52 +16,18 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import betaln, gammaln
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from barometer.model.scorers import BGNBDScorer
 from training.config import ExperimentConfig
-from training.fit import FeatureKinds, as_model_input
 
 Predictor = Callable[[pd.DataFrame], np.ndarray]
-BGNBD_COLUMNS = ("bg_frequency", "bg_recency", "bg_age")  # x, t_x, T in days
 
 
 def base_rate(train: pd.DataFrame) -> Predictor:
     """Every row gets the training positive rate."""
     rate = float(train["label"].mean())
     return lambda frame: np.full(len(frame), rate)
-
-
-def logistic(train: pd.DataFrame, kinds: FeatureKinds) -> Predictor:
-    """L2 logistic regression on the same features (median-imputed, scaled, one-hot)."""
-    numeric = [n for n, k in kinds.items() if k != "categorical"]
-    categorical = [n for n, k in kinds.items() if k == "categorical"]
-    columns = ColumnTransformer(
-        [
-            (
-                "num",
-                make_pipeline(
-                    SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
-                    StandardScaler(),
-                ),
-                numeric,
-            ),
-            (
-                "cat",
-                make_pipeline(
-                    SimpleImputer(strategy="constant", fill_value="(missing)"),
-                    OneHotEncoder(handle_unknown="ignore", min_frequency=5),
-                ),
-                categorical,
-            ),
-        ]
-    )
-    model = make_pipeline(columns, LogisticRegression(C=1.0, max_iter=2000))
-    model.fit(as_model_input(train, kinds), train["label"].to_numpy(int))
-    return lambda frame: model.predict_proba(as_model_input(frame, kinds))[:, 1]
 
 
 def _platt_on(score_train: np.ndarray, y: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
@@ -104,13 +72,8 @@ class BGNBD:
 
     def p_alive(self, x: np.ndarray, t_x: np.ndarray, age: np.ndarray) -> np.ndarray:
         """P(still active | x repeat events, last at t_x, observed for `age`)."""
-        x, t_x, age = (np.asarray(v, dtype=float) for v in (x, t_x, age))
-        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            ratio = (self.a / (self.b + x - 1)) * ((self.alpha + age) / (self.alpha + t_x)) ** (
-                self.r + x
-            )
-        ratio = np.where(x > 0, np.nan_to_num(ratio, nan=np.inf), 0.0)
-        return 1.0 / (1.0 + ratio)
+        scorer = BGNBDScorer(self.r, self.alpha, self.a, self.b, 0.0, (0.0, 0.0, 0.0))
+        return scorer.p_alive(x, t_x, age)
 
 
 def bgnbd_log_likelihood(params: np.ndarray, x, t_x, age) -> float:
@@ -135,30 +98,12 @@ def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, age: np.ndarray) -> BGNBD:
     return BGNBD(*np.exp(result.x).tolist())
 
 
-def bgnbd_churn(train: pd.DataFrame) -> Predictor:
-    """Churn probability from 1 - P(alive); the model is fitted on the latest training cutoff."""
-    latest = train[train["cutoff"] == train["cutoff"].max()]
-    columns = [latest[c].to_numpy(float) for c in BGNBD_COLUMNS]
-    model = fit_bgnbd(*columns)
-
-    def dead(frame: pd.DataFrame) -> np.ndarray:
-        return 1.0 - model.p_alive(*(frame[c].to_numpy(float) for c in BGNBD_COLUMNS))
-
-    to_prob = _platt_on(dead(train), train["label"].to_numpy(int))
-    return lambda frame: to_prob(dead(frame))
-
-
-def fit_baselines(
-    train: pd.DataFrame, kinds: FeatureKinds, config: ExperimentConfig
-) -> dict[str, Predictor]:
-    """Every baseline the config and the frame allow, fitted on `train`."""
-    out: dict[str, Predictor] = {"base_rate": base_rate(train), "logistic": logistic(train, kinds)}
+def fit_baselines(train: pd.DataFrame, config: ExperimentConfig) -> dict[str, Predictor]:
+    """The reference baselines the config and the frame allow, fitted on `train`."""
+    out: dict[str, Predictor] = {"base_rate": base_rate(train)}
     h = config.heuristic
     if h.recency and h.frequency and {h.recency, h.frequency} <= set(train.columns):
         out["recency_frequency"] = recency_frequency(
             train, h.recency, h.frequency, h.recency_direction, h.frequency_direction
         )
-    has_logs = set(BGNBD_COLUMNS) <= set(train.columns) and train["bg_frequency"].sum() > 0
-    if config.bgnbd.enabled and has_logs:
-        out["bgnbd"] = bgnbd_churn(train)
     return out

@@ -6,10 +6,13 @@ import numpy as np
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
+from threadpoolctl import threadpool_limits
 
 from barometer.model.artefact import Calibrator
 
 CLIP = 1e-4
+MIN_ISOTONIC_CLASS = 30  # rows of each class before isotonic is considered: a step function
+# through a handful of positives fits their noise
 
 
 def fit_platt(raw: np.ndarray, y: np.ndarray) -> Calibrator:
@@ -50,10 +53,14 @@ def cross_fitted_log_loss(method: str, raw: np.ndarray, y: np.ndarray, seed: int
 def choose_calibrator(
     raw: np.ndarray, y: np.ndarray, methods: tuple[str, ...] = ("platt", "isotonic")
 ) -> tuple[Calibrator, dict[str, float]]:
-    """Pick the method with the lowest cross-fitted log loss, refit it on the whole slice."""
+    """Pick the method with the lowest cross-fitted log loss, refit it on the whole slice
+    (Platt alone when either class has fewer than `MIN_ISOTONIC_CLASS` rows)."""
     raw, y = np.asarray(raw, dtype=float), np.asarray(y, dtype=int)
     if len(np.unique(y)) < 2:
         raise ValueError("The calibration slice holds only one class; widen holdout_cutoffs.")
-    scores = {m: cross_fitted_log_loss(m, raw, y) for m in methods}
-    best = min(scores, key=scores.get)
-    return FITTERS[best](raw, y), scores
+    if min(int(y.sum()), int(len(y) - y.sum())) < MIN_ISOTONIC_CLASS and "platt" in methods:
+        methods = ("platt",)
+    with threadpool_limits(1, user_api="blas"):  # tiny fits: thread contention costs more
+        scores = {m: cross_fitted_log_loss(m, raw, y) for m in methods}
+        best = min(scores, key=scores.get)
+        return FITTERS[best](raw, y), scores

@@ -43,29 +43,50 @@ def train(
     config: Annotated[
         Path | None, typer.Option(help="Experiment YAML (default experiments/<target>.yaml).")
     ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(help="duckdb (the warehouse) or spark (a sample of the lake's tables)."),
+    ] = "duckdb",
 ) -> None:
-    """Train, backtest and log a model; register it only if it beats every baseline."""
+    """Backtest LightGBM, logistic regression and (on purchase logs) BG/NBD; log the run and
+    register the best one that beats the base rate."""
     from training.guards import GuardError
     from training.runs import resolve_config, train_target
 
     _check_target(target)
+    if engine not in ("duckdb", "spark"):
+        raise typer.BadParameter("engine must be duckdb or spark", param_hint="--engine")
     try:
-        result = train_target(_settings(), resolve_config(target, config))
+        result = train_target(_settings(), resolve_config(target, config), engine)
     except (GuardError, ValueError, FileNotFoundError) as exc:
         typer.secho(f"train {target}: {exc}", fg="red", err=True)
         raise typer.Exit(1) from exc
     for note in result.warnings:
         typer.secho(f"warning: {note}", fg="yellow", err=True)
-    _print_summary(result.summary, f"{target}: rolling-origin backtest (mean ± std over folds)")
+    if "sample" in result.report:
+        typer.echo(f"training sample: {result.report['sample']}")
+    build = result.build
+    if build.get("cutoff_frequency"):
+        typer.echo(f"cutoffs: {build['cutoff_frequency']} ({build['cutoff_frequency_reason']})")
+    if target == "churn" and "churn" in build:
+        c = build["churn"]
+        typer.echo(
+            f"churn: {c['definition']} within {c['horizon_days']} days ({c['chosen_because']})"
+        )
+    typer.echo(result.plan.words())
+    title = f"{target}: backtest, mean ± std over {result.plan.folds or 1} fold(s)"
+    _print_summary(result.summary, title)
+    typer.echo(f"estimate: {result.estimate_words()}")
     m = result.report["metrics"]
     typer.echo(
-        f"test period: ROC AUC {m['roc_auc']:.3f} (95% CI {m['roc_auc_ci_low']:.3f}–"
+        f"latest test window: ROC AUC {m['roc_auc']:.3f} (95% CI {m['roc_auc_ci_low']:.3f}–"
         f"{m['roc_auc_ci_high']:.3f}), ECE {m['ece']:.3f}, run {result.run_id}"
     )
     if result.refusals:
         typer.secho("not registered: " + "; ".join(result.refusals), fg="red", err=True)
         raise typer.Exit(1)
-    typer.echo(f"registered {result.version.label}")
+    typer.echo(result.choice.words(result.summary))
+    typer.echo(f"registered {result.version.label} ({result.winner})")
 
 
 def evaluate(

@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from barometer.model.store import REGISTERED_NAMES
+from barometer.settings import EXPERIMENTS_DIR
+from features.labels import ChurnLabels, read_yaml_model
 
 Target = Literal["churn", "deal_win"]
 TARGETS: tuple[str, ...] = ("churn", "deal_win")
-EXPERIMENTS_DIR = Path(__file__).resolve().parents[1] / "experiments"
 
 
 class Strict(BaseModel):
@@ -20,15 +20,29 @@ class Strict(BaseModel):
 
 
 class SplitConfig(Strict):
-    """How cutoffs are split by time: [train] gap [holdout] gap [test]."""
+    """How cutoffs are split by time: [train] gap [holdout] gap [test], sized to the history.
 
-    test_cutoffs: int = Field(3, ge=1, description="Latest cutoffs used as the test period.")
-    holdout_cutoffs: int = Field(
-        3, ge=1, description="Cutoffs after train for early stopping and calibration."
+    `training.splits.plan_split` derives the windows and the number of folds from the labelled
+    cutoffs that exist; the numbers here are targets and limits, not requirements.
+    """
+
+    test_cutoffs: int | None = Field(
+        None, ge=1, description="Cutoffs per test window; default about a quarter of cutoffs."
     )
-    folds: int = Field(3, ge=3, description="Rolling-origin backtest folds (at least 3).")
+    holdout_cutoffs: int | None = Field(
+        None, ge=1, description="Calibration window after train; default about a quarter."
+    )
+    folds: int = Field(3, ge=1, description="At most this many rolling-origin backtest folds.")
     fold_step: int | None = Field(
         None, ge=1, description="Cutoffs the origin moves back per fold; default test_cutoffs."
+    )
+    holdout: Literal["auto", "time", "entity", "none"] = Field(
+        "auto",
+        description="Calibration slice: its own later window (time), other entities of the "
+        "same cutoffs (entity), or a holdout-only estimate (none); auto tries them in order.",
+    )
+    min_labelled_cutoffs: int = Field(
+        4, ge=1, description="Refuse to train with fewer labelled cutoffs than this."
     )
 
 
@@ -70,10 +84,13 @@ class TuningConfig(Strict):
 class GuardConfig(Strict):
     """Refusals and warnings. See experiments/README.md for why the minimums are what they are."""
 
-    min_positives: int = Field(100, ge=1)
-    min_negatives: int = Field(100, ge=1)
+    min_positives: int = Field(30, ge=1)
+    min_negatives: int = Field(30, ge=1)
     min_auc_margin: float = Field(
-        0.01, ge=0, description="Model backtest AUC must beat every baseline's by this much."
+        0.01,
+        ge=0,
+        description="A more complex candidate (lightgbm over logistic over bgnbd) is chosen only "
+        "if its backtest AUC is higher by this much.",
     )
     leakage: Literal["warn", "fail"] = "warn"
     leakage_auc: float = Field(
@@ -91,10 +108,10 @@ class HeuristicConfig(Strict):
 
 
 class BGNBDConfig(Strict):
-    """BG/NBD P(alive) baseline from per-entity purchase/usage summaries at each cutoff."""
+    """BG/NBD as a candidate, on the purchase-log features (days with usage or a purchase, days
+    since the first and the last); it runs only when the data has usage or purchases."""
 
     enabled: bool = False
-    activity_types: tuple[str, ...] = ("purchase", "usage")
 
 
 class ReportConfig(Strict):
@@ -119,6 +136,11 @@ class ExperimentConfig(Strict):
         None, description="Feature columns; default every registry feature for the entity."
     )
     exclude: tuple[str, ...] = ()
+    labels: ChurnLabels | None = Field(
+        None,
+        description="churn only: what churn means (read by `barometer features`, which builds "
+        "the labels; features.labels.ChurnLabels).",
+    )
     split: SplitConfig = SplitConfig()
     lightgbm: LightGBMConfig = LightGBMConfig()
     imbalance: ImbalanceConfig = ImbalanceConfig()
@@ -134,6 +156,8 @@ class ExperimentConfig(Strict):
     def _calibration_not_empty(self) -> ExperimentConfig:
         if not self.calibration:
             raise ValueError("calibration: list at least one of platt, isotonic")
+        if self.labels is not None and self.target != "churn":
+            raise ValueError("labels: only the churn config defines its labels")
         return self
 
     @property
@@ -147,17 +171,4 @@ def default_config_path(target: str) -> Path:
 
 def load_config(path: Path) -> ExperimentConfig:
     """Read and validate a YAML config; errors name the file and the field."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"Experiment config not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML: {exc}") from exc
-    try:
-        return ExperimentConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise ValueError(f"{path}: invalid experiment config: {problems}") from exc
+    return read_yaml_model(path, ExperimentConfig)

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import pandas as pd
 
 from barometer.settings import Settings
-from training.baselines import BGNBD_COLUMNS
 from training.config import ExperimentConfig
 
 
@@ -69,26 +68,8 @@ def _query(target: str) -> str:
         order by f.cutoff, f.account_id"""
 
 
-BGNBD_SQL = """
-    with ev as (
-        select account_id, cast(occurred_at as date) as day,
-               coalesce(greatest(logged_at, occurred_at), occurred_at) as seen
-        from activities where type in ({types})
-    ), c as (
-        select distinct account_id, cutoff, cast(cutoff as date) as cutoff_day from labels_churn
-    )
-    select c.account_id, c.cutoff,
-           greatest(count(distinct ev.day) - 1, 0) as bg_frequency,
-           coalesce(date_diff('day', min(ev.day), max(ev.day)), 0) as bg_recency,
-           coalesce(date_diff('day', min(ev.day), c.cutoff_day), 0) as bg_age
-    from c left join ev on ev.account_id = c.account_id
-        and ev.day < c.cutoff_day and ev.seen < c.cutoff
-    group by c.account_id, c.cutoff, c.cutoff_day
-"""
-
-
 def load_frame(settings: Settings, config: ExperimentConfig) -> pd.DataFrame:
-    """Features + label + label_time for every labelled row; BG/NBD summaries when enabled."""
+    """Features + label + label_time for every labelled row."""
     from features.warehouse import connect, table_exists
 
     t = TARGETS[config.target]
@@ -96,16 +77,24 @@ def load_frame(settings: Settings, config: ExperimentConfig) -> pd.DataFrame:
         for table in (t.features, t.labels):
             if not table_exists(con, table):
                 raise FileNotFoundError(
-                    f"{settings.warehouse_path}: table {table} missing; run `barometer features`."
+                    f"{settings.warehouse_path}: table {table} missing; run `barometer features`"
+                    + ("" if config.target == "churn" else " with an opportunities table")
+                    + "."
                 )
         frame = con.execute(_query(config.target)).df()
-        if config.target == "churn" and config.bgnbd.enabled and table_exists(con, "activities"):
-            types = ", ".join(f"'{v}'" for v in config.bgnbd.activity_types)
-            summary = con.execute(BGNBD_SQL.format(types=types)).df()
-            if summary["bg_frequency"].sum() > 0:  # BG/NBD needs purchase or usage logs
-                frame = frame.merge(summary, on=["account_id", "cutoff"], how="left")
-                frame[list(BGNBD_COLUMNS)] = frame[list(BGNBD_COLUMNS)].fillna(0).astype(float)
     if frame.empty:
         raise ValueError(f"No labelled rows in {t.features} joined to {t.labels}.")
     frame["label"] = frame["label"].astype(int)
     return frame.reset_index(drop=True)
+
+
+def load_build_meta(settings: Settings) -> dict:
+    """What the feature build decided (cutoff frequency, churn definition), or {} (no workspace
+    warehouse, as when Spark builds in a lake)."""
+    from features.build import read_meta
+    from features.warehouse import connect
+
+    if not settings.warehouse_path.exists():
+        return {}
+    with connect(settings.warehouse_path, read_only=True) as con:
+        return read_meta(con)

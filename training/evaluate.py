@@ -1,4 +1,10 @@
-"""Rolling-origin backtest of the model and its baselines, learning curve and detailed report."""
+"""Rolling-origin backtest of the candidates and the baselines, learning curve, detailed report.
+
+Candidates are the models that can be registered (`CANDIDATES`: LightGBM, logistic regression,
+and BG/NBD when the data has a purchase or usage log); baselines are references (base rate,
+the recency/frequency heuristic). Each fold fits every candidate on the fold's past, calibrates
+it on the fold's calibration slice, and scores the fold's test period.
+"""
 
 from __future__ import annotations
 
@@ -11,21 +17,62 @@ from barometer.model.artefact import ScoringModel
 from training import metrics as m
 from training.baselines import fit_baselines
 from training.config import ExperimentConfig
-from training.fit import FeatureKinds, as_model_input, fit_scoring_model
-from training.splits import Split, recent_fraction, rolling_origin
+from training.fit import FeatureKinds, as_model_input, fit_candidate, has_purchase_log
+from training.splits import Split, SplitPlan, plan_split, recent_fraction
 
-MODEL = "model"
+MODEL = "lightgbm"
+CANDIDATES = ("bgnbd", "logistic", "lightgbm")  # simplest first
+ENTITY = "_entity"  # the predictions' column of entity ids (for bootstraps over entities)
 
 
 @dataclass
 class FoldResult:
-    """One fold: its split, the fitted model and every scorer's test predictions."""
+    """One fold: its split, the fitted candidates and every scorer's test predictions."""
 
     fold: int
     split: Split
-    model: ScoringModel
-    predictions: pd.DataFrame  # index = test rows; columns: label, model, <baseline>…
+    models: dict[str, ScoringModel]
+    predictions: pd.DataFrame  # index = test rows; columns: label, <candidate>…, <baseline>…
     baseline_names: list[str] = field(default_factory=list)
+
+    @property
+    def candidate_names(self) -> list[str]:
+        return list(self.models)
+
+    @property
+    def scorers(self) -> list[str]:
+        return [*self.models, *self.baseline_names]
+
+    @property
+    def model(self) -> ScoringModel:
+        """The fold's LightGBM model."""
+        return self.models[MODEL]
+
+
+def candidate_kinds(frame: pd.DataFrame, kinds: FeatureKinds, config: ExperimentConfig) -> list:
+    """The candidates this data allows, simplest first: BG/NBD needs a purchase or usage log."""
+    out = [k for k in CANDIDATES if k != "bgnbd"]
+    if config.target == "churn" and config.bgnbd.enabled and has_purchase_log(frame, kinds):
+        out.insert(0, "bgnbd")
+    return out
+
+
+def make_plan(
+    frame: pd.DataFrame, config: ExperimentConfig, group: str | None, entity: str | None
+) -> SplitPlan:
+    """`plan_split` with the config's limits (raises `SplitError` with what to change)."""
+    s = config.split
+    return plan_split(
+        frame,
+        max_folds=s.folds,
+        test_cutoffs=s.test_cutoffs,
+        holdout_cutoffs=s.holdout_cutoffs,
+        holdout=s.holdout,
+        min_labelled=s.min_labelled_cutoffs,
+        step=s.fold_step,
+        group=group,
+        entity=entity,
+    )
 
 
 def run_fold(
@@ -35,17 +82,24 @@ def run_fold(
     kinds: FeatureKinds,
     config: ExperimentConfig,
     overrides: dict | None = None,
+    candidates: list[str] | None = None,
+    horizon_days: int = 90,
+    entity: str | None = None,
 ) -> FoldResult:
-    """Fit model and baselines on the fold's past; score its test period."""
+    """Fit the candidates and baselines on the fold's past; score its test period."""
     train, holdout, test = frame.loc[split.train], frame.loc[split.holdout], frame.loc[split.test]
-    model = fit_scoring_model(train, holdout, kinds, config, overrides)
-    scored = {"label": test["label"].to_numpy(int)}
-    scored[MODEL] = model.predict_proba(as_model_input(test, kinds))
-    baselines = fit_baselines(train, kinds, config)  # the same rows the booster learns from
+    x_test = as_model_input(test, kinds)
+    models, scored = {}, {"label": test["label"].to_numpy(int)}
+    for kind in candidates or [MODEL]:
+        models[kind] = fit_candidate(kind, train, holdout, kinds, config, overrides, horizon_days)
+        scored[kind] = models[kind].predict_proba(x_test)
+    baselines = fit_baselines(train, config)  # the same rows the candidates learn from
     for name, predict in baselines.items():
         scored[name] = predict(test)
+    if entity is not None:
+        scored[ENTITY] = test[entity].to_numpy()
     predictions = pd.DataFrame(scored, index=test.index)
-    return FoldResult(fold, split, model, predictions, list(baselines))
+    return FoldResult(fold, split, models, predictions, list(baselines))
 
 
 def backtest(
@@ -54,19 +108,21 @@ def backtest(
     config: ExperimentConfig,
     *,
     group: str | None = None,
+    entity: str | None = None,
     overrides: dict | None = None,
+    plan: SplitPlan | None = None,
+    candidates: list[str] | None = None,
+    horizon_days: int = 90,
 ) -> list[FoldResult]:
-    """Rolling-origin backtest over `config.split.folds` folds, oldest first; last = final model."""
-    s = config.split
-    splits = rolling_origin(
-        frame,
-        folds=s.folds,
-        test_cutoffs=s.test_cutoffs,
-        holdout_cutoffs=s.holdout_cutoffs,
-        step=s.fold_step,
-        group=group,
-    )
-    return [run_fold(frame, i, split, kinds, config, overrides) for i, split in enumerate(splits)]
+    """Rolling-origin backtest over the plan's folds (default `make_plan`), oldest first; the last
+    fold's models are the ones a run registers."""
+    entity = entity or group
+    plan = plan or make_plan(frame, config, group, entity)
+    candidates = candidates or candidate_kinds(frame, kinds, config)
+    return [
+        run_fold(frame, i, split, kinds, config, overrides, candidates, horizon_days, entity)
+        for i, split in enumerate(plan.splits)
+    ]
 
 
 def fold_metrics(results: list[FoldResult]) -> pd.DataFrame:
@@ -74,16 +130,28 @@ def fold_metrics(results: list[FoldResult]) -> pd.DataFrame:
     rows = []
     for result in results:
         y = result.predictions["label"].to_numpy()
-        for scorer in [MODEL, *result.baseline_names]:
+        for scorer in result.scorers:
             metrics = m.core_metrics(y, result.predictions[scorer].to_numpy())
             rows.append({"fold": result.fold, "scorer": scorer, **metrics})
     return pd.DataFrame(rows)
 
 
-def pooled_auc_ci(results: list[FoldResult], n: int, seed: int = 0) -> tuple[float, float]:
-    """Bootstrap CI of the model's ROC AUC over every fold's test predictions pooled."""
+def pooled_auc_ci(
+    results: list[FoldResult], n: int, seed: int = 0, scorer: str = MODEL
+) -> tuple[float, float]:
+    """Bootstrap CI of a scorer's ROC AUC over every fold's test predictions pooled, resampling
+    entities when the predictions carry them (their rows are not independent)."""
     pooled = pd.concat([r.predictions for r in results])
-    return m.bootstrap_auc(pooled["label"].to_numpy(), pooled[MODEL].to_numpy(), n=n, seed=seed)
+    clusters = pooled[ENTITY].to_numpy() if ENTITY in pooled.columns else None
+    return m.bootstrap_auc(
+        pooled["label"].to_numpy(), pooled[scorer].to_numpy(), n=n, seed=seed, clusters=clusters
+    )
+
+
+def pooled_entities(results: list[FoldResult]) -> int:
+    """Distinct entities in the pooled test predictions (rows when entities are not known)."""
+    pooled = pd.concat([r.predictions for r in results])
+    return int(pooled[ENTITY].nunique()) if ENTITY in pooled.columns else len(pooled)
 
 
 def summarise(per_fold: pd.DataFrame) -> pd.DataFrame:
@@ -101,8 +169,11 @@ def learning_curve(
     config: ExperimentConfig,
     overrides: dict | None = None,
     full: ScoringModel | None = None,
+    kind: str = MODEL,
+    horizon_days: int = 90,
 ) -> pd.DataFrame:
-    """Test metrics when training on only the most recent fraction of the training history.
+    """Test metrics when training `kind` on only the most recent fraction of the training
+    history.
 
     `full`, the model already fitted on all of `split.train` with the same config and overrides
     (the backtest's final fold), stands in for the point that would refit it identically.
@@ -119,7 +190,7 @@ def learning_curve(
         if full is not None and len(index) == len(split.train):
             model = full
         else:
-            model = fit_scoring_model(train, holdout, kinds, config, overrides)
+            model = fit_candidate(kind, train, holdout, kinds, config, overrides, horizon_days)
         p = model.predict_proba(x_test)
         rows.append(
             {

@@ -1,14 +1,25 @@
-"""Fit the calibrated LightGBM scoring model on a train slice with a later holdout slice."""
+"""Fit the candidate scoring models on a train slice, calibrated on a holdout slice.
+
+Every candidate becomes the same artefact (`ScoringModel`): the LightGBM booster, logistic
+regression on the same features (`LinearScorer`), or BG/NBD on the purchase-log summary
+(`BGNBDScorer`); each is calibrated on the holdout the same way.
+"""
 
 from __future__ import annotations
 
 import time
+import warnings
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from threadpoolctl import threadpool_limits
 
 from barometer.model.artefact import ScoringModel
+from barometer.model.scorers import BGNBD_INPUTS, BGNBDScorer, LinearScorer
+from training.baselines import fit_bgnbd
 from training.calibration import choose_calibrator
 from training.config import ExperimentConfig, ImbalanceConfig, LightGBMConfig, TuningConfig
 from training.metrics import roc_auc
@@ -186,3 +197,197 @@ def tune(
         "best_holdout_auc": study.best_value,
     }
     return dict(study.best_params), info
+
+
+MIN_LEVEL_ROWS = 5  # rarer category levels share the "other" coefficient
+
+
+def fit_linear(
+    x: np.ndarray,
+    y: np.ndarray,
+    names: list[str],
+    categories: dict[str, list[str]],
+    c: float = 1.0,
+    monotone: dict[str, int] | None = None,
+) -> LinearScorer:
+    """L2 logistic regression on the encoded matrix: median-filled numbers clipped to their 1st-99th
+    training percentiles and standardised, a missing indicator (where training had missing
+    values), one column per category level with at least `MIN_LEVEL_ROWS` rows plus one for the
+    rest. `monotone` ({feature: 1 | -1}) business rules hold as for LightGBM: a coefficient of
+    the wrong sign is fixed at 0 and the rest refitted."""
+    numeric = [i for i, n in enumerate(names) if n not in categories]
+    xs = x[:, numeric]
+    missing = np.isnan(xs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-missing columns
+        fill = np.nan_to_num(np.nanmedian(xs, axis=0)) if len(xs) else np.zeros(len(numeric))
+    filled = np.where(missing, fill, xs)
+    low, high = np.percentile(filled, [1, 99], axis=0) if len(xs) else (fill, fill)
+    filled = np.clip(filled, low, high)
+    mean = filled.mean(axis=0)
+    scale = filled.std(axis=0)
+    scale = np.where(scale > 1e-12, scale, 1.0)
+    flagged = missing.any(axis=0)
+    blocks = [(filled - mean) / scale, missing[:, flagged].astype(float)]
+    levels = []
+    for i, name in enumerate(names):
+        if name not in categories:
+            continue
+        codes = x[:, i]
+        counts = np.bincount(np.nan_to_num(codes, nan=-1).astype(int) + 1)[1:]
+        frequent = [k for k, n in enumerate(counts) if n >= MIN_LEVEL_ROWS]
+        onehot = np.column_stack([codes == k for k in frequent] + [~np.isin(codes, frequent)])
+        blocks.append(onehot.astype(float))
+        levels.append((i, frequent, len(categories[name])))
+    design = np.hstack(blocks)
+    rules = {numeric.index(names.index(n)): d for n, d in (monotone or {}).items() if n in names}
+    fixed: set[int] = set()
+    while True:
+        free = [j for j in range(design.shape[1]) if j not in fixed]
+        # One BLAS thread: these small fits run 20-100x slower when BLAS threads contend.
+        with warnings.catch_warnings(), threadpool_limits(1, user_api="blas"):
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            fit = LogisticRegression(C=c, max_iter=2000).fit(design[:, free], y)
+        coef = np.zeros(design.shape[1])
+        coef[free] = fit.coef_[0]
+        wrong = {j for j, d in rules.items() if coef[j] * d < 0}
+        if not wrong:
+            break
+        fixed |= wrong
+    k = len(numeric)
+    missing_coef = np.zeros(k)
+    missing_coef[flagged] = coef[k : k + flagged.sum()]
+    at = k + int(flagged.sum())
+    categorical = []
+    for position, frequent, width in levels:
+        own, other = coef[at : at + len(frequent)], float(coef[at + len(frequent)])
+        at += len(frequent) + 1
+        per_code = [other] * width
+        for code, value in zip(frequent, own, strict=True):
+            per_code[code] = float(value)
+        categorical.append({"position": position, "levels": per_code, "other": other})
+    draft = LinearScorer(
+        float(fit.intercept_[0]),
+        tuple(numeric),
+        tuple(fill.tolist()),
+        tuple(mean.tolist()),
+        tuple(scale.tolist()),
+        tuple(coef[:k].tolist()),
+        tuple(missing_coef.tolist()),
+        tuple([0.0] * k),
+        tuple(c | {"offset": 0.0} for c in categorical),
+        tuple(np.asarray(low, dtype=float).tolist()),
+        tuple(np.asarray(high, dtype=float).tolist()),
+    )
+    means = draft.terms(x).mean(axis=0)  # each feature's mean term: its exact SHAP offset
+    return LinearScorer(
+        draft.intercept,
+        draft.positions,
+        draft.fill,
+        draft.mean,
+        draft.scale,
+        draft.coef,
+        draft.missing_coef,
+        tuple(float(means[i]) for i in numeric),
+        tuple(c | {"offset": float(means[c["position"]])} for c in categorical),
+        draft.low,
+        draft.high,
+    )
+
+
+def _calibrated(
+    model: ScoringModel, holdout: pd.DataFrame, config: ExperimentConfig, metadata: dict
+) -> ScoringModel:
+    """`model` with a calibrator fitted on the holdout's raw scores."""
+    raw = model.raw_score(holdout)
+    calibrator, scores = choose_calibrator(raw, holdout["label"].to_numpy(int), config.calibration)
+    model.calibrator = calibrator
+    model.metadata = metadata | {"calibration_log_loss": scores, "kind": model.kind}
+    return model
+
+
+C_GRID = (0.01, 0.1, 1.0)  # L2 strength, chosen on the holdout like LightGBM's rounds
+
+
+def fit_logistic_model(
+    train: pd.DataFrame, holdout: pd.DataFrame, kinds: FeatureKinds, config: ExperimentConfig
+) -> ScoringModel:
+    """Logistic regression on `train`, its L2 strength chosen by the holdout's log loss (as
+    early stopping chooses LightGBM's rounds), then calibrated on the holdout."""
+    names = list(kinds)
+    draft = ScoringModel(config.target, names, None, categories=learn_categories(train, kinds))
+    x = draft.matrix(as_model_input(train, kinds))
+    x_hold = draft.matrix(as_model_input(holdout, kinds))
+    y, y_hold = train["label"].to_numpy(int), holdout["label"].to_numpy(int)
+    rules = dict(config.lightgbm.monotone)
+    fits = {c: fit_linear(x, y, names, draft.categories, c, rules) for c in C_GRID}
+    losses = {c: _log_loss(y_hold, fits[c].raw(x_hold)) for c in C_GRID}
+    best = min(C_GRID, key=lambda c: (losses[c], -c))
+    model = ScoringModel(
+        config.target, names, None, categories=draft.categories, core=fits[best], num_threads=1
+    )
+    return _calibrated(
+        model,
+        as_model_input(holdout, kinds).assign(label=holdout["label"]),
+        config,
+        {"feature_kinds": dict(kinds), "params": {"C": best, "holdout_log_loss": losses}},
+    )
+
+
+def _log_loss(y: np.ndarray, raw: np.ndarray) -> float:
+    """Mean log loss of log-odds `raw` (numerically stable)."""
+    return float(np.mean(np.logaddexp(0.0, raw) - y * raw))
+
+
+def has_purchase_log(frame: pd.DataFrame, kinds: FeatureKinds) -> bool:
+    """BG/NBD needs the purchase-log summary features, with some purchases or usage in them."""
+    if not set(BGNBD_INPUTS) <= set(kinds) or not set(BGNBD_INPUTS) <= set(frame.columns):
+        return False
+    return bool(pd.to_numeric(frame["usage_days_total"], errors="coerce").fillna(0).sum() > 0)
+
+
+def fit_bgnbd_model(
+    train: pd.DataFrame, holdout: pd.DataFrame, config: ExperimentConfig, horizon_days: int
+) -> ScoringModel:
+    """BG/NBD fitted on the latest training cutoff's customers, calibrated on `holdout`."""
+    names = list(BGNBD_INPUTS)
+    values = train[names].apply(pd.to_numeric, errors="coerce").astype(float)
+    latest = values[train["cutoff"] == train["cutoff"].max()]
+    days, first, last = (latest[n].to_numpy() for n in names)
+    age = np.nan_to_num(first)
+    t_x = np.clip(age - np.where(np.isnan(last), age, last), 0, age)
+    params = fit_bgnbd(np.maximum(np.nan_to_num(days) - 1, 0), t_x, age)
+    reference = tuple(float(np.nan_to_num(values[n].median())) for n in names)
+    core = BGNBDScorer(params.r, params.alpha, params.a, params.b, float(horizon_days), reference)
+    model = ScoringModel(config.target, names, None, core=core, num_threads=1)
+    kinds = {n: "numeric" for n in names}
+    return _calibrated(
+        model,
+        holdout,
+        config,
+        {
+            "feature_kinds": kinds,
+            "params": {"r": params.r, "alpha": params.alpha, "a": params.a, "b": params.b},
+        },
+    )
+
+
+def fit_candidate(
+    kind: str,
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+    kinds: FeatureKinds,
+    config: ExperimentConfig,
+    overrides: dict | None = None,
+    horizon_days: int = 90,
+) -> ScoringModel:
+    """One candidate kind fitted on `train` and calibrated on `holdout`."""
+    if kind == "lightgbm":
+        model = fit_scoring_model(train, holdout, kinds, config, overrides)
+        model.metadata["kind"] = "lightgbm"
+        return model
+    if kind == "logistic":
+        return fit_logistic_model(train, holdout, kinds, config)
+    if kind == "bgnbd":
+        return fit_bgnbd_model(train, holdout, config, horizon_days)
+    raise ValueError(f"unknown model kind {kind!r}")

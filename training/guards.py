@@ -1,16 +1,17 @@
-"""Guards: refuse too few labels, warn about leaky features, refuse models that lose."""
+"""Guards: refuse too few labels, warn about leaky features, choose the model that wins honestly."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import pandas as pd
 
 from training.config import GuardConfig
 
 # Why these minimums (also in experiments/README.md): every backtest fold needs both classes in its
-# holdout slice (to calibrate) and its test window (to measure). With fewer than ~100 of the rarer
-# class spread over the history, a three-fold backtest leaves ~10-20 per test window, where the
-# AUC's standard error exceeds 0.05 and isotonic calibration overfits. The learning curve, not
-# this floor, tells a user whether more history would help.
+# calibration slice and its test window. Below ~30 rows of the rarer class there is nothing to
+# split; above it, the backtest's confidence interval (over entities) says how much the estimate
+# can be trusted, and the choice refuses only a model that cannot be told apart from the base rate.
 
 
 class GuardError(RuntimeError):
@@ -54,28 +55,89 @@ def leakage_message(names: list[str], target: str) -> str:
     )
 
 
-def check_beats_baselines(
-    summary: pd.DataFrame, margin: float, model: str = "model", auc_ci_low: float | None = None
-) -> list[str]:
-    """Reasons the model fails to beat every baseline on backtest mean ROC AUC and log loss.
+@dataclass
+class Choice:
+    """Which candidate the backtest picked, by how much, or why none is registered."""
 
-    `auc_ci_low` (bootstrap lower bound over the backtest's pooled test predictions) must also
-    exceed 0.5: skill that cannot be told apart from chance is not claimed.
-    """
-    reasons = []
-    if auc_ci_low is not None and not auc_ci_low > 0.5:
-        reasons.append(
-            f"backtest ROC AUC 95% CI reaches {auc_ci_low:.3f}: not distinguishable from chance"
+    winner: str | None
+    refusals: list[str] = field(default_factory=list)
+    runner_up: str | None = None
+    margin: float | None = None  # winner's backtest AUC minus the runner-up's (the best other
+    # candidate that beats the base rate, else the best other one)
+    notes: list[str] = field(default_factory=list)
+    runner_up_eligible: bool = True
+
+    def words(self, summary: pd.DataFrame) -> str:
+        if self.winner is None:
+            return "no model registered: " + "; ".join(self.refusals)
+        auc = summary.loc[self.winner, "roc_auc_mean"]
+        text = f"{self.winner} won with backtest ROC AUC {auc:.3f}"
+        if self.runner_up is not None:
+            other = summary.loc[self.runner_up, "roc_auc_mean"]
+            text += f", {self.margin:+.3f} against {self.runner_up} ({other:.3f}"
+            if not self.runner_up_eligible:
+                text += ", which does not beat the base rate"
+            elif self.margin < 0:
+                text += ", within min_auc_margin: the simpler model is kept"
+            text += ")"
+        return text
+
+
+def base_rate_problems(summary: pd.DataFrame, kind: str, ci_low: float) -> list[str]:
+    """Why `kind` does not beat the base rate (empty when it does): its backtest ROC AUC's 95%
+    CI must lie above 0.5 and its mean log loss below the base rate's."""
+    problems = []
+    if not ci_low > 0.5:
+        problems.append(
+            f"backtest ROC AUC {summary.loc[kind, 'roc_auc_mean']:.3f} with a 95% CI reaching "
+            f"{ci_low:.3f}"
         )
-    auc = summary.loc[model, "roc_auc_mean"]
-    for name in summary.index.drop(model):
-        other = summary.loc[name, "roc_auc_mean"]
-        if not auc > other + margin:
-            reasons.append(
-                f"backtest ROC AUC {auc:.3f} does not beat {name} ({other:.3f}) by {margin:.3f}"
-            )
     if "base_rate" in summary.index:
-        ll, base = summary.loc[model, "log_loss_mean"], summary.loc["base_rate", "log_loss_mean"]
+        ll, base = summary.loc[kind, "log_loss_mean"], summary.loc["base_rate", "log_loss_mean"]
         if not ll < base:
-            reasons.append(f"log loss {ll:.4f} is no better than the base rate's ({base:.4f})")
-    return reasons
+            problems.append(f"log loss {ll:.4f} against the base rate's {base:.4f}")
+    return problems
+
+
+def choose_model(
+    summary: pd.DataFrame,
+    candidates: list[str],
+    auc_ci_low: dict[str, float],
+    margin: float,
+) -> Choice:
+    """The candidate to register: it must beat the base rate, and the simplest one within
+    `margin` of the best backtest AUC wins (`candidates` are ordered simplest first).
+
+    Beating the base rate: the backtest ROC AUC's 95% CI (bootstrap over entities) lies above
+    0.5 and the mean log loss is below the base rate's. If no candidate does, nothing is
+    registered and the reasons say so.
+    """
+    auc = summary["roc_auc_mean"]
+    eligible, why = [], []
+    for kind in candidates:
+        problems = base_rate_problems(summary, kind, auc_ci_low.get(kind, float("nan")))
+        if problems:
+            why.append(f"{kind}: {' and '.join(problems)}")
+        else:
+            eligible.append(kind)
+    if not eligible:
+        return Choice(None, [f"nothing beats the base rate ({'; '.join(why)})"])
+    best = max(auc[k] for k in eligible)
+    winner = next(k for k in candidates if k in eligible and auc[k] >= best - margin)
+    others = [k for k in eligible if k != winner] or [k for k in candidates if k != winner]
+    runner_up = max(others, key=lambda k: auc[k]) if others else None
+    gap = float(auc[winner] - auc[runner_up]) if runner_up else None
+    notes = []
+    if "recency_frequency" in summary.index and not auc[winner] > auc["recency_frequency"]:
+        notes.append(
+            f"the recency/frequency heuristic ranks as well ({auc['recency_frequency']:.3f}) as "
+            f"{winner} ({auc[winner]:.3f})"
+        )
+    return Choice(
+        winner,
+        [],
+        runner_up,
+        gap,
+        notes + [f"not eligible: {w}" for w in why],
+        runner_up in eligible,
+    )

@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import lightgbm
 import mlflow
 import numpy as np
 import pandas as pd
 from mlflow.models import infer_signature
 
 from barometer.model import flavour as mlflow_model
+from barometer.model import packaging
 from barometer.model.artefact import ScoringModel
 from barometer.model.store import CHAMPION, VersionInfo, client, registered_name
 from barometer.settings import Settings
@@ -80,12 +80,9 @@ def log_scoring_model(model: ScoringModel, sample: pd.DataFrame) -> str:
             python_model=str(PYFUNC_FILE),
             artifacts={mlflow_model.ARTIFACT_KEY: str(folder)},
             signature=infer_signature(sample, output),
-            pip_requirements=[
-                f"mlflow=={mlflow.__version__}",
-                f"lightgbm=={lightgbm.__version__}",
-                f"pandas=={pd.__version__}",
-                f"numpy=={np.__version__}",
-            ],
+            # Self-contained: its code and pinned requirements (`barometer.model.packaging`).
+            code_paths=[str(packaging.model_code(Path(tmp) / "code"))],
+            pip_requirements=packaging.requirements(),
         )
     return info.model_uri
 

@@ -154,21 +154,31 @@ def weighted_auc(groups: np.ndarray, y: np.ndarray, weights: np.ndarray) -> floa
 
 
 def bootstrap_auc(
-    y: np.ndarray, p: np.ndarray, *, n: int = 200, seed: int = 0, level: float = 0.95
+    y: np.ndarray,
+    p: np.ndarray,
+    *,
+    n: int = 200,
+    seed: int = 0,
+    level: float = 0.95,
+    clusters: np.ndarray | None = None,
 ) -> tuple[float, float]:
-    """Percentile bootstrap confidence interval for ROC AUC (resampling rows).
+    """Percentile bootstrap confidence interval for ROC AUC.
 
-    A resample is scored as row multiplicities over the once-ranked scores (`weighted_auc`),
-    which equals `roc_auc_score` on the resampled rows without sorting them again.
+    Resamples rows, or with `clusters` whole entities (an account's rows at several cutoffs, a
+    deal's snapshots), whose rows share an outcome history and are not independent. A resample is
+    scored as row multiplicities over the once-ranked scores (`weighted_auc`), which equals
+    `roc_auc_score` on the resampled rows without sorting them again.
     """
     y, p = np.asarray(y, dtype=int), np.asarray(p, dtype=float)
     if len(y) == 0:
         return float("nan"), float("nan")
     groups = np.unique(p, return_inverse=True)[1].ravel()
+    codes = np.arange(len(y)) if clusters is None else pd.factorize(np.asarray(clusters))[0]
+    size = int(codes.max()) + 1
     rng = np.random.default_rng(seed)
     aucs = np.array(
         [
-            weighted_auc(groups, y, np.bincount(rng.integers(0, len(y), len(y)), minlength=len(y)))
+            weighted_auc(groups, y, np.bincount(rng.integers(0, size, size), minlength=size)[codes])
             for _ in range(n)
         ]
     )

@@ -1,7 +1,8 @@
-"""One training run, wired: guards → (tuning) → backtest → report → MLflow run → registration.
+"""One training run, wired: guards → split plan → (tuning) → backtest of every candidate →
+choice → report → MLflow run → registration of the winner.
 
 Pure steps live in the other modules; this file only sequences them and does the logging I/O.
-Nothing is registered unless every artifact is logged and the model beats the baselines.
+Nothing is registered unless every artifact is logged and a candidate beats the base rate.
 """
 
 from __future__ import annotations
@@ -24,15 +25,18 @@ from training.evaluate import (
     MODEL,
     FoldResult,
     backtest,
+    candidate_kinds,
     detail_report,
     fold_metrics,
     learning_curve,
+    make_plan,
     pooled_auc_ci,
+    pooled_entities,
     summarise,
 )
 from training.fit import FeatureKinds, as_model_input, tune
-from training.guards import check_beats_baselines, check_label_counts, leakage_message
-from training.splits import time_split
+from training.guards import Choice, check_label_counts, choose_model, leakage_message
+from training.splits import SplitPlan
 
 
 class LeakageWarning(UserWarning):
@@ -51,11 +55,37 @@ class TrainResult:
     warnings: list[str] = field(default_factory=list)
     version: VersionInfo | None = None
     final: FoldResult | None = None
+    plan: SplitPlan | None = None
+    choice: Choice | None = None
+    ci: tuple[float, float] = (float("nan"), float("nan"))
+    entities: int = 0  # distinct entities the CI resamples
+    build: dict = field(default_factory=dict)
+
+    @property
+    def winner(self) -> str | None:
+        return self.choice.winner if self.choice else None
+
+    @property
+    def model(self):
+        """The registered (or, when refused, the LightGBM) model of the final fold."""
+        return self.final.models[self.winner or MODEL]
+
+    def estimate_words(self) -> str:
+        """e.g. 'backtest ROC AUC 0.812, 95% CI ±0.041 (bootstrap over 250 accounts)'."""
+        kind = self.winner or MODEL
+        auc = self.summary.loc[kind, "roc_auc_mean"]
+        low, high = self.ci
+        return (
+            f"{kind} backtest ROC AUC {auc:.3f}, 95% CI ±{(high - low) / 2:.3f} "
+            f"({low:.3f}-{high:.3f}, bootstrap over {self.entities:,} entities)"
+        )
 
 
-def backtest_id(snapshot: str, config: ExperimentConfig) -> str:
+def backtest_id(snapshot: str, config: ExperimentConfig, plan: SplitPlan | None = None) -> str:
     """Identifies the data and folds of a backtest: equal ids mean comparable metrics."""
     text = snapshot + json.dumps(config.split.model_dump(), sort_keys=True)
+    if plan is not None:
+        text += json.dumps(plan.as_dict(), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -74,15 +104,12 @@ def pre_checks(frame: pd.DataFrame, config: ExperimentConfig, leaky: list[str]) 
 
 
 def tuned_overrides(
-    frame: pd.DataFrame, kinds: FeatureKinds, config: ExperimentConfig, group: str | None
+    frame: pd.DataFrame, kinds: FeatureKinds, config: ExperimentConfig, plan: SplitPlan
 ) -> tuple[dict, dict]:
     """Optuna on the latest split's holdout when enabled (same params then used in every fold)."""
     if not config.tuning.enabled:
         return {}, {}
-    s = config.split
-    split = time_split(
-        frame, test_cutoffs=s.test_cutoffs, holdout_cutoffs=s.holdout_cutoffs, group=group
-    )
+    split = plan.splits[-1]
     return tune(frame.loc[split.train], frame.loc[split.holdout], kinds, config, config.tuning)
 
 
@@ -93,66 +120,154 @@ def run_training(
     settings: Settings,
     *,
     group: str | None = None,
+    entity: str | None = None,
     leaky: list[str] | None = None,
     registry_hash: str = "",
     register: bool = True,
+    build: dict | None = None,
 ) -> TrainResult:
-    """Train, evaluate and log one model; register it only if it beats the baselines."""
+    """Backtest every candidate, log the run, and register the winner if one beats the base rate.
+
+    `build` is what the feature build decided (`features.build.build_meta`): logged with the run
+    and stored in the model's metadata.
+    """
+    build = build or {}
+    entity = entity or group
     notes = pre_checks(frame, config, leaky or [])
-    overrides, tuning_info = tuned_overrides(frame, kinds, config, group)
-    results = backtest(frame, kinds, config, group=group, overrides=overrides)
+    plan = make_plan(frame, config, group, entity)
+    horizon = int(build.get("churn", {}).get("horizon_days", 90))
+    overrides, tuning_info = tuned_overrides(frame, kinds, config, plan)
+    candidates = candidate_kinds(frame, kinds, config)
+    results = backtest(
+        frame,
+        kinds,
+        config,
+        group=group,
+        entity=entity,
+        overrides=overrides,
+        plan=plan,
+        candidates=candidates,
+        horizon_days=horizon,
+    )
     summary = summarise(fold_metrics(results))
+    n, seed = config.report.bootstrap, config.lightgbm.seed
+    cis = {k: pooled_auc_ci(results, n, seed, scorer=k) for k in candidates}
+    choice = choose_model(
+        summary, candidates, {k: low for k, (low, _) in cis.items()}, config.guards.min_auc_margin
+    )
+    kind = choice.winner or MODEL
     final = results[-1]
+    model = final.models[kind]
     test = frame.loc[final.split.test]
-    report = detail_report(test, final.predictions[MODEL].to_numpy(), config, group)
-    learning = learning_curve(frame, final.split, kinds, config, overrides, full=final.model)
-    low, high = pooled_auc_ci(results, config.report.bootstrap, config.lightgbm.seed)
+    report = detail_report(test, final.predictions[kind].to_numpy(), config, group)
+    learning = learning_curve(
+        frame, final.split, kinds, config, overrides, full=model, kind=kind, horizon_days=horizon
+    )
+    low, high = cis[kind]
     report["metrics"] |= {"backtest_roc_auc_ci_low": low, "backtest_roc_auc_ci_high": high}
-    refusals = check_beats_baselines(summary, config.guards.min_auc_margin, auc_ci_low=low)
     snapshot = lifecycle.frame_hash(frame)
     lifecycle.configure(settings)
     with mlflow.start_run(experiment_id=lifecycle.experiment_id(settings, config.target)) as run:
-        final.model.metadata.update(
-            run_id=run.info.run_id, data_snapshot=snapshot, registry_hash=registry_hash
+        model.metadata.update(
+            run_id=run.info.run_id,
+            data_snapshot=snapshot,
+            registry_hash=registry_hash,
+            cutoff_frequency=build.get("cutoff_frequency", ""),
+            backtest=plan.as_dict(),
+            **({"churn": build["churn"]} if config.target == "churn" and "churn" in build else {}),
         )
-        _log_run(frame, kinds, config, final, summary, report, learning, overrides, tuning_info)
+        run_info = RunInfo(plan, choice, build, candidates)
+        _log_run(
+            frame,
+            kinds,
+            config,
+            final,
+            model,
+            summary,
+            report,
+            learning,
+            overrides,
+            tuning_info,
+            run_info,
+        )
         tags = {
             "run_id": run.info.run_id,
             "target": config.target,
             "data_snapshot": snapshot,
             "registry_hash": registry_hash,
-            "backtest_id": backtest_id(snapshot, config),
-            "beats_baselines": str(not refusals).lower(),
-            **{f"backtest_{k}": f"{v:.6f}" for k, v in summary.loc[MODEL].items()},
+            "backtest_id": backtest_id(snapshot, config, plan),
+            "beats_baselines": str(choice.winner is not None).lower(),
+            "model_kind": kind,
+            "backtest_folds": str(plan.folds),
+            "backtest_holdout_by": plan.holdout_by,
+            "cutoff_frequency": str(build.get("cutoff_frequency", "")),
+            **{f"backtest_{k}": f"{v:.6f}" for k, v in summary.loc[kind].items()},
         }
+        if config.target == "churn" and "churn" in build:
+            tags["churn_definition"] = build["churn"]["definition"]
         mlflow.set_tags({k: v for k, v in tags.items() if k != "run_id"} | {"warnings": len(notes)})
-        if refusals:
-            mlflow.set_tag("refused", "; ".join(refusals))
+        mlflow.set_tag("choice", choice.words(summary))
+        if choice.refusals:
+            mlflow.set_tag("refused", "; ".join(choice.refusals))
         sample = as_model_input(test.head(50), kinds)
-        model_uri = lifecycle.log_scoring_model(final.model, sample)
-    result = TrainResult(run.info.run_id, summary, report, learning, refusals, notes, final=final)
-    if register and not refusals:
+        model_uri = lifecycle.log_scoring_model(model, sample)
+    result = TrainResult(
+        run.info.run_id,
+        summary,
+        report,
+        learning,
+        choice.refusals,
+        notes + choice.notes,
+        final=final,
+        plan=plan,
+        choice=choice,
+        ci=(low, high),
+        entities=pooled_entities(results),
+        build=build,
+    )
+    if register and choice.winner is not None:
         result.version = lifecycle.register(settings, config.target, model_uri, tags)
     return result
 
 
-def _log_run(frame, kinds, config, final, summary, report, learning, overrides, tuning_info):
+@dataclass(frozen=True)
+class RunInfo:
+    """What sized and decided the run, for its params and artifacts."""
+
+    plan: SplitPlan
+    choice: Choice
+    build: dict
+    candidates: list[str]
+
+
+def _log_run(
+    frame, kinds, config, final, model, summary, report, learning, overrides, tuning_info, info
+):
     """Params, metrics, tables, plots and the feature list of one run (inside an active run)."""
+    churn = info.build.get("churn", {}) if config.target == "churn" else {}
     mlflow.log_params(
         {
             "target": config.target,
             "rows": len(frame),
             "features": len(kinds),
-            "calibration": final.model.calibrator.method,
+            "model_kind": model.kind,
+            "candidates": ",".join(info.candidates),
+            "calibration": model.calibrator.method,
             "best_iteration": final.model.metadata["best_iteration"],
+            "cutoff_frequency": info.build.get("cutoff_frequency", ""),
+            **{f"churn.{k}": v for k, v in churn.items() if k != "chosen_because"},
+            **{f"backtest.{k}": v for k, v in info.plan.as_dict().items()},
             **{f"split.{k}": v for k, v in final.split.describe().items()},
             **{f"lgb.{k}": v for k, v in final.model.metadata["params"].items()},
             **{f"imbalance.{k}": v for k, v in config.imbalance.model_dump().items()},
         }
     )
     for scorer, row in summary.iterrows():
-        prefix = "backtest" if scorer == MODEL else f"baseline.{scorer}"
+        prefix = "candidate" if scorer in info.candidates else "baseline"
+        prefix = "backtest" if scorer == model.kind else f"{prefix}.{scorer}"
         mlflow.log_metrics(lifecycle._finite({f"{prefix}.{k}": v for k, v in row.items()}))
+    if info.choice.margin is not None:
+        mlflow.log_metric("backtest.winner_auc_margin", info.choice.margin)
     mlflow.log_metrics(lifecycle._finite({f"test.{k}": v for k, v in report["metrics"].items()}))
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -165,12 +280,25 @@ def _log_run(frame, kinds, config, final, summary, report, learning, overrides, 
         lifecycle.write_json(folder / "features.json", {"features": kinds})
         lifecycle.write_json(folder / "config.json", config.model_dump(mode="json"))
         lifecycle.write_json(folder / "tuning.json", {"overrides": overrides, **tuning_info})
-        _plots(folder, final, report, learning, frame.loc[final.split.test], kinds)
+        lifecycle.write_json(
+            folder / "choice.json",
+            {
+                "winner": info.choice.winner,
+                "words": info.choice.words(summary),
+                "runner_up": info.choice.runner_up,
+                "auc_margin": info.choice.margin,
+                "refusals": info.choice.refusals,
+                "notes": info.choice.notes,
+                "backtest": info.plan.as_dict() | {"words": info.plan.words()},
+                "build": info.build,
+            },
+        )
+        _plots(folder, final, model, report, learning, frame.loc[final.split.test], kinds)
         mlflow.log_artifacts(str(folder), artifact_path="report")
 
 
-def _plots(folder: Path, final: FoldResult, report: dict, learning, test, kinds) -> None:
-    scorers = [MODEL, *final.baseline_names]
+def _plots(folder: Path, final: FoldResult, model, report: dict, learning, test, kinds) -> None:
+    scorers = final.scorers
     plots.roc_plot(final.predictions, scorers, folder / "roc.png")
     plots.pr_plot(final.predictions, scorers, folder / "pr.png")
     plots.reliability_plot(report["reliability"], folder / "reliability.png")
@@ -178,4 +306,4 @@ def _plots(folder: Path, final: FoldResult, report: dict, learning, test, kinds)
     if not learning.empty:
         plots.learning_curve_plot(learning, folder / "learning_curve.png")
     rows = as_model_input(test.head(2000), kinds)
-    plots.shap_summary_plot(final.model.explain(rows).log_odds, folder / "shap_summary.png")
+    plots.shap_summary_plot(model.explain(rows).log_odds, folder / "shap_summary.png")

@@ -11,9 +11,17 @@ from barometer.model.store import champion_version, client, registered_name
 from barometer.settings import Settings
 from training import lifecycle
 from training.config import ExperimentConfig, default_config_path, load_config
-from training.data import TARGETS, feature_kinds, load_frame, registry_hash
-from training.evaluate import MODEL, backtest, fold_metrics, summarise
-from training.guards import check_beats_baselines
+from training.data import TARGETS, feature_kinds, load_build_meta, load_frame, registry_hash
+from training.evaluate import (
+    MODEL,
+    backtest,
+    candidate_kinds,
+    fold_metrics,
+    make_plan,
+    pooled_auc_ci,
+    summarise,
+)
+from training.guards import base_rate_problems
 from training.leakage import suspicious_features
 from training.pipeline import TrainResult, backtest_id, run_training
 
@@ -25,20 +33,37 @@ def resolve_config(target: str, path: Path | None) -> ExperimentConfig:
     return config
 
 
-def train_target(settings: Settings, config: ExperimentConfig) -> TrainResult:
-    """Load the warehouse frame, check for leakage, train, log and (if it earns it) register."""
-    frame = load_frame(settings, config)
+def train_target(
+    settings: Settings, config: ExperimentConfig, engine: str = "duckdb"
+) -> TrainResult:
+    """Load the warehouse frame (`engine="spark"`: a sample of the lake's feature tables, see
+    `training.lake_sample`), check for leakage, train, log and (if it earns it) register."""
+    sample = None
+    if engine == "spark":
+        from training.lake_sample import sample_frame
+
+        frame, sample = sample_frame(settings, config)
+    else:
+        frame = load_frame(settings, config)
     kinds = feature_kinds(config, list(frame.columns))
     leaky = suspicious_features(frame, kinds, config.guards.leakage_auc)
-    return run_training(
+    t = TARGETS[config.target]
+    result = run_training(
         frame,
         kinds,
         config,
         settings,
-        group=TARGETS[config.target].group,
+        group=t.group,
+        entity=t.key,
         leaky=leaky,
         registry_hash=registry_hash(),
+        build=load_build_meta(settings),
     )
+    if sample is not None:
+        from training.lake_sample import record_sample
+
+        result.report["sample"] = record_sample(settings, result, sample)
+    return result
 
 
 def _version_config(settings: Settings, run_id: str) -> tuple[ExperimentConfig, dict[str, str]]:
@@ -55,7 +80,8 @@ def _version_config(settings: Settings, run_id: str) -> tuple[ExperimentConfig, 
 def evaluate_version(
     settings: Settings, target: str, version: str | None = None
 ) -> tuple[str, pd.DataFrame]:
-    """Re-run a version's recipe as a backtest on the current data; tag the version with it.
+    """Re-run a version's recipe (its model kind) as a backtest on the current data; tag the
+    version with it.
 
     Defaults to the champion (else the newest version). This is what makes a champion trained on
     older data comparable with a new candidate: both carry metrics with the same `backtest_id`.
@@ -67,11 +93,29 @@ def evaluate_version(
     mv = mc.get_model_version(name, str(version))
     config, kinds = _version_config(settings, mv.run_id)
     frame = load_frame(settings, config)
-    summary = summarise(fold_metrics(backtest(frame, kinds, config, group=TARGETS[target].group)))
-    bid = backtest_id(lifecycle.frame_hash(frame), config)
-    refusals = check_beats_baselines(summary, config.guards.min_auc_margin)
-    tags = {"backtest_id": bid, "beats_baselines": str(not refusals).lower()}
-    tags |= {f"backtest_{k}": f"{v:.6f}" for k, v in summary.loc[MODEL].items()}
+    t = TARGETS[target]
+    build = load_build_meta(settings)
+    plan = make_plan(frame, config, t.group, t.key)
+    kind = (mv.tags or {}).get("model_kind", MODEL)
+    if kind not in candidate_kinds(frame, kinds, config):
+        raise ValueError(f"v{version} is a {kind} model, which this data no longer allows.")
+    horizon = int(build.get("churn", {}).get("horizon_days", 90))
+    results = backtest(
+        frame,
+        kinds,
+        config,
+        group=t.group,
+        entity=t.key,
+        plan=plan,
+        candidates=[kind],
+        horizon_days=horizon,
+    )
+    summary = summarise(fold_metrics(results))
+    low = pooled_auc_ci(results, config.report.bootstrap, config.lightgbm.seed, scorer=kind)[0]
+    beats = not base_rate_problems(summary, kind, low)
+    bid = backtest_id(lifecycle.frame_hash(frame), config, plan)
+    tags = {"backtest_id": bid, "beats_baselines": str(beats).lower()}
+    tags |= {f"backtest_{k}": f"{v:.6f}" for k, v in summary.loc[kind].items()}
     for key, value in tags.items():
         mc.set_model_version_tag(name, str(version), key, value)
     out = settings.artifacts_dir / target

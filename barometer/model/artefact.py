@@ -1,19 +1,23 @@
-"""The scoring artefact: a LightGBM booster, its calibrator, and additive reasons.
+"""The scoring artefact: a model of one kind, its calibrator, and additive reasons.
 
-Training builds a `ScoringModel`; explanations, the scoring job and the API load it. It answers two
-questions for a batch of feature rows:
+Training builds a `ScoringModel`; explanations, the scoring job and the API load it. The kind is
+whichever candidate won the backtest (`kind`: `lightgbm`, `logistic` or `bgnbd`, see
+`barometer.model.scorers`); everything downstream uses this one interface and never asks which.
+It answers two questions for a batch of feature rows:
 
 - `predict_proba`: the calibrated probability a user sees;
-- `explain`: TreeSHAP contributions (LightGBM's native `pred_contrib`, in log-odds) re-expressed in
-  probability points so that `base_probability + contributions.sum(axis=1) == probability`.
+- `explain`: the model's per-feature log-odds contributions (TreeSHAP for trees, exact terms for a
+  linear model, exact Shapley values for BG/NBD) re-expressed in probability points so that
+  `base_probability + contributions.sum(axis=1) == probability`.
 
-How reasons add up to a calibrated score: SHAP is exact on the uncalibrated model's log-odds,
-`raw = base_value + Σ φᵢ`. The calibrator is monotone, so the calibrated change
+How reasons add up to a calibrated score: the contributions are exact on the uncalibrated model's
+log-odds, `raw = base_value + Σ φᵢ`. The calibrator is monotone, so the calibrated change
 `Δ = cal(raw) - cal(base_value)` has the sign of `Σ φᵢ`. Each feature receives the share
 `φᵢ / Σ φ` of `Δ` (proportional apportioning). Signs and ranking of reasons are preserved and the
 points add up exactly to the probability shown.
 
-The artefact is stored without pickle: `booster.txt` (LightGBM's model text) and `model.json`.
+The artefact is stored without pickle: `model.json` (features, encoder, calibrator, and for the
+linear and BG/NBD kinds their coefficients) and, for trees, `booster.txt` (LightGBM's model text).
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from typing import Literal
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+
+from barometer.model.scorers import SCORERS, BGNBDScorer, LinearScorer, TreeScorer
 
 CalibrationMethod = Literal["isotonic", "platt", "identity"]
 BOOSTER_FILE = "booster.txt"
@@ -103,19 +109,31 @@ class Explanation:
 
 @dataclass
 class ScoringModel:
-    """A calibrated LightGBM classifier over named features.
+    """A calibrated classifier over named features.
 
     `categories` holds, for each categorical feature, its known levels; they are encoded as integer
-    codes (unknown levels become missing) so the booster sees a plain float matrix.
+    codes (unknown levels become missing) so every kind sees a plain float matrix. A tree model
+    keeps its LightGBM `booster`; the other kinds keep their coefficients in `core` (and no
+    booster).
     """
 
     target: str
     feature_names: list[str]
-    booster: lgb.Booster
+    booster: lgb.Booster | None
     calibrator: Calibrator = field(default_factory=Calibrator)
     categories: dict[str, list[str]] = field(default_factory=dict)
     metadata: dict = field(default_factory=dict)
     num_threads: int = 1
+    core: LinearScorer | BGNBDScorer | None = None
+
+    @property
+    def kind(self) -> str:
+        """Which model won the backtest: lightgbm, logistic or bgnbd."""
+        return self.core.kind if self.core is not None else TreeScorer.kind
+
+    @property
+    def scorer(self) -> TreeScorer | LinearScorer | BGNBDScorer:
+        return self.core if self.core is not None else TreeScorer(self.booster)
 
     @cached_property
     def _numeric(self) -> np.ndarray:
@@ -163,19 +181,19 @@ class ScoringModel:
 
     def raw_score(self, frame: pd.DataFrame) -> np.ndarray:
         """Uncalibrated log-odds."""
-        return self.booster.predict(
-            self.matrix(frame), raw_score=True, num_threads=self.num_threads
-        )
+        return self.raw_matrix(self.matrix(frame))
+
+    def raw_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        """Uncalibrated log-odds of rows already encoded by `matrix`."""
+        return self.scorer.raw(matrix, num_threads=self.num_threads)
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """The calibrated probability a user sees."""
         return self.calibrator(self.raw_score(frame))
 
     def contributions(self, frame: pd.DataFrame) -> np.ndarray:
-        """TreeSHAP log-odds, shape (n, features + 1); the last column is the base value."""
-        return self.booster.predict(
-            self.matrix(frame), pred_contrib=True, num_threads=self.num_threads
-        )
+        """Log-odds contributions, shape (n, features + 1); the last column is the base value."""
+        return self.scorer.contributions(self.matrix(frame), num_threads=self.num_threads)
 
     def explain(self, frame: pd.DataFrame) -> Explanation:
         """Calibrated probabilities with reasons in probability points that add up to them."""
@@ -183,7 +201,7 @@ class ScoringModel:
 
     def explain_matrix(self, matrix: np.ndarray, index: pd.Index | None = None) -> Explanation:
         """`explain` for rows already encoded by `matrix` (serving caches them per model)."""
-        contrib = self.booster.predict(matrix, pred_contrib=True, num_threads=self.num_threads)
+        contrib = self.scorer.contributions(matrix, num_threads=self.num_threads)
         phi, base = contrib[:, :-1], contrib[:, -1]
         probability = self.calibrator(base + phi.sum(axis=1))
         base_probability = self.calibrator(base[:1])
@@ -199,17 +217,21 @@ class ScoringModel:
         )
 
     def save(self, folder: Path) -> Path:
-        """Write `booster.txt` and `model.json` into `folder` (created)."""
+        """Write `model.json` (and a tree's `booster.txt`) into `folder` (created)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        self.booster.save_model(str(folder / BOOSTER_FILE))
+        if self.core is None:
+            self.booster.save_model(str(folder / BOOSTER_FILE))
         meta = {
             "target": self.target,
+            "kind": self.kind,
             "feature_names": self.feature_names,
             "categories": self.categories,
             "calibrator": self.calibrator.to_dict(),
             "metadata": self.metadata,
         }
+        if self.core is not None:
+            meta["scorer"] = self.core.to_dict()
         (folder / META_FILE).write_text(json.dumps(meta, indent=2, default=str))
         return folder
 
@@ -217,13 +239,23 @@ class ScoringModel:
     def load(cls, folder: Path, *, num_threads: int = 1) -> ScoringModel:
         """Read a model written by `save`; a clear error when a file is missing or corrupt."""
         folder = Path(folder)
-        for name in (BOOSTER_FILE, META_FILE):
-            if not (folder / name).is_file():
-                raise FileNotFoundError(f"Model artefact incomplete: {folder / name} is missing.")
+        if not (folder / META_FILE).is_file():
+            raise FileNotFoundError(f"Model artefact incomplete: {folder / META_FILE} is missing.")
         try:
             meta = json.loads((folder / META_FILE).read_text())
-            booster = lgb.Booster(model_file=str(folder / BOOSTER_FILE))
-        except (ValueError, lgb.basic.LightGBMError) as exc:
+            kind = meta.get("kind", TreeScorer.kind)
+            booster, core = None, None
+            if kind == TreeScorer.kind:
+                if not (folder / BOOSTER_FILE).is_file():
+                    raise FileNotFoundError(
+                        f"Model artefact incomplete: {folder / BOOSTER_FILE} is missing."
+                    )
+                booster = lgb.Booster(model_file=str(folder / BOOSTER_FILE))
+            elif kind in SCORERS:
+                core = SCORERS[kind].from_dict(meta["scorer"])
+            else:
+                raise ValueError(f"unknown model kind {kind!r}")
+        except (KeyError, TypeError, ValueError, lgb.basic.LightGBMError) as exc:
             raise ValueError(f"Model artefact in {folder} is corrupt: {exc}") from exc
         return cls(
             target=meta["target"],
@@ -233,6 +265,7 @@ class ScoringModel:
             categories={k: list(v) for k, v in meta["categories"].items()},
             metadata=meta.get("metadata", {}),
             num_threads=num_threads,
+            core=core,
         )
 
 

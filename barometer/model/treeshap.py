@@ -185,9 +185,7 @@ def trees_booster(model: ScoringModel, trees: list[int]):
     import lightgbm as lgb
 
     head, blocks, tail = tree_texts(model)
-    body = "\n\n\n".join(
-        re.sub(r"^Tree=\d+", f"Tree={i}", blocks[t]) for i, t in enumerate(trees)
-    )
+    body = "\n\n\n".join(re.sub(r"^Tree=\d+", f"Tree={i}", blocks[t]) for i, t in enumerate(trees))
     return lgb.Booster(model_str=f"{head}\n{body}\n\n\nend of trees{tail}")
 
 

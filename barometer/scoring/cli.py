@@ -36,9 +36,19 @@ def score(
             "--full", help="Explain every row again instead of only what changed (same scores)."
         ),
     ] = False,
+    engine: Annotated[
+        str, typer.Option(help="duckdb (the warehouse) or spark (the lake, with spark_udf).")
+    ] = "duckdb",
+    env_manager: Annotated[
+        str,
+        typer.Option(help="spark: the model's Python on executors: local, virtualenv or uv."),
+    ] = "local",
 ) -> None:
     """Score every active account (open opportunity) as of a day, with reasons, the change since
     the previous scoring and suggested behaviours; keeps history in `scores`."""
+    if engine == "spark":
+        _score_lake(target, as_of, env_manager)
+        return
     lightgbm_without_sklearn()
     from rich.console import Console
 
@@ -93,3 +103,26 @@ def lightgbm_without_sklearn() -> None:
         import lightgbm  # noqa: F401
     finally:
         del sys.modules["sklearn"]
+
+
+def _score_lake(target: str, as_of: datetime | None, env_manager: str) -> None:
+    """`--engine spark`: score the lake's feature table at a cutoff on the cluster (see
+    `lake_job`)."""
+    from rich.console import Console
+
+    from barometer.scoring.lake_job import score_lake
+    from barometer.settings import get_settings
+
+    if target not in TARGETS:
+        raise typer.BadParameter(f"--target must be one of {', '.join(TARGETS)}, not {target!r}.")
+    settings = get_settings()
+    try:
+        result = score_lake(settings, target, as_of, env_manager)
+    except (LookupError, ValueError, OSError) as exc:
+        Console(stderr=True).print(f"[red]barometer score:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    Console().print(
+        f"Scored {result.rows:,} on Spark as of {result.as_of:%Y-%m-%d} with {target} model "
+        f"v{result.model_version} in {result.seconds:.1f}s; wrote "
+        f"{settings.lake_output}/scores/target={target}/as_of={result.as_of:%Y-%m-%d}"
+    )

@@ -85,3 +85,27 @@ def day_features(warehouse: Path, target: str, as_of: pd.Timestamp, stage_order)
     if "snapshot" in frame:
         frame = frame[frame["snapshot"] == "cutoff"]
     return frame.reset_index(drop=True)
+
+
+def day_population(warehouse: Path, as_of: pd.Timestamp, data_end) -> pd.DataFrame | None:
+    """The churn definition's population on `as_of` (`account_id`, `cutoff`): the definition the
+    last feature build resolved (`build_meta`), as `barometer features` computes it at a cutoff.
+    None before any build (the scoring context then takes accounts created before and not churned
+    before `as_of`)."""
+    import ibis
+
+    from features.build import read_meta
+    from features.labels import ResolvedChurn, churn_population
+
+    con = ibis.duckdb.connect(str(warehouse), read_only=True)
+    try:
+        churn = read_meta(con.con).get("churn")
+        if not churn:
+            return None
+        fields = {k: v for k, v in churn.items() if k != "chosen_because"}
+        fields["activity_types"] = tuple(fields.get("activity_types") or ())
+        resolved = ResolvedChurn(**fields, why=churn.get("chosen_because", ""))
+        population = churn_population(con, [as_of], resolved, data_end)
+    finally:
+        con.disconnect()
+    return population[["account_id", "cutoff"]]

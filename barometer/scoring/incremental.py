@@ -74,7 +74,7 @@ def probabilities_and_points(
 def explain_full(
     model: ScoringModel, ids: np.ndarray, matrix: np.ndarray, as_of, version: str
 ) -> Explained:
-    """Every row explained by the booster (LightGBM's `pred_contrib`)."""
+    """Every row explained by the model's scorer (a tree's `pred_contrib`)."""
     contributions = contributions_of(model, matrix)
     return Explained(
         np.asarray(ids, dtype=str), matrix, contributions, version, pd.Timestamp(as_of)
@@ -85,7 +85,7 @@ def contributions_of(model: ScoringModel, matrix: np.ndarray) -> np.ndarray:
     width = len(model.feature_names) + 1
     if not len(matrix):
         return np.empty((0, width))
-    return model.booster.predict(matrix, pred_contrib=True, num_threads=model.num_threads)
+    return model.scorer.contributions(matrix, num_threads=model.num_threads)
 
 
 def explain_incremental(
@@ -136,7 +136,8 @@ def explain(
     base: Explained | None = None,
 ) -> tuple[Explained, Plan]:
     """`explain_incremental` from `base` when it was made by this model version (and has the
-    same features), else `explain_full`."""
+    same features) and the model is a tree model, else `explain_full` (a linear or BG/NBD model
+    is explained in full: its parts are a few array operations)."""
     if usable(base, model, version):
         return explain_incremental(model, base, ids, matrix, as_of, version)
     explained = explain_full(model, ids, matrix, as_of, version)
@@ -145,7 +146,9 @@ def explain(
 
 def usable(base: Explained | None, model: ScoringModel, version: str) -> bool:
     width = len(model.feature_names)
-    return base is not None and base.model_version == version and base.matrix.shape[1] == width
+    if base is None or model.booster is None:
+        return False
+    return base.model_version == version and base.matrix.shape[1] == width
 
 
 # ------------------------------------------------------------------ the saved state

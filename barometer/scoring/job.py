@@ -3,8 +3,12 @@
 `barometer score --target T [--as-of DATE] [--out FILE] [--full]` calls `run`. The as-of date is a
 midnight: by default the one after the data's last event (`barometer.scoring.day_features`), so
 the latest day the data covers counts. Features for that day are computed in memory by the feature
-engine; the training tables are never touched. Active accounts (created before, not churned before
-`as_of`) and open deals (created before, not closed before `as_of`) are scored.
+engine; the training tables are never touched. Churn scores every account of the churn
+definition's population on that day (the definition `barometer features` resolved, kept in
+`build_meta`: for "no activity within the horizon" that is every customer ever seen, silent ones
+included; without a build, accounts created before and not churned before `as_of`); open deals
+(created before, not closed before `as_of`) are scored. Optional tables that are missing (`reps`,
+`opportunity_stages`) leave their context columns empty.
 
 With the previous run's explanation saved beside the warehouse (`barometer.scoring.incremental`)
 and the same model, only what changed is re-explained; `--full` explains every row again. Either
@@ -46,31 +50,67 @@ from barometer.scoring.scores import (
     scored_probabilities,
 )
 from barometer.settings import Settings
-from features.warehouse import WarehouseBusyError, connect, write_lock
+from features.warehouse import WarehouseBusyError, connect, table_exists, write_lock
 
-CONTEXT_SQL = {
-    "churn": """
-        select a.account_id, a.segment, a.owner_rep_id, r.team, null as stage, a.arr as value
-        from accounts a left join reps r on r.rep_id = a.owner_rep_id
-        where a.created_at < $as_of and (a.churned_at is null or a.churned_at >= $as_of)
-    """,
-    "deal_win": """
-        select o.opportunity_id, o.account_id, a.segment, o.owner_rep_id, r.team,
-               (select s.stage from opportunity_stages s
-                where s.opportunity_id = o.opportunity_id and s.entered_at < $as_of
-                order by s.entered_at desc limit 1) as stage,
-               o.amount as value
+
+def context_sql(
+    target: str, tables: set[str], as_of: str = "$as_of", population: str = "churn_population"
+) -> str:
+    """Who is scored as of `as_of` (the engine's parameter marker: `$as_of` for DuckDB, `:as_of`
+    for Spark), with segment, owner, team, stage and value. `tables` names the optional tables
+    that exist; churn reads the definition's population from the table `population` when
+    `churn_population` is among them. SQL that DuckDB and Spark both run."""
+    team = "r.team" if "reps" in tables else "cast(null as string)"
+    if target == "churn":
+        reps = "left join reps r on r.rep_id = a.owner_rep_id" if "reps" in tables else ""
+        if "churn_population" in tables:
+            who = f"a.account_id in (select account_id from {population} where cutoff = {as_of})"
+        else:
+            who = f"a.created_at < {as_of} and (a.churned_at is null or a.churned_at >= {as_of})"
+        return f"""
+            select a.account_id, a.segment, a.owner_rep_id, {team} as team,
+                   cast(null as string) as stage, a.arr as value
+            from accounts a {reps}
+            where {who}
+        """
+    reps = "left join reps r on r.rep_id = o.owner_rep_id" if "reps" in tables else ""
+    stages = (
+        f"""left join (
+            select opportunity_id, stage from (
+                select opportunity_id, stage, row_number() over (
+                    partition by opportunity_id order by entered_at desc, stage desc) as rn
+                from opportunity_stages where entered_at < {as_of}
+            ) where rn = 1
+        ) s on s.opportunity_id = o.opportunity_id"""
+        if "opportunity_stages" in tables
+        else ""
+    )
+    stage = "s.stage" if "opportunity_stages" in tables else "cast(null as string)"
+    return f"""
+        select o.opportunity_id, o.account_id, a.segment, o.owner_rep_id, {team} as team,
+               {stage} as stage, o.amount as value
         from opportunities o
         left join accounts a on a.account_id = o.account_id
-        left join reps r on r.rep_id = o.owner_rep_id
-        where o.created_at < $as_of and (o.closed_at is null or o.closed_at >= $as_of)
-    """,
-}
+        {reps}
+        {stages}
+        where o.created_at < {as_of} and (o.closed_at is null or o.closed_at >= {as_of})
+    """
 
 
-def context_at(con, target: str, as_of: datetime) -> pd.DataFrame:
-    """Who is scored (active accounts / open deals) with segment, owner, team, stage, value."""
-    return con.execute(CONTEXT_SQL[target], {"as_of": as_of}).df()
+def context_at(
+    con, target: str, as_of: datetime, population: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Who is scored (the churn population / open deals) with segment, owner, team, stage,
+    value. `population` (`account_id`, `cutoff`), when given, is the churn population of the day
+    (`day_features.day_population`); otherwise the `churn_population` table's, when it exists."""
+    names = ("reps", "opportunity_stages", "churn_population")
+    tables = {name for name in names if table_exists(con, name)}
+    if target != "churn" or population is None:
+        return con.execute(context_sql(target, tables), {"as_of": as_of}).df()
+    with con.cursor() as cursor:  # the frame is visible to this cursor only
+        cursor.register("day_population", population)
+        sql = context_sql(target, tables | {"churn_population"}, population="day_population")
+        return cursor.execute(sql, {"as_of": as_of}).df()
 
 
 def rows_to_score(features: pd.DataFrame, context: pd.DataFrame, target: str):
@@ -143,10 +183,12 @@ def read_day(settings: Settings, target: str, as_of, need_previous_features: Cal
     the data's last event, who is scored, the previous run (and its feature rows when needed)."""
     with connect(settings.warehouse_path, read_only=True) as con:
         last = day_features.data_through(con)
-        day = (
-            day_features.as_of_day(as_of) if as_of is not None else day_features.default_as_of(last)
-        )
-        context = context_at(con, target, day)
+    day = day_features.as_of_day(as_of) if as_of is not None else day_features.default_as_of(last)
+    population = None
+    if target == "churn":
+        population = day_features.day_population(settings.warehouse_path, day, last)
+    with connect(settings.warehouse_path, read_only=True) as con:
+        context = context_at(con, target, day, population)
         previous_run = history.latest_run(con, target, before=day)
         previous_scores = previous_features = None
         if previous_run is not None:

@@ -37,7 +37,12 @@ import pandas as pd
 from barometer.model.artefact import ScoringModel, apportion
 from barometer.model.treeshap import changed_cells
 from barometer.scoring.bands import BandCuts, band_cuts
-from barometer.scoring.incremental import Explained, explain_full, probabilities_and_points
+from barometer.scoring.incremental import (
+    Explained,
+    contributions_of,
+    explain_full,
+    probabilities_and_points,
+)
 from barometer.scoring.reasons import (
     DECIMALS,
     TOP_K,
@@ -264,8 +269,7 @@ def score_now(
     """One entity scored now from its encoded row (`matrix`, `raw`: one row each), by the batch
     job's rules: the same rounding, reasons and other line, bands (`cuts`: the stored run's) and
     suggested actions (tried at `tried`, `explain.whatif.candidates`)."""
-    contributions = model.booster.predict(matrix, pred_contrib=True, num_threads=model.num_threads)
-    probability, points, base = probabilities_and_points(model, contributions)
+    probability, points, base = probabilities_and_points(model, contributions_of(model, matrix))
     p, base = np.round(probability, DECIMALS), round(base, DECIMALS)
     names = model.feature_names
     reasons = matrix_reasons(points, raw, names, model.target, registry, top_k, p - base)[0]

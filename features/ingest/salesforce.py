@@ -15,19 +15,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import duckdb
 import yaml
 
 from data.contract import TABLES
-from features.ingest.sources import (
-    IngestError,
-    Plan,
-    Source,
-    header,
-    ident,
-    read_sql,
-    tabular_files,
-)
+from features.ingest.files import PROBLEM, Inputs
+from features.ingest.sources import IngestError, Plan, Source, ident
 
 OBJECTS = {
     "account": "accounts",
@@ -286,39 +278,45 @@ def with_custom(
     return out
 
 
-def object_source(
-    con: duckdb.DuckDBPyConnection, path: Path, obj: str, custom: dict[str, str]
-) -> Source:
+def object_source(inputs: Inputs, path: Path, obj: str, custom: dict[str, str]) -> Source:
     """One Salesforce export file as a source for its contract table."""
-    f = Fields(header(con, path), path.suffix.lower() == ".parquet")
+    entry = inputs.open(path)
+    f = Fields(entry.columns, entry.parquet)
     exprs = with_custom(f, MAPPERS[obj](f), custom, OBJECTS[obj])
     missing = [c for c in custom.values() if not f.has(c)]
     notes = (f"custom field(s) not in the export: {', '.join(missing)}",) if missing else ()
     select = ", ".join(f"{e} as {ident(c)}" for c, e in exprs.items())
     if obj == "opportunityfieldhistory":
         field = f("Field")
-        numbered = f"select row_number() over () as _row, * from {read_sql(path)}"
-        sql = f"select _row, {select} from ({numbered}) where {field} = 'StageName'"
-        skipped = con.execute(
-            f"select count(*) from {read_sql(path)} where {field} is distinct from 'StageName'"
-        ).fetchone()
+        numbered = f"select row_number() over () as _row, * from {entry.view}"
+        sql = (
+            f"select _row, {PROBLEM}, {select} from ({numbered}) "
+            f"where {PROBLEM} is not null or {field} = 'StageName'"
+        )
+        skipped = inputs.query(
+            f"select count(*) from {entry.view} "
+            f"where {PROBLEM} is null and {field} is distinct from 'StageName'",
+            (path,),
+        )
         notes += (
-            f"{skipped[0] if skipped else 0} row(s) for fields other than StageName "
+            f"{skipped[0][0] if skipped else 0} row(s) for fields other than StageName "
             "are not stage changes and were not read",
         )
-        return Source(OBJECTS[obj], path, sql, tuple(exprs), True, f.ignored(), notes)
-    sql = f"select {select} from {read_sql(path)}"
-    return Source(OBJECTS[obj], path, sql, tuple(exprs), False, f.ignored(), notes)
+        return Source(
+            OBJECTS[obj], path, sql, tuple(exprs), True, f.ignored(), notes, inputs=(path,)
+        )
+    sql = f"select {PROBLEM}, {select} from {entry.view}"
+    return Source(OBJECTS[obj], path, sql, tuple(exprs), False, f.ignored(), notes, inputs=(path,))
 
 
-def salesforce_plan(con: duckdb.DuckDBPyConnection, folder: Path, custom: Path | None) -> Plan:
-    """Every Salesforce object file in the folder, as sources."""
+def salesforce_plan(inputs: Inputs, custom: Path | None) -> Plan:
+    """Every Salesforce object file in the input, as sources."""
     fields = load_custom_fields(custom)
     plan = Plan()
-    for path in tabular_files(folder):
+    for path in inputs.listing():
         obj = path.stem.lower()
         if obj in MAPPERS:
-            plan.sources.append(object_source(con, path, obj, fields.get(obj, {})))
+            plan.sources.append(object_source(inputs, path, obj, fields.get(obj, {})))
         else:
             known = ", ".join(OBJECT_NAMES)
             plan.notes.append(f"{path.name}: not a Salesforce object export ({known}); ignored")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -135,3 +136,15 @@ def sim() -> dict[str, pd.DataFrame]:
 
 
 SIM_CUTOFFS = ["2024-03-01", "2024-06-01", "2024-09-01"]
+
+
+def assert_same_frames(duck: pd.DataFrame, spark: pd.DataFrame) -> None:
+    """Same columns, rows and values; floats equal up to summation order (1e-12 relative)."""
+    assert list(duck.columns) == list(spark.columns)
+    assert len(duck) == len(spark) > 0
+    for column in duck:
+        a, b = duck[column], spark[column]
+        if pd.api.types.is_float_dtype(a):
+            np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), rtol=1e-12, err_msg=column)
+        else:
+            pd.testing.assert_series_equal(a, b, check_dtype=False, obj=column)

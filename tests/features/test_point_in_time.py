@@ -22,17 +22,24 @@ def _future_events(toy: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     T = pd.Timestamp
     extra = pd.DataFrame(
         {
-            "activity_id": ["f1", "f2", "f3"],
-            "account_id": ["a1", "a1", "a2"],
-            "occurred_at": [T("2024-01-31 23:00"), T("2024-02-01"), T("2024-02-02")],
-            "type": ["call", "meeting", "call"],
-            "outcome": ["connected", "held", "connected"],
-            "direction": ["outbound", "outbound", "inbound"],
-            "duration_s": [3000.0, 100.0, 50.0],
-            "reached_decision_maker": [True, True, True],
-            # f1 happened before the cutoff but was logged at midnight: not yet known
-            "logged_at": [T("2024-02-01"), pd.NaT, pd.NaT],
-            "contact_id": ["c7", "c8", "c9"],
+            "activity_id": ["f1", "f2", "f3", "f4", "f5"],
+            "account_id": ["a1", "a1", "a2", "a2", "a1"],
+            "occurred_at": [
+                T("2024-01-31 23:00"),
+                T("2024-02-01"),
+                T("2024-02-02"),
+                T("2024-01-15"),
+                T("2024-02-05"),
+            ],
+            "type": ["call", "meeting", "call", "purchase", "usage"],
+            "outcome": ["connected", "held", "connected", None, None],
+            "direction": ["outbound", "outbound", "inbound", None, None],
+            "duration_s": [3000.0, 100.0, 50.0, None, None],
+            "reached_decision_maker": [True, True, True, None, None],
+            # f1 happened before the cutoff but was logged at midnight: not yet known; so was
+            # a2's first purchase (f4), logged on 1 Feb
+            "logged_at": [T("2024-02-01"), pd.NaT, pd.NaT, T("2024-02-01"), pd.NaT],
+            "contact_id": ["c7", "c8", "c9", None, None],
         }
     )
     out["activities"] = pd.concat([out["activities"], extra], ignore_index=True)
@@ -101,6 +108,9 @@ def test_future_events_do_count_once_known(toy):
     assert "a1" in before.index and "a1" not in after.index  # churned on 1 Feb
     assert after.loc["a2", "open_cases"] == 0 and before.loc["a2", "open_cases"] == 1
     assert after.loc["a2", "touches_per_week_30d"] > before.loc["a2", "touches_per_week_30d"]
+    # the purchase log: a2's first purchase, logged late, counts from the next cutoff on
+    assert before.loc["a2", "usage_days_total"] == 0 and after.loc["a2", "usage_days_total"] == 1
+    assert after.loc["a2", "days_since_first_usage"] == 31  # it happened on 15 Jan
 
 
 @pytest.mark.parametrize("entity", ["account", "opportunity"])

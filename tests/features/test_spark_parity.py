@@ -2,30 +2,24 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 
+from barometer.settings import Settings
 from features.backends import open_frames
 from features.engine import feature_frames
 from features.labels import churn_labels, deal_win_labels
+
+from .conftest import assert_same_frames
 
 pytestmark = pytest.mark.spark
 # Four cutoffs a quarter apart over the simulation's second and third years.
 CUTOFFS = ["2024-03-01", "2024-06-01", "2024-09-01", "2024-12-01"]
 END = pd.Timestamp("2025-06-30")
-
-
-def _assert_same(duck: pd.DataFrame, spark: pd.DataFrame) -> None:
-    """Same columns, rows and values; floats equal up to summation order (1e-12 relative)."""
-    assert list(duck.columns) == list(spark.columns)
-    assert len(duck) == len(spark) > 0
-    for column in duck:
-        a, b = duck[column], spark[column]
-        if pd.api.types.is_float_dtype(a):
-            np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), rtol=1e-12, err_msg=column)
-        else:
-            pd.testing.assert_series_equal(a, b, check_dtype=False, obj=column)
+LOCAL_SPARK = Settings(
+    spark_master="local[2]",
+    spark_conf={"spark.sql.shuffle.partitions": "2", "spark.ui.enabled": "false"},
+)
 
 
 def _everything(con) -> dict[str, pd.DataFrame]:
@@ -45,11 +39,12 @@ def _everything(con) -> dict[str, pd.DataFrame]:
 @pytest.fixture(scope="module")
 def results(sim, tmp_path_factory) -> dict[str, dict[str, pd.DataFrame]]:
     """Both engines on the whole 80-account simulation, loaded once; Spark reads Parquet (keeps
-    nullable ints and bools intact) in one local session (2 threads, 2 shuffle partitions,
-    Arrow on, no UI)."""
+    nullable ints and bools intact) in one local session (2 threads, 2 shuffle partitions, no
+    UI)."""
+    spark_dir = tmp_path_factory.mktemp("spark")
     return {
         "duckdb": _everything(open_frames(sim, "duckdb")),
-        "spark": _everything(open_frames(sim, "spark", tmp_path_factory.mktemp("spark"))),
+        "spark": _everything(open_frames(sim, "spark", spark_dir, LOCAL_SPARK)),
     }
 
 
@@ -62,11 +57,27 @@ def test_spark_features_equal_duckdb(results, table):
     assert set(pd.to_datetime(CUTOFFS)) <= set(duck.cutoff)
     if table == "opportunity":
         assert set(duck.snapshot) == {"cutoff", "stage_entry"}
-    _assert_same(duck, spark)
+    assert_same_frames(duck, spark)
 
 
 @pytest.mark.parametrize("table", ["churn", "churn_inactivity", "deal_win"])
 def test_spark_labels_equal_duckdb(results, table):
     duck, spark = results["duckdb"][table], results["spark"][table]
     assert duck.label.nunique() == 2  # both outcomes present: the comparison is not vacuous
-    _assert_same(duck, spark)
+    assert_same_frames(duck, spark)
+
+
+def test_account_keys_need_no_single_partition_window(sim):
+    """`acc_key` on Spark comes from a distributed sort, not a window over every account (a
+    window without a partition moves all rows to one task): unique, in `account_id` order."""
+    from features.backends import spark_session
+    from features.rollups import spark_account_keys
+
+    spark = spark_session(LOCAL_SPARK)
+    accounts = spark.createDataFrame(sim["accounts"][["account_id"]].sample(frac=1, random_state=1))
+    keyed = spark_account_keys(accounts)
+    plan = keyed._jdf.queryExecution().executedPlan().toString()
+    assert "Window" not in plan and "SinglePartition" not in plan
+    rows = keyed.toPandas()
+    assert rows["acc_key"].is_unique
+    assert rows.sort_values("acc_key")["account_id"].tolist() == sorted(sim["accounts"].account_id)

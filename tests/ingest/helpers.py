@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -31,9 +32,14 @@ def write(folder: Path, files: dict[str, str]) -> Path:
 
 
 def run(
-    settings: Settings, folder: Path, fmt: str = "canonical", mapping: Path | None = None
+    settings: Settings,
+    folder: Path,
+    fmt: str = "canonical",
+    mapping: Path | None = None,
+    **options: Any,
 ) -> IngestReport:
-    return ingest(folder, settings, fmt, mapping)  # type: ignore[arg-type]
+    """Ingest `folder`; `options` are `ingest`'s keywords (encoding, export_date)."""
+    return ingest(folder, settings, fmt, mapping, **options)  # type: ignore[arg-type]
 
 
 def rows(settings: Settings, sql: str) -> list[tuple]:

@@ -148,13 +148,24 @@ def test_parquet_files_load_with_row_numbers(settings, tmp_path):
     assert rows(settings, "select created_at from accounts") == [(datetime(2024, 1, 1),)]
 
 
-def test_malformed_csv_row_fails_the_file_naming_its_line(settings, tmp_path):
-    accounts = "account_id,created_at\na1,2024-01-01\na2,2024-01-01,extra\n"
+def test_malformed_csv_row_is_rejected_with_its_row_number_and_the_rest_loads(settings, tmp_path):
+    accounts = "account_id,created_at\na1,2024-01-01\na2,2024-01-01,extra\na3,2024-01-03\n"
     folder = write(tmp_path / "in", {"accounts.csv": accounts, "activities.csv": ACTIVITIES})
-    with pytest.raises(IngestError, match=r"(?s)accounts\.csv.*nothing of it was loaded.*Line: 3"):
-        run(settings, folder)
-    tables = {t for (t,) in rows(settings, "select table_name from information_schema.tables")}
-    assert "accounts" not in tables
+    report = run(settings, folder)
+    assert by_table(report)["accounts"] == (3, 2, 0, 0, 1)
+    got = rows(
+        settings,
+        "select row_number, field, value, reason from rejects where table_name = 'accounts'",
+    )
+    assert got == [
+        (
+            2,
+            "(row)",
+            "3 fields where the header has 2 (line 3)",
+            "malformed row: its fields do not line up with the header",
+        )
+    ]
+    assert rows(settings, "select account_id from accounts order by 1") == [("a1",), ("a3",)]
 
 
 def test_header_only_files_load_zero_rows(settings, tmp_path):

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from features.ingest.cli import register
 from features.warehouse import write_lock
-from tests.ingest.helpers import ACCOUNTS, ACTIVITIES, write
+from tests.ingest.helpers import ACCOUNTS, ACTIVITIES, rows, write
 
 
 def cli() -> typer.Typer:
@@ -54,3 +54,25 @@ def test_busy_workspace_exits_two_with_busy_message(settings, tmp_path, monkeypa
         result = invoke(settings, monkeypatch, str(folder))
     assert result.exit_code == 2
     assert "busy" in result.output
+
+
+def test_encoding_and_export_date_options(settings, tmp_path, monkeypatch):
+    acts = ACTIVITIES + "x3,a1,2024-03-01T10:00:00Z,call\n"
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "accounts.csv").write_bytes(
+        "account_id,created_at,segment\na1,2024-01-01,Caf\u00e9\na2,2024-01-02,x\n".encode("cp1252")
+    )
+    (folder / "activities.csv").write_text(acts)
+    monkeypatch.setenv("COLUMNS", "200")
+    result = invoke(
+        settings, monkeypatch, str(folder), "--encoding", "cp1252", "--export-date", "2024-02-10"
+    )
+    assert result.exit_code == 1, result.output  # 1 of 3 activities after the export date
+    assert "1 × occurred_at: implausible date (after the export date 2024-02-10" in result.output
+    assert "read as Windows-1252 text" in result.output
+    assert rows(settings, "select segment from accounts where account_id = 'a1'") == [
+        ("Caf\u00e9",)
+    ]
+    bad = invoke(settings, monkeypatch, str(folder), "--export-date", "10/02/2024")
+    assert bad.exit_code == 2 and "Invalid value" in bad.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 import pytest
@@ -96,3 +97,187 @@ def test_invalid_mapping_names_the_file(settings, tmp_path):
     mapping.write_text("sources:\n  - file: x.csv\n    table: invoices\n")
     with pytest.raises(IngestError, match=r"(?s)bad\.yaml.*invoices"):
         run(settings, tmp_path, "mapping", mapping)
+
+
+DEALS = """id,client,stage,opened,closed,rep,list_price
+d1,c1,Won,2024-01-05,2024-02-01,r1,100
+d2,c1,Engaging,2024-01-10,,r1,200
+d3,c2,Lost,2024-01-12,2024-03-01,r2,
+d4,,Prospecting,,,r2,50
+d5,c2,Stalled,2024-01-20,,r2,80
+"""
+DEALS_MAPPING = """
+derive_accounts: true
+sources:
+  - file: deals.csv
+    name: deals
+    table: opportunities
+    id: id
+    entity: client
+    timestamp: opened
+    values:
+      stage: {Engaging: open, Prospecting: open, Won: won, Lost: lost}
+    columns: {outcome: stage, closed_at: closed, amount: list_price}
+  - file: deals.csv
+    name: closes
+    table: activities
+    entity: client
+    timestamp: closed
+    type: other
+    where: {stage: [Won, Lost]}
+    constants: {objective: close}
+    columns: {opportunity_id: id}
+  - file: deals.csv
+    name: opens
+    table: activities
+    entity: client
+    timestamp: opened
+    type: other
+    where_not: {stage: Prospecting}
+    where_present: [client]
+    constants: {objective: open}
+    columns: {opportunity_id: id}
+"""
+
+
+def test_value_maps_filters_and_one_file_into_several_sources(settings, tmp_path):
+    folder = write(tmp_path / "in", {"deals.csv": DEALS})
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(DEALS_MAPPING)
+    report = run(settings, folder, "mapping", mapping)
+    assert_accounting(report)
+    by_name = {r.file.split("(")[-1].rstrip(")"): r for r in report.results}
+    deals, closes, opens = by_name["deals"], by_name["closes"], by_name["opens"]
+    assert (deals.rows_read, deals.loaded, deals.rejected) == (5, 3, 2)
+    assert (closes.rows_read, closes.loaded) == (2, 2)
+    assert (opens.rows_read, opens.loaded, opens.rejected) == (4, 3, 1)  # d5's deal was rejected
+    assert "3 row(s) left out by the mapping's filter (stage in ['Won', 'Lost'])" in closes.notes
+    assert any("1 row(s) left out" in n for n in opens.notes)
+    assert rows(
+        settings, "select opportunity_id, outcome, amount from opportunities order by 1"
+    ) == [
+        ("d1", "won", 100.0),
+        ("d2", "open", 200.0),
+        ("d3", "lost", None),
+    ]
+    # An unmapped value passes through, so validation names it; rejects keep the file's row numbers
+    # and each source's rejects stay apart.
+    assert rows(
+        settings, "select file, row_number, field, value from rejects order by table_name, 2"
+    ) == [
+        (f"{folder / 'deals.csv'} (opens)", 5, "opportunity_id", "d5"),
+        (f"{folder / 'deals.csv'} (deals)", 4, "account_id", None),
+        (f"{folder / 'deals.csv'} (deals)", 5, "outcome", "Stalled"),
+    ]
+    assert rows(settings, "select objective, count(*) from activities group by 1 order by 1") == [
+        ("close", 2),
+        ("open", 3),
+    ]
+    again = run(settings, folder, "mapping", mapping)
+    assert [r.unchanged for r in again.results] == [r.loaded for r in report.results]
+
+
+def test_a_churn_event_derived_from_a_flag_and_a_date(settings, tmp_path):
+    folder = write(
+        tmp_path / "in",
+        {
+            "subscriptions.csv": "sub,customer,start,end,churned\n"
+            "s1,c1,2023-01-01,2024-03-31,TRUE\ns2,c2,2023-02-01,,FALSE\n"
+            "s3,c1,2024-06-01,2024-09-30,True\n",
+        },
+    )
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(
+        "derive_accounts: true\nsources:\n"
+        "  - file: subscriptions.csv\n    name: starts\n    entity: customer\n"
+        "    timestamp: start\n    type: other\n    constants: {objective: subscribe}\n"
+        "  - file: subscriptions.csv\n    name: churns\n    table: churn_events\n"
+        "    id: sub\n    entity: customer\n    timestamp: end\n"
+        "    where: {churned: [TRUE, True]}\n"  # YAML keeps TRUE and True as written
+        "    constants: {is_reactivation: false, reason: subscription ended}\n"
+    )
+    report = run(settings, folder, "mapping", mapping)
+    assert_accounting(report)
+    assert rows(settings, "select * from churn_events order by 1") == [
+        ("s1", "c1", datetime(2024, 3, 31), "subscription ended", False),
+        ("s3", "c1", datetime(2024, 9, 30), "subscription ended", False),
+    ]
+
+
+def test_an_accounts_file_without_dates_takes_each_accounts_first_event(settings, tmp_path):
+    folder = write(
+        tmp_path / "in",
+        {
+            "clients.csv": "name,sector\nc1,retail\nc2,finance\nc3,energy\n",
+            "orders.csv": "client,day\n"
+            "c1,2024-03-01\nc1,2024-01-15\nc2,2024-02-01\nc9,2024-05-01\n",
+        },
+    )
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(
+        "derive_accounts: true\nsources:\n"
+        "  - file: clients.csv\n    table: accounts\n    entity: name\n"
+        "    columns: {industry: sector}\n"
+        "  - file: orders.csv\n    entity: client\n    timestamp: day\n    type: purchase\n"
+    )
+    report = run(settings, folder, "mapping", mapping)
+    assert_accounting(report)
+    assert rows(settings, "select account_id, created_at, industry from accounts order by 1") == [
+        ("c1", datetime(2024, 1, 15), "retail"),
+        ("c2", datetime(2024, 2, 1), "finance"),
+        ("c9", datetime(2024, 5, 1), None),  # in the orders only: derived
+    ]
+    # c3 has no event, so no date: rejected, and said why.
+    assert rows(settings, "select row_number, field, reason from rejects") == [
+        (3, "created_at", "missing required field")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("spec", "words"),
+    [
+        (
+            "  - file: log.csv\n    entity: who\n    timestamp: day\n    type: usage\n"
+            "  - file: log.csv\n    entity: who\n    timestamp: day\n    type: note\n",
+            "give each a distinct `name`",
+        ),
+        (
+            "  - file: log.csv\n    entity: who\n    type: usage\n"
+            "    constants: {occurred_at: 2024-01-01}\n",
+            "a constant time gives every row the same moment",
+        ),
+        (
+            "  - file: log.csv\n    entity: who\n    type: usage\n",
+            "the mapping gives no time for occurred_at, its columns that hold dates are day",
+        ),
+        (
+            "  - file: log.csv\n    table: reps\n    id: who\n",
+            "no value for required reps column(s) team",
+        ),
+    ],
+    ids=["same-source-twice", "constant-time", "no-time", "required-column"],
+)
+def test_mapping_mistakes_are_refused_in_words(settings, tmp_path, spec, words):
+    folder = write(tmp_path / "in", {"log.csv": "who,day,n\nc1,2024-01-02,3\nc2,03/01/2024,1\n"})
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("derive_accounts: true\nsources:\n" + spec)
+    with pytest.raises(IngestError, match=re.escape(words)):
+        run(settings, folder, "mapping", mapping)
+
+
+def test_a_placeholder_date_does_not_become_a_derived_accounts_start(settings, tmp_path):
+    folder = write(
+        tmp_path / "in",
+        {"log.csv": "who,day\nc1,epoch\nc1,2024-02-01\nc1,1900-01-01\nc1,2024-03-01\n"},
+    )
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(
+        "derive_accounts: true\nsources:\n"
+        "  - file: log.csv\n    entity: who\n    timestamp: day\n    type: purchase\n"
+    )
+    report = run(settings, folder, "mapping", mapping)
+    assert_accounting(report)
+    assert rows(settings, "select account_id, created_at from accounts") == [
+        ("c1", datetime(2024, 2, 1))
+    ]
+    assert by_table(report)["activities"] == (4, 2, 0, 0, 2)  # the two placeholders only

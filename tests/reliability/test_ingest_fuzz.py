@@ -35,8 +35,8 @@ BAD_DATE = "bad date"
 EXPECTED: dict[str, tuple] = {
     "accounts__bom": ("rows", (2, 0, 0), set()),  # same rows as the seed: unchanged
     "accounts__empty_file": ("error", "the file is empty"),
-    "accounts__latin1_bytes": ("error", "not UTF-8 text"),
-    "accounts__utf16": ("error", "not UTF-8 text"),
+    "accounts__latin1_bytes": ("rows", (2, 0, 0), set()),  # read as cp1252: a2 updated
+    "accounts__utf16": ("rows", (2, 0, 0), set()),  # same rows as the seed: unchanged
     "accounts__nul_bytes": ("rows", (2, 0, 0), set()),  # a1 unchanged, a2 updated
     "activities__blank_lines": ("rows", (2, 2, 0), set()),
     "activities__crlf_line_endings": ("rows", (2, 2, 0), set()),
@@ -50,12 +50,12 @@ EXPECTED: dict[str, tuple] = {
     "activities__no_header_row": ("error", "missing required column"),
     "activities__orphans": ("rows", (2, 1, 1), {"orphan: no accounts.account_id"}),
     "activities__quoted_newline": ("rows", (2, 2, 0), set()),
-    "activities__ragged_long_row": ("error", "Line: 3"),
-    "activities__ragged_short_row": ("error", "Line: 3"),
-    "activities__semicolon_delimiter": ("error", "separated by semicolons"),
+    "activities__ragged_long_row": ("rows", (2, 1, 1), {"malformed row"}),
+    "activities__ragged_short_row": ("rows", (2, 1, 1), {"malformed row"}),
+    "activities__semicolon_delimiter": ("rows", (1, 1, 0), set()),
     "activities__sql_and_formula_text": ("rows", (2, 2, 0), set()),
-    "activities__tab_delimiter": ("error", "separated by tabs"),
-    "activities__unterminated_quote": ("error", "unterminated quote"),
+    "activities__tab_delimiter": ("rows", (1, 1, 0), set()),
+    "activities__unterminated_quote": ("rows", (2, 1, 1), {"malformed row: unbalanced quote"}),
     "activities__wrong_types": (
         "rows",
         (3, 0, 3),
@@ -147,19 +147,44 @@ def test_one_megabyte_field_loads_whole(seeded, tmp_path):
     ]
 
 
-def test_non_utf8_deep_in_a_file_names_the_line_and_loads_nothing(seeded, tmp_path):
+def test_latin1_deep_in_a_file_is_read_as_cp1252_and_said(seeded, tmp_path):
     rows = "".join(f"x{i},a1,2024-02-01T10:00:00Z,call,ok\n" for i in range(1, 3001))
     data = ("activity_id,account_id,occurred_at,type,outcome\n" + rows).encode()
-    data += "x9999,a1,2024-02-01,call,caf\xe9\n".encode("latin-1")
+    data += "x9999,a1,2024-02-01,call,caf\xe9 \u20ac\n".encode("cp1252")
     error, report, work = ingest_outcome(seeded, tmp_path, "activities", data)
-    assert error is not None and "activities.csv" in error and "Line: 3002" in error
-    assert "nothing of it was loaded" in error
-    assert query(work, "select count(*) from activities") == [(1,)]  # the seed's x0 only
+    assert error is None, error
+    (result,) = report.results
+    assert (result.rows_read, result.loaded, result.rejected) == (3001, 3001, 0)
+    assert any("read as Windows-1252" in n for n in result.notes), result.notes
+    assert query(work, "select outcome from activities where activity_id = 'x9999'") == [
+        ("caf\xe9 \u20ac",)
+    ]
+
+
+def test_utf8_mixed_with_latin1_rejects_the_latin1_rows_only(seeded, tmp_path):
+    head = "activity_id,account_id,occurred_at,type,outcome\n"
+    data = (head + "x1,a1,2024-02-01,call,Zürich\n").encode()
+    data += "x2,a1,2024-02-01,call,Z\xfcrich\n".encode("latin-1")
+    data += "x3,a2,2024-02-01,call,Genève\n".encode()
+    error, report, work = ingest_outcome(seeded, tmp_path, "activities", data)
+    assert error is None, error
+    (result,) = report.results
+    assert (result.rows_read, result.loaded, result.rejected) == (3, 2, 1)
+    assert query(work, "select row_number, field, reason from rejects") == [
+        (2, "(row)", "malformed row: not valid UTF-8 text")
+    ]
+    assert query(work, "select outcome from activities where activity_id <> 'x0' order by 1") == [
+        ("Genève",),
+        ("Zürich",),
+    ]
 
 
 @pytest.mark.parametrize(
     ("case", "words"),
-    [("activities__ragged_long_row", "Line: 3"), ("accounts__empty_file", "the file is empty")],
+    [
+        ("activities__duplicate_header", "more than once"),
+        ("accounts__empty_file", "the file is empty"),
+    ],
 )
 def test_cli_prints_the_error_and_exits_2_without_a_traceback(case, words, seeded, tmp_path):
     table = case.split("__")[0]

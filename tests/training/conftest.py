@@ -88,3 +88,25 @@ def simulated_workspace(root, accounts: int, seed: int = 7) -> Settings:
     ingest(root / "export", settings, "canonical", None)
     build_all(settings)
     return settings
+
+
+def logged_churn_model(root, seed: int, n_rows: int):
+    """A small churn model fitted on a synthetic panel and logged to a workspace under `root`:
+    (model, `n_rows` test rows as model input, the logged model's URI)."""
+    import mlflow
+
+    from training import lifecycle
+    from training.fit import as_model_input, fit_scoring_model
+    from training.splits import time_split
+
+    panel = make_panel(n_entities=150, n_cutoffs=12, seed=seed)
+    split = time_split(panel, test_cutoffs=2, holdout_cutoffs=2)
+    model = fit_scoring_model(
+        panel.loc[split.train], panel.loc[split.holdout], KINDS, small_config()
+    )
+    rows = as_model_input(panel.loc[split.test].head(n_rows), KINDS).reset_index(drop=True)
+    settings = Settings(home=root / "workspace")
+    lifecycle.configure(settings)
+    with mlflow.start_run(experiment_id=lifecycle.experiment_id(settings, "churn")):
+        uri = lifecycle.log_scoring_model(model, rows.head(5))
+    return model, rows, uri

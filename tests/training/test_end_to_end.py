@@ -1,7 +1,7 @@
 """Simulator → ingest → features → train both targets: the ground truth is recovered.
 
 Simulates 2,000 accounts over 30 months (seed 7), ingests them, builds every registry feature and
-label at 24 monthly cutoffs, and trains both models with the shipped experiment configs.
+label at 27 monthly cutoffs, and trains both models with the shipped experiment configs.
 """
 
 from __future__ import annotations
@@ -35,21 +35,23 @@ def test_churn_model_beats_every_baseline_and_is_registered(trained) -> None:
         assert summary.loc[MODEL, "roc_auc_mean"] > summary.loc[name, "roc_auc_mean"] + 0.01
         assert summary.loc[MODEL, "log_loss_mean"] < summary.loc[name, "log_loss_mean"]
     assert result.refusals == [] and result.version is not None
+    assert result.winner == MODEL and result.version.tags["model_kind"] == MODEL
+    assert result.plan.folds == 3 and result.plan.holdout_by == "time"  # 30 months: full size
 
 
-def test_deal_win_model_beats_the_naive_baselines_and_is_honest_about_logistic(trained) -> None:
-    """Measured (seed 7, 2,000 accounts): backtest AUC 0.841 vs logistic 0.826 (+0.015), base
-    rate 0.500, recency_frequency 0.600. The simulator's deal effects are non-linear (saturating
-    cadence, amount x decision-maker interaction), so trees no longer merely tie logistic; if the
-    guard still refuses, it must say it is because of logistic."""
+def test_deal_win_registers_the_best_honest_model(trained) -> None:
+    """Measured (seed 7, 2,000 accounts): LightGBM 0.838 vs logistic 0.828 (+0.011), base rate
+    0.500, recency_frequency 0.600. The simulator's deal effects are non-linear (saturating
+    cadence, amount x decision-maker interaction), so trees edge out logistic regression; the
+    margin is near `min_auc_margin`, so either may be registered, but one always is."""
     result = trained[1]["deal_win"]
     summary = result.summary
     for name in ("base_rate", "recency_frequency"):
         assert summary.loc[MODEL, "roc_auc_mean"] > summary.loc[name, "roc_auc_mean"] + 0.05
     assert summary.loc[MODEL, "roc_auc_mean"] > summary.loc["logistic", "roc_auc_mean"]
-    if result.refusals:
-        assert all("logistic" in reason for reason in result.refusals)
-        assert result.version is None
+    assert result.version is not None and result.refusals == []
+    lead = summary.loc[MODEL, "roc_auc_mean"] - summary.loc["logistic", "roc_auc_mean"]
+    assert result.winner == (MODEL if lead > 0.01 else "logistic")
 
 
 def test_churn_calibration_error_on_the_test_period(trained) -> None:
@@ -62,9 +64,9 @@ def test_deal_win_calibration_error_is_within_the_noise_of_its_test_period(train
 
     The test period holds 1,526 snapshot rows but only 255 deals, and a deal's snapshots share
     one outcome. Outcomes drawn from the model's own probabilities (a perfectly calibrated model)
-    score ECE 0.032 at the median here (95% 0.019-0.051); on seed 11 the medians are 0.031-0.035
-    per fold, and such a model misses 0.03 in 54-69% of draws. Measured (seed 7): ECE 0.047
-    (folds 0.060, 0.068, 0.047; floors ~0.037 in the two earlier folds). Platt is chosen in every
+    score ECE 0.033 at the median here (95% up to 0.049); on seed 11 the medians are 0.031-0.035
+    per fold, and such a model misses 0.03 in 54-69% of draws. Measured (seed 7): ECE 0.044
+    (fold mean 0.059). Earlier measurements on this test period: Platt is chosen in every
     fold; isotonic-only, a 4- or 6-cutoff calibration slice, smaller trees or larger leaves moved
     the fold mean between 0.046 and 0.058, within the noise (experiments/README.md).
     The goal itself is checked where the floor is small: `test_calibration_at_scale.py` (slow,
@@ -75,15 +77,19 @@ def test_deal_win_calibration_error_is_within_the_noise_of_its_test_period(train
     assert metrics["ece_if_calibrated_median"] >= 0.02  # the report shows the floor it sits on
 
 
-def test_reaching_the_decision_maker_never_lowers_win_probability(trained) -> None:
+@pytest.mark.parametrize("kind", ["registered", "lightgbm", "logistic"])
+def test_reaching_the_decision_maker_never_lowers_win_probability(trained, kind) -> None:
+    """`lightgbm.monotone` binds every candidate: trees by LightGBM's constraint, logistic
+    regression by fixing a wrong-signed coefficient at 0."""
     _, results = trained
     final = results["deal_win"].final
-    kinds = final.model.metadata["feature_kinds"]
+    model = results["deal_win"].model if kind == "registered" else final.models[kind]
+    kinds = model.metadata["feature_kinds"]
     rows = as_model_input(final.predictions.join(_frame_of(trained, "deal_win")), kinds)
-    reached = final.model.predict_proba(rows.assign(deal_reached_decision_maker=1.0))
-    not_reached = final.model.predict_proba(rows.assign(deal_reached_decision_maker=0.0))
+    reached = model.predict_proba(rows.assign(deal_reached_decision_maker=1.0))
+    not_reached = model.predict_proba(rows.assign(deal_reached_decision_maker=0.0))
     assert np.all(reached >= not_reached)
-    assert np.mean(reached - not_reached) > 0.02  # measured 0.033: the effect is real, not flat
+    assert np.mean(reached - not_reached) > 0.02  # the effect is real, not flat
 
 
 def test_reaching_the_decision_maker_lowers_churn_risk_on_average(trained) -> None:

@@ -46,7 +46,7 @@ def test_run_logs_metrics_plots_and_provenance(workspace) -> None:
     run = client(settings).get_run(first.run_id)
     assert (
         run.data.metrics["backtest.roc_auc_mean"]
-        > run.data.metrics["baseline.logistic.roc_auc_mean"]
+        > run.data.metrics["candidate.logistic.roc_auc_mean"]
     )
     assert {"test.ece", "test.value_capture_top10", "backtest.roc_auc_std"} <= set(run.data.metrics)
     assert len(run.data.tags["data_snapshot"]) == 16

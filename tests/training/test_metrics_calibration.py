@@ -87,3 +87,17 @@ def test_ece_noise_floor_of_true_probabilities_grows_when_rows_share_outcomes() 
     assert np.median(deals) > 1.3 * np.median(rows)
     y = (rng.random(p.size) < p).astype(int)
     assert m.expected_calibration_error(y, p) < np.percentile(rows, 99)
+
+
+def test_bootstrap_over_entities_is_not_fooled_by_repeated_rows() -> None:
+    """An entity seen at five cutoffs is one piece of evidence, not five: resampling rows would
+    shrink the interval by about √5, resampling entities keeps it."""
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 300)
+    p = np.clip(0.5 + 0.2 * (y - 0.5) + rng.normal(0, 0.25, 300), 0, 1)
+    once = np.subtract(*m.bootstrap_auc(y, p, n=400, seed=1)[::-1])
+    y5, p5, ids = np.repeat(y, 5), np.repeat(p, 5), np.repeat(np.arange(300), 5)
+    rows = np.subtract(*m.bootstrap_auc(y5, p5, n=400, seed=1)[::-1])
+    entities = np.subtract(*m.bootstrap_auc(y5, p5, n=400, seed=1, clusters=ids)[::-1])
+    assert rows < 0.6 * once  # the naive interval is far too narrow
+    assert entities == pytest.approx(once, rel=0.2)
