@@ -1,10 +1,7 @@
-"""TreeSHAP values: LightGBM's native `pred_contrib`, an independent reference through shap, and
-exact updates for rows whose features changed.
+"""Exact TreeSHAP updates for rows whose features changed, and the trees each feature reaches.
 
-`tree_shap` is what everything uses (fast, exact, in log-odds). `shap_reference` re-expresses the
-booster's trees in shap's own tree format and runs `shap.TreeExplainer`'s C++ algorithm on them, so
-the test comparing the two checks two independent implementations (`shap.TreeExplainer(booster)`
-would simply call `pred_contrib` back).
+A tree model's TreeSHAP values are LightGBM's native `pred_contrib` (`ScoringModel.contributions`;
+tests/model/test_treeshap.py checks them against shap's own implementation).
 
 Updates (`update_contributions`): a tree reads a row only through the side of each of its split
 thresholds the row falls on, so one tree's TreeSHAP values for a row change only when the row
@@ -20,67 +17,8 @@ from __future__ import annotations
 import re
 
 import numpy as np
-import pandas as pd
 
 from barometer.model.artefact import ScoringModel
-
-
-def tree_shap(model: ScoringModel, frame: pd.DataFrame) -> tuple[pd.DataFrame, float]:
-    """Per-feature TreeSHAP log-odds for `frame` and the model's base value (expected log-odds)."""
-    contrib = model.contributions(frame)
-    phi = pd.DataFrame(contrib[:, :-1], columns=model.feature_names, index=frame.index)
-    return phi, float(contrib[0, -1]) if len(contrib) else float("nan")
-
-
-def _flatten(node: dict, out: dict[str, list]) -> int:
-    """Append `node` and its subtree to the parallel arrays in `out`; return its index."""
-    index = len(out["features"])
-    for key in out:
-        out[key].append(-1 if key != "values" and key != "thresholds" else 0.0)
-    if "leaf_value" in node:
-        out["values"][index] = node["leaf_value"]
-        out["node_sample_weight"][index] = node.get("leaf_count", 0)
-        out["features"][index] = -1
-        return index
-    if node.get("decision_type", "<=") != "<=":
-        raise ValueError("shap_reference supports numeric splits only (no categorical features).")
-    out["features"][index] = node["split_feature"]
-    out["thresholds"][index] = node["threshold"]
-    out["node_sample_weight"][index] = node["internal_count"]
-    out["values"][index] = node.get("internal_value", 0.0)
-    left = _flatten(node["left_child"], out)
-    right = _flatten(node["right_child"], out)
-    out["children_left"][index] = left
-    out["children_right"][index] = right
-    out["children_default"][index] = left if node.get("default_left", True) else right
-    return index
-
-
-def shap_trees(model: ScoringModel) -> dict:
-    """The booster's trees in shap's dictionary format (numeric splits only)."""
-    trees = []
-    for info in model.booster.dump_model()["tree_info"]:
-        keys = ("children_left", "children_right", "children_default", "features")
-        floats = ("thresholds", "values", "node_sample_weight")
-        out: dict[str, list] = {k: [] for k in (*keys, *floats)}
-        _flatten(info["tree_structure"], out)
-        tree = {k: np.asarray(out[k], dtype=np.int32) for k in keys}
-        tree["thresholds"] = np.asarray(out["thresholds"], dtype=float)
-        tree["values"] = np.asarray(out["values"], dtype=float).reshape(-1, 1)
-        tree["node_sample_weight"] = np.asarray(out["node_sample_weight"], dtype=float)
-        trees.append(tree)
-    return {"trees": trees, "base_offset": 0.0, "tree_output": "raw_value", "objective": "identity"}
-
-
-def shap_reference(model: ScoringModel, frame: pd.DataFrame) -> tuple[pd.DataFrame, float]:
-    """The same values computed by shap's own TreeSHAP implementation (slow; for checking)."""
-    import shap
-
-    explainer = shap.TreeExplainer(shap_trees(model), feature_perturbation="tree_path_dependent")
-    values = explainer.shap_values(model.matrix(frame), check_additivity=False)
-    phi = pd.DataFrame(values, columns=model.feature_names, index=frame.index)
-    return phi, float(np.ravel(explainer.expected_value)[0])
-
 
 TreeSplits = list[dict[int, np.ndarray | None]]  # per tree: {feature: its sorted thresholds}
 ZERO = 1e-35  # LightGBM's kZeroThreshold: |x| at or below it counts as zero

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from barometer.model.store import (
     MISSING,
+    ChampionProvider,
     VersionInfo,
     _info,
     champion_version,
@@ -33,6 +34,9 @@ def test_the_sqlite_champion_is_mlflow_s(tmp_path) -> None:
     assert found == expected == champion_version(settings, "churn")
     assert isinstance(found, VersionInfo) and found.version == "2"
     assert found.tags["backtest_roc_auc_mean"] == "0.82"
+    # What the service compares with its loaded model's version to decide on a reload: the plain
+    # number, so an unchanged champion is never reloaded.
+    assert ChampionProvider(settings).version("churn") == "2"
     registry.set_registered_model_alias("barometer-churn", "champion", "1")  # a promotion
     assert champion_version(settings, "churn").version == "1"
     assert champion_version(settings, "deal_win") is None
