@@ -212,3 +212,40 @@ def test_the_report_shows_the_stored_highest_scores_adding_up(runs) -> None:
     for e in examples:
         total = e["base_probability"] + sum(r["points"] for r in e["reasons"])
         assert total == pytest.approx(e["probability"], abs=2e-6)
+
+
+def test_a_linear_champion_is_explained_in_full_and_adds_up(scoring_home, tmp_path) -> None:
+    """A logistic champion (training may register one) scores through the same job: explained in
+    full by its scorer each day, with reasons, changes and actions that add up."""
+    from barometer.model.artefact import ScoringModel
+    from barometer.model.scorers import LinearScorer
+    from barometer.model.store import LoadedModel
+
+    settings, _ = scoring_home
+    own = settings.model_copy(update={"home": tmp_path / "ws"})
+    own.home.mkdir()
+    (own.home / "warehouse.duckdb").write_bytes(settings.warehouse_path.read_bytes())
+    with connect(own.warehouse_path) as con:
+        for table in ("scores", "score_runs", "scoring_features_account"):
+            con.execute(f"drop table if exists {table}")
+    names = ["days_since_last_touch", "touches_per_week_30d"]
+    core = LinearScorer(
+        -3.0, (0, 1), (60.0, 0.0), (30.0, 1.0), (20.0, 1.0), (0.9, -0.6), (0.0, 0.0), (0.0, 0.0)
+    )
+    linear = LoadedModel("churn", ScoringModel("churn", names, None, core=core), "5")
+    today = last_event(own).normalize() + pd.Timedelta(days=1)
+    job.run(own, linear, today - pd.Timedelta(days=30), registry=REGISTRY)
+    result = job.run(own, linear, registry=REGISTRY)
+    assert not result.plan.incremental and result.rows > 50
+    with connect(own.warehouse_path, read_only=True) as con:
+        scored = latest_scores(con, "churn")
+    assert scored["probability"].nunique() > 10
+    for row in scored.itertuples():
+        reasons = json.loads(row.reasons)
+        total = row.base_probability + sum(r["points"] for r in reasons)
+        assert total == pytest.approx(row.probability, abs=2e-6)
+        lines = json.loads(row.change_reasons)
+        change = row.probability - row.previous_probability
+        assert sum(m["points_change"] for m in lines) == pytest.approx(change, abs=2e-6)
+    actions = scored.loc[scored["band"] != "low", "actions"].map(json.loads)
+    assert actions.map(len).gt(0).any()
