@@ -149,6 +149,40 @@ def test_every_served_score_adds_up(client, headers, workspace, target, path, pr
     assert movers > 0
 
 
+@pytest.mark.parametrize(
+    ("path", "prefix", "suffix"),
+    [("accounts", "A", "churn-risk"), ("opportunities", "O", "win-probability")],
+)
+def test_actions_are_the_stored_suggestions_labelled_as_associations(
+    client, headers, path, prefix, suffix
+) -> None:
+    """`/actions` answers what the score carries: up to three actionable behaviours, each with
+    its expected change in points, under the associations caveat; none for a low score."""
+    from barometer.scoring.reasons import load_registry
+    from explain.wording import CAVEAT
+
+    registry = load_registry()
+    seen = 0
+    for i in range(30):
+        entity = f"{prefix}{i:03d}"
+        score = client.get(f"/v1/{path}/{entity}/{suffix}", headers=headers["retention"]).json()
+        response = client.get(f"/v1/{path}/{entity}/actions", headers=headers["retention"])
+        body = response.json()
+        assert response.status_code == 200 and body["caveat"] == CAVEAT
+        assert body["actions"] == score["actions"] and len(body["actions"]) <= 3
+        assert body["as_of"] == score["as_of"] and body["data_through"] == score["data_through"]
+        if score["band"] == "low" and path == "accounts":
+            assert body["actions"] == []
+        for action in body["actions"]:
+            assert registry[action["feature"]].actionable
+            assert (action["points"] < 0) == (path == "accounts")  # less risk, more wins
+            assert "not promised" in action["sentence"]
+        seen += len(body["actions"])
+    assert seen > 0
+    missing = client.get(f"/v1/{path}/NOPE/actions", headers=headers["retention"])
+    assert missing.status_code == 404
+
+
 def test_live_score_matches_the_model_on_the_latest_row(client, headers, models, workspace):
     latest = workspace[1]["churn"]
     row = latest[latest["account_id"] == ACCOUNT]
