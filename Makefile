@@ -16,8 +16,8 @@ TARGETS := churn deal_win
 ENGINE ?= duckdb
 UV_VERSION := 0.13.9
 
-.PHONY: help setup demo demo-key data ingest features train evaluate promote retrain explain score serve \
-	test lint bench bench-ingest bench-features bench-train bench-explain bench-score bench-serve bench-dashboard \
+.PHONY: help setup demo demo-key data ingest features train evaluate promote retrain explain score monitor serve \
+	test lint bench bench-ingest bench-features bench-train bench-explain bench-score bench-serve bench-dashboard bench-monitor \
 	fuzz faults soak audit lock clean ingest-lake test-spark test-model-env bench-spark
 
 help: ## List the targets
@@ -62,6 +62,9 @@ explain: setup ## Write the HTML explanation reports (drivers, rep profiles, con
 score: setup ## Score every active account and open deal as of the day after the data's last event (ENGINE=spark: the lake's latest cutoff, spark_udf)
 	@for t in $(TARGETS); do $(BAROMETER) score --target $$t --engine $(ENGINE) || exit 1; done
 
+monitor: setup ## Feature and score drift, realised performance and the retrain signal of each champion
+	@for t in $(TARGETS); do $(BAROMETER) monitor --target $$t || exit 1; done
+
 serve: setup ## Serve the API and dashboard on 127.0.0.1:8000, or PORT (keys: BAROMETER_API_KEYS or the demo key file)
 	@if [ -z "$${BAROMETER_API_KEYS}$${BAROMETER_API_KEYS_FILE}" ] && [ -f $(KEYS_FILE) ]; then \
 		export BAROMETER_API_KEYS_FILE=$(KEYS_FILE); fi; $(BAROMETER) serve $(if $(PORT),--port $(PORT))
@@ -71,7 +74,7 @@ demo-key: setup ## Write a demo admin key to $(BAROMETER_HOME)/api-keys (once) a
 	@test -s $(KEYS_FILE) || { umask 077; $(BAROMETER) serve --demo-key > $(KEYS_FILE); }
 	@echo "Demo API key (role:key): $$(cat $(KEYS_FILE))"
 
-demo: data ingest features train promote explain score demo-key ## Install, then run the whole pipeline end to end on simulated data
+demo: data ingest features train promote explain score monitor demo-key ## Install, then run the whole pipeline end to end on simulated data
 	@echo "Demo done. Workspace: $(BAROMETER_HOME)"
 	@echo "  Reports: $(BAROMETER_HOME)/artifacts/   MLflow: $(BIN)/mlflow ui --backend-store-uri sqlite:///$(BAROMETER_HOME)/mlflow.db"
 	@echo "  Sign in to the dashboard with the key after 'admin:' once it says it is serving."
@@ -91,7 +94,7 @@ lint: setup ## Ruff lint and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: bench-ingest bench-features bench-train bench-explain bench-score bench-serve bench-dashboard bench-spark ## Run every benchmark
+bench: bench-ingest bench-features bench-train bench-explain bench-score bench-serve bench-dashboard bench-monitor bench-spark ## Run every benchmark
 
 bench-ingest: setup ## Ingest the 50k-account simulation; compare with DuckDB's bare read_csv
 	$(BIN)/python -m benchmarks.ingest --accounts $(BENCH_ACCOUNTS)
@@ -113,6 +116,9 @@ bench-serve: setup ## Loopback load on one uvicorn worker vs a bare FastAPI base
 
 bench-spark: setup ## Spark local[2] vs DuckDB at ~1M and ~10M activities; 1B cluster model
 	$(BIN)/python -m benchmarks.spark --accounts 5000 50000
+
+bench-monitor: setup ## barometer monitor on 50k accounts x 74 features vs a textbook drift computation
+	$(BIN)/python -m benchmarks.monitor --accounts $(BENCH_ACCOUNTS)
 
 bench-dashboard: setup ## Server time of every dashboard page and role on 50k scored accounts
 	$(BIN)/python -m benchmarks.dashboard --accounts $(BENCH_ACCOUNTS)

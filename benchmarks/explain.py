@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from barometer.model.artefact import Calibrator, ScoringModel
+from barometer.model.encoder import FeatureEncoder
 from barometer.scoring.bands import band_cuts
 from barometer.scoring.incremental import explain_full, explain_incremental
 from barometer.scoring.reasons import matrix_reasons, registry_map
@@ -91,7 +92,8 @@ def synthetic_setup(
         "seed": seed,
     }
     booster = lgb.train(params, lgb.Dataset(train, label), trees)
-    model = ScoringModel("churn", names, booster, Calibrator("platt", a=0.95, b=0.02))
+    encoder = FeatureEncoder(dict.fromkeys(names, "numeric")).fit(pd.DataFrame())
+    model = ScoringModel("churn", encoder, booster, Calibrator("platt", a=0.95, b=0.02))
     registry = [
         Feature(n, "account", "cadence", f"Synthetic behaviour {n[-2:]}", 90, actionable=True)
         for n in names

@@ -17,7 +17,7 @@ from barometer.model.artefact import ScoringModel
 from training import metrics as m
 from training.baselines import fit_baselines
 from training.config import ExperimentConfig
-from training.fit import FeatureKinds, as_model_input, fit_candidate, has_purchase_log
+from training.fit import FeatureKinds, fit_candidate, has_purchase_log
 from training.splits import Split, SplitPlan, plan_split, recent_fraction
 
 MODEL = "lightgbm"
@@ -88,12 +88,11 @@ def run_fold(
 ) -> FoldResult:
     """Fit the candidates and baselines on the fold's past; score its test period."""
     train, holdout, test = frame.loc[split.train], frame.loc[split.holdout], frame.loc[split.test]
-    x_test = as_model_input(test, kinds)
     models, scored = {}, {"label": test["label"].to_numpy(int)}
     for kind in candidates or [MODEL]:
         models[kind] = fit_candidate(kind, train, holdout, kinds, config, overrides, horizon_days)
-        scored[kind] = models[kind].predict_proba(x_test)
-    baselines = fit_baselines(train, config)  # the same rows the candidates learn from
+        scored[kind] = models[kind].predict_proba(test)
+    baselines = fit_baselines(train, holdout, config)  # what the candidates learn from
     for name, predict in baselines.items():
         scored[name] = predict(test)
     if entity is not None:
@@ -136,15 +135,21 @@ def fold_metrics(results: list[FoldResult]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def pooled_auc_ci(
+def backtest_auc_ci(
     results: list[FoldResult], n: int, seed: int = 0, scorer: str = MODEL
 ) -> tuple[float, float]:
-    """Bootstrap CI of a scorer's ROC AUC over every fold's test predictions pooled, resampling
-    entities when the predictions carry them (their rows are not independent)."""
-    pooled = pd.concat([r.predictions for r in results])
+    """Bootstrap CI of a scorer's backtest ROC AUC: the mean over folds of each fold's AUC (the
+    `roc_auc_mean` the choice compares), resampling entities when the predictions carry them
+    (their rows are not independent, and an entity tested in several folds is drawn in all)."""
+    pooled = pd.concat([r.predictions.assign(_fold=r.fold) for r in results])
     clusters = pooled[ENTITY].to_numpy() if ENTITY in pooled.columns else None
     return m.bootstrap_auc(
-        pooled["label"].to_numpy(), pooled[scorer].to_numpy(), n=n, seed=seed, clusters=clusters
+        pooled["label"].to_numpy(),
+        pooled[scorer].to_numpy(),
+        n=n,
+        seed=seed,
+        clusters=clusters,
+        folds=pooled["_fold"].to_numpy(),
     )
 
 
@@ -180,7 +185,6 @@ def learning_curve(
     """
     holdout, test = frame.loc[split.holdout], frame.loc[split.test]
     y = test["label"].to_numpy(int)
-    x_test = as_model_input(test, kinds)
     rows = []
     for fraction in config.report.learning_curve_fractions:
         index = recent_fraction(frame, split.train, fraction)
@@ -191,7 +195,7 @@ def learning_curve(
             model = full
         else:
             model = fit_candidate(kind, train, holdout, kinds, config, overrides, horizon_days)
-        p = model.predict_proba(x_test)
+        p = model.predict_proba(test)
         rows.append(
             {
                 "fraction": fraction,

@@ -20,21 +20,22 @@ import pandas as pd
 from barometer.model.store import VersionInfo
 from barometer.settings import Settings
 from training import lifecycle, plots
+from training import reference as monitoring_reference
 from training.config import ExperimentConfig
 from training.evaluate import (
     MODEL,
     FoldResult,
     backtest,
+    backtest_auc_ci,
     candidate_kinds,
     detail_report,
     fold_metrics,
     learning_curve,
     make_plan,
-    pooled_auc_ci,
     pooled_entities,
     summarise,
 )
-from training.fit import FeatureKinds, as_model_input, tune
+from training.fit import FeatureKinds, tune
 from training.guards import Choice, check_label_counts, choose_model, leakage_message
 from training.splits import SplitPlan
 
@@ -151,7 +152,7 @@ def run_training(
     )
     summary = summarise(fold_metrics(results))
     n, seed = config.report.bootstrap, config.lightgbm.seed
-    cis = {k: pooled_auc_ci(results, n, seed, scorer=k) for k in candidates}
+    cis = {k: backtest_auc_ci(results, n, seed, scorer=k) for k in candidates}
     choice = choose_model(
         summary, candidates, {k: low for k, (low, _) in cis.items()}, config.guards.min_auc_margin
     )
@@ -190,6 +191,17 @@ def run_training(
             tuning_info,
             run_info,
         )
+        # What `barometer monitor` compares the scored population with (training.reference).
+        monitoring_reference.log_reference(
+            monitoring_reference.build_reference(
+                test,
+                final.predictions[kind].to_numpy(),
+                model,
+                kinds,
+                summary.loc[kind],
+                (low, high),
+            )
+        )
         tags = {
             "run_id": run.info.run_id,
             "target": config.target,
@@ -202,6 +214,8 @@ def run_training(
             "backtest_holdout_by": plan.holdout_by,
             "cutoff_frequency": str(build.get("cutoff_frequency", "")),
             **{f"backtest_{k}": f"{v:.6f}" for k, v in summary.loc[kind].items()},
+            "backtest_roc_auc_ci_low": f"{low:.6f}",
+            "backtest_roc_auc_ci_high": f"{high:.6f}",
         }
         if config.target == "churn" and "churn" in build:
             tags["churn_definition"] = build["churn"]["definition"]
@@ -209,8 +223,7 @@ def run_training(
         mlflow.set_tag("choice", choice.words(summary))
         if choice.refusals:
             mlflow.set_tag("refused", "; ".join(choice.refusals))
-        sample = as_model_input(test.head(50), kinds)
-        model_uri = lifecycle.log_scoring_model(model, sample)
+        model_uri = lifecycle.log_scoring_model(model, test.head(50))
     result = TrainResult(
         run.info.run_id,
         summary,
@@ -293,11 +306,11 @@ def _log_run(
                 "build": info.build,
             },
         )
-        _plots(folder, final, model, report, learning, frame.loc[final.split.test], kinds)
+        _plots(folder, final, model, report, learning, frame.loc[final.split.test])
         mlflow.log_artifacts(str(folder), artifact_path="report")
 
 
-def _plots(folder: Path, final: FoldResult, model, report: dict, learning, test, kinds) -> None:
+def _plots(folder: Path, final: FoldResult, model, report: dict, learning, test) -> None:
     scorers = final.scorers
     plots.roc_plot(final.predictions, scorers, folder / "roc.png")
     plots.pr_plot(final.predictions, scorers, folder / "pr.png")
@@ -305,5 +318,4 @@ def _plots(folder: Path, final: FoldResult, model, report: dict, learning, test,
     plots.lift_plot(report["lift"], folder / "lift.png")
     if not learning.empty:
         plots.learning_curve_plot(learning, folder / "learning_curve.png")
-    rows = as_model_input(test.head(2000), kinds)
-    plots.shap_summary_plot(model.explain(rows).log_odds, folder / "shap_summary.png")
+    plots.shap_summary_plot(model.explain(test.head(2000)).log_odds, folder / "shap_summary.png")

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from barometer.model.artefact import ScoringModel
+from barometer.model.encoder import FeatureEncoder
 from explain.reps import rep_profiles, training_needs
 from explain.sales_pipeline import bottlenecks, size_band, stage_progress
 from features.registry import Feature
@@ -64,7 +65,8 @@ def deal_model() -> ScoringModel:
     label = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
     params = {"objective": "binary", "verbose": -1, "num_leaves": 7, "seed": 2, "num_threads": 1}
     booster = lgb.train(params, lgb.Dataset(frame.to_numpy(), label), 60)
-    return ScoringModel("deal_win", DEAL_FEATURES, booster)
+    encoder = FeatureEncoder(dict.fromkeys(DEAL_FEATURES, "numeric")).fit(frame)
+    return ScoringModel("deal_win", encoder, booster)
 
 
 def team_world(seed: int = 9, per_rep: int = 40):

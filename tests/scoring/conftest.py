@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from barometer.model.artefact import Calibrator, ScoringModel
+from barometer.model.encoder import FeatureEncoder
 from barometer.model.store import LoadedModel
 from barometer.settings import Settings
 from tests.explain.conftest import REGISTRY, accounts, churn_model  # noqa: F401 - fixtures
@@ -35,17 +36,15 @@ def fitted(target: str, frame: pd.DataFrame, label: np.ndarray) -> ScoringModel:
     """A small LightGBM model on every registry feature of `frame` (categoricals encoded)."""
     from features.registry import REGISTRY as FEATURES
 
-    names = [f.name for f in FEATURES if f.name in frame.columns]
-    kinds = {f.name: f.kind for f in FEATURES}
-    categorical = [n for n in names if kinds[n] == "categorical"]
-    categories = {n: sorted(frame[n].dropna().astype(str).unique()) for n in categorical}
-    draft = ScoringModel(target, names, booster=None, categories=categories)
-    matrix = draft.matrix(frame)
+    kinds = {f.name: f.kind for f in FEATURES if f.name in frame.columns}
+    kinds = {n: k if k in ("categorical", "bool") else "numeric" for n, k in kinds.items()}
+    encoder = FeatureEncoder(kinds).fit(frame)
+    matrix = encoder.transform(frame)
     params = {"objective": "binary", "verbose": -1, "num_leaves": 7, "min_data_in_leaf": 5}
     params |= {"num_threads": 1, "seed": 3, "deterministic": True}
-    cats = [i for i, n in enumerate(names) if n in categories]
+    cats = [i for i, n in enumerate(encoder.feature_names) if n in encoder.categories_]
     booster = lgb.train(params, lgb.Dataset(matrix, label, categorical_feature=cats), 25)
-    return ScoringModel(target, names, booster, Calibrator("platt", 1.0, 0.0), categories)
+    return ScoringModel(target, encoder, booster, Calibrator("platt", 1.0, 0.0))
 
 
 @pytest.fixture(scope="session")

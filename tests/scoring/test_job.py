@@ -218,6 +218,7 @@ def test_a_linear_champion_is_explained_in_full_and_adds_up(scoring_home, tmp_pa
     """A logistic champion (training may register one) scores through the same job: explained in
     full by its scorer each day, with reasons, changes and actions that add up."""
     from barometer.model.artefact import ScoringModel
+    from barometer.model.encoder import FeatureEncoder
     from barometer.model.scorers import LinearScorer
     from barometer.model.store import LoadedModel
 
@@ -232,7 +233,8 @@ def test_a_linear_champion_is_explained_in_full_and_adds_up(scoring_home, tmp_pa
     core = LinearScorer(
         -3.0, (0, 1), (60.0, 0.0), (30.0, 1.0), (20.0, 1.0), (0.9, -0.6), (0.0, 0.0), (0.0, 0.0)
     )
-    linear = LoadedModel("churn", ScoringModel("churn", names, None, core=core), "5")
+    encoder = FeatureEncoder(dict.fromkeys(names, "numeric")).fit(pd.DataFrame())
+    linear = LoadedModel("churn", ScoringModel("churn", encoder, None, core=core), "5")
     today = last_event(own).normalize() + pd.Timedelta(days=1)
     job.run(own, linear, today - pd.Timedelta(days=30), registry=REGISTRY)
     result = job.run(own, linear, registry=REGISTRY)

@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from barometer.model.artefact import Calibrator, ScoringModel
+from barometer.model.encoder import FeatureEncoder
 from barometer.model.store import LoadedModel, StaticProvider
 from barometer.settings import Settings
 from serving.app import ServeOptions, create_app
@@ -36,13 +37,14 @@ def touch_model(seed: int = 3) -> ScoringModel:
     )
     logit = -2.5 + 0.4 * frame["deal_touches_30d"] - 0.03 * frame["days_since_last_deal_touch"]
     label = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
-    draft = ScoringModel("deal_win", FEATURES, booster=None, categories={"segment": SEGMENTS})
-    data = lgb.Dataset(draft.matrix(frame), label, categorical_feature=[2], free_raw_data=False)
+    kinds = {n: "categorical" if n == "segment" else "numeric" for n in FEATURES}
+    encoder = FeatureEncoder(kinds).fit(frame)
+    data = lgb.Dataset(
+        encoder.transform(frame), label, categorical_feature=[2], free_raw_data=False
+    )
     params = {"objective": "binary", "verbose": -1, "num_leaves": 7, "num_threads": 1, "seed": 1}
     booster = lgb.train(params, data, 40)
-    return ScoringModel(
-        "deal_win", FEATURES, booster, Calibrator("platt", 1.0, 0.0), draft.categories
-    )
+    return ScoringModel("deal_win", encoder, booster, Calibrator("platt", 1.0, 0.0))
 
 
 @pytest.fixture(scope="module")
