@@ -8,6 +8,7 @@ BIN := $(VENV)/bin
 BAROMETER := $(BIN)/barometer
 export BAROMETER_HOME ?= .barometer
 DEMO_ACCOUNTS ?= 2000
+PORT ?=
 KEYS_FILE := $(BAROMETER_HOME)/api-keys
 DATA_DIR ?= $(BAROMETER_HOME)/sample
 BENCH_ACCOUNTS ?= 50000
@@ -16,7 +17,7 @@ ENGINE ?= duckdb
 UV_VERSION := 0.13.9
 
 .PHONY: help setup demo demo-key data ingest features train evaluate promote retrain explain score monitor serve \
-	test lint bench bench-ingest bench-features bench-train bench-explain bench-serve bench-dashboard bench-monitor \
+	test lint bench bench-ingest bench-features bench-train bench-explain bench-score bench-serve bench-dashboard bench-monitor \
 	fuzz faults soak audit lock clean ingest-lake test-spark test-model-env bench-spark bench-startup
 
 help: ## List the targets
@@ -61,15 +62,15 @@ retrain: features train evaluate promote ## features → train → evaluate → 
 explain: setup ## Write the HTML explanation reports (drivers, rep profiles, contribution)
 	@for t in $(TARGETS); do $(BAROMETER) explain --target $$t || exit 1; done
 
-score: setup ## Score every active account and open opportunity as of the latest feature cutoff (ENGINE=spark: spark_udf)
+score: setup ## Score every active account and open deal as of the day after the data's last event (ENGINE=spark: the lake's latest cutoff, spark_udf)
 	@for t in $(TARGETS); do $(BAROMETER) score --target $$t --engine $(ENGINE) || exit 1; done
 
 monitor: setup ## Feature and score drift, realised performance and the retrain signal of each champion
 	@for t in $(TARGETS); do $(BAROMETER) monitor --target $$t || exit 1; done
 
-serve: setup ## Serve the API and dashboard on 127.0.0.1:8000 (keys: BAROMETER_API_KEYS or the demo key file)
+serve: setup ## Serve the API and dashboard on 127.0.0.1:8000, or PORT (keys: BAROMETER_API_KEYS or the demo key file)
 	@if [ -z "$${BAROMETER_API_KEYS}$${BAROMETER_API_KEYS_FILE}" ] && [ -f $(KEYS_FILE) ]; then \
-		export BAROMETER_API_KEYS_FILE=$(KEYS_FILE); fi; $(BAROMETER) serve
+		export BAROMETER_API_KEYS_FILE=$(KEYS_FILE); fi; $(BAROMETER) serve $(if $(PORT),--port $(PORT))
 
 demo-key: setup ## Write a demo admin key to $(BAROMETER_HOME)/api-keys (once) and print it
 	@mkdir -p $(BAROMETER_HOME)
@@ -86,7 +87,7 @@ demo: setup ## Install, then run the whole pipeline end to end on simulated data
 	done; printf '\n==> demo: pipeline done in %ds\n' $$(( $$(date +%s) - start ))
 	@echo "Demo done. Workspace: $(BAROMETER_HOME)"
 	@echo "  Reports: $(BAROMETER_HOME)/artifacts/   MLflow: $(BIN)/mlflow ui --backend-store-uri sqlite:///$(BAROMETER_HOME)/mlflow.db"
-	@echo "  Serving the dashboard at http://127.0.0.1:8000/dashboard (API docs: /docs); sign in with the key after 'admin:'. Ctrl-C stops it."
+	@echo "  Sign in to the dashboard with the key after 'admin:' once it says it is serving."
 	@$(MAKE) --no-print-directory serve
 
 test: setup ## Run the test suite (what CI runs; installs Debian's Chromium for the browser tests if missing)
@@ -103,7 +104,7 @@ lint: setup ## Ruff lint and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: bench-ingest bench-features bench-train bench-explain bench-serve bench-dashboard bench-monitor bench-spark bench-startup ## Run every benchmark
+bench: bench-ingest bench-features bench-train bench-explain bench-score bench-serve bench-dashboard bench-monitor bench-spark bench-startup ## Run every benchmark
 
 bench-ingest: setup ## Ingest the 50k-account simulation; compare with DuckDB's bare read_csv
 	$(BIN)/python -m benchmarks.ingest --accounts $(BENCH_ACCOUNTS)
@@ -116,6 +117,9 @@ bench-train: setup ## Train on 1.2M rows; compare with scikit-learn's HistGradie
 
 bench-explain: setup ## Batch SHAP rows/s, single-row latency, full vs incremental rescoring
 	$(BIN)/python -m benchmarks.explain --accounts $(BENCH_ACCOUNTS)
+
+bench-score: setup ## barometer score end to end: a day incremental vs full (BAROMETER_HOME), SMALL_HOME's wall time
+	$(BIN)/python -m benchmarks.score $(if $(SMALL_HOME),--small-home $(SMALL_HOME))
 
 bench-serve: setup ## Loopback load on one uvicorn worker vs a bare FastAPI baseline
 	$(BIN)/python -m benchmarks.serve --accounts $(BENCH_ACCOUNTS)

@@ -81,6 +81,21 @@ class Settings(BaseSettings):
         gt=0,
         description="Cost of a service hour; the ratio is then revenue per cost.",
     )
+    band_rule: Literal["lift", "capacity"] = Field(
+        default="lift",
+        description="How scores are banded (`barometer.scoring.bands`): `lift` against the base "
+        "rate (the mean score of the run), or `capacity`: the top `band_capacity` are high.",
+    )
+    band_lift_churn: tuple[float, float] = Field(
+        default=(3.0, 1.5), description="Churn: high and medium from these times the base rate."
+    )
+    band_lift_deal_win: tuple[float, float] = Field(
+        default=(1.5, 1.0), description="Deals: high and medium from these times the base rate."
+    )
+    band_capacity: int = Field(
+        default=100, gt=0, description="`capacity` rule: scores a team can work in a week."
+    )
+    port: int = Field(default=8000, gt=0, lt=65536, description="`barometer serve`'s port.")
     api_keys: str | None = Field(default=None, description="`role:key,role:key`.", repr=False)
     api_keys_file: Path | None = None
     session_secret: SecretStr | None = Field(

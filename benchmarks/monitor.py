@@ -10,7 +10,7 @@ simulated, but every step after the data is the project's own:
 - a LightGBM churn champion on those features (`ScoringModel`), its monitoring reference built by
   `training.reference.build_reference` from the 2026-06-01 rows and logged to the workspace's
   MLflow store, registered and made champion;
-- both days scored by `barometer.scoring.scores.score_frame` into the `scores` table; churn dates
+- both days scored by `barometer.scoring.scores.score_rows` into the `scores` table; churn dates
   drawn from the served probabilities, so both runs' outcomes have matured.
 
 Timed: `training.monitor.run_monitor` on 2026-09-01, as `barometer monitor` runs it (feature and
@@ -126,7 +126,7 @@ def build(home: Path, accounts: int, n_features: int) -> tuple[dict[str, str], i
 
     from barometer.model.store import CHAMPION, client, registered_name
     from barometer.scoring.history import append_scores
-    from barometer.scoring.scores import score_frame
+    from barometer.scoring.scores import score_rows
     from barometer.settings import Settings
     from features.backends import normalise_frame
     from features.build import meta_frame
@@ -151,9 +151,7 @@ def build(home: Path, accounts: int, n_features: int) -> tuple[dict[str, str], i
             frames[i] = rows = frames[i][alive].reset_index(drop=True)
             context = pd.DataFrame({"segment": rows["cat_00"], "value": 1000.0})
             features = rows[["account_id", *kinds]]
-            scored = score_frame(
-                model, features, context, as_of=day, model_version="1", scored_at=day
-            )
+            scored, _, _ = score_rows(model, "1", features, context, as_of=day, scored_at=day)
             append_scores(con, scored)
             hit = rng.random(len(rows)) < scored["probability"].to_numpy()
             when = day + pd.to_timedelta(rng.uniform(0, 89, len(rows)), unit="D")

@@ -6,10 +6,11 @@ The workspace (a temporary folder, removed at the end) is built fast rather than
 N accounts get random values for every account feature of the registry; a small calibrated
 LightGBM churn model (300 trees of 15 leaves, as `experiments/churn.yaml` sets) is trained on up to
 20k of them against a synthetic label; the real scoring job's pure part
-(`barometer.scoring.scores.score_frame`, TreeSHAP reasons) scores all N twice (two monthly runs, so
-responses carry the change since the previous scoring), stored
-with `barometer.scoring.history.append_scores`. The features are synthetic; the model's size, the
-feature count, the response shapes and every code path of the service are the real ones.
+(`barometer.scoring.scores.score_rows`, TreeSHAP reasons) scores all N twice (two monthly runs, so
+responses carry the exact change since the previous scoring), stored with
+`barometer.scoring.history.write_run` with the feature rows each run scored. The features are
+synthetic; the model's size, the feature count, the response shapes and every code path of the
+service are the real ones.
 
 Two servers are measured in the same run, each one uvicorn worker on 127.0.0.1 started exactly as
 `barometer serve` starts it (uvicorn's defaults pick uvloop and httptools when installed), each in
@@ -123,10 +124,10 @@ def train_model(frame: pd.DataFrame, seed: int = 0):
 
 def build_workspace(home: Path, n: int) -> dict:
     """Features, a model and two scoring runs of `n` accounts in a fresh warehouse."""
-    from barometer.scoring.history import append_scores
+    from barometer.scoring.history import run_record, write_run
     from barometer.scoring.reasons import load_registry
-    from barometer.scoring.scores import score_frame
-    from features.warehouse import connect, replace_table
+    from barometer.scoring.scores import previous_of, score_rows
+    from features.warehouse import connect
 
     started = time.perf_counter()
     frames = [account_features(n, seed) for seed in (1, 2)]
@@ -145,22 +146,26 @@ def build_workspace(home: Path, n: int) -> dict:
             "value": rng.integers(5, 500, n) * 1000.0,
         }
     )
-    timings = []
+    timings, previous = [], None
     with connect(home / "warehouse.duckdb") as con:
         for features, as_of in zip(frames, AS_OF, strict=True):
             t0 = time.perf_counter()
-            scored = score_frame(
+            scored_at = datetime.now(UTC).replace(tzinfo=None)
+            scored, explained, cuts = score_rows(
                 model,
+                "1",
                 features,
                 context.assign(segment=features["segment"]),
                 as_of=as_of,
-                model_version="1",
-                scored_at=datetime.now(UTC).replace(tzinfo=None),
+                scored_at=scored_at,
                 registry=registry,
+                previous=previous,
+                data_through=as_of,
             )
-            append_scores(con, scored)
+            record = run_record("churn", as_of, "1", scored_at, len(scored), cuts)
+            write_run(con, scored, record, features)
+            previous = previous_of(model, explained, features)
             timings.append(time.perf_counter() - t0)
-        replace_table(con, "features_account", frames[1].assign(cutoff=AS_OF[1]))
     return {
         "features_and_model_s": built - started,
         "score_and_store_s": timings,
@@ -174,7 +179,10 @@ def reuse_workspace(home: Path) -> dict:
     from features.warehouse import connect
 
     with connect(home / "warehouse.duckdb", read_only=True) as con:
-        frame = con.execute("select * exclude (cutoff) from features_account").df()
+        frame = con.execute(
+            "select * exclude (as_of) from scoring_features_account "
+            "where as_of = (select max(as_of) from scoring_features_account)"
+        ).df()
     return {
         "features_and_model_s": float("nan"),
         "score_and_store_s": [],

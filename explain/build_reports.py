@@ -64,6 +64,33 @@ def latest_rows(features: pd.DataFrame, n: int, seed: int = 0) -> pd.DataFrame:
     return latest.sample(min(n, len(latest)), random_state=seed) if len(latest) > n else latest
 
 
+def scored_examples(settings: Settings, target: str, n: int = 3) -> list[dict]:
+    """The `n` highest scores of the latest scoring run, as stored (none before a first run)."""
+    import json
+
+    from features.warehouse import connect, table_exists
+
+    with connect(settings.warehouse_path, read_only=True) as con:
+        if not table_exists(con, "scores"):
+            return []
+        rows = con.execute(
+            "select entity_id, as_of, probability, base_probability, reasons from scores "
+            "where target = $1 and as_of = (select max(as_of) from scores where target = $1) "
+            "order by probability desc, entity_id limit $2",
+            [target, n],
+        ).fetchall()
+    return [
+        {
+            "entity_id": entity,
+            "as_of": f"{as_of:%Y-%m-%d}",
+            "probability": probability,
+            "base_probability": base,
+            "reasons": json.loads(reasons or "[]"),
+        }
+        for entity, as_of, probability, base, reasons in rows
+    ]
+
+
 def explain_target(
     settings: Settings,
     target: str,
@@ -83,6 +110,7 @@ def explain_target(
     views = build_views(tables, settings, churn.model if churn is not None else None)
     frame = latest_rows(features, rows)
     inputs = ReportInputs(model_label=loaded.label, views=views)
+    inputs.examples = scored_examples(settings, target)
     html = build_report(loaded.model, frame, REGISTRY, inputs)
     path = write_report(html, settings.artifacts_dir / f"explain_{target}.html")
     if log:

@@ -10,7 +10,7 @@ import base64
 import io
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,6 +31,9 @@ class ReportInputs:
 
     model_label: str = ""
     views: object | None = None
+    # The highest stored scores, as `barometer score` wrote them: `entity_id`, `as_of`,
+    # `probability`, `base_probability` and `reasons` (every line, the "all other" one included).
+    examples: list[dict] = field(default_factory=list)
 
 
 def _png(fig) -> str:
@@ -225,6 +228,9 @@ def build_report(
         contribution=contribution,
         contribution_table=Markup(_html_table(contribution.by_team)) if contribution else "",
         service_reps_table=Markup(_html_table(contribution.by_rep, 40)) if contribution else "",
+        examples=inputs.examples,
+        percent=lambda v: f"{v * 100:.1f}%",
+        signed=lambda v: f"{v * 100:+.1f} pts",
     )
 
 

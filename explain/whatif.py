@@ -1,27 +1,24 @@
 """What-if: change behaviour features and see the new probability; suggest actionable changes.
 
 Suggestions are limited to features the registry marks `actionable` (behaviours a rep controls,
-not segment or ARR). Both are predictive attribution, not causal effects: see `CAVEAT`.
+not segment or ARR), tried at the values their peers have. Both are associations the model
+learned from history, not causal effects: see `CAVEAT`.
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
 
 from barometer.model.artefact import ScoringModel
-from explain.wording import (
-    CAVEAT,
-    HIGHER_IS_BETTER,
-    Registry,
-    feature_info,
-    format_value,
-    lookup,
-    target_phrase,
-)
+from barometer.model.treeshap import tree_splits, trees_booster, trees_by_feature
+from explain.wording import CAVEAT, HIGHER_IS_BETTER, Registry, feature_info, lookup
 
 
 @dataclass(frozen=True)
@@ -103,70 +100,127 @@ def _check_known(model: ScoringModel, changes: Mapping[str, object]) -> None:
         raise ValueError(f"Unknown features for the {model.target} model: {', '.join(unknown)}.")
 
 
+QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)  # the peers' values a suggestion tries
+MIN_GAIN = 0.001  # a suggestion must improve the outcome by at least 0.1 pt
+CHUNK_ROWS = 200_000  # trial rows predicted at once
+
+
 @dataclass(frozen=True)
 class Suggestion:
-    """One actionable change and its predicted effect on the probability."""
+    """One actionable change for one row and its predicted effect on the probability."""
 
     feature: str
-    family: str
     current: object
     proposed: float
-    change: float  # probability change (after - before)
-    sentence: str
-    caveat: str = field(default=CAVEAT, repr=False)
+    change: float  # probability change (after - before): negative lowers churn risk
 
 
-def _candidates(name: str, current: object, reference: pd.DataFrame) -> list[float]:
-    """Values worth trying: the peers' quartiles and top decile, excluding the current value."""
-    values = pd.to_numeric(reference[name], errors="coerce").dropna()
-    if values.empty:
-        return []
-    tried = np.unique(values.quantile([0.1, 0.25, 0.5, 0.75, 0.9]).to_numpy())
-    now = pd.to_numeric(pd.Series([current]), errors="coerce").iloc[0]
-    return [float(v) for v in tried if not np.isclose(v, now)]
+def candidates(
+    model: ScoringModel, registry: Registry, reference: np.ndarray
+) -> list[tuple[int, np.ndarray]]:
+    """Per actionable numeric feature (its position), the values worth trying: the peers'
+    (`reference`, encoded rows) 10th to 90th percentiles."""
+    features = lookup(registry)
+    out = []
+    for j, name in enumerate(model.feature_names):
+        if name in model.categories or not feature_info(features, name).actionable:
+            continue
+        column = reference[:, j][~np.isnan(reference[:, j])] if len(reference) else reference[:, j]
+        if len(column):
+            out.append((j, np.unique(np.quantile(column, QUANTILES))))
+    return out
 
 
 def suggest_actions(
     model: ScoringModel,
-    row: pd.DataFrame | pd.Series,
-    registry: Registry,
-    reference: pd.DataFrame,
+    matrix: np.ndarray,
+    tried: list[tuple[int, np.ndarray]],
     *,
     top: int = 3,
-) -> list[Suggestion]:
-    """The actionable single-feature changes with the largest predicted improvement.
+) -> list[list[Suggestion]]:
+    """Per encoded row, up to `top` single-feature changes from `tried` (`candidates`) with the
+    largest predicted improvement, one per feature, best first. "Improvement" lowers churn risk
+    and raises win chance.
 
-    Each actionable feature is tried at its peers' (`reference`) 10th-90th percentiles; the best
-    value per feature is kept. "Improvement" lowers churn risk and raises win chance.
-    """
-    features = lookup(registry)
-    base = _one_row(row)
-    actionable = [
-        n for n in model.feature_names if feature_info(features, n).actionable and n in reference
-    ]
-    trials, labels = [], []
-    for name in actionable:
-        for value in _candidates(name, base[name].iloc[0] if name in base else None, reference):
-            trials.append(base.assign(**{name: [value]}))
-            labels.append((name, value))
-    if not trials:
-        return []
-    probs = model.predict_proba(pd.concat([base, *trials], ignore_index=True))
+    A change of feature j moves only the trees that split on j, so each trial is priced by those
+    trees alone (`feature_boosters`): the new log-odds are the row's plus the change of those
+    trees' sum, calibrated as always. Rows are scored in a few large booster calls. A linear or
+    BG/NBD model scores the changed rows whole."""
+    if not len(matrix) or not tried:
+        return [[] for _ in range(len(matrix))]
+    raw = booster_raw(model, matrix)
+    now = model.calibrator(raw)
+    boosters = feature_boosters(model) if model.booster is not None else None
+    columns, values, after = [], [], []
+    for j, tried_values in tried:
+        sub, before = None, raw
+        if boosters is not None:
+            sub = boosters.get(j)
+            if sub is None:  # no tree splits on it: no value of it changes the score
+                continue
+            before = booster_raw(model, matrix, sub)
+        for value in tried_values:
+            changed = matrix.copy()
+            changed[:, j] = value
+            after.append(model.calibrator(raw + booster_raw(model, changed, sub) - before))
+            columns.append(j)
+            values.append(float(value))
+    if not after:
+        return [[] for _ in range(len(matrix))]
     sign = 1.0 if HIGHER_IS_BETTER.get(model.target, True) else -1.0
-    gains = pd.DataFrame(labels, columns=["feature", "value"]).assign(change=probs[1:] - probs[0])
-    gains = gains[sign * gains["change"] > 1e-6]
-    best = gains.loc[(sign * gains["change"]).groupby(gains["feature"]).idxmax()]
-    best = best.sort_values("change", key=lambda s: -sign * s).head(top)
+    columns_, values_ = np.array(columns), np.array(values)
+    same = np.isclose(matrix[:, columns_], values_[None, :])
+    gain = np.where(same, -np.inf, sign * (np.column_stack(after) - now[:, None]))
     return [
-        _suggestion(model, features, base, r.feature, r.value, r.change) for r in best.itertuples()
+        best_per_feature(model, matrix[i], gain[i], columns_, values_, top)
+        for i in range(len(matrix))
     ]
 
 
-def _suggestion(model, features, base, name, value, change) -> Suggestion:
-    info = feature_info(features, name)
-    current = base[name].iloc[0] if name in base else None
-    text = (
-        f"{info.description}: from {format_value(current, info)} to {format_value(value, info)}"
-        f" → {change * 100:+.1f} pts {target_phrase(model.target)} (predicted, not causal)"
-    )
-    return Suggestion(name, info.family, current, float(value), float(change), text)
+_BOOSTERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
+
+
+def feature_boosters(model: ScoringModel) -> dict:
+    """{feature position: a booster of the trees that split on it}, built once per model."""
+    with _LOCK:
+        found = _BOOSTERS.get(model.booster)
+    if found is None:
+        by_feature = trees_by_feature(tree_splits(model))
+        found = {j: trees_booster(model, trees) for j, trees in by_feature.items()}
+        with _LOCK:
+            _BOOSTERS[model.booster] = found
+    return found
+
+
+def booster_raw(model: ScoringModel, matrix: np.ndarray, booster=None) -> np.ndarray:
+    """A booster's log-odds (by default the model's, whatever its kind) for encoded rows, in
+    chunks of `CHUNK_ROWS`."""
+    if booster is None:
+        predict = model.raw_matrix
+    else:
+        predict = partial(booster.predict, raw_score=True, num_threads=model.num_threads)
+    parts = [
+        predict(matrix[start : start + CHUNK_ROWS]) for start in range(0, len(matrix), CHUNK_ROWS)
+    ]
+    return np.concatenate(parts) if parts else np.empty(0)
+
+
+def best_per_feature(model, row, gain, columns, values, top) -> list[Suggestion]:
+    """The best value of each feature for one row, the `top` features by gain."""
+    sign = 1.0 if HIGHER_IS_BETTER.get(model.target, True) else -1.0
+    best: dict[int, int] = {}
+    for c in np.flatnonzero(gain >= MIN_GAIN):
+        j = int(columns[c])
+        if j not in best or gain[c] > gain[best[j]]:
+            best[j] = c
+    chosen = sorted(best.values(), key=lambda c: (-gain[c], int(columns[c])))[:top]
+    return [
+        Suggestion(
+            model.feature_names[int(columns[c])],
+            float(row[int(columns[c])]),
+            float(values[c]),
+            float(sign * gain[c]),
+        )
+        for c in chosen
+    ]

@@ -20,7 +20,7 @@ TARGET_PHRASES: dict[str, str] = {"churn": "churn risk", "deal_win": "win chance
 # Whether a higher probability is good news for the business.
 HIGHER_IS_BETTER: dict[str, bool] = {"churn": False, "deal_win": True}
 OTHER_FAMILY = "other"
-BARE_UNITS = {"currency", "points", "stage"}  # shown as plain numbers
+BARE_UNITS = {"points", "stage"}  # shown as plain numbers
 
 Registry = Mapping[str, Feature] | Iterable[Feature]
 
@@ -59,10 +59,15 @@ def is_missing(value: object) -> bool:
 
 
 def format_value(value: object, feature: Feature | None = None) -> str:
-    """A value as a manager reads it: '48 days', '35%', 'yes', 'none recorded'.
+    """A value as a manager reads it: '48 days', '1 day', '35%', '$12,400', 'yes', 'none recorded'.
+
+    Never in scientific notation: whole numbers with thousands separators, others with up to two
+    decimals (three significant digits below 1).
 
     >>> format_value(48.0, Feature("d", "account", "cadence", "", None, unit="days"))
     '48 days'
+    >>> format_value(1.0, Feature("d", "account", "cadence", "", None, unit="days"))
+    '1 day'
     """
     if is_missing(value):
         return "none recorded"
@@ -74,8 +79,38 @@ def format_value(value: object, feature: Feature | None = None) -> str:
     number = float(value)  # type: ignore[arg-type]
     if unit in {"%", "share", "percent"}:
         return f"{number * 100:.0f}%" if unit == "share" else f"{number:.0f}%"
-    text = f"{number:,.0f}" if abs(number) >= 100 or number == round(number) else f"{number:.2g}"
-    return f"{text} {unit}" if unit and unit not in BARE_UNITS else text
+    if unit == "currency":
+        return format_money(number)
+    text = format_number(number)
+    if not unit or unit in BARE_UNITS:
+        return text
+    return f"{text} {plural(unit, number)}"
+
+
+def format_number(number: float) -> str:
+    """12400.0 -> '12,400'; 2.345 -> '2.35'; 0.0123 -> '0.0123'; never '1.2e-05'."""
+    if number == round(number) or abs(number) >= 100:
+        return f"{number:,.0f}"
+    if abs(number) >= 1:
+        return f"{number:,.2f}".rstrip("0").rstrip(".")
+    return f"{number:.3g}" if abs(number) >= 1e-3 else f"{number:.4f}".rstrip("0").rstrip(".")
+
+
+def format_money(number: float) -> str:
+    """12400.0 -> '$12,400'; -50.0 -> '-$50'."""
+    return f"{'-' if number < 0 else ''}${abs(number):,.0f}"
+
+
+def plural(unit: str, count: float) -> str:
+    """The unit for `count`: 'days' for 2, 'day' for 1 ('touches per week' -> 'touch per week')."""
+    if count != 1:
+        return unit
+    word, _, rest = unit.partition(" ")
+    if word.endswith(("ches", "shes", "sses", "xes")):
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith("ss"):
+        word = word[:-1]
+    return f"{word} {rest}".strip()
 
 
 def format_points(points: float) -> str:

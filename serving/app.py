@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from barometer import __version__
 from barometer.model.store import ChampionProvider, ModelProvider
-from barometer.scoring.history import latest_scores
+from barometer.scoring.history import latest_run, latest_scores
 from barometer.scoring.latest_features import FrameFeatureSource, load_latest_features
 from barometer.scoring.reasons import load_registry
 from barometer.settings import Settings
@@ -64,7 +64,9 @@ def read_scores(settings: Settings, targets) -> tuple[tuple, dict, FrameFeatureS
         return (), {t: empty_snapshot(t) for t in targets}, FrameFeatureSource({})
     with connect(settings.warehouse_path, read_only=True) as con:
         marker = scores_marker(con)
-        snapshots = {t: ScoreSnapshot(t, latest_scores(con, t)) for t in targets}
+        snapshots = {
+            t: ScoreSnapshot(t, latest_scores(con, t), run=latest_run(con, t)) for t in targets
+        }
     return marker, snapshots, load_latest_features(settings.warehouse_path, targets)
 
 

@@ -4,7 +4,7 @@ A stored churn-risk or win-probability answer is fixed for a scoring run, so the
 of them at once (columns converted vectorised, reasons parsed in one pass, validated and dumped by
 the response schema) instead of one per first request. They are kept as a few large byte blobs
 with offsets: no Python object per answer for the garbage collector, and memory sized by the run
-(~4.4 KB per entity with ten reasons and five change reasons). The snapshot is swapped only once
+(a few KB per entity: its reasons, change reasons and actions). The snapshot is swapped only once
 its bodies are built, so an answer never mixes two runs.
 """
 
@@ -20,7 +20,6 @@ from pydantic import BaseModel
 from pydantic_core import from_json
 
 from barometer.scoring.history import SCORES_COLUMNS
-from barometer.scoring.reasons import change_reasons
 from serving.answers import score_view
 from serving.schemas.responses import ChurnRisk, WinProbability
 
@@ -29,14 +28,9 @@ CHUNK = 2048  # rows converted and dumped together; bounds the transient objects
 # Rows between GIL releases (~3 ms of work): requests waiting on the event loop get in sooner than
 # the interpreter's 5 ms switch interval while a refresh builds a run's bodies in a worker thread.
 YIELD_EVERY = 32
-# A stored row's columns: the scores table's, without those a body does not show, then the
-# previous scoring's (joined in by the snapshot).
-ROW_COLUMNS = (
-    *(c for c in SCORES_COLUMNS if c not in ("target", "reasons", "scored_at")),
-    "previous_as_of",
-    "previous_probability",
-    "previous_model_version",
-)
+JSON_COLUMNS = ("reasons", "change_reasons", "actions")  # JSON text in the scores table
+# A stored row's plain columns: the scores table's, without those a body does not show.
+ROW_COLUMNS = tuple(c for c in SCORES_COLUMNS if c not in ("target", "scored_at", *JSON_COLUMNS))
 
 
 class StoredBody(NamedTuple):
@@ -94,13 +88,11 @@ def rows(frame: pd.DataFrame) -> Iterator[dict]:
     """The frame's rows as `snapshot.record` makes them (the fields `views.score_view` reads)."""
     names = [c for c in ROW_COLUMNS if c in frame]
     columns = [plain(frame[c]) for c in names]
-    current, _ = parsed(frame.get("reasons"), len(frame))
-    previous, scored_before = parsed(frame.get("previous_reasons"), len(frame))
+    texts = {name: parsed(frame.get(name), len(frame)) for name in JSON_COLUMNS}
     for i, values in enumerate(zip(*columns, strict=True)):
         row = dict(zip(names, values, strict=True))
-        row["reasons"] = current[i]
-        before = scored_before[i]  # as `record`: a previous scoring with reasons text, even "[]"
-        row["change_reasons"] = change_reasons(current[i], previous[i]) if before else []
+        for name, found in texts.items():
+            row[name] = found[i]
         yield row
 
 
@@ -115,11 +107,10 @@ def plain(column: pd.Series) -> np.ndarray:
     return values
 
 
-def parsed(column: pd.Series | None, n: int) -> tuple[list[list[dict]], list[bool]]:
-    """Each row's JSON reasons as a list (empty when missing), parsed in one pass, and whether
-    the row had reasons text."""
+def parsed(column: pd.Series | None, n: int) -> list[list[dict]]:
+    """Each row's JSON list (empty when missing), parsed in one pass."""
     if column is None:
-        return [[] for _ in range(n)], [False] * n
+        return [[] for _ in range(n)]
     texts = column.astype(object).where(column.notna(), None).tolist()
     joined = "[" + ",".join(t or "[]" for t in texts) + "]"
-    return (from_json(joined) if n else []), [bool(t) for t in texts]
+    return from_json(joined) if n else []

@@ -37,7 +37,9 @@ def secure_cookies_for(host: str, setting: bool | None) -> bool:
 
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    port: Annotated[
+        int | None, typer.Option(help="Port (default: BAROMETER_PORT, else 8000).")
+    ] = None,
     cors_origin: Annotated[
         list[str] | None,
         typer.Option(help="Allow this browser origin (repeatable; none by default)."),
@@ -65,7 +67,6 @@ def serve(
     if demo_key:
         typer.echo(new_key(Role.admin))
         return
-    import uvicorn
 
     from barometer.settings import get_settings
     from serving.app import ServeOptions, create_app
@@ -73,6 +74,7 @@ def serve(
     from serving.observability import configure_logging
 
     settings = get_settings()
+    port = settings.port if port is None else port
     err = typer.get_text_stream("stderr")
     if insecure_demo:
         if not is_loopback(host):
@@ -94,4 +96,55 @@ def serve(
     except (NoKeysError, FileNotFoundError, PermissionError, ValueError) as exc:
         typer.secho(f"barometer serve: {exc}", fg="red", err=True)
         raise typer.Exit(1) from exc
-    uvicorn.run(app, host=host, port=port, workers=1, access_log=False, log_config=None)
+    if not port_free(host, port):
+        typer.secho(
+            f"barometer serve: port {port} on {host} is already in use (another `barometer "
+            "serve`?). Stop it, or pick another port: --port, BAROMETER_PORT or "
+            "`make serve PORT=...`.",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(1)
+    run_server(app, host, port)
+
+
+BANNER = (
+    "Serving the dashboard at http://{host}:{port}/dashboard (API docs: /docs); Ctrl-C stops it."
+)
+
+
+def port_free(host: str, port: int) -> bool:
+    """Whether `port` on `host` can be listened on (checked before the models load, so a taken
+    port is a clear error at once rather than after the start-up)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def run_server(app, host: str, port: int) -> None:
+    """Serve `app` with one uvicorn worker; the banner is printed once the socket is listening
+    (uvicorn runs the app's start-up first, so a banner printed earlier would point at a closed
+    port for as long as the models take to load)."""
+    import contextlib
+
+    import uvicorn
+
+    class Announced(uvicorn.Server):
+        async def startup(self, sockets=None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                typer.echo(BANNER.format(host=host, port=port))
+
+    config = uvicorn.Config(app, host=host, port=port, workers=1, access_log=False, log_config=None)
+    server = Announced(config)
+    with contextlib.suppress(KeyboardInterrupt):  # as `uvicorn.run`: Ctrl-C ends it cleanly
+        server.run()
+    if not server.started:  # a failed start-up exits non-zero
+        raise typer.Exit(3)

@@ -10,13 +10,14 @@ matrix: same TreeSHAP, calibration and apportioning, without re-encoding a one-r
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from barometer.model.artefact import ScoringModel
 from barometer.scoring.scores import ID_COLUMNS
+from explain.whatif import candidates
 
 MAX_CACHED = 4
 
@@ -28,6 +29,7 @@ class LiveRows:
     matrix: np.ndarray  # (n, features) floats, categories encoded as the model's codes
     values: np.ndarray  # (n, features) raw values
     positions: dict[str, int]
+    memo: dict = field(default_factory=dict, compare=False)  # what is derived from all rows
 
     def row(self, entity_id: str) -> tuple[np.ndarray, np.ndarray] | None:
         position = self.positions.get(entity_id)
@@ -67,6 +69,16 @@ class LiveCache:
         current = {self._key(loaded, source) for loaded in bundle.models.values()}
         with self._lock:
             self._rows = {k: v for k, v in self._rows.items() if k in current}
+
+    def tried(self, loaded, rows: LiveRows | None, registry) -> list:
+        """The values suggestions try (`explain.whatif.candidates`: every entity's row is a peer),
+        worked out once per prepared rows."""
+        if rows is None:
+            return []
+        found = rows.memo.get("tried")
+        if found is None:
+            found = rows.memo["tried"] = candidates(loaded.model, registry, rows.matrix)
+        return found
 
     def rows(self, loaded, source) -> LiveRows | None:
         frame = source.frames.get(loaded.target)

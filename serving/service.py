@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import numpy as np
 from fastapi import HTTPException, Response, status
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from barometer.scoring.reasons import TOP_K, matrix_reasons
+from barometer.scoring.scores import change_since, score_now
+from explain.wording import CAVEAT
 from serving.answers import item_view, live_row, score_view
 from serving.deps import model_for, snapshot_for
-from serving.snapshot import CursorError
+from serving.snapshot import CursorError, utc
 from serving.state import ServiceState
 
 NOT_FOUND = {404: {"description": "Unknown id (never scored, or no features)."}}
@@ -57,30 +59,88 @@ def live_body(
     """One entity scored now from its latest feature row with `loaded` (the champion current when
     the request arrived), as validated JSON bytes; None without a feature row. `state` is the
     service's (features, registry, snapshots, metrics); `serving.fastpath` calls this too."""
+    row = live_row_of(state, loaded, target, entity_id)
+    if row is None:
+        return None
+    state.metrics.scores.labels(target, "live").observe(row["probability"])
+    return schema.model_validate(score_view(row, target, live=True)).model_dump_json().encode()
+
+
+def live_row_of(state: ServiceState, loaded, target: str, entity_id: str) -> dict | None:
+    """The entity scored now (`barometer.scoring.scores.score_now`: the batch job's rules and the
+    stored run's bands) as a stored-like row; its change is against the stored score of the same
+    feature row. None without a feature row."""
     rows = state.live.rows(loaded, state.features)
     found = None if rows is None else rows.row(entity_id)
     if found is None:
         return None
     matrix, values = found
-    explanation = loaded.model.explain_matrix(matrix)
-    names = loaded.model.feature_names
-    reasons = matrix_reasons(
-        explanation.point_values, values, names, target, state.registry, TOP_K
-    )[0]
     snapshot = state.scores.current[target]
+    tried = state.live.tried(loaded, rows, state.registry)
+    scored = score_now(loaded.model, matrix, values, snapshot.cuts, state.registry, tried)
     stored = snapshot.row(entity_id)
     group = None if stored is None else stored.get("stage" if target == "deal_win" else "segment")
     peers = snapshot.peers(entity_id, group) if len(snapshot) else None
-    now = datetime.now(UTC)
-    row = live_row(loaded, entity_id, explanation, reasons, stored, peers, now)
-    state.metrics.scores.labels(target, "live").observe(row["probability"])
-    return schema.model_validate(score_view(row, target, live=True)).model_dump_json().encode()
+    as_of = state.features.as_of(target, entity_id)
+    extra = {
+        "as_of": utc(as_of) or datetime.now(UTC),
+        "data_through": snapshot.summary["data_through"],
+        "percentile": percentile_among(peers, scored["probability"]),
+    }
+    if stored is not None:
+        extra |= {
+            "previous_as_of": stored["as_of"],
+            "previous_probability": stored["probability"],
+            "previous_model_version": stored["model_version"],
+            "change_reasons": change_since(
+                stored["probability"],
+                stored["model_version"],
+                scored["probability"],
+                loaded.version,
+                target,
+                state.registry,
+            ),
+        }
+    return live_row(stored, entity_id, scored, loaded.version, extra)
 
 
-def worklist(service: ServiceState, target: str, sort: str, filters: dict, limit: int, cursor):
+def percentile_among(peers, probability: float) -> float | None:
+    """The probability's percentile (0-100] among its peers' sorted stored probabilities."""
+    if peers is None or not len(peers):
+        return None
+    return round(float(np.searchsorted(peers, probability, side="right")) / len(peers) * 100, 1)
+
+
+def actions_answer(service: ServiceState, target: str, entity_id: str) -> dict:
+    """The entity's suggested behaviours from its stored score (none for a low-risk account);
+    404 when it was not scored."""
+    row = snapshot_for(service, target).row(entity_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"No {target} score for {entity_id!r}.")
+    return {
+        "entity_id": entity_id,
+        "as_of": row["as_of"],
+        "data_through": row.get("data_through"),
+        "model_version": row["model_version"],
+        "actions": row.get("actions") or [],
+        "caveat": CAVEAT,
+    }
+
+
+def worklist(
+    service: ServiceState,
+    target: str,
+    sort: str,
+    filters: dict,
+    limit: int,
+    cursor,
+    offset: int = 0,
+):
+    """A page of the target's worklist (after `cursor`, or after `offset` rows without one), with
+    the run's as-of date, the data's last event and its bands."""
     snapshot = snapshot_for(service, target)
     try:
-        page = snapshot.page(sort, filters, limit, cursor)
+        page = snapshot.page(sort, filters, limit, cursor, offset)
     except CursorError as exc:
         from fastapi.exceptions import RequestValidationError
 
@@ -88,7 +148,12 @@ def worklist(service: ServiceState, target: str, sort: str, filters: dict, limit
             [{"type": "value_error", "loc": ("query", "cursor"), "msg": str(exc), "input": cursor}]
         ) from exc
     items = [item_view(row, target) for row in page.rows]
-    return {"items": items, "next_cursor": page.next_cursor, "total": page.total}
+    return {
+        "items": items,
+        "next_cursor": page.next_cursor,
+        "total": page.total,
+        **snapshot.summary,
+    }
 
 
 def worklist_response(

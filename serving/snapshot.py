@@ -11,11 +11,12 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
-from barometer.scoring.reasons import change_reasons
+from barometer.scoring.bands import BandCuts, band_cuts
 from serving.bodies import StoredBodies, StoredBody, build_bodies
 
 SORTS = {"churn": ("risk", "arr_at_risk"), "deal_win": ("probability", "expected_value")}
@@ -31,7 +32,7 @@ FILTERS = ("segment", "owner_rep_id", "team", "band", "stage")
 # not among them: all of a run's are built with the snapshot (sized by the run).
 CACHED_ROWS = 4096
 CACHED_PAGES = 4096
-TEXT_COLUMNS = ("reasons", "previous_reasons")
+TEXT_COLUMNS = ("reasons", "change_reasons", "actions")  # JSON text, parsed per row served
 
 
 class BoundedCache:
@@ -77,6 +78,7 @@ class ScoreSnapshot:
     target: str
     frame: pd.DataFrame
     version: str = ""
+    run: dict | None = None  # the run's `score_runs` row: as-of, data's last event, bands
     _ids: dict[str, int] = field(init=False, repr=False)
     _orders: dict[str, np.ndarray] = field(init=False, repr=False)
     _cache: BoundedCache = field(init=False, repr=False)
@@ -110,6 +112,43 @@ class ScoreSnapshot:
 
     def __len__(self) -> int:
         return len(self.frame)
+
+    @cached_property
+    def cuts(self) -> BandCuts:
+        """The run's bands; for a run stored without them, the default rule on its scores."""
+        run = self.run or {}
+        if run.get("high_at") is not None and run.get("base_rate") is not None:
+            return BandCuts(
+                self.target,
+                str(run.get("band_rule") or "lift"),
+                float(run["base_rate"]),
+                float(run["high_at"]),
+                float(run["medium_at"]),
+            )
+        return band_cuts(self.frame["probability"].to_numpy(dtype=float), self.target)
+
+    @property
+    def summary(self) -> dict:
+        """What every page and list states: the as-of date, the data's last event, the bands."""
+        run = self.run or {}
+        as_of = run.get("as_of")
+        if as_of is None and len(self.frame):
+            as_of = self.frame["as_of"].iloc[0]
+        cuts = self.cuts
+        bands = None
+        if len(self.frame):
+            bands = {
+                "rule": cuts.rule,
+                "base_rate": round(cuts.base_rate, 6),
+                "high_at": round(cuts.high_at, 6),
+                "medium_at": round(cuts.medium_at, 6),
+                "explanation": run.get("bands") or cuts.explanation(),
+            }
+        return {
+            "as_of": utc(as_of),
+            "data_through": utc(run.get("data_through")),
+            "bands": bands,
+        }
 
     def row(self, entity_id: str) -> dict | None:
         """The latest score of one entity as a plain dict (None when never scored)."""
@@ -155,9 +194,15 @@ class ScoreSnapshot:
         return found
 
     def page(
-        self, sort: str, filters: dict[str, str | None], limit: int, cursor: str | None
+        self,
+        sort: str,
+        filters: dict[str, str | None],
+        limit: int,
+        cursor: str | None,
+        offset: int = 0,
     ) -> Page:
-        """Rows ranked by `sort` (highest first, ties by id), filtered, after `cursor`."""
+        """Rows ranked by `sort` (highest first, ties by id), filtered, after `cursor` (or, without
+        one, after the first `offset` rows)."""
         keys = self._keys[sort]
         mask = np.ones(len(keys), dtype=bool)
         for column, wanted in filters.items():
@@ -169,7 +214,7 @@ class ScoreSnapshot:
             last_key, last_id = decode_cursor(cursor, sort)
             mask &= (keys < last_key) | ((keys == last_key) & (self._entity > last_id))
         order = self._orders[sort]
-        chosen = order[mask[order]][: limit + 1]
+        chosen = order[mask[order]][(0 if cursor else offset) :][: limit + 1]
         rows = [self.record_at(int(i)) for i in chosen[:limit]]
         more = len(chosen) > limit
         last = chosen[limit - 1] if more else None
@@ -188,10 +233,17 @@ def record(row: dict) -> dict:
         if isinstance(value, float) and np.isnan(value) or value is pd.NaT or value is pd.NA:
             value = None
         out[key] = value
-    out["reasons"] = json.loads(out.get("reasons") or "[]")
-    previous = out.pop("previous_reasons", None)
-    out["change_reasons"] = change_reasons(out["reasons"], json.loads(previous)) if previous else []
+    for name in TEXT_COLUMNS:
+        out[name] = json.loads(out.get(name) or "[]")
     return out
+
+
+def utc(value):
+    """A stored naive-UTC time as an aware datetime (None stays None)."""
+    if value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
+        return None
+    stamp = pd.Timestamp(value)
+    return (stamp if stamp.tzinfo else stamp.tz_localize("UTC")).to_pydatetime()
 
 
 def encode_cursor(sort: str, key: float, entity_id: str) -> str:
@@ -214,6 +266,6 @@ def decode_cursor(cursor: str, sort: str) -> tuple[float, str]:
 
 
 def empty_snapshot(target: str) -> ScoreSnapshot:
-    from barometer.scoring.history import PREVIOUS_COLUMNS, SCORES_COLUMNS
+    from barometer.scoring.history import SCORES_COLUMNS
 
-    return ScoreSnapshot(target, pd.DataFrame(columns=[*SCORES_COLUMNS, *PREVIOUS_COLUMNS]))
+    return ScoreSnapshot(target, pd.DataFrame(columns=list(SCORES_COLUMNS)))

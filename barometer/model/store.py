@@ -9,9 +9,9 @@ notice a promotion and reload; `load_champion` downloads the artefact once per v
 from __future__ import annotations
 
 import shutil
-import sqlite3
 import tempfile
 from collections.abc import Mapping
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,52 +63,15 @@ def _info(version) -> VersionInfo:
     return VersionInfo(version.name, str(version.version), version.run_id, dict(version.tags or {}))
 
 
-def local_registry(settings: Settings) -> Path | None:
-    """The registry's SQLite file when the tracking URI is a local `sqlite:///` one that exists."""
-    uri = settings.tracking_uri
-    if not uri.startswith("sqlite:///"):
-        return None
-    path = Path(uri.removeprefix("sqlite:///"))
-    return path if path.is_file() else None
-
-
-def champion_in_sqlite(path: Path, name: str) -> VersionInfo | None:
-    """The `champion` alias read straight from a local registry's tables, without importing
-    MLflow (seconds of start-up for a command that only needs a version number); None when the
-    alias is not there. sqlite3.Error when the tables are not laid out as expected."""
-    con = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
-    try:
-        row = con.execute(
-            "select a.version, v.run_id from registered_model_aliases a join model_versions v"
-            " on v.name = a.name and v.version = a.version and v.workspace = a.workspace"
-            " where a.name = ? and a.alias = ? and a.workspace = 'default'",
-            (name, CHAMPION),
-        ).fetchone()
-        if row is None:
-            return None
-        tags = con.execute(
-            "select key, value from model_version_tags"
-            " where name = ? and version = ? and workspace = 'default'",
-            (name, row[0]),
-        ).fetchall()
-    finally:
-        con.close()
-    return VersionInfo(name, str(row[0]), row[1], dict(tags))
-
-
 def champion_version(settings: Settings, target: str) -> VersionInfo | None:
-    """The version carrying `champion`, or None (one registry call; no download).
+    """The version carrying `champion`, or None (one registry read; no download).
 
-    A local SQLite registry is read directly; MLflow answers otherwise, and whenever the direct
-    read finds nothing or fails (another MLflow schema, a locked file)."""
-    path = local_registry(settings)
-    if path is not None:
-        try:
-            found = champion_in_sqlite(path, registered_name(target))
-        except sqlite3.Error:  # MLflow answers instead
-            found = None
-        if found is not None:
-            return found
+    The workspace's own SQLite registry is read directly (`sqlite_champion`): standing MLflow up
+    (its imports and store checks) costs seconds per command. A tracking server, or a registry
+    this reader does not understand, is asked through MLflow's client."""
+    found = sqlite_champion(settings, registered_name(target))
+    if found is not MISSING:
+        return found
     from mlflow.exceptions import MlflowException
 
     try:
@@ -118,8 +81,45 @@ def champion_version(settings: Settings, target: str) -> VersionInfo | None:
     return _info(version)
 
 
+MISSING = object()  # `sqlite_champion` could not answer: ask MLflow
+ALIAS_SQL = """
+    select v.version, v.run_id from registered_model_aliases a
+    join model_versions v on v.name = a.name and v.version = a.version{workspace}
+    where a.name = ? and a.alias = ?{default}
+"""
+TAGS_SQL = "select key, value from model_version_tags where name = ? and version = ?{default}"
+
+
+def sqlite_champion(settings: Settings, name: str) -> VersionInfo | None | object:
+    """The champion of `name` read from the workspace's SQLite registry (read-only), None when no
+    version carries the alias, or `MISSING` when this is not that registry or it cannot be read
+    (no file yet, another schema): the caller then asks MLflow."""
+    import sqlite3
+
+    if settings.mlflow_tracking_uri is not None:
+        return MISSING
+    path = (settings.home / "mlflow.db").resolve()
+    if not path.is_file():
+        return MISSING
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
+            columns = {row[1] for row in con.execute("pragma table_info(model_versions)")}
+            default = " and a.workspace = 'default'" if "workspace" in columns else ""
+            joined = " and v.workspace = a.workspace" if default else ""
+            sql = ALIAS_SQL.format(workspace=joined, default=default)
+            row = con.execute(sql, [name, CHAMPION]).fetchone()
+            if row is None:
+                return None
+            tag_filter = " and workspace = 'default'" if default else ""
+            tags = con.execute(TAGS_SQL.format(default=tag_filter), [name, row[0]]).fetchall()
+    except sqlite3.Error:
+        return MISSING
+    return VersionInfo(name, str(row[0]), row[1], dict(tags))
+
+
 def _download(settings: Settings, info: VersionInfo) -> Path:
-    """The version's artefact folder, downloaded once into the workspace."""
+    """The version's artefact folder, downloaded once into the workspace (MLflow is imported
+    only to download it)."""
     folder = settings.home / "models" / info.name / info.version
     if (folder / "model.json").is_file():
         return folder

@@ -1,209 +1,136 @@
-"""TreeSHAP values: LightGBM's native `pred_contrib`, and an independent reference through shap.
+"""Exact TreeSHAP updates for rows whose features changed, and the trees each feature reaches.
 
-`tree_shap` is what everything uses (fast, exact, in log-odds). `shap_reference` re-expresses the
-booster's trees in shap's own tree format and runs `shap.TreeExplainer`'s C++ algorithm on them, so
-the test comparing the two checks two independent implementations (`shap.TreeExplainer(booster)`
-would simply call `pred_contrib` back).
+A tree model's TreeSHAP values are LightGBM's native `pred_contrib` (`ScoringModel.contributions`;
+tests/model/test_treeshap.py checks them against shap's own implementation).
+
+Updates (`update_contributions`): a tree reads a row only through the side of each of its split
+thresholds the row falls on, so one tree's TreeSHAP values for a row change only when the row
+crosses one of that tree's thresholds (or turns missing or zero, which LightGBM may route by a
+default direction). A model's values are the sum of its trees', so a row's values are brought up
+to date by replacing, for each tree it crossed, that tree's values for the old row by those for
+the new one: φ ← φ − φ_t(old) + φ_t(new). `crossed_trees` finds the (row, tree) pairs from the
+thresholds alone; the booster runs only the crossed trees, only on the rows that crossed them.
 """
 
 from __future__ import annotations
 
-import queue
-import threading
-import weakref
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from functools import partial
-from typing import TypeVar
+import re
 
-import lightgbm as lgb
 import numpy as np
-import pandas as pd
 
 from barometer.model.artefact import ScoringModel
 
-
-def tree_shap(model: ScoringModel, frame: pd.DataFrame) -> tuple[pd.DataFrame, float]:
-    """Per-feature TreeSHAP log-odds for `frame` and the model's base value (expected log-odds)."""
-    contrib = model.contributions(frame)
-    phi = pd.DataFrame(contrib[:, :-1], columns=model.feature_names, index=frame.index)
-    return phi, float(contrib[0, -1]) if len(contrib) else float("nan")
+TreeSplits = list[dict[int, np.ndarray | None]]  # per tree: {feature: its sorted thresholds}
+ZERO = 1e-35  # LightGBM's kZeroThreshold: |x| at or below it counts as zero
 
 
-def _flatten(node: dict, out: dict[str, list]) -> int:
-    """Append `node` and its subtree to the parallel arrays in `out`; return its index."""
-    index = len(out["features"])
-    for key in out:
-        out[key].append(-1 if key != "values" and key != "thresholds" else 0.0)
-    if "leaf_value" in node:
-        out["values"][index] = node["leaf_value"]
-        out["node_sample_weight"][index] = node.get("leaf_count", 0)
-        out["features"][index] = -1
-        return index
-    if node.get("decision_type", "<=") != "<=":
-        raise ValueError("shap_reference supports numeric splits only (no categorical features).")
-    out["features"][index] = node["split_feature"]
-    out["thresholds"][index] = node["threshold"]
-    out["node_sample_weight"][index] = node["internal_count"]
-    out["values"][index] = node.get("internal_value", 0.0)
-    left = _flatten(node["left_child"], out)
-    right = _flatten(node["right_child"], out)
-    out["children_left"][index] = left
-    out["children_right"][index] = right
-    out["children_default"][index] = left if node.get("default_left", True) else right
-    return index
+def tree_splits(model: ScoringModel) -> TreeSplits:
+    """Each tree's numeric split thresholds per feature; None where a split compares categories.
 
-
-def shap_trees(model: ScoringModel) -> dict:
-    """The booster's trees in shap's dictionary format (numeric splits only)."""
-    trees = []
-    for info in model.booster.dump_model()["tree_info"]:
-        keys = ("children_left", "children_right", "children_default", "features")
-        floats = ("thresholds", "values", "node_sample_weight")
-        out: dict[str, list] = {k: [] for k in (*keys, *floats)}
-        _flatten(info["tree_structure"], out)
-        tree = {k: np.asarray(out[k], dtype=np.int32) for k in keys}
-        tree["thresholds"] = np.asarray(out["thresholds"], dtype=float)
-        tree["values"] = np.asarray(out["values"], dtype=float).reshape(-1, 1)
-        tree["node_sample_weight"] = np.asarray(out["node_sample_weight"], dtype=float)
-        trees.append(tree)
-    return {"trees": trees, "base_offset": 0.0, "tree_output": "raw_value", "objective": "identity"}
-
-
-def shap_reference(model: ScoringModel, frame: pd.DataFrame) -> tuple[pd.DataFrame, float]:
-    """The same values computed by shap's own TreeSHAP implementation (slow; for checking)."""
-    import shap
-
-    explainer = shap.TreeExplainer(shap_trees(model), feature_perturbation="tree_path_dependent")
-    values = explainer.shap_values(model.matrix(frame), check_additivity=False)
-    phi = pd.DataFrame(values, columns=model.feature_names, index=frame.index)
-    return phi, float(np.ravel(explainer.expected_value)[0])
-
-
-@dataclass(frozen=True)
-class TreeUpdate:
-    """One tree's moved rows: `samples` are encoded rows (positions in the matrix given to
-    `update_contributions`), one per distinct pattern of sides of the tree's thresholds;
-    `before`/`after` give each moved row's old and new pattern."""
-
-    tree: int
-    rows: np.ndarray  # positions in the contributions being updated
-    columns: np.ndarray  # the features the tree splits on (its other contributions are zero)
-    samples: np.ndarray  # (distinct patterns,) rows of the matrix realising each pattern
-    before: np.ndarray  # (len(rows),) indexes into samples
-    after: np.ndarray
-
-
-SMALL_CALL = 2_000  # rows; below this a per-tree call runs on one thread (no OpenMP fork/join)
-
-
-def tree_contributions(model: ScoringModel, matrix: np.ndarray, tree: int) -> np.ndarray:
-    """One tree's TreeSHAP log-odds for encoded rows, shape (n, features + 1), bias last.
-
-    Summed over every tree this is `pred_contrib` of the whole model (TreeSHAP is additive over
-    the trees of an ensemble), bias column included.
+    Read from the booster's model text (the thresholds it predicts with, printed round-trip).
     """
-    threads = model.num_threads if len(matrix) >= SMALL_CALL else 1
-    return model.booster.predict(
-        matrix, pred_contrib=True, start_iteration=tree, num_iteration=1, num_threads=threads
-    )
+    out: TreeSplits = []
+    for block in model.booster.model_to_string().split("\nTree=")[1:]:
+        fields = dict(line.split("=", 1) for line in block.split("\n") if "=" in line)
+        found: dict[int, np.ndarray | None] = {}
+        if "split_feature" in fields:  # a one-leaf tree has no split
+            features = np.array(fields["split_feature"].split(), dtype=np.int64)
+            thresholds = np.array(fields["threshold"].split(), dtype=float)
+            categorical = np.array(fields["decision_type"].split(), dtype=np.int64) & 1 > 0
+            for j in np.unique(features).tolist():
+                here = features == j
+                found[j] = None if categorical[here].any() else np.unique(thresholds[here])
+        out.append(found)
+    return out
 
 
-T = TypeVar("T")
-_KEPT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_KEPT_LOCK = threading.Lock()
+def changed_cells(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """(rows, features) bool: the encoded value differs (missing on both sides is no change)."""
+    return (before != after) & ~(np.isnan(before) & np.isnan(after))
 
 
-def kept_with(booster: lgb.Booster, kind: str, build: Callable[[], T]) -> T:
-    """`build()` for `booster`, made on first use and kept (per `kind`) while the booster lives."""
-    with _KEPT_LOCK:
-        kept = _KEPT.setdefault(booster, {})
-        if kind not in kept:
-            kept[kind] = build()
-        return kept[kind]
+def crossed_trees(before: np.ndarray, after: np.ndarray, splits: TreeSplits) -> np.ndarray:
+    """(rows × trees) bool: the trees whose output may differ between each row's two versions.
 
-
-@dataclass
-class _Copies:
-    idle: queue.SimpleQueue  # copies not in use
-    made: int = 0
-
-
-def idle_copies(model: ScoringModel, count: int) -> queue.SimpleQueue:
-    """A queue of copies of the model's booster (at least `count` made), kept with the booster.
-
-    Callers take a copy for a per-tree call and put it back. The model's own booster is never
-    among them, so request paths predicting with it are not disturbed.
+    A row crossed a tree when one of the tree's thresholds on a feature lies between the feature's
+    old and new value (LightGBM sends `x <= threshold` left), when the feature turned missing or
+    zero (or stopped being), or when a categorical feature it splits on changed at all. Each
+    feature is compared once for all the trees splitting on it.
     """
-    copies = kept_with(model.booster, "copies", lambda: _Copies(queue.SimpleQueue()))
-    with _KEPT_LOCK:
-        if copies.made < count:
-            text = model.booster.model_to_string()
-            for _ in range(count - copies.made):
-                copies.idle.put(lgb.Booster(model_str=text))
-            copies.made = count
-    return copies.idle
+    out = np.zeros((len(before), len(splits)), dtype=bool)
+    changed = changed_cells(before, after)
+    for j, trees in trees_by_feature(splits).items():
+        rows = np.flatnonzero(changed[:, j])
+        if not len(rows):
+            continue
+        old, new = before[rows, j], after[rows, j]
+        cuts = [splits[t][j] for t in trees]
+        if any(c is None for c in cuts):
+            out[np.ix_(rows, trees)] = True
+            continue
+        special = (np.isnan(old) != np.isnan(new)) | (is_zero(old) != is_zero(new))
+        every = np.unique(np.concatenate(cuts))
+        below = np.zeros((len(trees), len(every) + 1), dtype=np.int64)
+        for r, tree_cuts in enumerate(cuts):  # per tree: its thresholds below each global bin
+            below[r, 1:] = np.cumsum(np.isin(every, tree_cuts))
+        bins_old = np.searchsorted(every, np.nan_to_num(old), side="left")
+        bins_new = np.searchsorted(every, np.nan_to_num(new), side="left")
+        hit = (below[:, bins_old] != below[:, bins_new]) | special  # (trees, rows)
+        hit_trees, hit_rows = np.nonzero(hit)
+        out[rows[hit_rows], np.asarray(trees)[hit_trees]] = True
+    return out
+
+
+def is_zero(values: np.ndarray) -> np.ndarray:
+    return np.abs(values) <= ZERO
+
+
+def trees_by_feature(splits: TreeSplits) -> dict[int, list[int]]:
+    """The trees splitting on each feature, in tree order."""
+    out: dict[int, list[int]] = {}
+    for t, tree in enumerate(splits):
+        for j in tree:
+            out.setdefault(j, []).append(t)
+    return out
 
 
 def update_contributions(
     model: ScoringModel,
     contributions: np.ndarray,
-    matrix: np.ndarray,
-    trees: list[TreeUpdate],
+    before: np.ndarray,
+    after: np.ndarray,
+    crossed: np.ndarray,
 ) -> np.ndarray:
-    """`contributions` with, for each `TreeUpdate`, φ_t(old row) replaced by φ_t(new row).
-
-    TreeSHAP runs once per distinct pattern (one booster call per tree, on rows of `matrix`).
-    """
-    return apply_updates(model, contributions, matrix, [partial(_given, u) for u in trees])[0]
-
-
-def _given(update: TreeUpdate) -> TreeUpdate:
-    return update
-
-
-def apply_updates(
-    model: ScoringModel,
-    contributions: np.ndarray,
-    matrix: np.ndarray,
-    makers: list[Callable[[], TreeUpdate]],
-) -> tuple[np.ndarray, int]:
-    """`update_contributions` for updates built by `makers`, and the TreeSHAP rows evaluated.
-
-    With `model.num_threads` > 1, trees are built and explained on that many threads (one
-    LightGBM thread and one of `idle_copies` each), so one tree's pattern search overlaps another's
-    TreeSHAP; the results are added in tree order either way.
-    """
+    """`contributions` (TreeSHAP log-odds of the `before` rows, bias last) brought up to date with
+    the `after` rows: for each tree in `crossed` (rows × trees), that tree's values for the old row
+    are replaced by its values for the new one. Equal to `pred_contrib` of `after` (to float
+    rounding); a copy, the inputs are not modified."""
     out = contributions.copy()
-    width = out.shape[1]
-    flat = out.reshape(-1)
-    threads = min(model.num_threads, len(makers))
-    idle = idle_copies(model, threads) if threads > 1 else None
+    for t in np.flatnonzero(crossed.any(axis=0)):
+        rows = np.flatnonzero(crossed[:, t])
+        pair = np.concatenate([after[rows], before[rows]])
+        phi = model.booster.predict(
+            pair, pred_contrib=True, start_iteration=int(t), num_iteration=1, num_threads=1
+        )
+        out[rows] += phi[: len(rows)] - phi[len(rows) :]
+    return out
 
-    def explained(make: Callable[[], TreeUpdate]) -> tuple[TreeUpdate, np.ndarray]:
-        update = make()
-        if threads <= 1:
-            phi = tree_contributions(model, matrix[update.samples], update.tree)
-            return update, phi[:, update.columns]
-        booster = idle.get()
-        try:
-            phi = booster.predict(
-                matrix[update.samples],
-                pred_contrib=True,
-                start_iteration=update.tree,
-                num_iteration=1,
-                num_threads=1,
-            )
-        finally:
-            idle.put(booster)
-        return update, phi[:, update.columns]
 
-    evaluated = 0
-    with ThreadPoolExecutor(max(threads, 1)) as pool:
-        results = pool.map(explained, makers) if threads > 1 else map(explained, makers)
-        for update, phi in results:
-            cells = update.rows[:, None] * width + update.columns  # rows distinct within a tree
-            flat[cells] += phi[update.after] - phi[update.before]
-            evaluated += len(update.samples)
-    return out, evaluated
+def trees_booster(model: ScoringModel, trees: list[int]):
+    """A booster of only the trees `trees` of the model's (renumbered, in order): its raw score is
+    the sum of those trees' outputs, so a change that only those trees can see is priced by them
+    alone. Built from the model text (LightGBM reads a model without `tree_sizes` in order)."""
+    import lightgbm as lgb
+
+    head, blocks, tail = tree_texts(model)
+    body = "\n\n\n".join(re.sub(r"^Tree=\d+", f"Tree={i}", blocks[t]) for i, t in enumerate(trees))
+    return lgb.Booster(model_str=f"{head}\n{body}\n\n\nend of trees{tail}")
+
+
+def tree_texts(model: ScoringModel) -> tuple[str, list[str], str]:
+    """The model text's header (without `tree_sizes`), each tree's block, and what follows."""
+    head, rest = model.booster.model_to_string().split("\nTree=", 1)
+    trees, tail = rest.split("end of trees", 1)
+    blocks = [b.strip("\n") for b in ("Tree=" + trees).split("\n\n\n") if b.strip()]
+    head = "\n".join(line for line in head.split("\n") if not line.startswith("tree_sizes="))
+    return head, blocks, tail

@@ -14,13 +14,26 @@ def register(app: typer.Typer) -> None:
     app.command()(score)
 
 
+NOUNS = {"churn": "accounts", "deal_win": "open opportunities"}
+
+
 def score(
     target: Annotated[str, typer.Option(help="churn or deal_win.")],
     as_of: Annotated[
         datetime | None,
-        typer.Option(formats=["%Y-%m-%d"], help="Score as of this date (default: latest cutoff)."),
+        typer.Option(
+            formats=["%Y-%m-%d"],
+            help="Score as of this date's midnight (default: the day after the data's last "
+            "event, so the latest day the data covers counts).",
+        ),
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Also write a .csv or .parquet file.")] = None,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full", help="Explain every row again instead of only what changed (same scores)."
+        ),
+    ] = False,
     engine: Annotated[
         str, typer.Option(help="duckdb (the warehouse) or spark (the lake, with spark_udf).")
     ] = "duckdb",
@@ -29,12 +42,13 @@ def score(
         typer.Option(help="spark: the model's Python on executors: local, virtualenv or uv."),
     ] = "local",
 ) -> None:
-    """Score every active account (open opportunity) as of a date; keeps history in `scores`."""
-    from rich.console import Console
-
+    """Score every active account (open opportunity) as of a day, with reasons, the change since
+    the previous scoring and suggested behaviours; keeps history in `scores`."""
     if engine == "spark":
         _score_lake(target, as_of, env_manager)
         return
+    lightgbm_without_sklearn()
+    from rich.console import Console
 
     from barometer.model.store import ChampionProvider
     from barometer.scoring import job
@@ -45,22 +59,53 @@ def score(
     if target not in TARGETS:
         raise typer.BadParameter(f"--target must be one of {', '.join(TARGETS)}, not {target!r}.")
     settings = get_settings()
+    console = Console(stderr=True)
     try:
-        loaded = ChampionProvider(settings).load(target)
-        result = job.run(settings, loaded, as_of, out, load_registry())
+        with console.status("loading the champion") as status:
+            loaded = ChampionProvider(settings).load(target)
+            result = job.run(
+                settings,
+                loaded,
+                as_of,
+                out,
+                load_registry(),
+                full=full,
+                step=lambda name: status.update(name),
+            )
     # OSError: e.g. disk full writing --out; WarehouseBusyError: another writer held it too long
     except (LookupError, ValueError, OSError, WarehouseBusyError) as exc:
-        Console(stderr=True).print(f"[red]barometer score:[/red] {exc}")
+        console.print(f"[red]barometer score:[/red] {exc}")
         raise typer.Exit(1) from exc
+    plan = result.plan
+    how = ""
+    if plan is not None and plan.incremental:
+        how = f" ({plan.crossed:,} re-explained, {plan.new:,} new)"
+    through = f", data through {result.data_through:%Y-%m-%d %H:%M}" if result.data_through else ""
     Console().print(
-        f"Scored {result.rows:,} {'accounts' if target == 'churn' else 'open opportunities'} "
-        f"as of {result.as_of:%Y-%m-%d} with {target} model v{result.model_version} "
-        f"in {result.seconds:.1f}s" + (f"; wrote {result.out}" if result.out else "")
+        f"Scored {result.rows:,} {NOUNS[target]} as of {result.as_of:%Y-%m-%d}{through} with "
+        f"{target} model v{result.model_version}{how} in {result.seconds:.1f}s"
+        + (f"; wrote {result.out}" if result.out else "")
     )
 
 
+def lightgbm_without_sklearn() -> None:
+    """Import LightGBM with scikit-learn hidden: LightGBM imports it, when installed, only for its
+    scikit-learn wrappers, which scoring never uses, and that import is most of a `score`
+    command's start-up (seconds of CPU). scikit-learn stays importable afterwards."""
+    import sys
+
+    if "lightgbm" in sys.modules or "sklearn" in sys.modules:
+        return
+    sys.modules["sklearn"] = None  # type: ignore[assignment]  # makes `import sklearn` fail
+    try:
+        import lightgbm  # noqa: F401
+    finally:
+        del sys.modules["sklearn"]
+
+
 def _score_lake(target: str, as_of: datetime | None, env_manager: str) -> None:
-    """`--engine spark`: score the lake's feature table on the cluster (see `lake_job`)."""
+    """`--engine spark`: score the lake's feature table at a cutoff on the cluster (see
+    `lake_job`)."""
     from rich.console import Console
 
     from barometer.scoring.lake_job import score_lake

@@ -11,7 +11,10 @@ The same job as `barometer.scoring.job`, where the data lives:
   executors' Python; `virtualenv` or `uv` builds the model's own environment on each executor;
 - reasons: worded on the executors by `barometer.scoring.reasons` from the UDF's per-feature
   points (the one place reasons are worded), so their Python needs Barometer (see the README);
-- band and peer percentile as `barometer.scoring.scores` defines them;
+- band, lift and peer percentile as `barometer.scoring.bands` and `barometer.scoring.scores`
+  define them (the band cuts from the run's base rate, one aggregation on the cluster);
+- not here: the change since the previous run and suggested actions (the warehouse job's), left
+  empty;
 - output: the `scores` table's columns, written to `scores/target=<t>/as_of=<date>/` in the lake
   output, replacing that run whole (`features.lake.write`).
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,16 +33,17 @@ import pandas as pd
 
 from barometer.model.flavour import CONTRIB_PREFIX, output_schema_ddl
 from barometer.model.store import NoChampionError, champion_version, client, registered_name
-from barometer.scoring.history import SCORES_COLUMNS
+from barometer.scoring.bands import BandCuts, settings_cuts
+from barometer.scoring.history import SCORES_COLUMNS, SCORES_TYPES
 from barometer.scoring.job import JobResult, context_sql
-from barometer.scoring.latest_features import FEATURE_TABLES
-from barometer.scoring.reasons import TOP_K
-from barometer.scoring.scores import BAND_THRESHOLDS, CONTEXT_COLUMNS, ID_COLUMNS, peer_column
+from barometer.scoring.reasons import DECIMALS, TOP_K
+from barometer.scoring.scores import CONTEXT_COLUMNS, ID_COLUMNS, MONEY_DECIMALS, peer_column
 from barometer.settings import Settings
 from features import lake
 
 SCORE_COLUMNS = [c for c in SCORES_COLUMNS if c not in ("target", "as_of")]  # those are partitions
 CONTEXT = "_context_"  # prefix of the context columns while they sit beside the features
+FEATURE_TABLES = {"churn": "features_account", "deal_win": "features_opportunity"}  # the lake's
 
 
 def champion_model(settings: Settings, target: str, folder: Path) -> tuple[str, str]:
@@ -105,7 +110,8 @@ def rows_at(spark: Any, settings: Settings, target: str, as_of: datetime | None)
 
 
 def with_scores(rows: Any, model_uri: str, inputs: dict[str, str], env_manager: str) -> Any:
-    """Rows with the pyfunc's output columns (`probability`, `base_probability`, `contrib__*`)."""
+    """Rows with the pyfunc's output columns (`probability`, `base_probability`, `contrib__*`);
+    the probabilities rounded as the warehouse job stores them (`DECIMALS`)."""
     import mlflow.pyfunc
     from pyspark.sql import functions as F
 
@@ -115,7 +121,10 @@ def with_scores(rows: Any, model_uri: str, inputs: dict[str, str], env_manager: 
     )
     cast = [F.col(n).cast(inputs[n]).alias(n) for n in names]
     scored = rows.withColumn("_score", udf(F.struct(*cast)))
-    return scored.select("*", "_score.*").drop("_score", "model_run_id")
+    scored = scored.select("*", "_score.*").drop("_score", "model_run_id")
+    for name in ("probability", "base_probability"):  # half to even, like numpy's round
+        scored = scored.withColumn(name, F.bround(name, DECIMALS))
+    return scored
 
 
 def reason_batches(target: str, names: list[str], top_k: int):
@@ -127,7 +136,8 @@ def reason_batches(target: str, names: list[str], top_k: int):
         registry = load_registry()
         for batch in batches:
             points = batch[[CONTRIB_PREFIX + n for n in names]].set_axis(names, axis=1)
-            reasons = row_reasons(points, batch[names], target, registry, top_k)
+            total = (batch["probability"] - batch["base_probability"]).to_numpy(dtype=float)
+            reasons = row_reasons(points, batch[names], target, registry, top_k, total)
             yield batch.drop(columns=points.columns.map(CONTRIB_PREFIX.__add__)).assign(
                 reasons=[json.dumps(r, separators=(",", ":")) for r in reasons]
             )
@@ -144,7 +154,23 @@ def with_reasons(scored: Any, target: str, names: list[str], top_k: int = TOP_K)
     return scored.mapInPandas(reason_batches(target, names, top_k), schema)
 
 
-def score_table(worded: Any, target: str, version: str, scored_at: datetime) -> Any:
+def lake_cuts(settings: Settings, target: str, scored: Any) -> BandCuts:
+    """The run's band cuts (`barometer.scoring.bands.settings_cuts`) from the cluster: the base
+    rate by one aggregation (the lift rule needs nothing else); under the capacity rule, the cuts
+    from the top `3 × band_capacity` probabilities."""
+    from pyspark.sql import functions as F
+
+    base = scored.agg(F.avg("probability")).first()[0]
+    if base is None:
+        return settings_cuts(settings, target, [])
+    if settings.band_rule != "capacity":
+        return settings_cuts(settings, target, [float(base)])  # the mean of one is the base rate
+    top = scored.select("probability").orderBy(F.desc("probability"))
+    ranked = [r[0] for r in top.limit(3 * settings.band_capacity).collect()]
+    return replace(settings_cuts(settings, target, ranked), base_rate=float(base))
+
+
+def score_table(worded: Any, target: str, version: str, scored_at: datetime, cuts: BandCuts) -> Any:
     """The `scores` table's columns (without its partitions `target` and `as_of`).
 
     The percentile window is partitioned by the peer group (segment, or stage for deals): a few
@@ -154,8 +180,10 @@ def score_table(worded: Any, target: str, version: str, scored_at: datetime) -> 
     from pyspark.sql import functions as F
 
     p = F.col("probability")
-    band = F.when(p >= BAND_THRESHOLDS["high"], "high")
-    band = band.when(p >= BAND_THRESHOLDS["medium"], "medium").otherwise("low")
+    band = F.when(p >= F.lit(cuts.high_at), "high")
+    band = band.when(p >= F.lit(cuts.medium_at), "medium").otherwise("low")
+    lift = p / F.lit(cuts.base_rate) if cuts.base_rate > 0 else F.lit(None).cast("double")
+    value = F.bround(F.col(CONTEXT + "value").cast("double"), MONEY_DECIMALS)
     peer = F.col(CONTEXT + peer_column(target))
     peers = Window.partitionBy(F.coalesce(peer, F.lit("(none)")))
     rank = F.cume_dist().over(peers.orderBy(p))  # = pandas' rank(pct=True, method="max")
@@ -164,12 +192,18 @@ def score_table(worded: Any, target: str, version: str, scored_at: datetime) -> 
         *[c for c in worded.columns if c not in CONTEXT_COLUMNS],
         F.col(id_column).alias("entity_id"),
         band.alias("band"),
-        F.bround(rank * 100, 2).alias("percentile"),  # half to even, like numpy's round
+        F.bround(rank * 100, 1).alias("percentile"),  # half to even, like numpy's round
         F.lit(str(version)).alias("model_version"),
-        (p * F.col(CONTEXT + "value")).alias("value_at_risk"),
+        F.bround(p * value, MONEY_DECIMALS).alias("value_at_risk"),
         F.lit(scored_at).cast("timestamp_ntz").alias("scored_at"),
-        *[F.col(CONTEXT + c).alias(c) for c in CONTEXT_COLUMNS],
+        F.bround(lift, 4).alias("lift"),
+        value.alias("value"),
+        *[F.col(CONTEXT + c).alias(c) for c in CONTEXT_COLUMNS if c != "value"],
     )
+    for name in SCORE_COLUMNS:  # the warehouse job's change and actions columns: empty here
+        if name not in out.columns:
+            kind = SCORES_TYPES[name].split()[0].replace("varchar", "string")
+            out = out.withColumn(name, F.lit(None).cast(kind.replace("timestamp", "timestamp_ntz")))
     if target == "churn":
         out = out.withColumn("account_id", F.col("entity_id"))
     return out.select(*SCORE_COLUMNS)
@@ -191,11 +225,15 @@ def score_lake(
         version, model = champion_model(settings, target, Path(folder))
         inputs = model_inputs(model)
         rows, day = rows_at(spark, settings, target, as_of)
-        scored = with_scores(rows, model, inputs, env_manager)
-        worded = with_reasons(scored, target, list(inputs))
-        now = datetime.now(UTC).replace(tzinfo=None)
-        where = lake.location(settings, "scores", f"target={target}", f"as_of={day:%Y-%m-%d}")
-        lake.write(score_table(worded, target, version, now), where)
+        scored = with_scores(rows, model, inputs, env_manager).persist()
+        try:
+            cuts = lake_cuts(settings, target, scored)
+            worded = with_reasons(scored, target, list(inputs))
+            now = datetime.now(UTC).replace(tzinfo=None)
+            where = lake.location(settings, "scores", f"target={target}", f"as_of={day:%Y-%m-%d}")
+            lake.write(score_table(worded, target, version, now, cuts), where)
+        finally:
+            scored.unpersist()
     count = lake.read(spark, where).count()
     seconds = time.perf_counter() - started
     return JobResult(target, day.to_pydatetime(), count, version, seconds, None)

@@ -1,8 +1,10 @@
-"""Feature rows for on-demand scoring and what-if: each entity's latest row, held in memory.
+"""Feature rows for on-demand scoring and what-if: the rows the latest scoring run scored.
 
-`load_latest_features` reads, for every entity, its row at the latest cutoff from the feature tables
-(`features_account`, `features_opportunity` with `snapshot = 'cutoff'`); the service loads it
-once in its lifespan and reloads it with the scores, so nothing heavy runs per request.
+`load_latest_features` reads, per target, the feature rows of its latest run from
+`scoring_features_account` / `scoring_features_opportunity` (`barometer.scoring.history`): the
+day the stored scores are as of, so an on-demand score and a what-if start from the row the
+stored score explains. The service loads them once in its lifespan and reloads them with the
+scores, so nothing heavy runs per request.
 """
 
 from __future__ import annotations
@@ -11,10 +13,9 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from barometer.scoring.history import FEATURE_TABLES
 from barometer.scoring.scores import ID_COLUMNS
 from features.warehouse import connect, table_exists
-
-FEATURE_TABLES = {"churn": "features_account", "deal_win": "features_opportunity"}
 
 
 class FrameFeatureSource:
@@ -49,9 +50,10 @@ class FrameFeatureSource:
             return None
         return self.frames[target].iloc[[position]].reset_index(drop=True)
 
-    def cutoff(self, target: str, entity_id: str):
+    def as_of(self, target: str, entity_id: str):
+        """The day the entity's row is as of (None without a row)."""
         row = self.record(target, entity_id)
-        return None if row is None else row.get("cutoff")
+        return None if row is None else row.get("as_of")
 
 
 def column_values(column: pd.Series):
@@ -60,22 +62,14 @@ def column_values(column: pd.Series):
     return column.to_numpy() if column.dtype.kind in "biuf" else column.array
 
 
-def latest_features_sql(table: str, id_column: str, snapshot_filter: str) -> str:
-    return f"""
-        select * exclude (rn) from (
-            select *, row_number() over (partition by {id_column} order by cutoff desc) as rn
-            from {table} {snapshot_filter}
-        ) where rn = 1
-    """
-
-
 def read_latest_features(con, target: str) -> pd.DataFrame:
-    """Every entity's row at its latest cutoff (empty when the table does not exist yet)."""
+    """The feature rows of `target`'s latest scoring run (empty before the first run)."""
     table, id_column = FEATURE_TABLES[target], ID_COLUMNS[target]
     if not table_exists(con, table):
-        return pd.DataFrame(columns=[id_column, "cutoff"])
-    where = "where snapshot = 'cutoff'" if target == "deal_win" else ""
-    return con.execute(latest_features_sql(table, id_column, where)).df()
+        return pd.DataFrame(columns=[id_column, "as_of"])
+    return con.execute(
+        f'select * from "{table}" where as_of = (select max(as_of) from "{table}")'
+    ).df()
 
 
 def load_latest_features(warehouse, targets) -> FrameFeatureSource:

@@ -31,7 +31,6 @@ from serving.dashboard.pages.core import (
 )
 
 STATIC = Path(__file__).with_name("static")
-MLFLOW_UI = "http://127.0.0.1:5000"
 RELIABILITY_ARTIFACT = "report/reliability.csv"  # logged by every training run
 log = logging.getLogger(__name__)
 Reliability = Callable[[str, str], pd.DataFrame | None]
@@ -43,7 +42,6 @@ def mount(
     *,
     reliability: Reliability | None = None,
     backtest: Backtest | None = None,
-    mlflow_ui: str = MLFLOW_UI,
     secure_cookie: bool = False,
 ) -> FastAPI:
     """Add the dashboard to `app` (built by `serving.app.create_app`); returns the app.
@@ -56,7 +54,6 @@ def mount(
     secret = session.secret_for(state.keyring, session.workspace_secret(state.settings))
     state.dashboard = DashboardState(
         sessions=session.SessionStore(secret),
-        mlflow_ui=mlflow_ui,
         reliability=reliability or mlflow_reliability(state.settings),
         backtest=backtest or mlflow_backtest(state.settings),
         secure_cookie=secure_cookie,

@@ -1,16 +1,23 @@
 """Charts drawn on the server as inline SVG (no JavaScript, no CDN): pure functions, text out.
 
-Every chart carries a `<title>` and `role="img"` with an `aria-label`, and labels its values in
-text, so nothing depends on colour alone.
+Every chart carries a `<title>` and `role="img"` with an `aria-label`, titles its axes, and labels
+its values in text (never in scientific notation), so nothing depends on colour alone. Long labels
+wrap onto several lines instead of being cut.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import textwrap
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
 from html import escape
+
+from explain.wording import format_money, format_number
 
 WIDTH, HEIGHT = 640, 220
 PAD = 40
+LABEL_CHARS = 44  # characters per line of a bar's label
+LINE_HEIGHT = 14
 
 
 def frame_svg(label: str, body: str, width: int = WIDTH, height: int = HEIGHT) -> str:
@@ -29,69 +36,166 @@ def scale(value: float, low: float, high: float, start: float, end: float) -> fl
     return start + (value - low) / (high - low) * (end - start)
 
 
+def percent(value: float) -> str:
+    """0.423 -> '42.3%' (as the pages write a probability)."""
+    return f"{value * 100:.1f}%"
+
+
+def tick(value: float) -> str:
+    """An axis tick as a percentage: 0.5 -> '50%'."""
+    return f"{value * 100:.0f}%" if value * 100 == round(value * 100) else percent(value)
+
+
+def fmt(value: float, as_percent: bool) -> str:
+    """A monitoring chart's value: a share as a whole percentage, anything else (a PSI, an AUC)
+    to three decimals (never in scientific notation)."""
+    return f"{value * 100:.0f}%" if as_percent else f"{value:,.3f}"
+
+
+def money(value: float) -> str:
+    return format_money(value)
+
+
+def number(value: float) -> str:
+    return format_number(value)
+
+
+def axis_titles(x_title: str, y_title: str, width: int, height: int) -> str:
+    """An x-axis title under the chart and a y-axis title up its left side."""
+    parts = []
+    if x_title:
+        parts.append(
+            f'<text class="axis-title" x="{width / 2:.0f}" y="{height - 6}" '
+            f'text-anchor="middle">{escape(x_title)}</text>'
+        )
+    if y_title:
+        parts.append(
+            f'<text class="axis-title" x="14" y="{height / 2:.0f}" text-anchor="middle" '
+            f'transform="rotate(-90 14 {height / 2:.0f})">{escape(y_title)}</text>'
+        )
+    return "".join(parts)
+
+
+def wrapped(text: str, x: float, y: float, anchor: str = "end", chars: int = LABEL_CHARS) -> str:
+    """`text` as a <text> of whole lines of at most `chars` characters (nothing cut off)."""
+    lines = textwrap.wrap(text, chars) or [""]
+    spans = "".join(
+        f'<tspan x="{x:.0f}" dy="{0 if i == 0 else LINE_HEIGHT}">{escape(line)}</tspan>'
+        for i, line in enumerate(lines)
+    )
+    return f'<text class="axis" x="{x:.0f}" y="{y:.0f}" text-anchor="{anchor}">{spans}</text>'
+
+
+def line_count(text: str, chars: int = LABEL_CHARS) -> int:
+    return max(1, len(textwrap.wrap(text, chars)))
+
+
+def as_day(value) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return datetime.fromisoformat(str(value)[:10]).date()
+
+
 def line_chart(
-    labels: Sequence[str], values: Sequence[float], label: str, percent: bool = True
+    labels: Sequence,
+    values: Sequence[float],
+    label: str,
+    percent_axis: bool = True,
+    *,
+    y_title: str = "",
+    x_title: str = "Scored as of",
 ) -> str:
-    """A line with a labelled dot per point (e.g. risk over time), y axis 0–1 when `percent`."""
+    """A line over time with a dot per point (e.g. risk over time): points are placed by their
+    date (`labels`: dates or 'YYYY-MM-DD'), so daily and monthly scores keep their true spacing;
+    the y axis runs 0-100% when `percent_axis`. The last value is written beside its dot."""
     if not values:
         return frame_svg(label, '<text x="20" y="40">No history yet.</text>')
-    low, high = (0.0, 1.0) if percent else (min(values), max(values))
-    left, right, top, bottom = PAD + 10, WIDTH - PAD, 20, HEIGHT - PAD
-    xs = [scale(i, 0, max(len(values) - 1, 1), left, right) for i in range(len(values))]
-    if len(values) == 1:
-        xs = [(left + right) / 2]
+    days = [as_day(d) for d in labels]
+    low, high = (0.0, 1.0) if percent_axis else (min(values), max(values))
+    show = percent if percent_axis else number
+    left, right, top, bottom = PAD + 26, WIDTH - PAD - 20, 20, HEIGHT - PAD - 10
+    first, last = days[0].toordinal(), days[-1].toordinal()
+    xs = [scale(d.toordinal(), first, last, left, right) for d in days]
     ys = [scale(v, low, high, bottom, top) for v in values]
     path = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys, strict=True))
     grid = "".join(
         f'<line class="grid" x1="{left}" x2="{right}" y1="{scale(t, low, high, bottom, top):.1f}" '
         f'y2="{scale(t, low, high, bottom, top):.1f}"/>'
         f'<text class="axis" x="{left - 6}" y="{scale(t, low, high, bottom, top) + 4:.1f}" '
-        f'text-anchor="end">{fmt(t, percent)}</text>'
+        f'text-anchor="end">{(tick if percent_axis else number)(t)}</text>'
         for t in (low, (low + high) / 2, high)
     )
-    dots = "".join(
-        f'<circle class="dot" cx="{x:.1f}" cy="{y:.1f}" r="4"/>'
-        f'<text class="value" x="{x:.1f}" y="{y - 9:.1f}" text-anchor="middle">{fmt(v, percent)}'
-        f'</text><text class="axis" x="{x:.1f}" y="{bottom + 18}" text-anchor="middle">'
-        f"{escape(lab)}</text>"
-        for x, y, v, lab in zip(xs, ys, values, labels, strict=True)
+    ticks = sorted({0, len(days) - 1, *range(0, len(days), max(1, len(days) // 4))})
+    x_labels = "".join(
+        f'<text class="axis" x="{xs[i]:.1f}" y="{bottom + 16}" text-anchor="middle">'
+        f"{days[i]:%Y-%m-%d}</text>"
+        for i in ticks
+        if i == ticks[-1] or xs[ticks[-1]] - xs[i] > 80
     )
-    return frame_svg(label, f'{grid}<polyline class="line" points="{path}"/>{dots}')
+    dots = "".join(
+        f'<circle class="dot" cx="{x:.1f}" cy="{y:.1f}" r="{4 if len(xs) < 40 else 2.5}">'
+        f"<title>{days[i]:%Y-%m-%d}: {show(values[i])}</title></circle>"
+        for i, (x, y) in enumerate(zip(xs, ys, strict=True))
+    )
+    value = (
+        f'<text class="value" x="{xs[-1]:.1f}" y="{ys[-1] - 9:.1f}" text-anchor="end">'
+        f"{show(values[-1])}</text>"
+    )
+    titles = axis_titles(x_title, y_title, WIDTH, HEIGHT)
+    body = f'{grid}<polyline class="line" points="{path}"/>{dots}{value}{x_labels}{titles}'
+    return frame_svg(label, body)
 
 
-def fmt(value: float, percent: bool) -> str:
-    return f"{value * 100:.0f}%" if percent else f"{value:,.3g}"
-
-
-def waterfall(base: float, steps: Sequence[tuple[str, float]], label: str) -> str:
-    """Base probability, then each reason's points (+ up, − down), ending at the score."""
-    rows = [("Typical account", base, 0.0)]
+def waterfall(
+    base: float,
+    steps: Sequence[tuple[str, float]],
+    label: str,
+    total: float | None = None,
+    *,
+    higher_is_better: bool = False,
+    base_label: str = "Baseline before behaviours",
+    total_label: str = "This score",
+) -> str:
+    """The base probability, then each reason's points (+ raises, − lowers), ending at `total`
+    (the score shown; by default the base plus every step). Give every reason, the "all other
+    behaviours" line included, and the bars end where the score is. A step is `good` or `bad`
+    for the business (`higher_is_better`: deals), and coloured and marked so."""
     level = base
+    rows = [(base_label, base, 0.0)]
     for name, points in steps:
         rows.append((name, points, level))
         level += points
-    rows.append(("This score", level, 0.0))
-    height = 34 * len(rows) + 30
-    left, right = 250, WIDTH - 120
-    high = max(1e-9, *(start + max(v, 0) for _, v, start in rows), *(start for *_, start in rows))
-    body = []
+    rows.append((total_label, level if total is None else total, 0.0))
+    heights = [max(1, line_count(name)) * LINE_HEIGHT + 14 for name, *_ in rows]
+    height = sum(heights) + 40
+    left, right = 330, WIDTH + 60 - 90
+    high = max(1e-9, *(start + max(v, 0) for _, v, start in rows), *(s for *_, s in rows))
+    body, y = [], 10
     for i, (name, value, start) in enumerate(rows):
-        y = 15 + 34 * i
         is_total = i in (0, len(rows) - 1)
         a, b = (0.0, value) if is_total else sorted((start, start + value))
         x0, x1 = scale(a, 0, high, left, right), scale(b, 0, high, left, right)
-        kind = "total" if is_total else ("up" if value >= 0 else "down")
-        sign = "" if is_total else ("+" if value >= 0 else "−")
-        arrow = "" if is_total else ("▲ " if value >= 0 else "▼ ")
-        shown = f"{abs(value) * 100:.1f}"
+        good = (value >= 0) == higher_is_better
+        kind = "total" if is_total else ("good" if good else "bad")
+        mark = "" if is_total else ("▲ +" if value >= 0 else "▼ −")
+        shown = f"{value * 100:.1f}%" if is_total else f"{abs(value) * 100:.1f} pts"  # as pages
+        testid = ' data-testid="waterfall-total"' if i == len(rows) - 1 else ""
+        bar_y = y + (heights[i] - 22) / 2
         body.append(
-            f'<text class="axis" x="{left - 8}" y="{y + 16}" text-anchor="end">'
-            f"{escape(short(name))}</text>"
-            f'<rect class="bar {kind}" x="{x0:.1f}" y="{y}" width="{max(x1 - x0, 1.5):.1f}" '
-            f'height="22"/><text class="value" x="{x1 + 5:.1f}" y="{y + 16}">'
-            f"{arrow}{sign}{shown}{'' if is_total else ' pts'}{'%' if is_total else ''}</text>"
+            wrapped(name, left - 8, y + 14)
+            + f'<rect class="bar {kind}" x="{x0:.1f}" y="{bar_y:.1f}" '
+            f'width="{max(x1 - x0, 1.5):.1f}" height="22"/>'
+            f'<text class="value"{testid} data-value="{value:.6f}" x="{x1 + 5:.1f}" '
+            f'y="{bar_y + 16:.1f}">{mark}{shown}</text>'
         )
-    return frame_svg(label, "".join(body), height=height)
+        y += heights[i]
+    body.append(
+        f'<text class="axis-title" x="{(left + right) / 2:.0f}" y="{height - 8}" '
+        'text-anchor="middle">Probability, in percentage points</text>'
+    )
+    return frame_svg(label, "".join(body), width=WIDTH + 60, height=height)
 
 
 def short(text: str, limit: int = 38) -> str:
@@ -99,28 +203,42 @@ def short(text: str, limit: int = 38) -> str:
 
 
 def bars(
-    items: Sequence[tuple[str, float]], label: str, unit: str = "", signed: bool = False
+    items: Sequence[tuple[str, float]],
+    label: str,
+    unit: str = "",
+    signed: bool = False,
+    *,
+    value_format: Callable[[float], str] | None = None,
+    x_title: str = "",
 ) -> str:
-    """Horizontal bars with the value written beside each (▲/▼ marks the sign when `signed`)."""
+    """Horizontal bars with the value written beside each (▲/▼ marks the sign when `signed`).
+    `value_format` writes the values (money, percent; default: a plain number and `unit`)."""
     if not items:
         return frame_svg(label, '<text x="20" y="40">Nothing to show.</text>')
-    height = 28 * len(items) + 20
-    left, right = 250, WIDTH - 90
+    show = value_format or (lambda v: f"{number(v)}{unit}")
+    heights = [line_count(name) * LINE_HEIGHT + 12 for name, _ in items]
+    height = sum(heights) + (40 if x_title else 20)
+    left, right = 330, WIDTH + 60 - 110
     high = max(abs(v) for _, v in items) or 1.0
-    body = []
-    for i, (name, value) in enumerate(items):
-        y = 10 + 28 * i
+    body, y = [], 10
+    for (name, value), row_height in zip(items, heights, strict=True):
         x1 = scale(abs(value), 0, high, left, right)
         kind = ("up" if value >= 0 else "down") if signed else "total"
         mark = ("▲ " if value >= 0 else "▼ ") if signed else ""
+        bar_y = y + (row_height - 18) / 2
         body.append(
-            f'<text class="axis" x="{left - 8}" y="{y + 15}" text-anchor="end">'
-            f"{escape(short(name))}</text>"
-            f'<rect class="bar {kind}" x="{left}" y="{y}" width="{max(x1 - left, 1.5):.1f}" '
-            f'height="18"/><text class="value" x="{x1 + 5:.1f}" y="{y + 14}">'
-            f"{mark}{value:,.3g}{unit}</text>"
+            wrapped(name, left - 8, y + 13)
+            + f'<rect class="bar {kind}" x="{left}" y="{bar_y:.1f}" '
+            f'width="{max(x1 - left, 1.5):.1f}" height="18"/>'
+            f'<text class="value" x="{x1 + 5:.1f}" y="{bar_y + 14:.1f}">{mark}{show(value)}</text>'
         )
-    return frame_svg(label, "".join(body), height=height)
+        y += row_height
+    if x_title:
+        body.append(
+            f'<text class="axis-title" x="{(left + right) / 2:.0f}" y="{height - 8}" '
+            f'text-anchor="middle">{escape(x_title)}</text>'
+        )
+    return frame_svg(label, "".join(body), width=WIDTH + 60, height=height)
 
 
 def curve(
@@ -129,14 +247,19 @@ def curve(
     label: str,
     marker: float | None = None,
     diagonal: bool = False,
+    *,
+    x_title: str = "",
+    y_title: str = "",
 ) -> str:
     """A curve on numeric axes; `marker` draws a labelled vertical line (where an effect turns),
-    `diagonal` the perfect-calibration line (reliability)."""
+    `diagonal` the perfect-calibration line (reliability, both axes 0-100%)."""
     if not xs:
         return frame_svg(label, '<text x="20" y="40">No points.</text>')
     x_low, x_high = (0.0, 1.0) if diagonal else (min(xs), max(xs))
     y_low, y_high = (0.0, 1.0) if diagonal else (min(*ys, 0.0), max(*ys, 0.0))
-    left, right, top, bottom = PAD + 20, WIDTH - PAD, 20, HEIGHT - PAD
+    show_x = tick if diagonal else number
+    show_y = tick if diagonal else number
+    left, right, top, bottom = PAD + 30, WIDTH - PAD, 20, HEIGHT - PAD - 10
 
     def point(x: float, y: float) -> str:
         px = scale(x, x_low, x_high, left, right)
@@ -145,10 +268,13 @@ def curve(
     path = " ".join(point(x, y) for x, y in zip(xs, ys, strict=True))
     parts = [
         f'<line class="grid" x1="{left}" x2="{right}" y1="{bottom}" y2="{bottom}"/>',
-        f'<text class="axis" x="{left}" y="{bottom + 18}">{x_low:,.3g}</text>',
-        f'<text class="axis" x="{right}" y="{bottom + 18}" text-anchor="end">{x_high:,.3g}</text>',
-        f'<text class="axis" x="{left - 6}" y="{top + 8}" text-anchor="end">{y_high:,.3g}</text>',
-        f'<text class="axis" x="{left - 6}" y="{bottom}" text-anchor="end">{y_low:,.3g}</text>',
+        f'<text class="axis" x="{left}" y="{bottom + 16}">{show_x(x_low)}</text>',
+        f'<text class="axis" x="{right}" y="{bottom + 16}" text-anchor="end">'
+        f"{show_x(x_high)}</text>",
+        f'<text class="axis" x="{left - 6}" y="{top + 8}" text-anchor="end">'
+        f"{show_y(y_high)}</text>",
+        f'<text class="axis" x="{left - 6}" y="{bottom}" text-anchor="end">{show_y(y_low)}</text>',
+        axis_titles(x_title, y_title, WIDTH, HEIGHT),
     ]
     if not diagonal and y_low < 0 < y_high:
         zero = scale(0, y_low, y_high, bottom, top)
@@ -166,7 +292,7 @@ def curve(
         mx = scale(marker, x_low, x_high, left, right)
         parts.append(
             f'<line class="marker" x1="{mx:.1f}" x2="{mx:.1f}" y1="{top}" y2="{bottom}"/>'
-            f'<text class="value" x="{mx + 4:.1f}" y="{top + 12}">turns at {marker:,.3g}</text>'
+            f'<text class="value" x="{mx + 4:.1f}" y="{top + 12}">turns at {number(marker)}</text>'
         )
     return frame_svg(label, "".join(parts))
 

@@ -7,8 +7,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 
 from serving.deps import ERRORS, Retention, ServiceDep
-from serving.schemas.responses import AccountPage, ChurnRisk
-from serving.service import NOT_FOUND, live_response, stored_score, worklist_response
+from serving.schemas.responses import AccountPage, Actions, ChurnRisk
+from serving.service import (
+    NOT_FOUND,
+    actions_answer,
+    live_response,
+    stored_score,
+    worklist_response,
+)
 
 router = APIRouter(prefix="/accounts", tags=["accounts"], responses=ERRORS)
 Id = Annotated[str, Path(min_length=1, max_length=200, description="Account id.")]
@@ -48,3 +54,12 @@ async def accounts(
     """The retention worklist: accounts ranked by churn risk or ARR at risk, filtered, paged."""
     filters = {"segment": segment, "owner_rep_id": owner, "team": team, "band": band}
     return worklist_response(service, "churn", sort, filters, limit, cursor, AccountPage)
+
+
+@router.get("/{account_id}/actions", response_model=Actions, responses=NOT_FOUND)
+async def account_actions(service: ServiceDep, account_id: Id, _: Retention):
+    """Up to three suggested behaviours (for an at-risk account; none for a low-risk one):
+    actionable features only, each with the change in points the model associates with it. They
+    are associations learned from past data, not promises. The same list is in the score's
+    `actions`."""
+    return actions_answer(service, "churn", account_id)

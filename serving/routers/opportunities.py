@@ -7,8 +7,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 
 from serving.deps import ERRORS, Retention, ServiceDep
-from serving.schemas.responses import OpportunityPage, WinProbability
-from serving.service import NOT_FOUND, live_response, stored_score, worklist_response
+from serving.schemas.responses import Actions, OpportunityPage, WinProbability
+from serving.service import (
+    NOT_FOUND,
+    actions_answer,
+    live_response,
+    stored_score,
+    worklist_response,
+)
 
 router = APIRouter(prefix="/opportunities", tags=["opportunities"], responses=ERRORS)
 Id = Annotated[str, Path(min_length=1, max_length=200, description="Opportunity id.")]
@@ -50,3 +56,12 @@ async def opportunities(
         "band": band,
     }
     return worklist_response(service, "deal_win", sort, filters, limit, cursor, OpportunityPage)
+
+
+@router.get("/{opportunity_id}/actions", response_model=Actions, responses=NOT_FOUND)
+async def deal_actions(service: ServiceDep, opportunity_id: Id, _: Retention):
+    """Up to three suggested behaviours (for an open deal):
+    actionable features only, each with the change in points the model associates with it. They
+    are associations learned from past data, not promises. The same list is in the score's
+    `actions`."""
+    return actions_answer(service, "deal_win", opportunity_id)

@@ -11,9 +11,8 @@ from fastapi import APIRouter, Path, Response
 from fastapi.exceptions import RequestValidationError
 
 from barometer.model.encoder import flag_value
-from barometer.scoring.reasons import matrix_reasons
-from barometer.scoring.scores import band
-from serving.deps import ERRORS, BundleDep, Retention, ServiceDep, model_for
+from barometer.scoring.reasons import DECIMALS, matrix_reasons
+from serving.deps import ERRORS, BundleDep, Retention, ServiceDep, model_for, snapshot_for
 from serving.heavy import HEAVY
 from serving.schemas.requests import ScoreRows
 from serving.schemas.responses import BatchScores
@@ -38,6 +37,8 @@ def score_rows(
     model = loaded.model
     values = row_values(payload.rows, model)
     explanation = HEAVY.run(model.explain_matrix, model.matrix(values))
+    probability = np.round(explanation.probability, DECIMALS)
+    base = round(explanation.base_probability, DECIMALS)
     reasons = matrix_reasons(
         explanation.point_values,
         values,
@@ -45,20 +46,28 @@ def score_rows(
         target,
         service.registry,
         payload.top_k,
+        probability - base,
     )
-    bands = band(explanation.probability)
-    service.metrics.scores.labels(target, "batch").observe(float(np.mean(explanation.probability)))
+    cuts = snapshot_for(service, target).cuts  # the stored run's bands
+    lifts = np.round(cuts.lift(probability), 4)
+    service.metrics.scores.labels(target, "batch").observe(float(np.mean(probability)))
     results = [
         {
             "id": None if row.get("id") is None else str(row["id"]),
             "probability": p,
             "band": b,
-            "base_probability": explanation.base_probability,
+            "lift": lift if math.isfinite(lift) else None,
+            "base_probability": base,
             "reasons": [r["sentence"] for r in found],
             "contributions": found,
         }
-        for row, p, b, found in zip(
-            payload.rows, explanation.probability.tolist(), bands.tolist(), reasons, strict=True
+        for row, p, b, lift, found in zip(
+            payload.rows,
+            probability.tolist(),
+            cuts.band(probability).tolist(),
+            lifts.tolist(),
+            reasons,
+            strict=True,
         )
     ]
     answer = {"target": target, "model_version": loaded.version, "results": results}

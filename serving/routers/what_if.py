@@ -7,6 +7,7 @@ from fastapi import APIRouter, HTTPException, status
 from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 
+from barometer.scoring.reasons import DECIMALS
 from explain.whatif import CAVEAT, what_if_matrix
 from explain.wording import is_missing
 from serving.auth import Role
@@ -15,6 +16,7 @@ from serving.deps import ERRORS, BundleDep, Retention, ServiceDep, model_for
 from serving.routers.score import field_errors
 from serving.schemas.requests import WhatIf
 from serving.schemas.responses import WhatIfResult
+from serving.snapshot import utc
 from serving.state import ServiceState
 
 router = APIRouter(prefix="/what-if", tags=["what-if"], responses=ERRORS)
@@ -60,9 +62,11 @@ def what_if(state: ServiceState, payload: WhatIf, _: Role, bundle: ModelBundle) 
         "target": payload.target,
         "entity_id": payload.entity_id,
         "model_version": loaded.version,
-        "probability_before": result.before,
-        "probability_after": result.after,
-        "change": result.after - result.before,
+        "as_of": utc(state.features.as_of(payload.target, payload.entity_id)),
+        "data_through": state.scores.current[payload.target].summary["data_through"],
+        "probability_before": round(result.before, DECIMALS),
+        "probability_after": round(result.after, DECIMALS),
+        "change": round(round(result.after, DECIMALS) - round(result.before, DECIMALS), DECIMALS),
         "changed": [
             {"feature": n, "before": plain(values[0, where[n]]), "after": v}
             for n, v in payload.changes.items()

@@ -12,7 +12,9 @@ Band = Literal["high", "medium", "low"]
 
 
 class Contribution(BaseModel):
-    """One reason: the feature, its value, and the probability points it adds (+) or removes (−)."""
+    """One reason: the feature, its value, and the probability points it adds (+) or removes (−).
+    The last one, feature `other`, holds every feature not shown: `base_probability` plus every
+    contribution's points is the probability."""
 
     feature: str
     family: str | None = None
@@ -22,6 +24,9 @@ class Contribution(BaseModel):
 
 
 class ChangeReason(BaseModel):
+    """One line of a change: a feature whose value changed (`value` now, `previous_value` then),
+    `model` (a new model version) or `other` (everything else); the lines add up to the change."""
+
     feature: str
     family: str | None = None
     value: FeatureValue = None
@@ -31,7 +36,7 @@ class ChangeReason(BaseModel):
 
 
 class ScoreChange(BaseModel):
-    """The change since the previous scoring and what moved it."""
+    """The change since the previous scoring and what moved it, exactly."""
 
     previous_as_of: datetime
     previous_probability: float
@@ -40,16 +45,31 @@ class ScoreChange(BaseModel):
     reasons: list[ChangeReason]
 
 
+class Action(BaseModel):
+    """A suggested behaviour: the feature, its value now, the value suggested and the change in
+    probability the model associates with it (an association in past data, not a promise)."""
+
+    feature: str
+    family: str | None = None
+    value: FeatureValue = None
+    suggested: FeatureValue = None
+    points: float
+    sentence: str
+
+
 class ScoreBase(BaseModel):
     as_of: datetime
+    data_through: datetime | None = None
     probability: float
     band: Band
+    lift: float | None = None
     percentile: float | None = None
     model_version: str
     base_probability: float | None = None
     reasons: list[str]
     contributions: list[Contribution]
     change: ScoreChange | None = None
+    actions: list[Action] = []
     segment: str | None = None
     owner_rep_id: str | None = None
     team: str | None = None
@@ -74,6 +94,8 @@ class AccountItem(BaseModel):
     account_id: str
     probability: float
     band: Band
+    lift: float | None = None
+    change: float | None = None
     percentile: float | None = None
     arr: float | None = None
     arr_at_risk: float | None = None
@@ -82,6 +104,7 @@ class AccountItem(BaseModel):
     team: str | None = None
     top_reason: str | None = None
     as_of: datetime
+    data_through: datetime | None = None
     model_version: str
 
 
@@ -90,6 +113,8 @@ class OpportunityItem(BaseModel):
     account_id: str | None = None
     probability: float
     band: Band
+    lift: float | None = None
+    change: float | None = None
     percentile: float | None = None
     amount: float | None = None
     expected_value: float | None = None
@@ -99,25 +124,55 @@ class OpportunityItem(BaseModel):
     team: str | None = None
     top_reason: str | None = None
     as_of: datetime
+    data_through: datetime | None = None
     model_version: str
+
+
+class Bands(BaseModel):
+    """How the run's scores are banded (`barometer.scoring.bands`): a probability at or above
+    `high_at` is high, at or above `medium_at` medium; `base_rate` is the typical score."""
+
+    rule: str
+    base_rate: float
+    high_at: float
+    medium_at: float
+    explanation: str
 
 
 class AccountPage(BaseModel):
     items: list[AccountItem]
     next_cursor: str | None = None
     total: int
+    as_of: datetime | None = None
+    data_through: datetime | None = None
+    bands: Bands | None = None
 
 
 class OpportunityPage(BaseModel):
     items: list[OpportunityItem]
     next_cursor: str | None = None
     total: int
+    as_of: datetime | None = None
+    data_through: datetime | None = None
+    bands: Bands | None = None
+
+
+class Actions(BaseModel):
+    """An entity's suggested behaviours (`actions` of its churn-risk or win-probability answer)."""
+
+    entity_id: str
+    as_of: datetime
+    data_through: datetime | None = None
+    model_version: str
+    actions: list[Action]
+    caveat: str
 
 
 class RowScore(BaseModel):
     id: str | None = None
     probability: float
     band: Band
+    lift: float | None = None
     base_probability: float
     reasons: list[str]
     contributions: list[Contribution]
@@ -139,6 +194,8 @@ class WhatIfResult(BaseModel):
     target: str
     entity_id: str
     model_version: str
+    as_of: datetime | None = None  # the day of the feature row the what-if starts from
+    data_through: datetime | None = None
     probability_before: float
     probability_after: float
     change: float

@@ -71,7 +71,7 @@ def make_app(settings: Settings, models: dict):
         provider=StaticProvider(models),
         options=ServeOptions(poll_seconds=3600, dashboard=False),
     )
-    return mount(app, reliability=reliability, backtest=backtest, mlflow_ui="http://127.0.0.1:5000")
+    return mount(app, reliability=reliability, backtest=backtest)
 
 
 @pytest.fixture(scope="module")

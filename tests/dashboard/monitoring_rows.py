@@ -1,7 +1,7 @@
 """Monitoring rows for the dashboard's workspace, made by `barometer monitor`'s own steps
 (`training.monitor`) with a reference recorded as training records it (`training.reference`).
 
-The churn champion's reference population called less often (days since the last call drawn
+The churn champion's reference population touched more often (days since the last touch drawn
 with a mean of 8 days instead of the scored population's 20), so that feature has shifted; the
 predictions served on the first run have outcomes drawn from their own probabilities, those of the
 second run churned twice as often. Deal win is left unmonitored.
@@ -20,7 +20,7 @@ from barometer.model.store import LoadedModel
 from features.warehouse import connect
 from tests.serving.conftest import AS_OF, feature_rows
 
-KINDS = {"days_since_last_call": "numeric", "open_cases": "numeric", "segment": "categorical"}
+KINDS = {"days_since_last_touch": "numeric", "open_cases": "numeric", "segment": "categorical"}
 BACKTEST = {
     "roc_auc_mean": 0.81,
     "roc_auc_std": 0.02,
@@ -40,7 +40,7 @@ def write_monitoring(home: Path, models: dict[str, LoadedModel]) -> pd.DataFrame
     loaded = models["churn"]
     rng = np.random.default_rng(5)
     past = feature_rows("account_id", 2000, seed=5, prefix="T").assign(
-        days_since_last_call=rng.exponential(8, 2000).round(1), cutoff=pd.Timestamp("2026-06-01")
+        days_since_last_touch=rng.exponential(8, 2000).round(1), cutoff=pd.Timestamp("2026-06-01")
     )
     p = loaded.model.predict_proba(past)
     ref = reference.build_reference(past, p, loaded.model, KINDS, BACKTEST, CI)

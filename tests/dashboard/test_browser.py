@@ -97,16 +97,21 @@ def test_retention_journey_worklist_filter_account_reasons_what_if(page, live_se
     assert f"{expected['total']} accounts" in page.get_by_test_id("total").inner_text()
     shot(page, "worklist")
 
-    page.get_by_label("Band").select_option("high")
+    band = next(  # the highest band with smb accounts in it (bands follow the base rate)
+        b
+        for b in ("high", "medium", "low")
+        if api(base, "retention", f"/v1/accounts?band={b}&segment=smb")["total"]
+    )
+    page.get_by_label("Band").select_option(band)
     page.get_by_label("Segment").select_option("smb")
     page.get_by_role("button", name="Apply").click()
-    page.wait_for_url("**band=high**")
-    filtered = api(base, "retention", "/v1/accounts?limit=50&band=high&segment=smb")
+    page.wait_for_url(f"**band={band}**")
+    filtered = api(base, "retention", f"/v1/accounts?limit=50&band={band}&segment=smb")
     rows = page.locator("tbody tr[data-account]")
     assert rows.count() == len(filtered["items"]) > 0
     shown = [rows.nth(i).get_attribute("data-account") for i in range(rows.count())]
     assert shown == [item["account_id"] for item in filtered["items"]]
-    assert {b.get_attribute("data-band") for b in rows.locator(".band").all()} == {"high"}
+    assert {b.get_attribute("data-band") for b in rows.locator(".band").all()} == {band}
     shot(page, "worklist-filtered")
 
     account = shown[0]
@@ -228,6 +233,118 @@ def test_retention_role_is_refused_the_rep_page(page, live_server) -> None:
     shot(page, "refused")
 
 
+def rendered_waterfall(page, label: str) -> tuple[list[float], float, str]:
+    """The waterfall as the browser drew it: each bar's value, the total bar's value and text."""
+    chart = page.locator(f'svg[aria-label^="{label}"]')
+    values = [
+        float(v)
+        for v in chart.locator("text.value").evaluate_all(
+            "nodes => nodes.map(n => n.getAttribute('data-value'))"
+        )
+    ]
+    total = chart.get_by_test_id("waterfall-total")
+    return values[:-1], float(total.get_attribute("data-value")), total.text_content()
+
+
+def unclipped(page) -> list[str]:
+    """Texts of every chart that spill out of their chart's box (none should)."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('svg.chart')].flatMap(svg => {
+            const box = svg.getBoundingClientRect();
+            return [...svg.querySelectorAll('text')].filter(t => {
+                const r = t.getBoundingClientRect();
+                return r.width > 0 && (r.left < box.left - 1 || r.right > box.right + 1 ||
+                                       r.top < box.top - 1 || r.bottom > box.bottom + 1);
+            }).map(t => t.textContent);
+        })"""
+    )
+
+
+@pytest.mark.parametrize(
+    ("start", "api_path", "label", "name"),
+    [
+        ("/dashboard/accounts/A007", "/v1/accounts/A007/churn-risk", "How this score", "account"),
+        (
+            "/dashboard/opportunities/O004",
+            "/v1/opportunities/O004/win-probability",
+            "How this win probability",
+            "deal",
+        ),
+    ],
+)
+def test_the_waterfall_ends_at_the_displayed_score(page, live_server, start, api_path, label, name):
+    base = live_server
+    sign_in(page, base, "retention", start=start)
+    body = api(base, "retention", api_path)
+    shown = page.get_by_test_id("probability").inner_text()
+    assert shown == pct(body["probability"])
+    steps, total, text = rendered_waterfall(page, label)
+    assert sum(steps) == pytest.approx(total, abs=2e-6)  # base + every reason = the total bar
+    assert total == pytest.approx(body["probability"], abs=1e-6)
+    assert text == shown  # the bar ends at the score the page shows, written the same way
+    assert len(steps) == len(body["contributions"]) + 1
+    assert page.locator("svg.chart .axis-title").count() >= 2  # axes titled
+    assert unclipped(page) == []  # no label runs out of its chart
+    lines = page.get_by_test_id("reasons").locator("li")
+    points = [float(p) for p in lines.evaluate_all("ns => ns.map(n => n.dataset.points)")]
+    assert body["base_probability"] + sum(points) == pytest.approx(body["probability"], abs=2e-6)
+    as_of = page.get_by_test_id("as-of").inner_text()
+    assert "as of 2026-10-01" in as_of and "data through 2026-09-30 21:00" in as_of
+    shot(page, f"{name}-waterfall")
+
+
+def test_deal_colours_follow_the_target(page, live_server) -> None:
+    base = live_server
+    sign_in(page, base, "retention", start="/dashboard/opportunities/O004")
+    red, green = "rgb(179, 38, 30)", "rgb(46, 107, 58)"  # --high, --low
+    tones = (
+        page.get_by_test_id("stages")
+        .locator("span[data-tone]")
+        .evaluate_all("ns => ns.map(n => [n.dataset.tone, getComputedStyle(n).color])")
+    )
+    assert ["bad", red] in tones  # over the norm: bad news, in red
+    assert all(colour == (red if tone == "bad" else green) for tone, colour in tones)
+    fills = page.locator("svg.chart rect.bar.good, svg.chart rect.bar.bad").evaluate_all(
+        "ns => ns.map(n => [n.classList.contains('good'), getComputedStyle(n).fill])"
+    )
+    assert fills and all((fill == "rgb(106, 158, 118)") == good for good, fill in fills)
+    body = api(base, "retention", "/v1/opportunities/O004/win-probability")
+    raising = [c for c in body["contributions"] if c["points"] > 0 and c["feature"] != "other"]
+    if raising:  # a reason raising the win chance is good news: green
+        item = page.get_by_test_id("reasons").locator("li span").first
+        assert item.evaluate("n => getComputedStyle(n).color") == green
+    page.goto(base + "/dashboard/opportunities")
+    high = page.locator('.band[data-band="high"]').first
+    if high.count():
+        assert high.evaluate("n => getComputedStyle(n).color") == green
+    shot(page, "deals")
+
+
+def test_worklist_lift_page_links_and_deal_what_if(page, live_server) -> None:
+    base = live_server
+    sign_in(page, base, "retention")
+    first = api(base, "retention", "/v1/accounts?limit=50")["items"][0]
+    cell = page.locator(f'tr[data-account="{first["account_id"]}"] [data-testid="lift"]')
+    assert cell.inner_text() == f"{first['lift']:.1f}× the typical account"
+    assert "odds are at least" in page.get_by_test_id("bands").inner_text()
+    page.goto(base + "/dashboard/worklist?page=2")  # a page number typed without a cursor
+    assert page.locator("tbody tr[data-account]").count() == 0  # 40 accounts: one page
+    assert "No accounts match" in page.locator("tbody").inner_text()
+    page.goto(base + "/dashboard/opportunities/O004")
+    page.get_by_label(re.compile("cases still open", re.I)).fill("0")
+    page.get_by_role("button", name="Show the new win probability").click()
+    result = page.get_by_test_id("whatif-result")
+    result.wait_for()
+    expected = api(
+        base,
+        "retention",
+        "/v1/what-if",
+        json={"target": "deal_win", "entity_id": "O004", "changes": {"open_cases": 0.0}},
+    )
+    assert float(result.get_attribute("data-after")) == expected["probability_after"]
+    shot(page, "deal-what-if")
+
+
 def test_models_page_shows_the_drift_and_the_retrain_signal(page, live_server, monitored) -> None:
     """What a retention lead sees of the churn champion's monitoring, against the `monitoring`
     table: the signal and its reasons, each feature's PSI, the score drift, realised AUC by day."""
@@ -244,7 +361,7 @@ def test_models_page_shows_the_drift_and_the_retrain_signal(page, live_server, m
     table = page.get_by_test_id("drift-churn")
     features = churn[churn["kind"] == "feature"].set_index("subject")
     shown = table.locator("tbody tr").all()
-    assert shown[0].get_attribute("data-feature") == "days_since_last_call"  # the one shifted
+    assert shown[0].get_attribute("data-feature") == "days_since_last_touch"  # the one shifted
     for row in shown:
         name = row.get_attribute("data-feature")
         cells = row.locator("td").all_inner_texts()

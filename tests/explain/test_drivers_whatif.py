@@ -1,4 +1,4 @@
-"""Global drivers, dependence turns, what-if, suggestions and incremental rescoring."""
+"""Global drivers, dependence turns, what-if and suggestions."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import pandas as pd
 import pytest
 
 from explain.drivers import dependence, drivers, family_attribution, family_points
-from explain.rescoring import entities_with_new_events, rescore_incremental, score_rows
-from explain.whatif import encode_changes, suggest_actions, what_if, what_if_matrix
+from explain.whatif import candidates, encode_changes, suggest_actions, what_if, what_if_matrix
 
 
 def test_drivers_recover_known_directions_and_ignore_noise(churn_model, accounts, registry):
@@ -103,38 +102,26 @@ def test_suggestions_are_actionable_and_improve_the_outcome(churn_model, account
     row = accounts.iloc[[7]].assign(
         days_since_connected_call=70.0, contacts_reached_90d=0.0, escalated_cases_90d=3.0
     )
-    suggestions = suggest_actions(churn_model, row, registry, accounts, top=3)
+    tried = candidates(churn_model, registry, churn_model.matrix(accounts))
     actionable = {f.name for f in registry if f.actionable}
+    assert {churn_model.feature_names[j] for j, _ in tried} == actionable - {"segment"}
+    [suggestions] = suggest_actions(churn_model, churn_model.matrix(row), tried, top=3)
     assert suggestions and all(s.feature in actionable for s in suggestions)
     assert "escalated_cases_90d" not in [s.feature for s in suggestions]  # not actionable
     assert all(s.change < 0 for s in suggestions)  # lower churn risk
     assert [s.change for s in suggestions] == sorted(s.change for s in suggestions)
     assert suggestions[0].feature in {"days_since_connected_call", "contacts_reached_90d"}
-    assert "predicted, not causal" in suggestions[0].sentence
+    for s in suggestions:  # each one is what scoring the changed row says
+        changed = row.assign(**{s.feature: s.proposed})
+        expected = churn_model.predict_proba(changed)[0] - churn_model.predict_proba(row)[0]
+        assert s.change == pytest.approx(expected, abs=1e-12)
+        assert s.current == pytest.approx(float(row[s.feature].iloc[0]))
 
 
-def test_incremental_rescoring_equals_a_full_rescoring(churn_model, accounts, registry):
-    frame = accounts.head(300).assign(account_id=[f"a{i}" for i in range(300)])
-    first = score_rows(churn_model, frame, registry)
-    probability = first.scores["probability"].tolist()
-    assert probability == pytest.approx(churn_model.predict_proba(frame).tolist())
-    events = pd.DataFrame(
-        {
-            "account_id": ["a3", "a7", "a9"],
-            "occurred_at": pd.to_datetime(["2026-05-02", "2026-04-20", "2026-05-01"]),
-            "logged_at": pd.to_datetime([None, "2026-05-01 10:00", None]),
-        }
-    )
-    changed = entities_with_new_events(events, pd.Timestamp("2026-05-01"))
-    assert changed == {"a3", "a7", "a9"}
-    later = frame.copy()
-    later.loc[later["account_id"].isin(changed), "escalated_cases_90d"] += 2
-    incremental, plan = rescore_incremental(churn_model, later, first, registry)
-    full = score_rows(churn_model, later, registry).scores
-    merged = full.merge(incremental.scores, on="account_id", suffixes=("_full", "_inc"))
-    assert len(merged) == len(frame) == len(incremental.scores)
-    np.testing.assert_allclose(merged["probability_full"], merged["probability_inc"])
-    assert (merged["reasons_up_full"] == merged["reasons_up_inc"]).all()
-    assert set(later["account_id"].iloc[plan.explain]) <= changed
-    a3 = incremental.scores.set_index("account_id").loc["a3"]
-    assert a3["probability"] > first.scores.set_index("account_id").loc["a3", "probability"]
+def test_a_deal_s_suggestions_raise_its_win_chance(win_model, accounts, registry) -> None:
+    rows = accounts.head(30).assign(contacts_reached_90d=0.0, first_contact_resolution=0.1)
+    tried = candidates(win_model, registry, win_model.matrix(accounts))
+    found = suggest_actions(win_model, win_model.matrix(rows), tried)
+    assert len(found) == 30 and all(found)
+    assert all(s.change > 0 for row in found for s in row)
+    assert suggest_actions(win_model, win_model.matrix(rows.head(0)), tried) == []

@@ -23,7 +23,17 @@ def test_report_has_every_plot_inline_and_no_cdn(
 ):
     views = manager_views(tmp_path)
     assert views.errors == {}
-    inputs = ReportInputs(model_label="barometer-churn/3", views=views)
+    example = {
+        "entity_id": "A007",
+        "as_of": "2026-10-01",
+        "probability": 0.641,
+        "base_probability": 0.2,
+        "reasons": [
+            {"feature": "silence", "points": 0.35, "sentence": "Days silent: 60 days: +35 pts"},
+            {"feature": "other", "points": 0.091, "sentence": "All 7 other behaviours: +9.1 pts"},
+        ],
+    }
+    inputs = ReportInputs(model_label="barometer-churn/3", views=views, examples=[example])
     html = build_report(churn_model, accounts.head(200), registry, inputs, top_curves=2)
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
     assert len(images) == 4  # beeswarm, families, dependence, rep effects
@@ -36,6 +46,10 @@ def test_report_has_every_plot_inline_and_no_cdn(
     assert "Training needs" in html and "leaks most at" in html
     assert "No churn model is loaded" in html  # contribution without retention, said so
     assert "<script" not in html
+    section = html[html.index("How the highest scores add up") :]
+    assert "Account A007: 64.1% as of 2026-10-01" in section
+    cells = re.findall(r"<td>([+-]?[\d.]+)(?: pts|%)</td>", section.split("</table>")[0])
+    assert float(cells[0]) + sum(float(c) for c in cells[1:]) == 64.1  # base + lines = score
 
     path = write_report(html, settings.artifacts_dir / "explain_churn.html")
     assert path.read_text() == html

@@ -121,9 +121,14 @@ def runs(sim, tmp_path_factory):
         report = validate_lake(spark_settings, spark)
         build_lake(spark_settings, CUTOFFS, ChurnLabels(definition="explicit"))
         result = score_lake(spark_settings, "churn", pd.Timestamp(CUTOFFS[-1]), spark=spark)
-        duck_scores = job.score_in_warehouse(
-            duck, ChampionProvider(duck).load("churn"), pd.Timestamp(CUTOFFS[-1]), load_registry()
+        job.run(
+            duck,
+            ChampionProvider(duck).load("churn"),
+            pd.Timestamp(CUTOFFS[-1]).to_pydatetime(),
+            registry=load_registry(),
         )
+        with duckdb.connect(str(duck.warehouse_path), read_only=True) as con:
+            duck_scores = con.execute("select * from scores where target = 'churn'").df()
         tables = context_tables(spark, spark_settings)
         context = {
             t: spark.sql(

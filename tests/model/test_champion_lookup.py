@@ -1,5 +1,5 @@
-"""The champion read straight from the workspace's SQLite registry is the one MLflow names, and a
-command that only needs the champion never imports MLflow (or LightGBM for a non-tree model)."""
+"""A command that only needs the champion never imports MLflow (or LightGBM for a non-tree model).
+The direct registry read itself is checked against MLflow's answer in test_store.py."""
 
 from __future__ import annotations
 
@@ -7,62 +7,9 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-
 from barometer.model import store
-from barometer.model.store import CHAMPION, champion_version, registered_name
+from barometer.model.store import CHAMPION, registered_name
 from barometer.settings import Settings
-
-
-@pytest.fixture
-def registry(tmp_path):
-    """A workspace registry with two churn versions (tagged) and one deal-win version."""
-    settings = Settings(home=tmp_path / "home")
-    client = store.client(settings)
-    for target, versions in (("churn", 2), ("deal_win", 1)):
-        name = registered_name(target)
-        client.create_registered_model(name)
-        for v in range(1, versions + 1):
-            client.create_model_version(
-                name,
-                source=str(tmp_path / f"{target}-{v}"),
-                tags={"backtest_roc_auc_mean": f"0.{v}"},
-            )
-    return settings, client
-
-
-def via_mlflow(settings: Settings, target: str, monkeypatch) -> store.VersionInfo | None:
-    with monkeypatch.context() as patch:
-        patch.setattr(store, "local_registry", lambda _settings: None)
-        return champion_version(settings, target)
-
-
-def test_the_direct_read_names_the_champion_mlflow_names(registry, monkeypatch):
-    settings, client = registry
-    name = registered_name("churn")
-    assert store.local_registry(settings) is not None
-    assert champion_version(settings, "churn") is None  # no alias yet
-
-    client.set_registered_model_alias(name, CHAMPION, "1")
-    direct = store.champion_in_sqlite(store.local_registry(settings), name)
-    assert direct == via_mlflow(settings, "churn", monkeypatch)
-    assert direct.version == "1" and direct.tags == {"backtest_roc_auc_mean": "0.1"}
-
-    client.set_registered_model_alias(name, CHAMPION, "2")  # a promotion moves the alias
-    assert champion_version(settings, "churn") == via_mlflow(settings, "churn", monkeypatch)
-    assert champion_version(settings, "churn").version == "2"
-    assert champion_version(settings, "deal_win") is None  # another model's alias is its own
-
-
-def test_an_unexpected_registry_layout_falls_back_to_mlflow(registry, monkeypatch):
-    settings, client = registry
-    client.set_registered_model_alias(registered_name("churn"), CHAMPION, "2")
-
-    def broken(path, name):
-        raise store.sqlite3.OperationalError("no such column: a.workspace")
-
-    monkeypatch.setattr(store, "champion_in_sqlite", broken)
-    assert champion_version(settings, "churn").version == "2"
 
 
 def test_loading_a_downloaded_logistic_champion_imports_neither_mlflow_nor_lightgbm(tmp_path):

@@ -107,10 +107,20 @@ def test_the_same_raw_rows_reach_the_booster_identically_on_every_path(world, mo
     assert loaded.model.kind == "lightgbm" and loaded.model.encoder.kinds_ == model.encoder.kinds_
 
     # `barometer score --as-of`: the job reads the warehouse and scores the churn population.
-    from barometer.scoring import job
+    from barometer.scoring import incremental, job
 
+    explained = []
+    full = incremental.explain_full
+
+    def spy_full(model, ids, matrix, *args):
+        explained.append((np.asarray(ids), matrix))
+        return full(model, ids, matrix, *args)
+
+    monkeypatch.setattr(incremental, "explain_full", spy_full)
     job.run(settings, loaded, as_of=cutoff)
-    scored_ids, scored = spy.ids[-1], spy.last()
+    scored_ids, scored = explained[0]
+    assert any(m.tobytes() == scored.tobytes() for m in spy.matrices)  # what LightGBM read
+    spy.matrices.clear()
     common = [i for i in ids if i in set(scored_ids)]
     assert len(common) > 0.8 * len(ids)
     want = by_id(ids, trained, common)

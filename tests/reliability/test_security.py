@@ -38,6 +38,8 @@ MINIMUM = {
     ("GET", "/metrics"): 1,
     ("GET", "/v1/accounts"): 1,
     ("GET", "/v1/accounts/{account_id}/churn-risk"): 1,
+    ("GET", "/v1/accounts/{account_id}/actions"): 1,
+    ("GET", "/v1/opportunities/{opportunity_id}/actions"): 1,
     ("GET", "/v1/opportunities"): 1,
     ("GET", "/v1/opportunities/{opportunity_id}/win-probability"): 1,
     ("POST", "/v1/score/{target}"): 1,
@@ -59,7 +61,7 @@ PATH_VALUES = {
     "team": "sales",
 }
 BODIES = {
-    "/v1/score/{target}": {"rows": [{"id": "A001", "days_since_last_call": 3.0}]},
+    "/v1/score/{target}": {"rows": [{"id": "A001", "days_since_last_touch": 3.0}]},
     "/v1/what-if": {"target": "churn", "entity_id": "A001", "changes": {"open_cases": 0}},
 }
 
@@ -164,7 +166,7 @@ BAD_INPUTS = [
     ("POST", "/v1/score/churn", b'{"rows": [{"id": "A001",', "application/json"),
     ("POST", "/v1/score/churn", b"\xff\xfe not json", "application/json"),
     ("POST", "/v1/score/churn", b'{"rows": "not a list"}', "application/json"),
-    ("POST", "/v1/score/churn", b'{"rows": [{"days_since_last_call": "soon"}]}', None),
+    ("POST", "/v1/score/churn", b'{"rows": [{"days_since_last_touch": "soon"}]}', None),
     ("POST", "/v1/score/churn", b'{"rows": [], "top_k": -1}', None),
     ("POST", "/v1/score/churn", b"[]", None),
     ("POST", "/v1/score/churn", b"null", None),
@@ -199,11 +201,11 @@ def test_non_finite_numbers_are_refused_naming_the_field(client, number):
     """Python's JSON reads NaN, Infinity and 1e999 (as inf). Ingestion refuses them, so does the
     API: a 422 naming the row and field, for a batch row and for a what-if change alike."""
     headers = {**ROLES["admin"], "Content-Type": "application/json"}
-    batch = b'{"rows": [{"open_cases": 1}, {"days_since_last_call": ' + number + b"}]}"
+    batch = b'{"rows": [{"open_cases": 1}, {"days_since_last_touch": ' + number + b"}]}"
     response = client.post("/v1/score/churn", content=batch, headers=headers)
     assert response.status_code == 422, response.text
     (error,) = response.json()["detail"]
-    assert error["loc"] == ["body", "rows", 1, "days_since_last_call"] and "finite" in error["msg"]
+    assert error["loc"] == ["body", "rows", 1, "days_since_last_touch"] and "finite" in error["msg"]
     change = b'{"target": "churn", "entity_id": "A001", "changes": {"open_cases": ' + number + b"}}"
     response = client.post("/v1/what-if", content=change, headers=headers)
     assert response.status_code == 422, response.text
@@ -240,7 +242,7 @@ def test_values_the_schema_admits_are_scored(client):
 
 
 def test_huge_batches_are_refused_not_crashed(client):
-    rows = [{"id": f"A{i}", "days_since_last_call": 1.0} for i in range(1001)]
+    rows = [{"id": f"A{i}", "days_since_last_touch": 1.0} for i in range(1001)]
     assert (
         client.post("/v1/score/churn", json={"rows": rows}, headers=ROLES["admin"]).status_code
         == 422
@@ -308,6 +310,7 @@ PAGE_MINIMUM = {
     ("GET", "/dashboard/worklist.csv"): 1,
     ("GET", "/dashboard/accounts/{account_id}"): 1,
     ("POST", "/dashboard/accounts/{account_id}/what-if"): 1,
+    ("POST", "/dashboard/opportunities/{opportunity_id}/what-if"): 1,
     ("GET", "/dashboard/opportunities"): 1,
     ("GET", "/dashboard/opportunities/{opportunity_id}"): 1,
     ("GET", "/dashboard/models"): 1,

@@ -41,7 +41,12 @@ PAGES = [
     "/dashboard/drivers",
     "/dashboard/contribution",
 ]
-POSTS = ["/dashboard/login", "/dashboard/logout", "/dashboard/accounts/A001/what-if"]
+POSTS = [
+    "/dashboard/login",
+    "/dashboard/logout",
+    "/dashboard/accounts/A001/what-if",
+    "/dashboard/opportunities/O001/what-if",
+]
 
 
 @pytest.fixture(scope="module")
@@ -141,6 +146,7 @@ def test_cross_site_and_tokenless_posts_are_refused(client):
         "/dashboard/logout": form_token(client.get("/dashboard/worklist").text),
     }
     tokens["/dashboard/accounts/A001/what-if"] = tokens["/dashboard/logout"]
+    tokens["/dashboard/opportunities/O001/what-if"] = tokens["/dashboard/logout"]
     attempts = {
         "another site": ({"Origin": "https://evil.example"}, "valid"),
         "another port": ({"Origin": "http://testserver:8081"}, "valid"),
@@ -182,7 +188,8 @@ def test_every_dashboard_post_is_covered(client):
 
     routes = [r for router in page_routers() for r in router.routes]
     posts = {r.path for r in routes if isinstance(r, APIRoute) and "POST" in r.methods}
-    assert posts == {p.replace("A001", "{account_id}") for p in POSTS}
+    ids = {"A001": "{account_id}", "O001": "{opportunity_id}"}
+    assert posts == {p.replace("A001", ids["A001"]).replace("O001", ids["O001"]) for p in POSTS}
 
 
 def test_every_post_form_carries_a_token(client):
@@ -192,10 +199,11 @@ def test_every_post_form_carries_a_token(client):
     pages = [client.get("/dashboard/login").text]
     sign_in(client, "retention")
     pages.append(client.get("/dashboard/accounts/A001").text)
+    pages.append(client.get("/dashboard/opportunities/O001").text)
     client.cookies.clear()
     forms = [f for page in pages for f in page.split("<form")[1:]]
     posts = [f for f in forms if 'method="post"' in f.split(">", 1)[0]]
-    assert len(posts) == 3  # sign-in; sign-out and what-if on the account page
+    assert len(posts) == 5  # sign-in; sign-out and what-if on the account and the deal page
     assert all('name="csrf" value="' in f.split("</form>", 1)[0] for f in posts)
 
 
@@ -285,14 +293,17 @@ def test_secure_cookies_by_bind_address_and_setting(settings, models):
 
 @pytest.fixture
 def serve_cli(tmp_path, monkeypatch):
-    """`barometer serve` with uvicorn replaced by a recorder (nothing is bound)."""
-    import uvicorn
-
+    """`barometer serve` with the server replaced by a recorder (nothing is bound)."""
     from barometer.cli import app
+    from serving import cli as serving_cli
     from serving.observability import LOGGER
 
     calls = []
-    monkeypatch.setattr(uvicorn, "run", lambda served, **kw: calls.append((served, kw)))
+    monkeypatch.setattr(
+        serving_cli,
+        "run_server",
+        lambda served, host, port: calls.append((served, {"host": host, "port": port})),
+    )
     for name in ("BAROMETER_API_KEYS", "BAROMETER_API_KEYS_FILE", "BAROMETER_SESSION_SECRET"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("BAROMETER_HOME", str(tmp_path / "w"))

@@ -4,7 +4,7 @@ contribution)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import lightgbm as lgb
@@ -16,8 +16,9 @@ from fastapi.testclient import TestClient
 from barometer.model.artefact import Calibrator, ScoringModel
 from barometer.model.encoder import FeatureEncoder
 from barometer.model.store import LoadedModel, StaticProvider
-from barometer.scoring.history import append_scores
-from barometer.scoring.scores import score_frame
+from barometer.scoring.history import run_record, write_run
+from barometer.scoring.reasons import load_registry
+from barometer.scoring.scores import previous_of, score_rows
 from barometer.settings import Settings
 from features.warehouse import connect, replace_table
 from serving.app import ServeOptions, create_app
@@ -44,12 +45,12 @@ def train(target: str, seed: int, rounds: int = 30) -> ScoringModel:
     n = 1500
     frame = pd.DataFrame(
         {
-            "days_since_last_call": rng.exponential(20, n),
+            "days_since_last_touch": rng.exponential(20, n),
             "open_cases": rng.poisson(1.5, n).astype(float),
             "segment": rng.choice(SEGMENTS, n),
         }
     )
-    logit = -2 + 0.05 * frame["days_since_last_call"] + 0.4 * frame["open_cases"]
+    logit = -2 + 0.05 * frame["days_since_last_touch"] + 0.4 * frame["open_cases"]
     label = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
     names = list(frame.columns)
     kinds = {n: "categorical" if n == "segment" else "numeric" for n in names}
@@ -67,7 +68,7 @@ def feature_rows(id_column: str, n: int, seed: int, prefix: str) -> pd.DataFrame
     return pd.DataFrame(
         {
             id_column: [f"{prefix}{i:03d}" for i in range(n)],
-            "days_since_last_call": rng.exponential(20, n).round(1),
+            "days_since_last_touch": rng.exponential(20, n).round(1),
             "open_cases": rng.poisson(1.5, n).astype(float),
             "segment": rng.choice(SEGMENTS, n),
         }
@@ -108,36 +109,48 @@ def models() -> dict[str, LoadedModel]:
 
 
 def build_workspace(home: Path, models: dict[str, LoadedModel]) -> dict[str, pd.DataFrame]:
-    """Two scoring runs per target in the warehouse and the latest feature rows."""
+    """Two scoring runs per target in the warehouse (the second with its changes since the
+    first), each with the feature rows it scored; and the contract tables."""
     latest = {}
+    registry = load_registry()
     with connect(home / "warehouse.duckdb") as con:
         for target, id_column, n, prefix in (
             ("churn", "account_id", N_ACCOUNTS, "A"),
             ("deal_win", "opportunity_id", N_DEALS, "O"),
         ):
+            loaded, previous = models[target], None
             for run, as_of in enumerate(AS_OF):
                 features = feature_rows(id_column, n, seed=10 + run, prefix=prefix)
                 context = context_for(features, seed=20, deals=target == "deal_win")
-                scored = score_frame(
-                    models[target].model,
+                scored, explained, cuts = score_rows(
+                    loaded.model,
+                    loaded.version,
                     features,
                     context,
                     as_of=as_of,
-                    model_version=models[target].version,
                     scored_at=as_of,
+                    registry=registry,
+                    previous=previous,
+                    data_through=as_of - timedelta(hours=3),
                 )
-                append_scores(con, scored)
-            table = "features_account" if target == "churn" else "features_opportunity"
-            rows = features.assign(cutoff=AS_OF[1])
-            if target == "deal_win":
-                rows = rows.assign(
-                    account_id=context["account_id"],
-                    snapshot="cutoff",
-                    deal_touches_30d=6.0,
-                    days_since_last_deal_touch=5.0,
+                record = run_record(
+                    target,
+                    as_of,
+                    loaded.version,
+                    as_of,
+                    len(scored),
+                    cuts,
+                    data_through=as_of - timedelta(hours=3),
                 )
-                rows = pd.concat([rows, closed_deal_features()], ignore_index=True)
-            replace_table(con, table, rows)
+                rows = features
+                if target == "deal_win":
+                    rows = features.assign(account_id=context["account_id"])
+                write_run(con, scored, record, rows)
+                previous = previous_of(loaded.model, explained, features)
+            if target == "deal_win":  # closed deals' rows for the manager views
+                replace_table(con, "features_opportunity", closed_deal_features())
+            else:  # the account rows `barometer explain` reads
+                replace_table(con, "features_account", features.assign(cutoff=AS_OF[1]))
             latest[target] = features
         for name, frame in contract_tables().items():
             replace_table(con, name, frame)

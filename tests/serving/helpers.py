@@ -46,7 +46,7 @@ def closed_deal_features() -> pd.DataFrame:
     return pd.DataFrame(
         {
             "opportunity_id": deals["opportunity_id"],
-            "days_since_last_call": rng.exponential(20, N_CLOSED).round(1),
+            "days_since_last_touch": rng.exponential(20, N_CLOSED).round(1),
             "open_cases": rng.poisson(1.5, N_CLOSED).astype(float),
             "segment": [SEGMENTS[int(a[1:]) % 3] for a in deals["account_id"]],
             "cutoff": deals["created_at"] + pd.Timedelta(days=30),

@@ -84,11 +84,103 @@ def test_churn_risk_is_the_stored_score_with_reasons_and_change(client, headers,
     assert body["reasons"] == [c["sentence"] for c in body["contributions"]]
     assert all("pts churn risk" in s for s in body["reasons"])
     assert {c["feature"] for c in body["contributions"]} <= {
-        "days_since_last_call",
+        "days_since_last_touch",
         "open_cases",
         "segment",
+        "other",
     }
+    assert body["contributions"][-1]["feature"] == "other"
     assert 0 < body["percentile"] <= 100 and body["band"] in {"low", "medium", "high"}
+    assert body["data_through"].startswith("2026-09-30T21:00")
+
+
+def adds_up(body: dict) -> None:
+    """Base + every reason = the probability; the change lines = the change; every number has
+    at most the stored number of decimals (no float noise)."""
+    total = body["base_probability"] + sum(c["points"] for c in body["contributions"])
+    assert total == pytest.approx(body["probability"], abs=2e-6)
+    assert body["contributions"][-1]["feature"] == "other"
+    change = body["change"]
+    if change is not None:
+        lines = sum(r["points_change"] for r in change["reasons"])
+        assert change["change"] == round(body["probability"] - change["previous_probability"], 6)
+        assert lines == pytest.approx(change["change"], abs=2e-6)
+        if change["reasons"]:
+            assert change["reasons"][-1]["feature"] == "other"
+    numbers = [
+        body["probability"],
+        body["base_probability"],
+        *(c["points"] for c in body["contributions"]),
+    ]
+    assert all(len(repr(float(x)).split(".")[-1]) <= 6 or "e" in repr(x) for x in numbers)
+
+
+@pytest.mark.parametrize(
+    ("target", "path", "prefix", "count"),
+    [("churn", "accounts", "A", 40), ("deal_win", "opportunities", "O", 30)],
+)
+def test_every_served_score_adds_up(client, headers, workspace, target, path, prefix, count):
+    """Stored and on-demand answers of both targets: reasons add up to the probability, change
+    lines to the change, and a mover's feature changed value between the two runs."""
+    settings, latest = workspace
+    from features.warehouse import connect
+
+    with connect(settings.warehouse_path, read_only=True) as con:
+        table = "scoring_features_account" if target == "churn" else "scoring_features_opportunity"
+        before = con.execute(f"select * from {table} where as_of = '2026-09-01'").df()
+    before = before.set_index(before.columns[0])
+    after = latest[target].set_index(latest[target].columns[0])
+    suffix = "churn-risk" if target == "churn" else "win-probability"
+    movers = 0
+    for i in range(count):
+        entity = f"{prefix}{i:03d}"
+        for live in (False, True):
+            body = client.get(
+                f"/v1/{path}/{entity}/{suffix}",
+                params={"live": live} if live else None,
+                headers=headers["retention"],
+            ).json()
+            adds_up(body)
+            for line in (body["change"] or {}).get("reasons", []):
+                if line["feature"] in ("other", "model"):
+                    continue
+                movers += 1
+                assert before.at[entity, line["feature"]] != after.at[entity, line["feature"]]
+    assert movers > 0
+
+
+@pytest.mark.parametrize(
+    ("path", "prefix", "suffix"),
+    [("accounts", "A", "churn-risk"), ("opportunities", "O", "win-probability")],
+)
+def test_actions_are_the_stored_suggestions_labelled_as_associations(
+    client, headers, path, prefix, suffix
+) -> None:
+    """`/actions` answers what the score carries: up to three actionable behaviours, each with
+    its expected change in points, under the associations caveat; none for a low score."""
+    from barometer.scoring.reasons import load_registry
+    from explain.wording import CAVEAT
+
+    registry = load_registry()
+    seen = 0
+    for i in range(30):
+        entity = f"{prefix}{i:03d}"
+        score = client.get(f"/v1/{path}/{entity}/{suffix}", headers=headers["retention"]).json()
+        response = client.get(f"/v1/{path}/{entity}/actions", headers=headers["retention"])
+        body = response.json()
+        assert response.status_code == 200 and body["caveat"] == CAVEAT
+        assert body["actions"] == score["actions"] and len(body["actions"]) <= 3
+        assert body["as_of"] == score["as_of"] and body["data_through"] == score["data_through"]
+        if score["band"] == "low" and path == "accounts":
+            assert body["actions"] == []
+        for action in body["actions"]:
+            assert registry[action["feature"]].actionable
+            assert (action["points"] < 0) == (path == "accounts")  # less risk, more wins
+            assert "not promised" in action["sentence"]
+        seen += len(body["actions"])
+    assert seen > 0
+    missing = client.get(f"/v1/{path}/NOPE/actions", headers=headers["retention"])
+    assert missing.status_code == 404
 
 
 def test_live_score_matches_the_model_on_the_latest_row(client, headers, models, workspace):
@@ -100,9 +192,9 @@ def test_live_score_matches_the_model_on_the_latest_row(client, headers, models,
     )
     body = response.json()
     assert response.status_code == 200 and body["live"] is True
-    assert body["probability"] == pytest.approx(expected, abs=1e-12)
+    assert body["probability"] == pytest.approx(expected, abs=1e-6)
     points = sum(c["points"] for c in body["contributions"])
-    assert body["base_probability"] + points == pytest.approx(expected, abs=1e-5)
+    assert body["base_probability"] + points == pytest.approx(expected, abs=2e-6)
 
 
 def test_unknown_ids_are_404(client, headers) -> None:
@@ -173,18 +265,22 @@ def test_opportunities(client, headers) -> None:
 
 def test_batch_scoring_matches_the_model(client, headers, models) -> None:
     rows = [
-        {"id": "x", "days_since_last_call": 60.0, "open_cases": 4, "segment": "smb"},
-        {"days_since_last_call": 1.0, "segment": None},  # null: a missing value
+        {"id": "x", "days_since_last_touch": 60.0, "open_cases": 4, "segment": "smb"},
+        {"days_since_last_touch": 1.0, "segment": None},  # null: a missing value
     ]
     response = client.post("/v1/score/churn", json={"rows": rows}, headers=headers["retention"])
     body = response.json()
     frame = pd.DataFrame(rows).drop(columns="id")
     expected = models["churn"].model.predict_proba(frame)
     assert response.status_code == 200 and body["model_version"] == "3"
-    np.testing.assert_allclose([r["probability"] for r in body["results"]], expected, atol=1e-12)
+    probability = [r["probability"] for r in body["results"]]
+    np.testing.assert_allclose(probability, np.round(expected, 6), atol=1e-12)  # as stored
     assert body["results"][0]["id"] == "x" and body["results"][1]["id"] is None
+    for result in body["results"]:
+        total = result["base_probability"] + sum(c["points"] for c in result["contributions"])
+        assert total == pytest.approx(result["probability"], abs=2e-6)
     assert body["results"][0]["probability"] > body["results"][1]["probability"]
-    assert "days_since_last_call" in {c["feature"] for c in body["results"][0]["contributions"]}
+    assert "days_since_last_touch" in {c["feature"] for c in body["results"][0]["contributions"]}
 
 
 @pytest.mark.parametrize(
@@ -229,18 +325,19 @@ def test_body_size_limit_is_413(new_client, headers) -> None:
 def test_what_if_changes_the_probability_with_a_caveat(client, headers, models, workspace):
     latest = workspace[1]["churn"]
     row = latest[latest["account_id"] == ACCOUNT].reset_index(drop=True)
-    changed = row.assign(days_since_last_call=0.0)
+    changed = row.assign(days_since_last_touch=0.0)
     before, after = models["churn"].model.predict_proba(pd.concat([row, changed]))
-    payload = {"target": "churn", "entity_id": ACCOUNT, "changes": {"days_since_last_call": 0}}
+    payload = {"target": "churn", "entity_id": ACCOUNT, "changes": {"days_since_last_touch": 0}}
     body = client.post("/v1/what-if", json=payload, headers=headers["retention"]).json()
     assert body["probability_before"] == pytest.approx(before)
     assert body["probability_after"] == pytest.approx(after)
-    assert body["change"] == pytest.approx(after - before)
+    assert body["change"] == pytest.approx(after - before, abs=2e-6)
     assert "not" in body["caveat"] and "causal" in body["caveat"]
+    assert body["as_of"].startswith("2026-10-01") and body["data_through"].startswith("2026-09-30")
     assert body["changed"] == [
         {
-            "feature": "days_since_last_call",
-            "before": row.loc[0, "days_since_last_call"],
+            "feature": "days_since_last_touch",
+            "before": row.loc[0, "days_since_last_touch"],
             "after": 0,
         }
     ]
@@ -261,8 +358,8 @@ def test_what_if_starts_from_the_live_score_and_encodes_categories(
     live = client.get(
         f"/v1/accounts/{ACCOUNT}/churn-risk?live=true", headers=headers["retention"]
     ).json()
-    assert body["probability_before"] == pytest.approx(live["probability"], abs=1e-9)
-    assert body["probability_after"] == pytest.approx(expected, abs=1e-12)
+    assert body["probability_before"] == live["probability"]  # both as served: 6 decimals
+    assert body["probability_after"] == pytest.approx(expected, abs=5e-7)
     assert [c["before"] for c in body["changed"]] == [
         row.loc[0, "segment"],
         row.loc[0, "open_cases"],
@@ -270,7 +367,7 @@ def test_what_if_starts_from_the_live_score_and_encodes_categories(
     missing = models["churn"].model.predict_proba(row.assign(segment=None))[0]
     to_missing = {**payload, "changes": {"segment": None}}
     body = client.post("/v1/what-if", json=to_missing, headers=headers["retention"]).json()
-    assert body["probability_after"] == pytest.approx(missing, abs=1e-12)
+    assert body["probability_after"] == pytest.approx(missing, abs=5e-7)
     unknown_level = {**payload, "changes": {"segment": "no_such_segment"}}
     response = client.post("/v1/what-if", json=unknown_level, headers=headers["retention"])
     assert response.status_code == 422
@@ -294,7 +391,7 @@ def test_what_if_errors(client, headers) -> None:
 def test_drivers_overall_and_by_segment(client, headers) -> None:
     body = client.get("/v1/drivers/churn", headers=headers["manager"]).json()
     top = body["drivers"][0]
-    assert top["feature"] in {"days_since_last_call", "open_cases"} and top["direction"] == 1
+    assert top["feature"] in {"days_since_last_touch", "open_cases"} and top["direction"] == 1
     assert sum(d["share"] for d in body["drivers"]) == pytest.approx(1.0)
     assert body["dependence"] and body["rows"] == 40
     by = client.get(

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from barometer.scoring.history import append_scores, latest_scores
-from barometer.scoring.scores import score_frame
+from barometer.scoring.scores import previous_of, score_rows
 from features.warehouse import connect
 from serving.bodies import CHUNK, SCHEMAS, body_of, build_bodies
 from serving.snapshot import ScoreSnapshot
@@ -24,12 +24,14 @@ def scored_runs(model, target: str, id_column: str, prefix: str) -> list[pd.Data
     first = feature_rows(id_column, 30, seed=1, prefix=prefix)
     second = feature_rows(id_column, 45, seed=2, prefix=prefix)
     second.iloc[:5, 1:] = first.iloc[:5, 1:].to_numpy()  # same features: no change, same reasons
-    runs = []
+    runs, previous = [], None
     for features, as_of in zip((first, second), RUNS, strict=True):
         context = context_for(features, seed=3, deals=target == "deal_win")
-        runs.append(
-            score_frame(model, features, context, as_of=as_of, model_version="7", scored_at=as_of)
+        scored, explained, _ = score_rows(
+            model, "7", features, context, as_of=as_of, scored_at=as_of, previous=previous
         )
+        runs.append(scored)
+        previous = previous_of(model, explained, features)
     return runs
 
 
@@ -83,35 +85,3 @@ def test_an_empty_run_has_no_bodies() -> None:
 
     snapshot = empty_snapshot("churn")
     assert len(snapshot) == 0 and snapshot.body("A001") is None and snapshot.body_bytes == 0
-
-
-def test_change_reasons_rank_the_biggest_movers_of_either_side() -> None:
-    from barometer.scoring.reasons import change_reasons
-
-    def reason(feature: str, points: float, value) -> dict:
-        return {
-            "feature": feature,
-            "family": "f",
-            "value": value,
-            "points": points,
-            "sentence": f"{feature} is {value}: {points:+} pts",
-        }
-
-    now = [reason("a", 0.10, 1), reason("b", 0.05, 2), reason("c", -0.02, 3), reason("d", 0.01, 4)]
-    before = [reason("a", 0.02, 0), reason("b", 0.05, 2), reason("e", 0.08, 9)]
-    moved = change_reasons(now, before, k=3)
-    assert [(m["feature"], m["points_change"]) for m in moved] == [
-        ("a", 0.08),  # ties with e at 8 pts: by name
-        ("e", -0.08),  # only scored before: counts as 0 now
-        ("c", -0.02),
-    ]  # b did not move; d (+1 pt) is past k
-    assert moved[1] | {"sentence": None} == {
-        "feature": "e",
-        "family": "f",
-        "value": None,
-        "previous_value": 9,
-        "points_change": -0.08,
-        "sentence": None,
-    }
-    assert moved[0]["sentence"] == "a is 1: +8 pts since the previous scoring"
-    assert change_reasons(now, now) == []

@@ -12,7 +12,7 @@ from datetime import datetime
 import pytest
 
 from barometer.scoring.history import append_scores
-from barometer.scoring.scores import score_frame
+from barometer.scoring.scores import previous_of, score_rows
 from features.warehouse import connect
 from serving.app import refresh_scores, route_of
 from serving.fastpath import StoredScoreFastPath, entity_from_path
@@ -174,14 +174,21 @@ def test_a_new_scoring_run_replaces_the_stored_bodies(own_workspace, models, hea
     with make_client(own_workspace, models) as fast:
         before = fast.get(PATH, headers=headers["retention"]).content
         assert fast.get(PATH, headers=headers["retention"]).content == before
+        model = models["churn"].model
+        october = feature_rows("account_id", 40, seed=11, prefix="A")  # the stored run's rows
+        context = context_for(october, seed=20, deals=False)
+        _, explained, _ = score_rows(
+            model, "3", october, context, as_of=datetime(2026, 10, 1), scored_at=datetime.now()
+        )
         features = feature_rows("account_id", 40, seed=99, prefix="A")
-        scored = score_frame(
-            models["churn"].model,
+        scored, _, _ = score_rows(
+            model,
+            "3",
             features,
             context_for(features, seed=20, deals=False),
             as_of=datetime(2026, 11, 1),
-            model_version="3",
             scored_at=datetime(2026, 11, 1),
+            previous=previous_of(model, explained, october),
         )
         for _ in range(600):  # the manager views read the warehouse in the background
             if fast.get("/readyz").json()["insights"] != "computing":

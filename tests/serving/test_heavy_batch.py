@@ -9,9 +9,9 @@ from barometer.model.store import LoadedModel
 from tests.serving.conftest import train
 
 ROWS = [
-    {"id": "a", "days_since_last_call": 60.0, "open_cases": 4, "segment": "smb"},
-    {"id": "b", "days_since_last_call": 2.0, "open_cases": 0, "segment": "enterprise"},
-    {"id": "c", "days_since_last_call": 20.0},
+    {"id": "a", "days_since_last_touch": 60.0, "open_cases": 4, "segment": "smb"},
+    {"id": "b", "days_since_last_touch": 2.0, "open_cases": 0, "segment": "enterprise"},
+    {"id": "c", "days_since_last_touch": 20.0},
 ]
 
 
@@ -32,6 +32,8 @@ def test_batch_answers_come_from_the_routed_model_before_and_after_a_reload(
     old, new = before.json(), after.json()
     assert old["model_version"] == "3" and new["model_version"] == "4"
     expected_old = models["churn"].model.predict_proba(frame)
-    np.testing.assert_allclose(probabilities(old), expected_old, atol=1e-12)
-    np.testing.assert_allclose(probabilities(new), other.predict_proba(frame), atol=1e-12)
+    np.testing.assert_allclose(probabilities(old), np.round(expected_old, 6), atol=1e-12)
+    np.testing.assert_allclose(
+        probabilities(new), np.round(other.predict_proba(frame), 6), atol=1e-12
+    )
     assert not np.allclose(probabilities(old), probabilities(new))

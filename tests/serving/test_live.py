@@ -64,7 +64,7 @@ def test_feature_records_hold_what_the_latest_frame_holds(workspace) -> None:
 
     frame = workspace[1]["churn"]
     frame = frame.assign(
-        cutoff=pd.Timestamp("2026-10-01"),
+        as_of=pd.Timestamp("2026-10-01"),
         note=pd.Series(np.where(np.arange(len(frame)) % 2, None, "x")),  # text with missing values
     )
     frame.loc[3, "open_cases"] = np.nan
@@ -77,5 +77,5 @@ def test_feature_records_hold_what_the_latest_frame_holds(workspace) -> None:
             expected = latest.loc[0, name]
             assert type(value) is type(expected), name
             assert value == expected or (pd.isna(value) and pd.isna(expected)), name
-    assert source.cutoff("churn", "A007") == pd.Timestamp("2026-10-01")
+    assert source.as_of("churn", "A007") == pd.Timestamp("2026-10-01")
     assert source.record("churn", "NOPE") is None and source.record("deal_win", "A007") is None

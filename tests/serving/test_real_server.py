@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import queue
 import signal
 import socket
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 import httpx
@@ -23,16 +24,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until_up(url: str, process: subprocess.Popen, seconds: float = 240) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.stderr.read().decode()
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise AssertionError(f"server did not answer {url} within {seconds}s")
+def banner_line(process: subprocess.Popen, seconds: float = 240) -> str:
+    """The first line the server prints on stdout (its "serving" banner)."""
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: lines.put(process.stdout.readline()), daemon=True).start()
+    try:
+        line = lines.get(timeout=seconds).decode()
+    except queue.Empty as exc:
+        raise AssertionError(f"no banner within {seconds}s") from exc
+    assert line, process.stderr.read().decode()
+    return line
 
 
 def test_serve_answers_and_shuts_down_cleanly(workspace) -> None:
@@ -49,7 +50,8 @@ def test_serve_answers_and_shuts_down_cleanly(workspace) -> None:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until_up(f"{base}/healthz", process)
+        # The banner is printed once the port is open: the very next request is answered.
+        assert banner_line(process).startswith(f"Serving the dashboard at {base}/dashboard")
         headers = {"X-API-Key": key.split(":", 1)[1]}
         with httpx.Client(base_url=base, timeout=5) as client:
             assert client.get("/healthz").json() == {"status": "ok"}
@@ -66,3 +68,25 @@ def test_serve_answers_and_shuts_down_cleanly(workspace) -> None:
     log = stderr.decode()
     assert '"route": "/v1/accounts/{account_id}/churn-risk"' in log
     assert key.split(":", 1)[1] not in log
+
+
+def test_a_taken_port_is_a_clear_error_before_anything_loads(workspace) -> None:
+    settings, _ = workspace
+    env = {
+        **os.environ,
+        "BAROMETER_HOME": str(settings.home),
+        "BAROMETER_API_KEYS": new_key(Role.admin),
+    }
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [str(BAROMETER), "serve", "--port", str(port)],
+            env=env,
+            capture_output=True,
+            timeout=120,
+        )
+    assert done.returncode == 1
+    assert f"port {port} on 127.0.0.1 is already in use" in done.stderr.decode()
+    assert b"Serving" not in done.stdout

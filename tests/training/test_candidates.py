@@ -25,13 +25,17 @@ def company(tmp_path_factory):
 
 
 def test_a_600_account_company_gets_the_logistic_deal_model_registered(company) -> None:
-    """Measured (seed 7): logistic 0.813 against LightGBM 0.786 backtest ROC AUC over 3 folds;
-    before, the LightGBM-only guard refused and the company had no deal scores."""
+    """Measured (seed 7): logistic 0.848 against LightGBM 0.849 backtest ROC AUC over 3 folds, so
+    the simpler model within the margin is registered; with a LightGBM-only guard such a company
+    got no deal scores when LightGBM lost."""
     _, result = company
     summary = result.summary
+    margin = resolve_config("deal_win", None).guards.min_auc_margin
     assert result.winner == "logistic" and result.version is not None
-    assert summary.loc["logistic", "roc_auc_mean"] > summary.loc["lightgbm", "roc_auc_mean"]
-    assert result.choice.runner_up == "lightgbm" and result.choice.margin > 0
+    logistic, lightgbm = summary.loc[["logistic", "lightgbm"], "roc_auc_mean"]
+    assert logistic >= lightgbm - margin
+    assert result.choice.runner_up == "lightgbm"
+    assert result.choice.margin == pytest.approx(logistic - lightgbm)
     assert result.version.tags["model_kind"] == "logistic"
     assert float(result.version.tags["backtest_roc_auc_mean"]) == pytest.approx(
         summary.loc["logistic", "roc_auc_mean"], abs=1e-6

@@ -4,7 +4,7 @@ thresholds of the experiment config, realised performance from the churn definit
 closed deals, and a signal that a new champion clears.
 
 The workspace: 400 accounts scored on 2026-06-01 and 2026-09-01 by a registered churn champion
-whose reference is the 2026-06-01 population; on 2026-09-01 `days_since_last_call` runs longer
+whose reference is the 2026-06-01 population; on 2026-09-01 `days_since_last_touch` runs longer
 (the drift). Churn dates are drawn from the served probabilities themselves, so realised
 calibration must come out within its noise.
 """
@@ -20,7 +20,7 @@ import pytest
 
 from barometer.model import monitoring
 from barometer.scoring.history import append_scores
-from barometer.scoring.scores import score_frame
+from barometer.scoring.scores import score_rows
 from barometer.settings import Settings
 from features.backends import normalise_frame
 from features.build import meta_frame
@@ -30,7 +30,7 @@ from training.config import ExperimentConfig, default_config_path, load_config
 
 N = 400
 DAYS = (pd.Timestamp("2026-06-01"), pd.Timestamp("2026-09-01"))
-KINDS = {"days_since_last_call": "numeric", "open_cases": "numeric", "segment": "categorical"}
+KINDS = {"days_since_last_touch": "numeric", "open_cases": "numeric", "segment": "categorical"}
 BACKTEST = {"roc_auc_mean": 0.62, "roc_auc_std": 0.02, "brier_mean": 0.2, "brier_std": 0.01}
 CHURN = {
     "definition": "explicit",
@@ -47,7 +47,7 @@ def features_on(day: pd.Timestamp, silence: float, seed: int) -> pd.DataFrame:
         {
             "account_id": [f"A{i:04d}" for i in range(N)],
             "cutoff": day,
-            "days_since_last_call": rng.exponential(silence, N).round(1),
+            "days_since_last_touch": rng.exponential(silence, N).round(1),
             "open_cases": rng.poisson(1.5, N).astype(float),
             "segment": rng.choice(["smb", "mid_market", "enterprise"], N),
         }
@@ -94,7 +94,7 @@ def built(tmp_path_factory):
             alive = churned.isna().to_numpy()
             frames[i] = rows = rows[alive].reset_index(drop=True)
             context = pd.DataFrame({"segment": rows["segment"], "value": 1000.0})
-            scored = score_frame(model, rows, context, as_of=day, model_version="1", scored_at=day)
+            scored, _, _ = score_rows(model, "1", rows, context, as_of=day, scored_at=day)
             append_scores(con, scored)
             # Churn within the horizon, drawn from the probability served (known answer).
             hit = rng.random(len(rows)) < scored["probability"].to_numpy()
@@ -177,10 +177,10 @@ def test_drift_is_flagged_on_the_day_it_happened_only(workspace) -> None:
     assert (quiet.features["status"] == "ok").all(), quiet.features
     assert quiet.score["status"] == "ok"
     flagged = moved.features.set_index("feature")
-    assert flagged.loc["days_since_last_call", "status"] == "alert"
+    assert flagged.loc["days_since_last_touch", "status"] == "alert"
     assert flagged.loc[["open_cases", "segment"], "status"].eq("ok").all()
     assert moved.signal.needs_retraining
-    assert "days_since_last_call" in moved.signal.reasons[0]
+    assert "days_since_last_touch" in moved.signal.reasons[0]
 
 
 def test_served_scores_whose_outcomes_follow_them_are_calibrated_within_the_noise(workspace):
@@ -211,7 +211,7 @@ def test_thresholds_come_from_the_experiment_config(workspace) -> None:
         }
     )
     day = run_monitor(workspace[0], "churn", lenient, DAYS[1], log_mlflow=False).day
-    row = day.features.set_index("feature").loc["days_since_last_call"]
+    row = day.features.set_index("feature").loc["days_since_last_touch"]
     assert row["status"] == "warn"  # above psi_warn, below the config's psi_alert
     assert not day.signal.needs_retraining
     assert (
@@ -231,7 +231,7 @@ def test_the_day_is_logged_on_a_monitoring_run_under_the_champions_run(workspace
     run = mc.get_run(result.mlflow_run_id)
     assert run.data.tags["mlflow.parentRunId"] == info.run_id
     assert run.data.tags["barometer.monitors_version"] == info.version
-    history = mc.get_metric_history(result.mlflow_run_id, "drift.psi.days_since_last_call")
+    history = mc.get_metric_history(result.mlflow_run_id, "drift.psi.days_since_last_touch")
     by_step = {m.step: m.value for m in history}
     assert len(by_step) == 2 and by_step[max(by_step)] > 0.25 > by_step[min(by_step)]
     assert len(mc.get_metric_history(result.mlflow_run_id, "realised.roc_auc")) == 2
@@ -364,5 +364,5 @@ def test_the_cli_prints_the_verdict(workspace, monkeypatch) -> None:
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output
     assert "churn: needs retraining" in result.output
-    assert "days_since_last_call" in result.output and "realised 2026-06-01" in result.output
+    assert "days_since_last_touch" in result.output and "realised 2026-06-01" in result.output
     assert datetime(2026, 9, 1).strftime("%Y-%m-%d") in result.output

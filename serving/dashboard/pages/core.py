@@ -29,12 +29,25 @@ TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parents[1] / "templates
 TEMPLATES.env.filters.update(
     pct=formatting.pct,
     points=formatting.points,
+    arrow=formatting.arrow,
     money=formatting.money,
     number=formatting.number,
+    count=formatting.count,
+    lift=formatting.lift,
+    friendly=formatting.friendly,
+    family=formatting.family,
+    metric=formatting.metric,
     interval=formatting.interval,
     days=formatting.days,
 )
-TEMPLATES.env.globals.update(band_icon=formatting.BAND_ICON, band_text=formatting.BAND_TEXT)
+TEMPLATES.env.globals.update(
+    band_icon=formatting.BAND_ICON,
+    band_text=formatting.BAND_TEXT,
+    tone=formatting.tone,
+    band_tone=formatting.band_tone,
+    metric_value=formatting.metric_value,
+)
+RUN_LABELS = {"churn": "Churn risk", "deal_win": "Win probability"}
 NAV = (
     ("Worklist", "/dashboard/worklist", Role.retention),
     ("Deals", "/dashboard/opportunities", Role.retention),
@@ -70,7 +83,6 @@ class DashboardState:
     """What `mount` keeps on the service state (`ServiceState.dashboard`)."""
 
     sessions: session.SessionStore
-    mlflow_ui: str
     reliability: object  # callable(target, version) -> DataFrame | None
     backtest: object  # callable(target, version) -> {metric: value}
     secure_cookie: bool = False
@@ -112,8 +124,20 @@ def render(request: Request, name: str, role: Role | None, status: int = 200, **
     signed_in = current_session(request)
     csrf = sessions(request).csrf_token(signed_in) if signed_in is not None else ""
     context |= {"nav": nav, "role": role.name if role else None, "path": request.url.path}
-    context |= {"csrf": csrf}
+    context |= {"csrf": csrf, "runs": run_lines(request) if role is not None else []}
     return TEMPLATES.TemplateResponse(request, name, context, status_code=status)
+
+
+def run_lines(request: Request) -> list[dict]:
+    """What every page states: per target, the day its scores are as of and the data's last
+    event when they were made."""
+    service: ServiceState = request.app.state.service
+    out = []
+    for target, snapshot in service.scores.current.items():
+        if len(snapshot):
+            summary = snapshot.summary
+            out.append({"label": RUN_LABELS.get(target, target), **summary})
+    return out
 
 
 def problem(request: Request, role: Role | None, exc: HTTPException) -> HTMLResponse:

@@ -37,8 +37,9 @@ async def drivers_page(
             g,
             svg.bars(
                 formatting.family_items(body["families"], g),
-                f"Share of effect by family ({g or 'all'})",
+                f"Share of effect by family ({formatting.friendly(g) if g else 'all'})",
                 "%",
+                x_title="Share of the model's effect, %",
             ),
         )
         for g in groups
@@ -47,8 +48,19 @@ async def drivers_page(
     per_group = (
         {g: [d for d in body["drivers"] if d.get("group") == g][:5] for g in groups} if by else {}
     )
+    outcome = "churn risk" if target == "churn" else "win probability"
     curves = [
-        (c, svg.curve(c["x"], c["effect"], f"Effect of {c['feature']}", c.get("crossing")))
+        (
+            c,
+            svg.curve(
+                c["x"],
+                c["effect"],
+                f"Effect of {c['feature']}",
+                c.get("crossing"),
+                x_title=describe(service.registry, c["feature"]),
+                y_title=f"Effect on {outcome}",
+            ),
+        )
         for c in body["dependence"]
     ]
     return render(
@@ -64,3 +76,8 @@ async def drivers_page(
         curves=curves,
         direction=lambda x: formatting.direction_word(x, target),
     )
+
+
+def describe(registry: dict, name: str) -> str:
+    """A feature's description (its name in words when the registry lacks it)."""
+    return getattr(registry.get(name), "description", None) or formatting.friendly(name)

@@ -1,5 +1,5 @@
-"""The champion models: metrics, reliability curves, the MLflow UI link, and what monitoring
-found (drift, realised performance over time, the retrain signal)."""
+"""The champion models: their backtest metrics (named as a manager reads them), reliability
+curves, and what monitoring found (drift, realised performance over time, the retrain signal)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ router = APIRouter(prefix="/dashboard", include_in_schema=False)
 
 @router.get("/models", response_class=HTMLResponse)
 async def models_page(request: Request, service: ServiceDep):
-    """`GET /v1/models` with each champion's backtest metrics from the registry, its reliability
-    curve, and a link to the MLflow UI."""
+    """`GET /v1/models` with each champion's backtest metrics from the registry and its
+    reliability curve. (No link to an MLflow UI: the service does not run one.)"""
     role = need(request, Role.retention)
     state: DashboardState = service.dashboard
     body = models_view(service.models.current, service.monitoring)
@@ -42,6 +42,8 @@ async def models_page(request: Request, service: ServiceDep):
                 [float(y) for y in table["observed"]],
                 f"Reliability of {m['target']} v{m['version']}: predicted against observed",
                 diagonal=True,
+                x_title="Predicted probability",
+                y_title="Observed share",
             )
         curves.append((m, chart))
     return render(
@@ -50,6 +52,5 @@ async def models_page(request: Request, service: ServiceDep):
         role,
         body=body,
         curves=curves,
-        mlflow_ui=state.mlflow_ui,
         watch=watch,
     )

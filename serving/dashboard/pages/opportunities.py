@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from serving.answers import score_view
 from serving.auth import Role
-from serving.dashboard import formatting, svg, warehouse_reads
+from serving.dashboard import formatting, warehouse_reads
 from serving.dashboard.pages.core import (
     PAGE_SIZE,
     DashboardState,
@@ -20,6 +20,12 @@ from serving.dashboard.pages.core import (
     need,
     problem,
     render,
+)
+from serving.dashboard.pages.score_page import (
+    history_chart,
+    posted_what_if,
+    score_context,
+    score_waterfall,
 )
 from serving.deps import ServiceDep, snapshot_for
 from serving.schemas.responses import WinProbability
@@ -53,6 +59,12 @@ def opportunities_page(
 @router.get("/opportunities/{opportunity_id}", response_class=HTMLResponse)
 async def opportunity_page(request: Request, service: ServiceDep, opportunity_id: str):
     role = need(request, Role.retention)
+    return await opportunity_response(request, service, role, opportunity_id, None, {})
+
+
+async def opportunity_response(
+    request: Request, service: ServiceState, role, opportunity_id: str, result, entered: dict
+):
     row = snapshot_for(service, "deal_win").row(opportunity_id)
     if row is None:
         return problem(
@@ -64,19 +76,31 @@ async def opportunity_page(request: Request, service: ServiceDep, opportunity_id
     stages = warehouse_reads.stage_table(
         details["stages"], norms, pd.Timestamp(body["as_of"]).tz_localize(None)
     )
-    history = details["history"]
-    chart = svg.line_chart(
-        [f"{pd.Timestamp(t):%Y-%m-%d}" for t in history.get("as_of", [])],
-        [float(v) for v in history.get("probability", [])],
-        f"Win probability over time for {opportunity_id}",
+    chart = history_chart(
+        details["history"], f"Win probability over time for {opportunity_id}", "Win probability"
     )
-    steps = formatting.waterfall_steps(body["contributions"])
-    waterfall = svg.waterfall(
-        body["base_probability"] or 0.0, steps, "How this win probability adds up"
+    waterfall = score_waterfall(
+        body,
+        "deal_win",
+        f"How this win probability of {formatting.pct(body['probability'])} adds up",
     )
     return render(
-        request, "opportunity.html", role, o=body, stages=stages, chart=chart, waterfall=waterfall
+        request,
+        "opportunity.html",
+        role,
+        o=body,
+        stages=stages,
+        chart=chart,
+        waterfall=waterfall,
+        **score_context(service, "deal_win", opportunity_id, body, result, entered),
     )
+
+
+@router.post("/opportunities/{opportunity_id}/what-if", response_class=HTMLResponse)
+async def opportunity_what_if(request: Request, service: ServiceDep, opportunity_id: str):
+    """Run `POST /v1/what-if` for the deal with the form's changed behaviours."""
+    role, result, entered = await posted_what_if(request, service, "deal_win", opportunity_id)
+    return await opportunity_response(request, service, role, opportunity_id, result, entered)
 
 
 def stage_norms(service: ServiceState) -> pd.DataFrame:

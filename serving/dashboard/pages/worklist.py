@@ -81,7 +81,7 @@ async def worklist_page(
     except (HTTPException, ValidationError) as exc:
         return problem(request, role, as_http(exc))
     rows = [
-        formatting.worklist_row(item, change_of(snapshot, item["account_id"]), rank)
+        formatting.worklist_row(item, item.get("change"), rank)
         for rank, item in enumerate(items, start=(page - 1) * PAGE_SIZE + 1)
     ]
     return render(
@@ -95,6 +95,7 @@ async def worklist_page(
         page_size=PAGE_SIZE,
         next_cursor=next_cursor,
         options=filter_options(service, snapshot),
+        bands=snapshot.summary["bands"],
     )
 
 
@@ -105,12 +106,14 @@ def as_http(exc: Exception) -> HTTPException:
 
 
 def ranked_rows(service: ServiceState, chosen: Filters, cursor: str | None, page: int):
-    """The API's worklist page (cursor paging), or search results ranked the same way."""
+    """The API's worklist page (cursor paging; a page number without a cursor, as in a link
+    typed or kept, starts after that many pages), or search results ranked the same way."""
     if chosen.q:
         items, total = search_rows(service, chosen, (page - 1) * PAGE_SIZE, PAGE_SIZE)
         return items, total, "search" if total > page * PAGE_SIZE else None
+    offset = 0 if cursor else (page - 1) * PAGE_SIZE
     try:
-        body = worklist(service, "churn", chosen.sort, chosen.api(), PAGE_SIZE, cursor)
+        body = worklist(service, "churn", chosen.sort, chosen.api(), PAGE_SIZE, cursor, offset)
     except Exception as exc:  # RequestValidationError on a foreign cursor
         raise HTTPException(
             422, "That page link is out of date; start from the first page."
@@ -198,18 +201,6 @@ def id_index(service: ServiceState, snapshot) -> IdIndex:
     return built["search"]
 
 
-def change_of(snapshot, entity_id: str) -> float | None:
-    row = snapshot.row(entity_id)
-    return None if row is None else change_in(row)
-
-
-def change_in(row: dict) -> float | None:
-    """The change in probability since the previous scoring (None without one)."""
-    if row.get("previous_probability") is None:
-        return None
-    return row["probability"] - row["previous_probability"]
-
-
 def filter_options(service: ServiceState, snapshot) -> dict[str, list[str]]:
     """The segments and owners present in the snapshot (built once per snapshot)."""
     built = memo(service, snapshot)
@@ -258,7 +249,8 @@ def render_csv_lines(snapshot) -> tuple[np.ndarray, list[str]]:
     lines = []
     for raw in snapshot.frame.to_dict("records"):
         row = record(raw)
-        item = formatting.worklist_row(item_view(row, "churn"), change_in(row), 0)
+        item = item_view(row, "churn")
+        item = formatting.worklist_row(item, item["change"], 0) | {"actions": row["actions"]}
         lines.append(formatting.csv_line(item))
     return np.array(lines, dtype=object), formatting.rank_prefixes(len(lines))
 
