@@ -69,26 +69,36 @@ def query(settings: Settings, sql: str) -> pd.DataFrame:
         con.close()
 
 
+def day_population_of(settings: Settings, as_of) -> pd.DataFrame:
+    """The churn definition's population on `as_of`, as `barometer features` defines it at a
+    cutoff (`features.labels.churn_population`), for a day that need not be a cutoff."""
+    from barometer.scoring import day_features
+    from features.warehouse import connect
+
+    with connect(settings.warehouse_path, read_only=True) as con:
+        last = day_features.data_through(con)
+    return day_features.day_population(settings.warehouse_path, pd.Timestamp(as_of), last)
+
+
 def assert_reasons_add_up(pipeline: Pipeline, target: str) -> None:
     """The champion's explanation of the scored rows: base probability plus every feature's
     points is each row's probability, which is the probability the scoring job wrote."""
     from barometer.model.store import ChampionProvider
-    from barometer.scoring.job import FEATURE_TABLES, ID_COLUMNS
+    from barometer.scoring.history import FEATURE_TABLES
+    from barometer.scoring.scores import ID_COLUMNS
 
     settings = pipeline.settings
     model = ChampionProvider(settings).load(target).model
     as_of = pipeline.scored["as_of"].iloc[0]
-    snapshot = " and snapshot = 'cutoff'" if target == "deal_win" else ""
-    features = query(
-        settings, f"select * from {FEATURE_TABLES[target]} where cutoff = '{as_of}'{snapshot}"
-    )
+    features = query(settings, f"select * from {FEATURE_TABLES[target]} where as_of = '{as_of}'")
     key = ID_COLUMNS[target]
     features = features.set_index(key).loc[pipeline.scored[key]].reset_index()
     explanation = model.explain(features)  # raw rows: the model's encoder reads them
     total = explanation.base_probability + explanation.points.sum(axis=1).to_numpy()
     np.testing.assert_allclose(total, explanation.probability, atol=1e-9)
-    np.testing.assert_allclose(explanation.probability, pipeline.scored["probability"], atol=1e-9)
-    assert np.allclose(pipeline.scored["base_probability"], explanation.base_probability)
+    stored = pipeline.scored  # stored to 6 decimals (no float noise in what people read)
+    np.testing.assert_allclose(explanation.probability, stored["probability"], atol=5e-7, rtol=0)
+    assert np.allclose(stored["base_probability"], explanation.base_probability, atol=5e-7, rtol=0)
     assert explanation.points.abs().to_numpy().sum() > 0  # reasons that say something
 
 

@@ -12,7 +12,7 @@ from tests.realdata.conftest import (
     BASELINES,
     assert_reasons_add_up,
     assert_report_names_the_drivers,
-    query,
+    day_population_of,
     run_pipeline,
     summary_line,
 )
@@ -51,9 +51,7 @@ def test_raven_trains_three_folds_and_registers_what_beats_the_base_rate(raven, 
 def test_raven_scores_every_account_of_the_population_and_reasons_add_up(raven) -> None:
     scored = raven.scored
     as_of = scored["as_of"].iloc[0]
-    population = query(
-        raven.settings, f"select account_id from churn_population where cutoff = '{as_of}'"
-    )
+    population = day_population_of(raven.settings, as_of)  # the definition's, on the day scored
     assert sorted(scored["account_id"]) == sorted(population["account_id"])
     assert len(scored) > 400 and scored["probability"].between(0, 1).all()
     assert_reasons_add_up(raven, "churn")
