@@ -136,8 +136,13 @@ def fold_metrics(results: list[FoldResult]) -> pd.DataFrame:
 
 
 def backtest_auc_ci(
-    results: list[FoldResult], n: int, seed: int = 0, scorer: str = MODEL, level: float = 0.95
-) -> tuple[float, float]:
+    results: list[FoldResult],
+    n: int,
+    seed: int = 0,
+    scorer: str = MODEL,
+    level: float = 0.95,
+    draws: bool = False,
+) -> tuple[float, float] | np.ndarray:
     """Bootstrap CI of a scorer's backtest ROC AUC: the mean over folds of each fold's AUC (the
     `roc_auc_mean` the choice compares), resampling entities when the predictions carry them
     (their rows are not independent, and an entity tested in several folds is drawn in all)."""
@@ -151,6 +156,7 @@ def backtest_auc_ci(
         level=level,
         clusters=clusters,
         folds=pooled["_fold"].to_numpy(),
+        draws=draws,
     )
 
 

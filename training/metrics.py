@@ -162,8 +162,10 @@ def bootstrap_auc(
     level: float = 0.95,
     clusters: np.ndarray | None = None,
     folds: np.ndarray | None = None,
-) -> tuple[float, float]:
-    """Percentile bootstrap confidence interval for ROC AUC.
+    draws: bool = False,
+) -> tuple[float, float] | np.ndarray:
+    """Percentile bootstrap confidence interval for ROC AUC (the resampled AUCs themselves with
+    `draws`, for intervals at several levels from one resampling).
 
     Resamples rows, or with `clusters` whole entities (an account's rows at several cutoffs, a
     deal's snapshots), whose rows share an outcome history and are not independent. With `folds`
@@ -175,7 +177,7 @@ def bootstrap_auc(
     """
     y, p = np.asarray(y, dtype=int), np.asarray(p, dtype=float)
     if len(y) == 0:
-        return float("nan"), float("nan")
+        return np.array([]) if draws else (float("nan"), float("nan"))
     fold = np.zeros(len(y), dtype=int) if folds is None else pd.factorize(np.asarray(folds))[0]
     parts = []
     for f in range(int(fold.max()) + 1):
@@ -190,12 +192,16 @@ def bootstrap_auc(
         per_fold = [weighted_auc(g, y_f, weights[rows]) for rows, g, y_f in parts]
         per_fold = [a for a in per_fold if not np.isnan(a)]
         aucs.append(float(np.mean(per_fold)) if per_fold else float("nan"))
-    aucs = np.array(aucs)
-    aucs = aucs[~np.isnan(aucs)]
-    if not len(aucs):
+    return np.array(aucs) if draws else percentile_interval(np.array(aucs), level)
+
+
+def percentile_interval(draws: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """The central `level` interval of bootstrap draws (NaN draws ignored)."""
+    draws = draws[~np.isnan(draws)]
+    if not len(draws):
         return float("nan"), float("nan")
     tail = (1 - level) / 2 * 100
-    low, high = np.percentile(aucs, [tail, 100 - tail])
+    low, high = np.percentile(draws, [tail, 100 - tail])
     return float(low), float(high)
 
 

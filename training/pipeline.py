@@ -37,6 +37,7 @@ from training.evaluate import (
 )
 from training.fit import FeatureKinds, tune
 from training.guards import Choice, check_label_counts, choose_model, leakage_message
+from training.metrics import percentile_interval
 from training.splits import SplitPlan
 
 
@@ -152,11 +153,12 @@ def run_training(
     )
     summary = summarise(fold_metrics(results))
     n, seed = config.report.bootstrap, config.lightgbm.seed
-    cis = {k: backtest_auc_ci(results, n, seed, scorer=k) for k in candidates}
+    draws = {k: backtest_auc_ci(results, n, seed, scorer=k, draws=True) for k in candidates}
+    cis = {k: percentile_interval(d) for k, d in draws.items()}
     # Each candidate is one more chance for noise to clear 0.5, so the guard's interval widens
     # with their number (Bonferroni); the run reports the plain 95% interval.
     guard = 1 - 0.05 / len(candidates)
-    lows = {k: backtest_auc_ci(results, n, seed, scorer=k, level=guard)[0] for k in candidates}
+    lows = {k: percentile_interval(d, guard)[0] for k, d in draws.items()}
     choice = choose_model(summary, candidates, lows, config.guards.min_auc_margin)
     kind = choice.winner or MODEL
     final = results[-1]
