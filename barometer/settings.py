@@ -9,7 +9,10 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-TARGETS = ("churn", "deal_win")  # the two models Barometer trains, scores and serves
+TARGETS = ("churn", "deal_win")  # the worklist models: trained, scored and served to every role
+# Every model trained and scored. Rep attrition is served to managers only, from its scores
+# (`serving.attrition`), and its absence never makes the service unready.
+MODEL_TARGETS = (*TARGETS, "rep_attrition")
 EXPERIMENTS_DIR = Path(__file__).resolve().parents[1] / "experiments"  # versioned model configs
 
 # The simulator's stages and Salesforce's standard opportunity stages, interleaved where they mean
@@ -57,6 +60,9 @@ class Settings(BaseSettings):
     )
     rep_window_days: int = Field(
         default=730, gt=0, description="Rep diagnosis: closed deals of this many days back."
+    )
+    rep_attrition_horizon_days: int = Field(
+        default=90, gt=0, description="Rep attrition: a rep leaving within this many days."
     )
     pipeline_target: float | None = Field(
         default=None, gt=0, description="Pipeline coverage target (bookings) for the period."

@@ -8,7 +8,9 @@ from typing import Annotated
 
 import typer
 
-from barometer.settings import TARGETS
+from barometer.settings import MODEL_TARGETS
+
+ENTITIES = {"churn": "accounts", "deal_win": "open opportunities", "rep_attrition": "reps"}
 
 
 def register(app: typer.Typer) -> None:
@@ -17,7 +19,7 @@ def register(app: typer.Typer) -> None:
 
 
 def score(
-    target: Annotated[str, typer.Option(help="churn or deal_win.")],
+    target: Annotated[str, typer.Option(help="churn, deal_win or rep_attrition.")],
     as_of: Annotated[
         datetime | None,
         typer.Option(formats=["%Y-%m-%d"], help="Score as of this date (default: latest cutoff)."),
@@ -44,8 +46,10 @@ def score(
     from barometer.settings import get_settings
     from features.warehouse import WarehouseBusyError
 
-    if target not in TARGETS:
-        raise typer.BadParameter(f"--target must be one of {', '.join(TARGETS)}, not {target!r}.")
+    if target not in MODEL_TARGETS:
+        raise typer.BadParameter(
+            f"--target must be one of {', '.join(MODEL_TARGETS)}, not {target!r}."
+        )
     settings = get_settings()
     try:
         loaded = ChampionProvider(settings).load(target)
@@ -55,7 +59,7 @@ def score(
         Console(stderr=True).print(f"[red]barometer score:[/red] {exc}")
         raise typer.Exit(1) from exc
     Console().print(
-        f"Scored {result.rows:,} {'accounts' if target == 'churn' else 'open opportunities'} "
+        f"Scored {result.rows:,} {ENTITIES[target]} "
         f"as of {result.as_of:%Y-%m-%d} with {target} model v{result.model_version} "
         f"in {result.seconds:.1f}s" + (f"; wrote {result.out}" if result.out else "")
     )
@@ -68,8 +72,10 @@ def _score_lake(target: str, as_of: datetime | None, env_manager: str) -> None:
     from barometer.scoring.lake_job import score_lake
     from barometer.settings import get_settings
 
-    if target not in TARGETS:
-        raise typer.BadParameter(f"--target must be one of {', '.join(TARGETS)}, not {target!r}.")
+    if target not in MODEL_TARGETS:
+        raise typer.BadParameter(
+            f"--target must be one of {', '.join(MODEL_TARGETS)}, not {target!r}."
+        )
     settings = get_settings()
     try:
         result = score_lake(settings, target, as_of, env_manager)

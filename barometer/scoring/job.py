@@ -34,6 +34,14 @@ def context_sql(target: str, tables: set[str], as_of: str = "$as_of") -> str:
     for Spark), with segment, owner, team, stage and value. `tables` names the optional tables
     that exist; SQL that DuckDB and Spark both run."""
     team = "r.team" if "reps" in tables else "cast(null as string)"
+    if target == "rep_attrition":
+        return f"""
+            select r.rep_id, cast(null as string) as segment, cast(null as string) as owner_rep_id,
+                   r.team, cast(null as string) as stage, cast(null as double) as value
+            from reps r
+            where (r.hired_at is null or r.hired_at < {as_of})
+              and (r.left_at is null or r.left_at >= {as_of})
+        """
     if target == "churn":
         reps = "left join reps r on r.rep_id = a.owner_rep_id" if "reps" in tables else ""
         if "churn_population" in tables:

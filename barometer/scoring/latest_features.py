@@ -14,7 +14,11 @@ import pandas as pd
 from barometer.scoring.scores import ID_COLUMNS
 from features.warehouse import connect, table_exists
 
-FEATURE_TABLES = {"churn": "features_account", "deal_win": "features_opportunity"}
+FEATURE_TABLES = {
+    "churn": "features_account",
+    "deal_win": "features_opportunity",
+    "rep_attrition": "features_rep",
+}
 
 
 class FrameFeatureSource:

@@ -30,7 +30,7 @@ import pandas as pd
 from barometer.model.artefact import ScoringModel
 from barometer.scoring.reasons import TOP_K, row_reasons
 
-ID_COLUMNS = {"churn": "account_id", "deal_win": "opportunity_id"}
+ID_COLUMNS = {"churn": "account_id", "deal_win": "opportunity_id", "rep_attrition": "rep_id"}
 # Calibrated probability at or above which a score is in the band.
 BAND_THRESHOLDS = {"high": 0.5, "medium": 0.2}
 CONTEXT_COLUMNS = ("segment", "owner_rep_id", "team", "stage", "value")
@@ -65,7 +65,7 @@ def peer_percentile(probability: np.ndarray, peers: pd.Series | None) -> np.ndar
 
 
 def peer_column(target: str) -> str:
-    return "stage" if target == "deal_win" else "segment"
+    return {"deal_win": "stage", "rep_attrition": "team"}.get(target, "segment")
 
 
 def score_frame(
