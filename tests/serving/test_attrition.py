@@ -67,9 +67,8 @@ def rep_features(as_of) -> pd.DataFrame:
     )
 
 
-@pytest.fixture(scope="module")
-def scored(tmp_path_factory, models) -> tuple[Settings, pd.DataFrame]:
-    home = tmp_path_factory.mktemp("attrition") / "workspace"
+def attrition_workspace(home, models) -> Settings:
+    """The serving company with reps' hire dates and a rep-attrition scoring run."""
     build_workspace(home, models)
     settings = keyed_settings(home)
     with connect(settings.warehouse_path) as con:
@@ -77,6 +76,12 @@ def scored(tmp_path_factory, models) -> tuple[Settings, pd.DataFrame]:
         replace_table(con, "features_rep", rep_features(AS_OF[1]))
     loaded = LoadedModel("rep_attrition", attrition_model(), "1", {})
     job.run(settings, loaded, AS_OF[1], registry=load_registry())
+    return settings
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory, models) -> tuple[Settings, pd.DataFrame]:
+    settings = attrition_workspace(tmp_path_factory.mktemp("attrition") / "workspace", models)
     with connect(settings.warehouse_path, read_only=True) as con:
         rows = con.execute("select * from scores where target = 'rep_attrition'").df()
     return settings, rows
