@@ -15,7 +15,7 @@ TARGETS := churn deal_win
 ENGINE ?= duckdb
 UV_VERSION := 0.13.9
 
-.PHONY: help setup demo demo-key data ingest features train evaluate promote retrain explain score serve \
+.PHONY: help setup demo demo-key data ingest features train evaluate promote retrain explain score attrition serve \
 	test lint bench bench-ingest bench-features bench-train bench-explain bench-serve bench-dashboard \
 	fuzz faults soak audit lock clean ingest-lake test-spark test-model-env bench-spark
 
@@ -61,6 +61,11 @@ explain: setup ## Write the HTML explanation reports (drivers, rep profiles, con
 score: setup ## Score every active account and open opportunity as of the latest feature cutoff (ENGINE=spark: spark_udf)
 	@for t in $(TARGETS); do $(BAROMETER) score --target $$t --engine $(ENGINE) || exit 1; done
 
+attrition: setup ## Rep attrition (managers only): train, promote, score; too few departures is said, not a model
+	@if $(BAROMETER) train --target rep_attrition; then \
+		$(BAROMETER) promote --target rep_attrition && $(BAROMETER) score --target rep_attrition; \
+	else echo "rep_attrition: no model; managers see the reason above"; fi
+
 serve: setup ## Serve the API and dashboard on 127.0.0.1:8000 (keys: BAROMETER_API_KEYS or the demo key file)
 	@if [ -z "$${BAROMETER_API_KEYS}$${BAROMETER_API_KEYS_FILE}" ] && [ -f $(KEYS_FILE) ]; then \
 		export BAROMETER_API_KEYS_FILE=$(KEYS_FILE); fi; $(BAROMETER) serve
@@ -70,7 +75,7 @@ demo-key: setup ## Write a demo admin key to $(BAROMETER_HOME)/api-keys (once) a
 	@test -s $(KEYS_FILE) || { umask 077; $(BAROMETER) serve --demo-key > $(KEYS_FILE); }
 	@echo "Demo API key (role:key): $$(cat $(KEYS_FILE))"
 
-demo: data ingest features train promote explain score demo-key ## Install, then run the whole pipeline end to end on simulated data
+demo: data ingest features train promote explain score attrition demo-key ## Install, then run the whole pipeline end to end on simulated data
 	@echo "Demo done. Workspace: $(BAROMETER_HOME)"
 	@echo "  Reports: $(BAROMETER_HOME)/artifacts/   MLflow: $(BIN)/mlflow ui --backend-store-uri sqlite:///$(BAROMETER_HOME)/mlflow.db"
 	@echo "  Serving the dashboard at http://127.0.0.1:8000/dashboard (API docs: /docs); sign in with the key after 'admin:'. Ctrl-C stops it."
