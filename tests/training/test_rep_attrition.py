@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -102,3 +104,37 @@ def test_the_model_ranks_leavers_first_for_the_planted_reasons(simulated_reps, t
     assert explanation.base_probability + points.sum(axis=1).to_numpy() == pytest.approx(
         explanation.probability
     )
+
+
+def test_the_shipped_sample_gets_a_reason_not_a_model(tmp_path) -> None:
+    """The shipped sample has nine reps and one departure: training refuses, and managers are
+    told why through the API; retention keys are refused the question."""
+    from fastapi.testclient import TestClient
+
+    from features.build import build_all
+    from features.ingest.run import ingest
+    from serving.app import ServeOptions, create_app
+    from training.runs import train_target
+
+    keys = {"retention": "retention-key-0123456789", "manager": "manager-key-0123456789ab"}
+    api_keys = ",".join(f"{role}:{key}" for role, key in keys.items())
+    settings = Settings(home=tmp_path / "workspace", api_keys=api_keys)
+    settings.ensure_home()
+    sample = Path(__file__).resolve().parents[2] / "data" / "sample"
+    ingest(sample, settings, "canonical", None)
+    build_all(settings)
+    with pytest.raises(TooFewPositives) as caught:
+        train_target(settings, resolve_config("rep_attrition", None))
+    assert caught.value.count <= 1 and caught.value.need == 20
+    expected = f"Not enough departures to learn from ({caught.value.count}; need 20)"
+    assert str(caught.value).startswith(expected)
+    verdict = read_status(settings, "rep_attrition")
+    assert verdict is not None and not verdict.trained and verdict.reason == str(caught.value)
+    app = create_app(settings, options=ServeOptions(poll_seconds=3600, dashboard=False))
+    with TestClient(app) as client:
+        manager = {"X-API-Key": keys["manager"]}
+        body = client.get("/v1/teams/sales/attrition", headers=manager).json()
+        assert body["available"] is False and body["reason"] == verdict.reason
+        assert body["reps"] == []
+        retention = {"X-API-Key": keys["retention"]}
+        assert client.get("/v1/teams/sales/attrition", headers=retention).status_code == 403
