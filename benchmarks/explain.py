@@ -55,6 +55,7 @@ import numpy as np
 import pandas as pd
 
 from barometer.model.artefact import Calibrator, ScoringModel
+from barometer.model.encoder import FeatureEncoder
 from barometer.scoring.reasons import matrix_reasons, registry_map
 from explain.reasons import reasons
 from explain.rescoring import rescore_changed, rescore_incremental, score_rows, tree_tables
@@ -103,7 +104,8 @@ def synthetic_setup(
         "seed": seed,
     }
     booster = lgb.train(params, lgb.Dataset(train, label), trees)
-    model = ScoringModel("churn", names, booster, Calibrator("platt", a=0.95, b=0.02))
+    encoder = FeatureEncoder(dict.fromkeys(names, "numeric")).fit(pd.DataFrame())
+    model = ScoringModel("churn", encoder, booster, Calibrator("platt", a=0.95, b=0.02))
     registry = [
         Feature(n, "account", "cadence", f"Synthetic behaviour {n[-2:]}", 90, actionable=True)
         for n in names

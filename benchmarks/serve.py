@@ -93,9 +93,11 @@ def train_model(frame: pd.DataFrame, seed: int = 0):
     import lightgbm as lgb
 
     from barometer.model.artefact import Calibrator, ScoringModel
+    from barometer.model.encoder import FeatureEncoder
+    from features.registry import BY_NAME
 
     names = [c for c in frame.columns if c != "account_id"]
-    categories = {c: sorted(v) for c, v in CATEGORY_VALUES.items() if c in names}
+    encoder = FeatureEncoder({n: BY_NAME[n].kind for n in names}).fit(frame)
     sample = frame.sample(min(len(frame), 20_000), random_state=seed)
     rng = np.random.default_rng(seed)
     logit = (
@@ -105,9 +107,8 @@ def train_model(frame: pd.DataFrame, seed: int = 0):
         - 0.5 * sample["is_nps_promoter"].fillna(0)
     )
     label = (rng.random(len(sample)) < 1 / (1 + np.exp(-logit))).astype(int)
-    draft = ScoringModel("churn", names, booster=None, categories=categories)
-    cat_index = [names.index(c) for c in categories]
-    data = lgb.Dataset(draft.matrix(sample), label, categorical_feature=cat_index)
+    cat_index = [names.index(c) for c in encoder.categories_]
+    data = lgb.Dataset(encoder.transform(sample), label, categorical_feature=cat_index)
     params = {
         "objective": "binary",
         "verbose": -1,
@@ -117,7 +118,7 @@ def train_model(frame: pd.DataFrame, seed: int = 0):
         "seed": seed,
     }
     booster = lgb.train(params, data, 300)
-    return ScoringModel("churn", names, booster, Calibrator("platt", 1.0, 0.0), categories)
+    return ScoringModel("churn", encoder, booster, Calibrator("platt", 1.0, 0.0))
 
 
 def build_workspace(home: Path, n: int) -> dict:

@@ -75,7 +75,7 @@ def export_lake(path: Path, settings: Settings) -> None:
 def run_spark(path: Path, out: Path, n_cutoffs: int, memory: str, partitions: int) -> dict:
     """Features and labels on Spark local[2] from the lake layout, written as Parquet; per-stage
     seconds (materialised intermediates and sources, then the final joins and writes)."""
-    from features import lake_build, rollups
+    from features import core, lake_build
 
     settings = Settings(
         home=out / "spark",
@@ -93,7 +93,7 @@ def run_spark(path: Path, out: Path, n_cutoffs: int, memory: str, partitions: in
     settings = settings.model_copy(update={"lake": str(settings.home / "lake")})
     cutoffs = bench_cutoffs(path, n_cutoffs)
     stages: dict[str, float] = {}
-    original = rollups.Context.materialise
+    original = core.Context.materialise
 
     def timed(self, name, table):
         begun = time.perf_counter()
@@ -102,7 +102,7 @@ def run_spark(path: Path, out: Path, n_cutoffs: int, memory: str, partitions: in
         finally:
             stages[name] = stages.get(name, 0.0) + time.perf_counter() - begun
 
-    rollups.Context.materialise = timed
+    core.Context.materialise = timed
     marks: dict[str, float] = {}
     start = time.perf_counter()
     lake_build.build_lake(

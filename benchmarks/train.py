@@ -97,7 +97,7 @@ def _split(frame: pd.DataFrame, config):
 
 
 def run_lightgbm(accounts: int, out: mp.Queue) -> None:
-    from training.fit import as_model_input, fit_scoring_model
+    from training.fit import fit_scoring_model
     from training.metrics import roc_auc
 
     config = shipped_config()
@@ -106,7 +106,7 @@ def run_lightgbm(accounts: int, out: mp.Queue) -> None:
     started, cpu = time.perf_counter(), time.process_time()
     model = fit_scoring_model(train, holdout, kinds, config)
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-    p = model.predict_proba(as_model_input(test, kinds))
+    p = model.predict_proba(test)
     out.put(
         {
             "name": "barometer fit_scoring_model",
@@ -124,8 +124,7 @@ def run_lightgbm(accounts: int, out: mp.Queue) -> None:
 def run_sklearn(accounts: int, trees: int, out: mp.Queue) -> None:
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    from barometer.model.artefact import ScoringModel
-    from training.fit import as_model_input, learn_categories
+    from training.fit import fit_encoder
     from training.metrics import roc_auc
 
     config = shipped_config()
@@ -133,8 +132,8 @@ def run_sklearn(accounts: int, trees: int, out: mp.Queue) -> None:
     frame, kinds = synthetic_frame(accounts)
     train, _, test = _split(frame, config)
     started, cpu = time.perf_counter(), time.process_time()
-    encoder = ScoringModel("churn", list(kinds), None, categories=learn_categories(train, kinds))
-    x = encoder.matrix(as_model_input(train, kinds))
+    encoder = fit_encoder(train, kinds)
+    x = encoder.transform(train)
     model = HistGradientBoostingClassifier(
         max_iter=trees,
         learning_rate=lgbm.learning_rate,
@@ -142,11 +141,11 @@ def run_sklearn(accounts: int, trees: int, out: mp.Queue) -> None:
         min_samples_leaf=lgbm.min_data_in_leaf,
         l2_regularization=lgbm.lambda_l2,
         early_stopping=False,
-        categorical_features=[n in encoder.categories for n in kinds],
+        categorical_features=[n in encoder.categories_ for n in kinds],
         random_state=0,
     ).fit(x, train["label"].to_numpy())
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-    p = model.predict_proba(encoder.matrix(as_model_input(test, kinds)))[:, 1]
+    p = model.predict_proba(encoder.transform(test))[:, 1]
     out.put(
         {
             "name": "sklearn HistGradientBoosting",

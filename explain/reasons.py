@@ -18,7 +18,8 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 
-from barometer.model.artefact import SMALL_BATCH, ScoringModel, apportion, feature_values
+from barometer.model.artefact import ScoringModel, apportion
+from barometer.model.encoder import feature_values
 from explain.wording import (
     Registry,
     feature_info,
@@ -132,8 +133,7 @@ def reasons(
     features = lookup(registry)
     names = model.feature_names
     values = feature_values(rows, names)
-    matrix = model.encode(values) if len(rows) <= SMALL_BATCH else model.matrix(rows)
-    explanation = model.explain_matrix(matrix, index=rows.index)
+    explanation = model.explain_matrix(model.matrix(rows), index=rows.index)
     points = explanation.point_values
     out = []
     for i, key in enumerate(rows.index):

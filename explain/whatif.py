@@ -88,13 +88,13 @@ def encode_changes(
     model: ScoringModel, changes: Mapping[str, object]
 ) -> tuple[np.ndarray, np.ndarray]:
     """The changed features' positions and their values as the booster's floats (categories →
-    the model's codes, unknown levels and non-numbers → NaN), encoded by `ScoringModel.encode`."""
+    the model's codes, unknown levels and non-numbers → NaN), encoded by the model's encoder."""
     where = {name: i for i, name in enumerate(model.feature_names)}
     positions = np.array([where[name] for name in changes], dtype=int)
     raw = np.full((1, len(model.feature_names)), None, dtype=object)
     for position, value in zip(positions, changes.values(), strict=True):
         raw[0, position] = value
-    return positions, model.encode(raw)[0, positions]
+    return positions, model.matrix(raw)[0, positions]
 
 
 def _check_known(model: ScoringModel, changes: Mapping[str, object]) -> None:

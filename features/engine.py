@@ -9,7 +9,7 @@ before the cutoff whose record existed before it. One definition runs on both en
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import ibis
 import ibis.expr.types as ir
@@ -17,30 +17,14 @@ import pandas as pd
 from ibis.backends import BaseBackend
 
 from barometer.settings import DEFAULT_STAGE_ORDER
-from features import deals, rollups
 from features.backends import Engine, available, fetch, open_frames
+from features.core import Context, left_join
 from features.registry import Entity, Feature, features_for
-from features.rollups import Context, left_join
+from features.sources import SOURCES
 from features.timeline import day_to_timestamp, normalise_cutoffs
 
 log = logging.getLogger(__name__)
 
-SOURCES: dict[str, Callable[[Context], ir.Table]] = {
-    "activity": rollups.activity_windows,
-    "recency": rollups.recency,
-    "usage_history": rollups.usage_history,
-    "gaps": rollups.gaps,
-    "rhythm": rollups.rhythm,
-    "reach": rollups.reach,
-    "service": rollups.service,
-    "voice": rollups.voice,
-    "profile": rollups.account_profile,
-    "deal": deals.deal_profile,
-    "stage": deals.stage_now,
-    "stage_norm": deals.stage_norm,
-    "deal_activity": deals.deal_activity,
-    "rep": deals.rep_record,
-}
 SORT_KEY = "acc_key"
 KEYS: dict[str, list[str]] = {
     "account": ["account_id"],
@@ -103,7 +87,7 @@ def wide_table(ctx: Context, entity: Entity, feats: list[Feature]) -> ir.Table:
         # query per source, so no single query holds every source's joins and windows at once
         # (one final query peaked at 4.4-4.6 GB at 50k accounts). A lazy context (a DuckDB
         # selection) keeps it in the final query instead.
-        part = ctx.materialise(f"src_{source}", SOURCES[source](ctx))
+        part = ctx.materialise(f"src_{source}", SOURCES[source].query(ctx))
         # Activity rollups are keyed by the integer `acc_key` (see `prep.account_keys`).
         wide = left_join(wide, part, [_join_key(wide, part, key), "c_day"])
     return wide

@@ -42,7 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from barometer.settings import DEFAULT_STAGE_ORDER, EXPERIMENTS_DIR
 from features import prep
 from features.backends import Engine, available, fetch, open_frames
-from features.rollups import Context
+from features.core import Context
 from features.timeline import US_PER_DAY, cutoff_table, day_to_timestamp, normalise_cutoffs
 
 ChurnDefinition = Literal["explicit", "inactivity", "no_activity"]

@@ -29,8 +29,8 @@ from features import labels as label_engine
 from features import lake
 from features.backends import spark_frame, spark_session
 from features.build import BuildReport, Step, build_meta, meta_frame, plan_cutoffs
+from features.core import Context
 from features.registry import Feature
-from features.rollups import Context
 from features.timeline import US_PER_DAY, cutoff_table
 from features.warehouse import connect, table_exists
 

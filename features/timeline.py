@@ -131,3 +131,9 @@ def choose_frequency(
             )
             return option, cutoffs, why
     raise AssertionError("unreachable: weekly is always chosen last")
+
+
+def days_before_cutoff(c_day: ir.IntegerValue, moment_us: ir.IntegerValue) -> ir.FloatingValue:
+    """Days (with fractions) from a moment in epoch microseconds to the cutoff, midnight UTC of
+    epoch day `c_day` (Ibis values)."""
+    return (c_day * US_PER_DAY - moment_us).cast("float64") / float(US_PER_DAY)

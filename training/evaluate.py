@@ -17,7 +17,7 @@ from barometer.model.artefact import ScoringModel
 from training import metrics as m
 from training.baselines import fit_baselines
 from training.config import ExperimentConfig
-from training.fit import FeatureKinds, as_model_input, fit_candidate, has_purchase_log
+from training.fit import FeatureKinds, fit_candidate, has_purchase_log
 from training.splits import Split, SplitPlan, plan_split, recent_fraction
 
 MODEL = "lightgbm"
@@ -88,11 +88,10 @@ def run_fold(
 ) -> FoldResult:
     """Fit the candidates and baselines on the fold's past; score its test period."""
     train, holdout, test = frame.loc[split.train], frame.loc[split.holdout], frame.loc[split.test]
-    x_test = as_model_input(test, kinds)
     models, scored = {}, {"label": test["label"].to_numpy(int)}
     for kind in candidates or [MODEL]:
         models[kind] = fit_candidate(kind, train, holdout, kinds, config, overrides, horizon_days)
-        scored[kind] = models[kind].predict_proba(x_test)
+        scored[kind] = models[kind].predict_proba(test)
     baselines = fit_baselines(train, config)  # the same rows the candidates learn from
     for name, predict in baselines.items():
         scored[name] = predict(test)
@@ -180,7 +179,6 @@ def learning_curve(
     """
     holdout, test = frame.loc[split.holdout], frame.loc[split.test]
     y = test["label"].to_numpy(int)
-    x_test = as_model_input(test, kinds)
     rows = []
     for fraction in config.report.learning_curve_fractions:
         index = recent_fraction(frame, split.train, fraction)
@@ -191,7 +189,7 @@ def learning_curve(
             model = full
         else:
             model = fit_candidate(kind, train, holdout, kinds, config, overrides, horizon_days)
-        p = model.predict_proba(x_test)
+        p = model.predict_proba(test)
         rows.append(
             {
                 "fraction": fraction,

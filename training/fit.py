@@ -18,6 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
 from barometer.model.artefact import ScoringModel
+from barometer.model.encoder import FeatureEncoder
 from barometer.model.scorers import BGNBD_INPUTS, BGNBDScorer, LinearScorer
 from training.baselines import fit_bgnbd
 from training.calibration import choose_calibrator
@@ -27,31 +28,9 @@ from training.metrics import roc_auc
 FeatureKinds = dict[str, str]  # feature name -> numeric | categorical | bool
 
 
-def learn_categories(frame: pd.DataFrame, kinds: FeatureKinds) -> dict[str, list[str]]:
-    """Sorted observed levels of each categorical feature (as strings)."""
-    return {
-        name: sorted(frame[name].dropna().astype(str).unique().tolist())
-        for name, kind in kinds.items()
-        if kind == "categorical" and name in frame.columns
-    }
-
-
-def as_model_input(frame: pd.DataFrame, kinds: FeatureKinds) -> pd.DataFrame:
-    """Feature columns only; categoricals as strings and bools as 0/1 floats (a new frame)."""
-    out = {}
-    for name, kind in kinds.items():
-        values = frame[name] if name in frame.columns else pd.Series(np.nan, index=frame.index)
-        if kind == "categorical":
-            out[name] = (
-                values.astype("object")
-                .where(values.notna(), None)
-                .map(lambda v: v if v is None else str(v))
-            )
-        elif kind == "bool":
-            out[name] = pd.to_numeric(values.astype("object"), errors="coerce").astype(float)
-        else:
-            out[name] = pd.to_numeric(values, errors="coerce").astype(float)
-    return pd.DataFrame(out, index=frame.index)
+def fit_encoder(train: pd.DataFrame, kinds: FeatureKinds) -> FeatureEncoder:
+    """The model's encoder, its categories learned from the training rows."""
+    return FeatureEncoder(dict(kinds)).fit(train)
 
 
 def class_weights(y: np.ndarray, imbalance: ImbalanceConfig) -> np.ndarray | None:
@@ -124,13 +103,10 @@ def fit_scoring_model(
 ) -> ScoringModel:
     """Booster on `train`, early-stopped and calibrated on the later `holdout` slice."""
     names = list(kinds)
-    draft = ScoringModel(config.target, names, None, categories=learn_categories(train, kinds))
-    x_train, x_hold = (
-        draft.matrix(as_model_input(train, kinds)),
-        draft.matrix(as_model_input(holdout, kinds)),
-    )
+    encoder = fit_encoder(train, kinds)
+    x_train, x_hold = encoder.transform(train), encoder.transform(holdout)
     y_train, y_hold = train["label"].to_numpy(int), holdout["label"].to_numpy(int)
-    categorical = [i for i, n in enumerate(names) if n in draft.categories]
+    categorical = [i for i, n in enumerate(names) if n in encoder.categories_]
     params = lgb_params(config.lightgbm, overrides)
     if config.lightgbm.monotone:
         params["monotone_constraints"] = monotone_constraints(config.lightgbm, names)
@@ -149,15 +125,13 @@ def fit_scoring_model(
     metadata = {
         "best_iteration": int(booster.best_iteration or booster.current_iteration()),
         "calibration_log_loss": scores,
-        "feature_kinds": dict(kinds),
         "params": params,
     }
     return ScoringModel(
         config.target,
-        names,
+        encoder,
         booster,
         calibrator,
-        draft.categories,
         metadata,
         num_threads=config.lightgbm.num_threads,
     )
@@ -184,7 +158,7 @@ def tune(
             "lambda_l2": trial.suggest_float("lambda_l2", 1e-3, 10.0, log=True),
         }
         model = fit_scoring_model(train, holdout, kinds, config, overrides)
-        scored = model.predict_proba(as_model_input(holdout, kinds))
+        scored = model.predict_proba(holdout)
         return roc_auc(holdout["label"].to_numpy(int), scored)
 
     started = time.monotonic()
@@ -315,23 +289,15 @@ def fit_logistic_model(
     """Logistic regression on `train`, its L2 strength chosen by the holdout's log loss (as
     early stopping chooses LightGBM's rounds), then calibrated on the holdout."""
     names = list(kinds)
-    draft = ScoringModel(config.target, names, None, categories=learn_categories(train, kinds))
-    x = draft.matrix(as_model_input(train, kinds))
-    x_hold = draft.matrix(as_model_input(holdout, kinds))
+    encoder = fit_encoder(train, kinds)
+    x, x_hold = encoder.transform(train), encoder.transform(holdout)
     y, y_hold = train["label"].to_numpy(int), holdout["label"].to_numpy(int)
     rules = dict(config.lightgbm.monotone)
-    fits = {c: fit_linear(x, y, names, draft.categories, c, rules) for c in C_GRID}
+    fits = {c: fit_linear(x, y, names, encoder.categories_, c, rules) for c in C_GRID}
     losses = {c: _log_loss(y_hold, fits[c].raw(x_hold)) for c in C_GRID}
     best = min(C_GRID, key=lambda c: (losses[c], -c))
-    model = ScoringModel(
-        config.target, names, None, categories=draft.categories, core=fits[best], num_threads=1
-    )
-    return _calibrated(
-        model,
-        as_model_input(holdout, kinds).assign(label=holdout["label"]),
-        config,
-        {"feature_kinds": dict(kinds), "params": {"C": best, "holdout_log_loss": losses}},
-    )
+    model = ScoringModel(config.target, encoder, core=fits[best], num_threads=1)
+    return _calibrated(model, holdout, config, {"params": {"C": best, "holdout_log_loss": losses}})
 
 
 def _log_loss(y: np.ndarray, raw: np.ndarray) -> float:
@@ -351,7 +317,8 @@ def fit_bgnbd_model(
 ) -> ScoringModel:
     """BG/NBD fitted on the latest training cutoff's customers, calibrated on `holdout`."""
     names = list(BGNBD_INPUTS)
-    values = train[names].apply(pd.to_numeric, errors="coerce").astype(float)
+    encoder = fit_encoder(train, dict.fromkeys(names, "numeric"))
+    values = pd.DataFrame(encoder.transform(train), columns=names, index=train.index)
     latest = values[train["cutoff"] == train["cutoff"].max()]
     days, first, last = (latest[n].to_numpy() for n in names)
     age = np.nan_to_num(first)
@@ -359,16 +326,12 @@ def fit_bgnbd_model(
     params = fit_bgnbd(np.maximum(np.nan_to_num(days) - 1, 0), t_x, age)
     reference = tuple(float(np.nan_to_num(values[n].median())) for n in names)
     core = BGNBDScorer(params.r, params.alpha, params.a, params.b, float(horizon_days), reference)
-    model = ScoringModel(config.target, names, None, core=core, num_threads=1)
-    kinds = {n: "numeric" for n in names}
+    model = ScoringModel(config.target, encoder, core=core, num_threads=1)
     return _calibrated(
         model,
         holdout,
         config,
-        {
-            "feature_kinds": kinds,
-            "params": {"r": params.r, "alpha": params.alpha, "a": params.a, "b": params.b},
-        },
+        {"params": {"r": params.r, "alpha": params.alpha, "a": params.a, "b": params.b}},
     )
 
 

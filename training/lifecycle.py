@@ -12,7 +12,6 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
-from mlflow.models import infer_signature
 
 from barometer.model import flavour as mlflow_model
 from barometer.model import packaging
@@ -65,7 +64,8 @@ def log_tables(tables: dict[str, pd.DataFrame], folder: Path) -> None:
 
 
 def log_scoring_model(model: ScoringModel, sample: pd.DataFrame) -> str:
-    """Log the pyfunc (from code, with the artefact folder); returns the logged model URI."""
+    """Log the pyfunc (from code, with the artefact folder); returns the logged model URI.
+    `sample`: a few raw feature rows, to show the output's columns."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = model.save(Path(tmp) / "scoring_model")
         explanation = model.explain(sample)
@@ -79,7 +79,7 @@ def log_scoring_model(model: ScoringModel, sample: pd.DataFrame) -> str:
             name="model",
             python_model=str(PYFUNC_FILE),
             artifacts={mlflow_model.ARTIFACT_KEY: str(folder)},
-            signature=infer_signature(sample, output),
+            signature=mlflow_model.signature(model.encoder, output),
             # Self-contained: its code and pinned requirements (`barometer.model.packaging`).
             code_paths=[str(packaging.model_code(Path(tmp) / "code"))],
             pip_requirements=packaging.requirements(),

@@ -34,7 +34,7 @@ from training.evaluate import (
     pooled_entities,
     summarise,
 )
-from training.fit import FeatureKinds, as_model_input, tune
+from training.fit import FeatureKinds, tune
 from training.guards import (
     Choice,
     check_label_counts,
@@ -218,8 +218,7 @@ def run_training(
         mlflow.set_tag("choice", choice.words(summary))
         if choice.refusals:
             mlflow.set_tag("refused", "; ".join(choice.refusals))
-        sample = as_model_input(test.head(50), kinds)
-        model_uri = lifecycle.log_scoring_model(model, sample)
+        model_uri = lifecycle.log_scoring_model(model, test.head(50))
     result = TrainResult(
         run.info.run_id,
         summary,
@@ -302,11 +301,11 @@ def _log_run(
                 "build": info.build,
             },
         )
-        _plots(folder, final, model, report, learning, frame.loc[final.split.test], kinds)
+        _plots(folder, final, model, report, learning, frame.loc[final.split.test])
         mlflow.log_artifacts(str(folder), artifact_path="report")
 
 
-def _plots(folder: Path, final: FoldResult, model, report: dict, learning, test, kinds) -> None:
+def _plots(folder: Path, final: FoldResult, model, report: dict, learning, test) -> None:
     scorers = final.scorers
     plots.roc_plot(final.predictions, scorers, folder / "roc.png")
     plots.pr_plot(final.predictions, scorers, folder / "pr.png")
@@ -314,5 +313,4 @@ def _plots(folder: Path, final: FoldResult, model, report: dict, learning, test,
     plots.lift_plot(report["lift"], folder / "lift.png")
     if not learning.empty:
         plots.learning_curve_plot(learning, folder / "learning_curve.png")
-    rows = as_model_input(test.head(2000), kinds)
-    plots.shap_summary_plot(model.explain(rows).log_odds, folder / "shap_summary.png")
+    plots.shap_summary_plot(model.explain(test.head(2000)).log_odds, folder / "shap_summary.png")

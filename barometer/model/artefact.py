@@ -16,8 +16,9 @@ log-odds, `raw = base_value + Σ φᵢ`. The calibrator is monotone, so the cali
 `φᵢ / Σ φ` of `Δ` (proportional apportioning). Signs and ranking of reasons are preserved and the
 points add up exactly to the probability shown.
 
-The artefact is stored without pickle: `model.json` (features, encoder, calibrator, and for the
-linear and BG/NBD kinds their coefficients) and, for trees, `booster.txt` (LightGBM's model text).
+The artefact is stored without pickle: `model.json` (the fitted encoder, which names the features
+and their levels; the calibrator; and for the linear and BG/NBD kinds their coefficients) and,
+for trees, `booster.txt` (LightGBM's model text).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from barometer.model.encoder import FeatureEncoder
 from barometer.model.scorers import SCORERS, BGNBDScorer, LinearScorer, TreeScorer
 
 CalibrationMethod = Literal["isotonic", "platt", "identity"]
@@ -111,17 +113,16 @@ class Explanation:
 class ScoringModel:
     """A calibrated classifier over named features.
 
-    `categories` holds, for each categorical feature, its known levels; they are encoded as integer
-    codes (unknown levels become missing) so every kind sees a plain float matrix. A tree model
+    `encoder` (`barometer.model.encoder.FeatureEncoder`, fitted on the training rows) turns raw
+    feature rows into the float matrix every kind reads; `matrix` is that transform. A tree model
     keeps its LightGBM `booster`; the other kinds keep their coefficients in `core` (and no
     booster).
     """
 
     target: str
-    feature_names: list[str]
-    booster: lgb.Booster | None
+    encoder: FeatureEncoder
+    booster: lgb.Booster | None = None
     calibrator: Calibrator = field(default_factory=Calibrator)
-    categories: dict[str, list[str]] = field(default_factory=dict)
     metadata: dict = field(default_factory=dict)
     num_threads: int = 1
     core: LinearScorer | BGNBDScorer | None = None
@@ -136,48 +137,19 @@ class ScoringModel:
         return self.core if self.core is not None else TreeScorer(self.booster)
 
     @cached_property
-    def _numeric(self) -> np.ndarray:
-        """Positions of the numeric features."""
-        return np.array(
-            [i for i, n in enumerate(self.feature_names) if n not in self.categories], dtype=int
-        )
+    def feature_names(self) -> list[str]:
+        """The model's features, in the matrix's column order."""
+        return self.encoder.feature_names
 
-    @cached_property
-    def _codes(self) -> list[tuple[int, dict]]:
-        """(position, {level: code}) for each categorical feature."""
-        return [
-            (i, {level: code for code, level in enumerate(self.categories[name])})
-            for i, name in enumerate(self.feature_names)
-            if name in self.categories
-        ]
+    @property
+    def categories(self) -> dict[str, list[str]]:
+        """{categorical feature: its levels, in code order} (learned by the encoder)."""
+        return self.encoder.categories_
 
-    def matrix(self, frame: pd.DataFrame) -> np.ndarray:
-        """Feature rows as the float matrix the booster was trained on; missing columns are NaN.
-
-        Up to `SMALL_BATCH` rows go through `encode` (no per-column pandas work); larger batches
-        are converted column-block-wise, which is faster per row. Both give the same matrix.
-        """
-        if len(frame) <= SMALL_BATCH:
-            return self.encode(feature_values(frame, self.feature_names))
-        out = np.full((len(frame), len(self.feature_names)), np.nan)
-        numeric = self._numeric
-        if len(numeric):
-            out[:, numeric] = numeric_block(frame, [self.feature_names[i] for i in numeric])
-        for i, name in enumerate(self.feature_names):
-            if name in self.categories and name in frame.columns:
-                codes = pd.Index(self.categories[name]).get_indexer(frame[name].astype("object"))
-                out[:, i] = np.where(codes < 0, np.nan, codes)
-        return out
-
-    def encode(self, values: np.ndarray) -> np.ndarray:
-        """Raw values in feature order (`feature_values`) as the booster's float matrix."""
-        out = np.full(values.shape, np.nan)
-        numeric = self._numeric
-        if len(numeric):
-            out[:, numeric] = as_floats(values[:, numeric])
-        for i, levels in self._codes:
-            out[:, i] = [levels.get(v, np.nan) if _hashable(v) else np.nan for v in values[:, i]]
-        return out
+    def matrix(self, rows: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """Raw feature rows (a DataFrame, or an object array in feature order) as the float matrix
+        the scorer reads: `encoder.transform`."""
+        return np.asarray(self.encoder.transform(rows), dtype=float)
 
     def raw_score(self, frame: pd.DataFrame) -> np.ndarray:
         """Uncalibrated log-odds."""
@@ -225,8 +197,7 @@ class ScoringModel:
         meta = {
             "target": self.target,
             "kind": self.kind,
-            "feature_names": self.feature_names,
-            "categories": self.categories,
+            "encoder": self.encoder.to_dict(),
             "calibrator": self.calibrator.to_dict(),
             "metadata": self.metadata,
         }
@@ -255,67 +226,32 @@ class ScoringModel:
                 core = SCORERS[kind].from_dict(meta["scorer"])
             else:
                 raise ValueError(f"unknown model kind {kind!r}")
+            encoder = stored_encoder(meta)
         except (KeyError, TypeError, ValueError, lgb.basic.LightGBMError) as exc:
             raise ValueError(f"Model artefact in {folder} is corrupt: {exc}") from exc
         return cls(
             target=meta["target"],
-            feature_names=list(meta["feature_names"]),
+            encoder=encoder,
             booster=booster,
             calibrator=Calibrator.from_dict(meta["calibrator"]),
-            categories={k: list(v) for k, v in meta["categories"].items()},
             metadata=meta.get("metadata", {}),
             num_threads=num_threads,
             core=core,
         )
 
 
-SMALL_BATCH = 64  # rows; up to this many, `matrix` encodes from an object array
-
-
-def feature_values(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
-    """`frame`'s values for `names` as an (n, len(names)) object array; absent columns are None."""
-    where = {column: i for i, column in enumerate(frame.columns.tolist())}
-    positions = np.array([where.get(name, -1) for name in names], dtype=int)
-    out = np.full((len(frame), len(names)), None, dtype=object)
-    present = positions >= 0
-    if present.any():
-        out[:, present] = frame.to_numpy(dtype=object)[:, positions[present]]
-    return out
-
-
-def as_floats(values: np.ndarray) -> np.ndarray:
-    """An object array as floats; None, pandas' NA and non-numbers become NaN."""
-    try:
-        return values.astype(float)
-    except (TypeError, ValueError):
-        return _FLOAT(values).astype(float)
-
-
-def _float(value: object) -> float:
-    try:
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return np.nan
-
-
-_FLOAT = np.frompyfunc(_float, 1, 1)
-
-
-def _hashable(value: object) -> bool:
-    try:
-        hash(value)
-    except TypeError:
-        return False
-    return True
-
-
-def numeric_block(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
-    """`frame[names]` as floats in one conversion; absent columns and non-numbers become NaN."""
-    block = frame.reindex(columns=names)
-    try:
-        return block.to_numpy(dtype=float, na_value=np.nan)
-    except (TypeError, ValueError):
-        return block.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+def stored_encoder(meta: dict) -> FeatureEncoder:
+    """The encoder `model.json` holds; artefacts written before it was stored whole keep the
+    feature list, the levels, and the kinds in their metadata."""
+    if "encoder" in meta:
+        return FeatureEncoder.from_dict(meta["encoder"])
+    categories = meta["categories"]
+    known = meta.get("metadata", {}).get("feature_kinds", {})
+    kinds = {
+        name: "categorical" if name in categories else known.get(name, "numeric")
+        for name in meta["feature_names"]
+    }
+    return FeatureEncoder.from_dict({"kinds": kinds, "categories": categories})
 
 
 def apportion(phi: np.ndarray, delta: np.ndarray) -> np.ndarray:

@@ -1,6 +1,10 @@
 """The MLflow pyfunc for a Barometer model (logged "from code": no pickle).
 
-Input: feature rows (a DataFrame with the model's feature columns; missing ones count as missing).
+Input: raw feature rows, as the warehouse holds them (a DataFrame with the model's feature columns;
+absent ones count as missing). The signature (`input_schema`) follows the model's encoder: numeric
+features are doubles, categorical ones text, and yes/no features any value the encoder reads as
+one (true/false, 0/1, "yes"/"no"; `barometer.model.encoder`), so raw warehouse rows pass MLflow's
+input check and are encoded exactly as in training.
 Output: one row per input with `probability` (calibrated), `base_probability`, `model_run_id`,
 and one `contrib__<feature>` column per feature: the probability points that feature adds, so
 `base_probability + Σ contrib__* == probability` (`barometer.model.artefact` says how the
@@ -13,7 +17,11 @@ from __future__ import annotations
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.models import ModelSignature
 from mlflow.pyfunc import PythonModel
+from mlflow.types.schema import Schema
+
+from barometer.model.encoder import FeatureEncoder
 
 ARTIFACT_KEY = "scoring_model"
 CONTRIB_PREFIX = "contrib__"
@@ -44,7 +52,7 @@ class BarometerPyfunc(PythonModel):
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None):
         frame = pd.DataFrame(model_input).reset_index(drop=True)
-        explanation = self.model.explain(_coerce(frame, self.model.metadata.get("feature_kinds")))
+        explanation = self.model.explain(frame)
         out = pd.DataFrame(
             {
                 "probability": explanation.probability,
@@ -56,18 +64,21 @@ class BarometerPyfunc(PythonModel):
         return pd.concat([out, points], axis=1)
 
 
-def _coerce(frame: pd.DataFrame, kinds: dict | None) -> pd.DataFrame:
-    """Categoricals as strings, bools as 0/1, the rest numeric (what training fed the booster)."""
-    out = {}
-    for name, kind in (kinds or {}).items():
-        if name not in frame.columns:
-            continue
-        values = frame[name]
-        if kind == "categorical":
-            out[name] = values.astype("object").map(lambda v: None if pd.isna(v) else str(v))
-        else:
-            out[name] = pd.to_numeric(values.astype("object"), errors="coerce").astype(float)
-    return frame.assign(**out)
+def input_schema(encoder: FeatureEncoder) -> Schema:
+    """The pyfunc's input columns, one per feature, typed by the encoder's kinds."""
+    from mlflow.types.schema import AnyType, ColSpec, DataType
+
+    types = {"numeric": DataType.double, "categorical": DataType.string, "bool": AnyType()}
+    return Schema([ColSpec(types[kind], name) for name, kind in encoder.kinds_.items()])
+
+
+def signature(encoder: FeatureEncoder, output: pd.DataFrame) -> ModelSignature:
+    """The logged model's signature: `input_schema`, and the columns of an example `output`."""
+    from mlflow.models import infer_signature
+
+    return ModelSignature(
+        inputs=input_schema(encoder), outputs=infer_signature(None, output).outputs
+    )
 
 
 mlflow.models.set_model(BarometerPyfunc())

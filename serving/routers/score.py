@@ -10,6 +10,7 @@ import numpy as np
 from fastapi import APIRouter, Path, Response
 from fastapi.exceptions import RequestValidationError
 
+from barometer.model.encoder import flag_value
 from barometer.scoring.reasons import matrix_reasons
 from barometer.scoring.scores import band
 from serving.deps import ERRORS, BundleDep, Retention, ServiceDep, model_for
@@ -31,12 +32,12 @@ def score_rows(
     """Score up to 1000 rows of raw features (`MAX_BATCH_ROWS`): probabilities and reasons."""
     # A worker thread (a sync route) builds the answer's bytes, so the event loop only sends them.
     # The rows go straight from the request's dicts to an object array, the booster's matrix
-    # (`ScoringModel.encode`) and the reasons (`matrix_reasons`): no DataFrame per request.
+    # (the model's encoder) and the reasons (`matrix_reasons`): no DataFrame per request.
     # TreeSHAP, nine tenths of the work, runs on a low-priority thread (`serving.heavy`).
     loaded = model_for(bundle, target)
     model = loaded.model
     values = row_values(payload.rows, model)
-    explanation = HEAVY.run(model.explain_matrix, model.encode(values))
+    explanation = HEAVY.run(model.explain_matrix, model.matrix(values))
     reasons = matrix_reasons(
         explanation.point_values,
         values,
@@ -93,8 +94,9 @@ def row_values(rows: list[dict], model) -> np.ndarray:
 
 def field_errors(loc: tuple, name: str, value, model, *, rows: bool = False) -> list[dict]:
     """The 422 error for one feature value (loc `(*loc, name)`), or none. The rules are
-    ingestion's: numeric features take finite numbers (true/false count as 1/0), categorical
-    features one of the model's levels; null is a missing value. `rows`: a batch row may also
+    ingestion's: numeric features take finite numbers (true/false count as 1/0), yes/no features
+    also the words the model's encoder reads (yes/no, true/false), categorical features one of
+    the model's levels; null is a missing value. `rows`: a batch row may also
     carry an `id` to echo back."""
     if rows and name == "id":
         return []
@@ -121,6 +123,12 @@ def value_problem(name: str, value, model) -> tuple[str, str] | None:
             return "enum", f"Unknown category; expected one of: {shown}."
         return None
     if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and model.encoder.kinds_.get(name) == "bool":
+        try:
+            flag_value(value)
+        except ValueError:
+            return "bool_parsing", "Expected a yes/no value (true/false, 1/0 or yes/no)."
         return None
     if isinstance(value, int | float):
         if isinstance(value, int) and -FLOAT_MAX <= value <= FLOAT_MAX:

@@ -15,7 +15,8 @@ class ScoreRows(BaseModel):
 
     Up to 1000 rows per request. An optional `id` key is echoed back. Features a row leaves out,
     or sends as null, are treated as missing. Numeric features take finite JSON numbers (true and
-    false count as 1 and 0); categorical features take one of the model's categories. Unknown
+    false count as 1 and 0), yes/no features also "yes"/"no" or "true"/"false"; categorical
+    features take one of the model's categories. Unknown
     feature names, NaN, infinities, text for a numeric feature, numbers for a categorical one and
     unknown categories are refused with a 422 naming the row and field.
     """

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from barometer.model.artefact import Calibrator, ScoringModel
+from barometer.model.encoder import FeatureEncoder
 from features.registry import Feature
 
 REGISTRY = (
@@ -94,9 +95,11 @@ def true_churn_logit(frame: pd.DataFrame) -> pd.Series:
 
 
 def train_model(frame: pd.DataFrame, label: np.ndarray, target: str = "churn") -> ScoringModel:
-    categories = {"segment": SEGMENTS}
-    draft = ScoringModel(target, FEATURES, booster=None, categories=categories)
-    data = lgb.Dataset(draft.matrix(frame), label, categorical_feature=[FEATURES.index("segment")])
+    kinds = {n: "categorical" if n == "segment" else "numeric" for n in FEATURES}
+    encoder = FeatureEncoder(kinds).fit(frame)
+    data = lgb.Dataset(
+        encoder.transform(frame), label, categorical_feature=[FEATURES.index("segment")]
+    )
     params = {
         "objective": "binary",
         "verbose": -1,
@@ -108,7 +111,7 @@ def train_model(frame: pd.DataFrame, label: np.ndarray, target: str = "churn") -
         "deterministic": True,
     }
     booster = lgb.train(params, data, 80)
-    return ScoringModel(target, FEATURES, booster, Calibrator("platt", a=0.9, b=0.05), categories)
+    return ScoringModel(target, encoder, booster, Calibrator("platt", a=0.9, b=0.05))
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from barometer.model.artefact import ScoringModel
+from barometer.model.encoder import FeatureEncoder
 from barometer.model.treeshap import shap_reference, tree_shap
 from explain.reasons import peer_medians, reasons, score_change, sentence
 from features.registry import Feature
@@ -21,7 +22,9 @@ def test_pred_contrib_agrees_with_shap_tree_explainer_to_1e_6() -> None:
     label = (rng.random(len(frame)) < 1 / (1 + np.exp(-logit))).astype(int)
     params = {"objective": "binary", "verbose": -1, "num_leaves": 15, "seed": 1}
     booster = lgb.train(params, lgb.Dataset(frame.to_numpy(), label), 40)
-    model = ScoringModel("churn", list("abcde"), booster)
+    model = ScoringModel(
+        "churn", FeatureEncoder(dict.fromkeys("abcde", "numeric")).fit(frame), booster
+    )
     rows = frame.head(300)
     ours, base = tree_shap(model, rows)
     theirs, their_base = shap_reference(model, rows)

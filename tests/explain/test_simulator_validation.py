@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from barometer.model.artefact import ScoringModel
+from barometer.model.encoder import FeatureEncoder
 from data.simulator import true_effects_records
 from explain.drivers import drivers, family_attribution
 from features.engine import compute_features
@@ -39,14 +40,9 @@ MEASURES = {
 
 def fit(frame: pd.DataFrame, target: str, entity: str) -> tuple[ScoringModel, pd.DataFrame]:
     names = [f.name for f in REGISTRY if f.entity == entity and f.name in frame]
-    cats = {
-        n: sorted(frame[n].dropna().astype(str).unique())
-        for n in names
-        if BY_NAME[n].kind == "categorical"
-    }
     bools = {n: frame[n].astype(float) for n in names if BY_NAME[n].kind == "bool"}
     frame = frame.assign(**bools)
-    draft = ScoringModel(target, names, None, categories=cats)
+    encoder = FeatureEncoder({n: BY_NAME[n].kind for n in names}).fit(frame)
     params = {
         "objective": "binary",
         "verbose": -1,
@@ -58,12 +54,12 @@ def fit(frame: pd.DataFrame, target: str, entity: str) -> tuple[ScoringModel, pd
         "deterministic": True,
     }
     data = lgb.Dataset(
-        draft.matrix(frame),
+        encoder.transform(frame),
         frame["label"].to_numpy(),
-        categorical_feature=[names.index(c) for c in cats],
+        categorical_feature=[names.index(c) for c in encoder.categories_],
     )
     booster = lgb.train(params, data, 150)
-    return ScoringModel(target, names, booster, categories=cats), frame
+    return ScoringModel(target, encoder, booster), frame
 
 
 @pytest.fixture(scope="module")

@@ -243,11 +243,13 @@ def test_auto_moves_on_from_one_class_labels_and_says_so(settings, buyers):
 
 def _one_feature_model():
     from barometer.model.artefact import ScoringModel
+    from barometer.model.encoder import FeatureEncoder
     from barometer.model.scorers import LinearScorer
     from barometer.model.store import LoadedModel
 
     core = LinearScorer(-2.0, (0,), (0.0,), (0.0,), (30.0,), (1.0,), (0.0,), (0.0,))
-    model = ScoringModel("churn", ["days_since_last_usage"], None, core=core)
+    encoder = FeatureEncoder({"days_since_last_usage": "numeric"}).fit(pd.DataFrame())
+    model = ScoringModel("churn", encoder, core=core)
     return LoadedModel("churn", model, "1")
 
 

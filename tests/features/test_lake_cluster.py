@@ -153,7 +153,7 @@ def register_champion(settings: Settings) -> str:
     from training import lifecycle
     from training.config import ExperimentConfig
     from training.data import feature_kinds, load_frame
-    from training.fit import as_model_input, fit_scoring_model
+    from training.fit import fit_scoring_model
 
     config = ExperimentConfig.model_validate(
         {
@@ -169,7 +169,7 @@ def register_champion(settings: Settings) -> str:
     lifecycle.configure(settings)
     with mlflow.start_run(experiment_id=lifecycle.experiment_id(settings, "churn")) as run:
         model.metadata["run_id"] = run.info.run_id
-        uri = lifecycle.log_scoring_model(model, as_model_input(frame.head(20), kinds))
+        uri = lifecycle.log_scoring_model(model, frame.head(20))
     info = lifecycle.register(settings, "churn", uri, {"run_id": run.info.run_id})
     client(settings).set_registered_model_alias(registered_name("churn"), CHAMPION, info.version)
     return info.version

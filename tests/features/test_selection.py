@@ -23,6 +23,7 @@ SELECTION = {
     "opportunity": [
         "days_in_current_stage",
         "days_in_stage_vs_norm",
+        "stage_velocity_per_30d",
         "touches_in_current_stage",
         "rep_win_rate_from_current_stage",
     ],

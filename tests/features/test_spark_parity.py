@@ -71,7 +71,7 @@ def test_account_keys_need_no_single_partition_window(sim):
     """`acc_key` on Spark comes from a distributed sort, not a window over every account (a
     window without a partition moves all rows to one task): unique, in `account_id` order."""
     from features.backends import spark_session
-    from features.rollups import spark_account_keys
+    from features.core import spark_account_keys
 
     spark = spark_session(LOCAL_SPARK)
     accounts = spark.createDataFrame(sim["accounts"][["account_id"]].sample(frac=1, random_state=1))

@@ -7,7 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from barometer.model.artefact import SMALL_BATCH, Calibrator, ScoringModel
+from barometer.model.artefact import Calibrator, ScoringModel
+from barometer.model.encoder import SMALL_BATCH, FeatureEncoder
+
+KINDS = {"calls": "numeric", "segment": "categorical"}
 
 
 @pytest.fixture(scope="module")
@@ -22,13 +25,13 @@ def model() -> ScoringModel:
     )
     logit = -1 + 0.5 * frame["calls"] - 1.0 * (frame["segment"] == "enterprise")
     label = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
-    categories = {"segment": ["enterprise", "smb"]}
-    draft = ScoringModel("churn", ["calls", "segment"], booster=None, categories=categories)
-    data = lgb.Dataset(draft.matrix(frame), label, categorical_feature=[1], free_raw_data=False)
-    booster = lgb.train({"objective": "binary", "verbose": -1, "num_leaves": 7}, data, 40)
-    return ScoringModel(
-        "churn", ["calls", "segment"], booster, Calibrator("platt", a=0.8, b=-0.2), categories
+    encoder = FeatureEncoder(KINDS).fit(frame)
+    assert encoder.categories_ == {"segment": ["enterprise", "smb"]}
+    data = lgb.Dataset(
+        encoder.transform(frame), label, categorical_feature=[1], free_raw_data=False
     )
+    booster = lgb.train({"objective": "binary", "verbose": -1, "num_leaves": 7}, data, 40)
+    return ScoringModel("churn", encoder, booster, Calibrator("platt", a=0.8, b=-0.2))
 
 
 def test_reasons_add_up_to_the_calibrated_probability(model: ScoringModel) -> None:
@@ -54,6 +57,7 @@ def test_save_and_load_give_identical_predictions(model: ScoringModel, tmp_path)
     loaded = ScoringModel.load(model.save(tmp_path / "m"))
     np.testing.assert_array_equal(loaded.predict_proba(rows), model.predict_proba(rows))
     assert loaded.categories == model.categories and loaded.calibrator == model.calibrator
+    assert loaded.encoder.kinds_ == KINDS
 
 
 def test_missing_artefact_file_is_a_clear_error(model: ScoringModel, tmp_path) -> None:
@@ -64,7 +68,8 @@ def test_missing_artefact_file_is_a_clear_error(model: ScoringModel, tmp_path) -
 
 
 def test_small_and_large_batches_encode_the_same_matrix(model: ScoringModel) -> None:
-    """Up to SMALL_BATCH rows go through `encode`; more through pandas blocks: same floats."""
+    """Up to SMALL_BATCH rows are read through an object array; more column by column: same
+    floats."""
     rng = np.random.default_rng(5)
     n = 3 * SMALL_BATCH
     frame = pd.DataFrame(
@@ -121,15 +126,12 @@ def linear() -> tuple[ScoringModel, pd.DataFrame]:
         -1 - 0.4 * frame["calls"] + 0.05 * frame["silence"].fillna(20) + (frame["segment"] == "smb")
     )
     label = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
-    names, categories = (
-        ["calls", "silence", "segment"],
-        {"segment": ["enterprise", "mid", "rare", "smb"]},
-    )
-    draft = ScoringModel("churn", names, None, categories=categories)
-    core = fit_linear(draft.matrix(frame), label, names, categories)
-    model = ScoringModel(
-        "churn", names, None, Calibrator("platt", a=0.9, b=0.1), categories, core=core
-    )
+    names = ["calls", "silence", "segment"]
+    encoder = FeatureEncoder({"calls": "numeric", "silence": "numeric", "segment": "categorical"})
+    encoder.fit(frame)
+    assert encoder.categories_ == {"segment": ["enterprise", "mid", "rare", "smb"]}
+    core = fit_linear(encoder.transform(frame), label, names, encoder.categories_)
+    model = ScoringModel("churn", encoder, None, Calibrator("platt", a=0.9, b=0.1), core=core)
     return model, frame
 
 
@@ -191,9 +193,8 @@ def test_bgnbd_reasons_are_exact_shapley_values_that_add_up(tmp_path) -> None:
     from barometer.model.scorers import BGNBD_INPUTS, BGNBDScorer
 
     core = BGNBDScorer(0.8, 20.0, 0.7, 3.0, 90.0, reference=(4.0, 200.0, 30.0))
-    model = ScoringModel(
-        "churn", list(BGNBD_INPUTS), None, Calibrator("platt", 1.1, 0.2), core=core
-    )
+    encoder = FeatureEncoder(dict.fromkeys(BGNBD_INPUTS, "numeric")).fit(pd.DataFrame())
+    model = ScoringModel("churn", encoder, None, Calibrator("platt", 1.1, 0.2), core=core)
     rows = pd.DataFrame(
         {
             "usage_days_total": [1.0, 12.0, 12.0, 0.0],

@@ -164,12 +164,15 @@ def test_stale_work_and_staging_folders_are_removed_by_the_next_run(workspace):
 def test_features_and_score_refuse_a_busy_workspace(workspace, monkeypatch):
     from barometer.cli import app
     from barometer.model.artefact import ScoringModel
+    from barometer.model.encoder import FeatureEncoder
     from barometer.model.store import LoadedModel
     from barometer.scoring import job
 
     monkeypatch.setenv("BAROMETER_HOME", str(workspace.home))
     get_settings.cache_clear()
-    loaded = LoadedModel("churn", ScoringModel("churn", [], None), "1", {})
+    loaded = LoadedModel(
+        "churn", ScoringModel("churn", FeatureEncoder({}).fit(pd.DataFrame())), "1", {}
+    )
     try:
         with write_lock(workspace.home):  # e.g. an ingest in progress
             with pytest.raises(WarehouseBusyError, match="busy"):

@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from barometer.model.artefact import Calibrator, ScoringModel
+from barometer.model.encoder import FeatureEncoder
 from barometer.model.store import LoadedModel, StaticProvider
 from barometer.scoring.history import append_scores
 from barometer.scoring.scores import score_frame
@@ -51,11 +52,14 @@ def train(target: str, seed: int, rounds: int = 30) -> ScoringModel:
     logit = -2 + 0.05 * frame["days_since_last_call"] + 0.4 * frame["open_cases"]
     label = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
     names = list(frame.columns)
-    draft = ScoringModel(target, names, booster=None, categories={"segment": sorted(SEGMENTS)})
-    data = lgb.Dataset(draft.matrix(frame), label, categorical_feature=[2], free_raw_data=False)
+    kinds = {n: "categorical" if n == "segment" else "numeric" for n in names}
+    encoder = FeatureEncoder(kinds).fit(frame)
+    data = lgb.Dataset(
+        encoder.transform(frame), label, categorical_feature=[2], free_raw_data=False
+    )
     params = {"objective": "binary", "verbose": -1, "num_leaves": 7, "num_threads": 1, "seed": seed}
     booster = lgb.train(params, data, rounds)
-    return ScoringModel(target, names, booster, Calibrator("platt", 0.9, -0.1), draft.categories)
+    return ScoringModel(target, encoder, booster, Calibrator("platt", 0.9, -0.1))
 
 
 def feature_rows(id_column: str, n: int, seed: int, prefix: str) -> pd.DataFrame:

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from barometer.model.artefact import Calibrator, ScoringModel
+from barometer.model.encoder import FeatureEncoder
 from barometer.model.status import TrainingStatus, write_status
 from barometer.model.store import LoadedModel
 from barometer.scoring import job
@@ -38,11 +39,11 @@ def attrition_model(seed: int = 3) -> ScoringModel:
     slump = np.clip(0.9 - frame["rep_activity_trend"], 0, None)
     logit = -3.5 + 6 * slump + 1.0 * (frame["rep_tenure_months"] < 12)
     label = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
-    draft = ScoringModel("rep_attrition", FEATURES, booster=None)
-    data = lgb.Dataset(draft.matrix(frame), label, free_raw_data=False)
+    encoder = FeatureEncoder(dict.fromkeys(FEATURES, "numeric")).fit(frame)
+    data = lgb.Dataset(encoder.transform(frame), label, free_raw_data=False)
     params = {"objective": "binary", "verbose": -1, "num_leaves": 7, "num_threads": 1, "seed": seed}
     booster = lgb.train(params, data, 40)
-    return ScoringModel("rep_attrition", FEATURES, booster, Calibrator("platt", 1.0, 0.0))
+    return ScoringModel("rep_attrition", encoder, booster, Calibrator("platt", 1.0, 0.0))
 
 
 def reps_table() -> pd.DataFrame:

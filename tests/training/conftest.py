@@ -92,11 +92,11 @@ def simulated_workspace(root, accounts: int, seed: int = 7) -> Settings:
 
 def logged_churn_model(root, seed: int, n_rows: int):
     """A small churn model fitted on a synthetic panel and logged to a workspace under `root`:
-    (model, `n_rows` test rows as model input, the logged model's URI)."""
+    (model, `n_rows` raw test rows of its features, the logged model's URI)."""
     import mlflow
 
     from training import lifecycle
-    from training.fit import as_model_input, fit_scoring_model
+    from training.fit import fit_scoring_model
     from training.splits import time_split
 
     panel = make_panel(n_entities=150, n_cutoffs=12, seed=seed)
@@ -104,7 +104,7 @@ def logged_churn_model(root, seed: int, n_rows: int):
     model = fit_scoring_model(
         panel.loc[split.train], panel.loc[split.holdout], KINDS, small_config()
     )
-    rows = as_model_input(panel.loc[split.test].head(n_rows), KINDS).reset_index(drop=True)
+    rows = panel.loc[split.test].head(n_rows)[list(KINDS)].reset_index(drop=True)
     settings = Settings(home=root / "workspace")
     lifecycle.configure(settings)
     with mlflow.start_run(experiment_id=lifecycle.experiment_id(settings, "churn")):

@@ -13,7 +13,6 @@ from barometer.model.store import ChampionProvider
 from barometer.scoring import job
 from barometer.scoring.reasons import load_registry
 from tests.training.conftest import simulated_workspace
-from training.fit import as_model_input
 from training.lifecycle import promote
 from training.runs import resolve_config, train_target
 
@@ -53,8 +52,7 @@ def test_the_registered_logistic_model_is_promoted_loaded_scored_and_explained(c
     assert scored.rows > 0
     # The champion is exactly the model the backtest measured, and its reasons add up.
     frame = result.final.predictions.index
-    kinds = loaded.model.metadata["feature_kinds"]
-    test_rows = as_model_input(_frame(settings).loc[frame], kinds).head(200)
+    test_rows = _frame(settings).loc[frame].head(200)
     explanation = loaded.model.explain(test_rows)
     np.testing.assert_allclose(
         explanation.probability, result.model.predict_proba(test_rows), atol=1e-12

@@ -11,7 +11,6 @@ import pytest
 
 from tests.training.conftest import simulated_workspace
 from training.evaluate import MODEL
-from training.fit import as_model_input
 from training.runs import resolve_config, train_target
 
 ACCOUNTS = 2000  # at 1,500 the churn gap over logistic is +0.006 and deal-win ECE 0.075
@@ -84,10 +83,9 @@ def test_reaching_the_decision_maker_never_lowers_win_probability(trained, kind)
     _, results = trained
     final = results["deal_win"].final
     model = results["deal_win"].model if kind == "registered" else final.models[kind]
-    kinds = model.metadata["feature_kinds"]
-    rows = as_model_input(final.predictions.join(_frame_of(trained, "deal_win")), kinds)
-    reached = model.predict_proba(rows.assign(deal_reached_decision_maker=1.0))
-    not_reached = model.predict_proba(rows.assign(deal_reached_decision_maker=0.0))
+    rows = final.predictions.join(_frame_of(trained, "deal_win"))
+    reached = model.predict_proba(rows.assign(deal_reached_decision_maker=True))
+    not_reached = model.predict_proba(rows.assign(deal_reached_decision_maker=False))
     assert np.all(reached >= not_reached)
     assert np.mean(reached - not_reached) > 0.02  # the effect is real, not flat
 
@@ -95,10 +93,9 @@ def test_reaching_the_decision_maker_never_lowers_win_probability(trained, kind)
 def test_reaching_the_decision_maker_lowers_churn_risk_on_average(trained) -> None:
     _, results = trained
     final = results["churn"].final
-    kinds = final.model.metadata["feature_kinds"]
-    rows = as_model_input(final.predictions.join(_frame_of(trained, "churn")), kinds)
-    reached = final.model.predict_proba(rows.assign(reached_decision_maker_90d=1.0))
-    not_reached = final.model.predict_proba(rows.assign(reached_decision_maker_90d=0.0))
+    rows = final.predictions.join(_frame_of(trained, "churn"))
+    reached = final.model.predict_proba(rows.assign(reached_decision_maker_90d=True))
+    not_reached = final.model.predict_proba(rows.assign(reached_decision_maker_90d=False))
     assert np.mean(reached) < np.mean(not_reached)
 
 

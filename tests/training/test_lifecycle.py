@@ -9,7 +9,6 @@ import pytest
 
 from barometer.model.store import champion_version, client, load_champion
 from barometer.settings import Settings
-from training.fit import as_model_input
 from training.lifecycle import promote
 from training.pipeline import run_training
 
@@ -31,7 +30,7 @@ def test_round_trip_by_alias_gives_the_same_predictions(workspace, panel) -> Non
     assert outcome.promoted and outcome.champion_before is None
     model, info = load_champion(settings, "churn")
     assert info.version == "1" and info.tags["beats_baselines"] == "true"
-    rows = as_model_input(panel.tail(300), KINDS)
+    rows = panel.tail(300)
     np.testing.assert_array_equal(model.predict_proba(rows), first.final.model.predict_proba(rows))
     pyfunc = mlflow.pyfunc.load_model("models:/barometer-churn@champion")
     out = pyfunc.predict(rows)

@@ -15,7 +15,7 @@ from training.evaluate import (
     pooled_auc_ci,
     summarise,
 )
-from training.fit import as_model_input, fit_scoring_model, tune
+from training.fit import fit_scoring_model, tune
 from training.guards import GuardError, check_label_counts, choose_model
 from training.splits import time_split
 
@@ -48,7 +48,7 @@ def test_trees_win_on_thresholds_and_interactions_and_are_calibrated(results) ->
 
 def test_reasons_of_the_trained_model_add_up_and_follow_the_signal(results, panel) -> None:
     model = results[-1].model
-    rows = as_model_input(panel.head(200), KINDS)
+    rows = panel.head(200)
     explanation = model.explain(rows)
     total = explanation.base_probability + explanation.points.sum(axis=1).to_numpy()
     np.testing.assert_allclose(total, model.predict_proba(rows), atol=1e-9)
@@ -86,7 +86,7 @@ def test_balanced_weights_keep_calibration(panel) -> None:
     rate = test["label"].mean()
     for strategy in ("none", "balanced"):
         config = small_config(imbalance={"strategy": strategy})
-        p = fit_scoring_model(train, hold, KINDS, config).predict_proba(as_model_input(test, KINDS))
+        p = fit_scoring_model(train, hold, KINDS, config).predict_proba(test)
         assert abs(p.mean() - rate) < 0.02, strategy  # weights do not inflate probabilities
 
 
