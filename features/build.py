@@ -88,9 +88,10 @@ def compute_all(
     definition used."""
     order = tuple(settings.stage_order)
     out, notes = {}, []
-    has_opps = "opportunities" in feature_engine.available(backend)
-    entities = ["account", "opportunity"] if has_opps else ["account"]
-    step("account and opportunity features")
+    present = feature_engine.available(backend)
+    has_opps, has_reps = "opportunities" in present, "reps" in present
+    entities = ["account", *(["opportunity"] if has_opps else []), *(["rep"] if has_reps else [])]
+    step(f"{', '.join(entities)} features")
     frames = feature_engine.feature_frames(backend, entities, cutoffs, order)
     for entity, (frame, _, entity_notes) in frames.items():
         out[f"features_{entity}"] = frame
@@ -109,6 +110,14 @@ def compute_all(
     step("deal-win labels")
     if has_opps:
         out["labels_deal_win"] = label_engine.deal_win_labels(backend, cutoffs, order)
+    if has_reps:
+        step("rep-attrition labels")
+        horizon = settings.rep_attrition_horizon_days
+        out["labels_rep_attrition"] = label_engine.rep_attrition_labels(
+            backend, cutoffs, horizon, data_end
+        )
+    else:
+        notes.append("rep features and the rep-attrition model switched off: no reps table")
     return out, notes, resolved
 
 
@@ -193,6 +202,8 @@ OUTPUTS = (
     "features_opportunity",
     "labels_churn",
     "labels_deal_win",
+    "features_rep",
+    "labels_rep_attrition",
     "churn_population",
     "build_meta",
 )
