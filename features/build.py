@@ -91,7 +91,7 @@ def compute_all(
     present = feature_engine.available(backend)
     has_opps, has_reps = "opportunities" in present, "reps" in present
     entities = ["account", *(["opportunity"] if has_opps else []), *(["rep"] if has_reps else [])]
-    step(f"{', '.join(entities)} features")
+    step("account and opportunity features")  # and rep features, in the same pass
     frames = feature_engine.feature_frames(backend, entities, cutoffs, order)
     for entity, (frame, _, entity_notes) in frames.items():
         out[f"features_{entity}"] = frame
@@ -325,7 +325,7 @@ def build_unlocked(
     for name, frame in tables.items():
         report.rows[name] = len(frame)
         if name.startswith("features_"):
-            keys = {"account_id", "opportunity_id", "cutoff", "snapshot"}
+            keys = {"account_id", "opportunity_id", "rep_id", "cutoff", "snapshot"}
             report.null_rates[name] = frame[[c for c in frame if c not in keys]].isna().mean()
     report.seconds = time.perf_counter() - started
     return report
