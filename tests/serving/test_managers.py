@@ -177,3 +177,42 @@ def test_a_workspace_without_contract_tables_is_503_naming_them(tmp_path, models
             response = client.get(path, headers=headers["manager"])
             assert response.status_code == 503
             assert "warehouse tables" in response.json()["detail"]
+
+
+def test_the_html_report_shows_the_apis_figures(client, headers, workspace, models, monkeypatch):
+    """`barometer explain` reads the same warehouse through the same build as the API: its
+    findings, training needs, leak and contribution are the API's, number for number."""
+    from markupsafe import escape
+
+    from explain import build_reports
+    from explain.report import _number
+
+    settings, _ = workspace
+    written = {}
+    monkeypatch.setattr(
+        build_reports,
+        "load_model",
+        lambda s, target, folder=None: build_reports.Loaded(
+            models[target].model, f"barometer-{target}/{models[target].version}", None
+        ),
+    )
+    monkeypatch.setattr(
+        build_reports, "write_report", lambda html, path: written.setdefault("html", html)
+    )
+    build_reports.explain_target(settings, "churn", rows=50, log=False)
+    html = written["html"]
+
+    def shown(text: str) -> bool:
+        return str(escape(text)) in html
+
+    for rep in ("r1", "r6"):
+        body = client.get(f"/v1/reps/{rep}/profile", headers=headers["manager"]).json()
+        assert body["findings"] and all(shown(f["sentence"]) for f in body["findings"])
+    needs = client.get("/v1/teams/sales/training-needs", headers=headers["manager"]).json()
+    for need in needs["needs"]:
+        assert f"<td>{escape(need['description'])}</td>" in html
+        assert f"<td>{_number(need['expected_revenue'])}</td>" in html
+    contribution = client.get("/v1/reports/contribution", headers=headers["manager"]).json()
+    assert shown(contribution["sentence"])
+    pipeline = client.get("/v1/reports/pipeline", headers=headers["manager"]).json()
+    assert shown(pipeline["leak"])
