@@ -15,18 +15,21 @@ TARGETS := churn deal_win
 ENGINE ?= duckdb
 UV_VERSION := 0.13.9
 
-.PHONY: help setup demo demo-key data ingest features train evaluate promote retrain explain score attrition serve \
-	test lint bench bench-ingest bench-features bench-train bench-explain bench-serve bench-dashboard \
-	fuzz faults soak audit lock clean ingest-lake test-spark test-model-env bench-spark
+.PHONY: help setup demo demo-key data ingest features train evaluate promote retrain explain score monitor attrition serve \
+	test lint bench bench-ingest bench-features bench-train bench-explain bench-serve bench-dashboard bench-monitor \
+	fuzz faults soak audit lock clean ingest-lake test-spark test-model-env bench-spark bench-startup
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found; set PYTHON=python3"; exit 1; }
+	@echo "==> setup 1/3: virtualenv $(VENV)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet uv==$(UV_VERSION)
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	@echo "==> setup 2/3: uv $(UV_VERSION)"
+	$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	@echo "==> setup 3/3: the locked dependencies (requirements.lock), then Barometer itself"
+	$(BIN)/uv pip install --python $(BIN)/python -r requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $@
 
@@ -61,6 +64,9 @@ explain: setup ## Write the HTML explanation reports (drivers, rep profiles, con
 score: setup ## Score every active account and open opportunity as of the latest feature cutoff (ENGINE=spark: spark_udf)
 	@for t in $(TARGETS); do $(BAROMETER) score --target $$t --engine $(ENGINE) || exit 1; done
 
+monitor: setup ## Feature and score drift, realised performance and the retrain signal of each champion
+	@for t in $(TARGETS); do $(BAROMETER) monitor --target $$t || exit 1; done
+
 attrition: setup ## Rep attrition (managers only): train, promote, score; too few departures is said, not a model
 	@if $(BAROMETER) train --target rep_attrition; then \
 		$(BAROMETER) promote --target rep_attrition && $(BAROMETER) score --target rep_attrition; \
@@ -75,7 +81,14 @@ demo-key: setup ## Write a demo admin key to $(BAROMETER_HOME)/api-keys (once) a
 	@test -s $(KEYS_FILE) || { umask 077; $(BAROMETER) serve --demo-key > $(KEYS_FILE); }
 	@echo "Demo API key (role:key): $$(cat $(KEYS_FILE))"
 
-demo: data ingest features train promote explain score attrition demo-key ## Install, then run the whole pipeline end to end on simulated data
+DEMO_STEPS := data ingest features train promote explain score attrition monitor demo-key
+
+demo: setup ## Install, then run the whole pipeline end to end on simulated data
+	@start=$$(date +%s); n=0; total=$(words $(DEMO_STEPS)); \
+	for step in $(DEMO_STEPS); do n=$$((n + 1)); \
+		printf '\n==> demo %d/%d: make %s (%ds so far)\n' $$n $$total $$step $$(( $$(date +%s) - start )); \
+		$(MAKE) --no-print-directory $$step || exit 1; \
+	done; printf '\n==> demo: pipeline done in %ds\n' $$(( $$(date +%s) - start ))
 	@echo "Demo done. Workspace: $(BAROMETER_HOME)"
 	@echo "  Reports: $(BAROMETER_HOME)/artifacts/   MLflow: $(BIN)/mlflow ui --backend-store-uri sqlite:///$(BAROMETER_HOME)/mlflow.db"
 	@echo "  Serving the dashboard at http://127.0.0.1:8000/dashboard (API docs: /docs); sign in with the key after 'admin:'. Ctrl-C stops it."
@@ -95,7 +108,7 @@ lint: setup ## Ruff lint and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: bench-ingest bench-features bench-train bench-explain bench-serve bench-dashboard bench-spark ## Run every benchmark
+bench: bench-ingest bench-features bench-train bench-explain bench-serve bench-dashboard bench-monitor bench-spark bench-startup ## Run every benchmark
 
 bench-ingest: setup ## Ingest the 50k-account simulation; compare with DuckDB's bare read_csv
 	$(BIN)/python -m benchmarks.ingest --accounts $(BENCH_ACCOUNTS)
@@ -115,8 +128,14 @@ bench-serve: setup ## Loopback load on one uvicorn worker vs a bare FastAPI base
 bench-spark: setup ## Spark local[2] vs DuckDB at ~1M and ~10M activities; 1B cluster model
 	$(BIN)/python -m benchmarks.spark --accounts 5000 50000
 
+bench-monitor: setup ## barometer monitor on 50k accounts x 74 features vs a textbook drift computation
+	$(BIN)/python -m benchmarks.monitor --accounts $(BENCH_ACCOUNTS)
+
 bench-dashboard: setup ## Server time of every dashboard page and role on 50k scored accounts
 	$(BIN)/python -m benchmarks.dashboard --accounts $(BENCH_ACCOUNTS)
+
+bench-startup: setup ## Each barometer command's start-up (imports, heavy libraries) on a small workspace vs a bare interpreter
+	$(BIN)/python -m benchmarks.startup
 
 fuzz: setup ## Longer property + schemathesis run (BAROMETER_FUZZ_EXAMPLES, default 200)
 	BAROMETER_FUZZ_EXAMPLES=$${BAROMETER_FUZZ_EXAMPLES:-200} $(BIN)/python -m pytest -q -s -m "" \

@@ -27,6 +27,7 @@ from barometer.scoring.latest_features import FrameFeatureSource, load_latest_fe
 from barometer.scoring.reasons import load_registry
 from barometer.settings import Settings
 from features.warehouse import WarehouseBusyError, connect
+from serving import monitoring
 from serving.auth import NO_KEYS, NoKeysError, load_keyring
 from serving.bundle import TARGETS, BundleHolder
 from serving.dashboard import mount as mount_dashboard
@@ -92,6 +93,11 @@ def refresh_scores(app: FastAPI) -> bool:
     return True
 
 
+def refresh_monitoring(app: FastAPI) -> None:
+    """What `barometer monitor` wrote, reloaded when it wrote since; gauges for the champions."""
+    monitoring.update(app.state.service)
+
+
 async def watch(app: FastAPI, seconds: float) -> None:
     """Poll for promotions and new scoring runs; errors are logged, never fatal."""
     state: ServiceState = app.state.service
@@ -108,6 +114,7 @@ async def watch(app: FastAPI, seconds: float) -> None:
             if await run_in_threadpool(refresh_scores, app):
                 log.info("scores reloaded")
                 settle_heap()
+            await run_in_threadpool(refresh_monitoring, app)
             await run_in_threadpool(warm_live, app)  # no-op unless models or features changed
             state.insights.ensure(state)  # recomputes only when models or scores changed
         except WarehouseBusyError:
@@ -131,6 +138,8 @@ def make_lifespan(options: ServeOptions):
         state.metrics.set_models(bundle.versions())
         with contextlib.suppress(WarehouseBusyError):
             await run_in_threadpool(refresh_scores, app)
+        with contextlib.suppress(WarehouseBusyError):
+            await run_in_threadpool(refresh_monitoring, app)
         await run_in_threadpool(warm_live, app)
         state.insights.ensure(state)  # manager views: computed in the background, once per snapshot
         settle_heap()

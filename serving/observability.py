@@ -24,6 +24,8 @@ REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 PROBABILITY_BUCKETS = tuple(round(0.05 * i, 2) for i in range(1, 21))
+TOP_DRIFT_FEATURES = 10  # features per target with a drift gauge
+FEATURE_STATUSES = ("ok", "warn", "alert", "broken")
 
 
 class JsonFormatter(logging.Formatter):
@@ -98,6 +100,44 @@ class Metrics:
             ["target"],
             registry=self.registry,
         )
+        # Model monitoring (`barometer monitor`), the latest day checked for each champion.
+        self.feature_drift = Gauge(
+            "barometer_feature_drift_psi",
+            f"PSI of a feature against the champion's reference ({TOP_DRIFT_FEATURES} features "
+            "carrying most of its attributions).",
+            ["target", "feature"],
+            registry=self.registry,
+        )
+        self.features_flagged = Gauge(
+            "barometer_features_flagged",
+            "Features per drift status (ok, warn, alert, broken).",
+            ["target", "status"],
+            registry=self.registry,
+        )
+        self.score_drift = Gauge(
+            "barometer_score_drift_psi",
+            "PSI of the calibrated probabilities against the champion's test period.",
+            ["target"],
+            registry=self.registry,
+        )
+        self.realised_auc = Gauge(
+            "barometer_realised_roc_auc",
+            "ROC AUC of the latest served predictions whose outcomes have matured.",
+            ["target"],
+            registry=self.registry,
+        )
+        self.retrain_needed = Gauge(
+            "barometer_retrain_needed",
+            "1 when the champion needs retraining (its latest retrain signal), else 0.",
+            ["target"],
+            registry=self.registry,
+        )
+        self.pipeline_broken = Gauge(
+            "barometer_pipeline_broken",
+            "1 when a feature of the champion stopped arriving, else 0.",
+            ["target"],
+            registry=self.registry,
+        )
 
         self._children: dict[tuple[str, str, int], tuple] = {}
 
@@ -118,6 +158,33 @@ class Metrics:
         self.model.clear()
         for target, version in versions.items():
             self.model.labels(target, version).set(1)
+
+    def set_monitoring(self, views: dict[str, dict | None]) -> None:
+        """The monitoring gauges from each champion's view (`serving.monitoring`). Label sets stay
+        bounded: the two targets, the statuses, and each target's `TOP_DRIFT_FEATURES` features
+        with the largest share of the model's attributions."""
+        gauges = (self.feature_drift, self.features_flagged, self.score_drift, self.realised_auc)
+        for gauge in (*gauges, self.retrain_needed, self.pipeline_broken):
+            gauge.clear()
+        for target, view in views.items():
+            if view is None:
+                continue
+            features = sorted(view["features"], key=lambda f: -(f.get("importance") or 0.0))
+            for feature in features[:TOP_DRIFT_FEATURES]:
+                if feature.get("value") is not None:
+                    self.feature_drift.labels(target, feature["subject"]).set(feature["value"])
+            for status in FEATURE_STATUSES:
+                count = sum(f["status"] == status for f in view["features"])
+                self.features_flagged.labels(target, status).set(count)
+            if view["score"] is not None and view["score"].get("value") is not None:
+                self.score_drift.labels(target).set(view["score"]["value"])
+            judged = [r for r in view["realised"] if r["status"] != "pending" and "roc_auc" in r]
+            if judged and judged[-1]["roc_auc"].get("value") is not None:
+                self.realised_auc.labels(target).set(judged[-1]["roc_auc"]["value"])
+            signal = view["signal"]
+            if signal is not None:
+                self.retrain_needed.labels(target).set(float(signal["needs_retraining"]))
+                self.pipeline_broken.labels(target).set(float(signal["pipeline_broken"]))
 
 
 class BodyTooLarge(HTTPException):

@@ -15,6 +15,7 @@ from serving.auth import KeyRing
 from serving.bundle import BundleHolder
 from serving.insights import InsightsHolder
 from serving.live import LiveCache
+from serving.monitoring import MonitoringHolder
 from serving.observability import Metrics
 from serving.snapshot import ScoreSnapshot, empty_snapshot
 
@@ -47,4 +48,5 @@ class ServiceState:
     attrition: AttritionHolder = field(default_factory=AttritionHolder)  # rep attrition risk
     live: LiveCache = field(default_factory=LiveCache)  # rows prepared for on-demand scoring
     metrics: Metrics = field(default_factory=Metrics)
+    monitoring: MonitoringHolder = field(default_factory=MonitoringHolder)  # `barometer monitor`
     dashboard: DashboardState | None = None  # set by `serving.dashboard.mount`

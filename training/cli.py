@@ -1,7 +1,8 @@
-"""This room's `barometer` commands: train, evaluate, promote."""
+"""This room's `barometer` commands: train, evaluate, promote, monitor."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -54,8 +55,9 @@ def train(
 ) -> None:
     """Backtest LightGBM, logistic regression and (on purchase logs) BG/NBD; log the run and
     register the best one that beats the base rate."""
+    from training.config import resolve_config
     from training.guards import GuardError
-    from training.runs import resolve_config, train_target
+    from training.runs import train_target
 
     _check_target(target)
     if engine not in ("duckdb", "spark"):
@@ -124,8 +126,8 @@ def promote(
     A refusal keeps the current champion, prints why and exits 0 (so `make retrain` goes on);
     errors exit 1.
     """
+    from training.config import resolve_config
     from training.lifecycle import promote as do_promote
-    from training.runs import resolve_config
 
     _check_target(target)
     rules = resolve_config(target, config).promotion
@@ -152,8 +154,100 @@ def promote(
     typer.echo(f"champion {target}: v{result.champion_before} → v{result.candidate}{how}")
 
 
+def monitor(
+    target: TargetOption,
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="The scoring run to check (default: the latest)."),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="Experiment YAML whose `monitoring:` thresholds apply.")
+    ] = None,
+) -> None:
+    """Check the champion against the population it scored (feature and score drift) and against
+    the outcomes that matured since (realised performance); record it in the warehouse
+    (`monitoring`) and MLflow, and say whether the target needs retraining."""
+    from rich.console import Console
+
+    from features.warehouse import WarehouseBusyError
+    from training.config import resolve_config
+    from training.monitor import run_monitor
+
+    _check_target(target)
+    console = Console()
+    try:
+        with console.status(f"monitoring {target}…"):
+            result = run_monitor(_settings(), target, resolve_config(target, config), as_of)
+    except (LookupError, ValueError, FileNotFoundError, WarehouseBusyError) as exc:
+        typer.secho(f"monitor {target}: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from exc
+    _print_monitoring(console, result)
+
+
+def _print_monitoring(console, result) -> None:
+    from rich.table import Table
+
+    day = result.day
+    console.print(
+        f"{day.target} v{day.champion}: scoring run of {day.as_of:%Y-%m-%d} ({day.rows:,} rows"
+        + (f", features from {day.feature_source}" if day.feature_source else "")
+        + ")"
+    )
+    if day.features is not None:
+        shown = day.features[day.features["status"] != "ok"].sort_values(
+            "importance", ascending=False
+        )
+        table = Table(title=f"feature drift: {len(shown)} of {len(day.features)} flagged")
+        for column in ("feature", "status", "PSI", "importance", "null rate", "reason"):
+            table.add_column(column)
+        for row in shown.head(15).itertuples():
+            table.add_row(
+                row.feature,
+                row.status,
+                f"{row.psi:.3f}",
+                f"{row.importance:.1%}",
+                f"{row.null_rate:.0%} (was {row.null_rate_reference:.0%})",
+                row.reason,
+            )
+        console.print(table)
+    if day.score is not None:
+        s = day.score
+        bands = ", ".join(
+            f"{b} {v:.1%} (was {s['bands_reference'].get(b, float('nan')):.1%})"
+            for b, v in s["bands"].items()
+        )
+        console.print(f"score drift: PSI {s['psi']:.3f}, mean {s['mean']:.1%} ({bands})")
+    for as_of, version, r, info in day.realised:
+        judged = "" if info["judged"] else " (not judged yet)"
+        console.print(
+            f"realised {as_of:%Y-%m-%d} (v{version}, {r.n:,} outcomes{judged}): ROC AUC "
+            f"{r.roc_auc:.3f}, Brier {r.brier:.4f}, ECE {r.ece:.3f}, observed "
+            f"{r.observed_rate:.1%} against {r.predicted_rate:.1%} predicted"
+        )
+    for note in day.notes:
+        console.print(f"note: {note}", style="yellow")
+    signal = day.signal
+    style = {"broken": "bold red", "retrain": "bold red", "watch": "yellow"}.get(
+        signal.status, "green"
+    )
+    words = {
+        "broken": "a data pipeline is broken",
+        "retrain": "needs retraining",
+        "watch": "watch: something moved, not enough to retrain",
+        "ok": "no drift, performance as backtested",
+    }[signal.status]
+    console.print(f"{day.target}: {words}", style=style)
+    for reason in signal.reasons:
+        console.print(f"  - {reason}", style=style)
+    for note in signal.notes:
+        console.print(f"  · {note}")
+    where = f"; MLflow run {result.mlflow_run_id}" if result.mlflow_run_id else ""
+    console.print(f"wrote {result.written} monitoring rows in {result.seconds:.1f}s{where}")
+
+
 def register(app: typer.Typer) -> None:
     """Attach this room's commands to the `barometer` app."""
     app.command()(train)
     app.command()(evaluate)
     app.command()(promote)
+    app.command()(monitor)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from barometer.model.store import REGISTERED_NAMES
 from barometer.settings import EXPERIMENTS_DIR
 from features.labels import ChurnLabels, read_yaml_model
+from training.drift import Thresholds
 
 Target = Literal["churn", "deal_win", "rep_attrition"]
 TARGETS: tuple[str, ...] = ("churn", "deal_win", "rep_attrition")
@@ -105,12 +106,30 @@ class GuardConfig(Strict):
 
 
 class HeuristicConfig(Strict):
-    """The recency/frequency heuristic baseline: columns and which way raises the outcome."""
+    """The recency/frequency heuristic baseline: columns and which way raises the outcome.
 
-    recency: str | None = None
-    frequency: str | None = None
+    `recency` and `frequency` each name a column or a list of them; the heuristic uses the first
+    that tells the training rows apart (touch columns on a CRM log, purchase columns on a
+    purchase log)."""
+
+    recency: str | list[str] | None = None
+    frequency: str | list[str] | None = None
     recency_direction: Literal[1, -1] = 1
     frequency_direction: Literal[1, -1] = -1
+
+    @property
+    def recency_columns(self) -> tuple[str, ...]:
+        return _names(self.recency)
+
+    @property
+    def frequency_columns(self) -> tuple[str, ...]:
+        return _names(self.frequency)
+
+
+def _names(value: str | list[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
 
 
 class BGNBDConfig(Strict):
@@ -157,6 +176,11 @@ class ExperimentConfig(Strict):
     bgnbd: BGNBDConfig = BGNBDConfig()
     report: ReportConfig = ReportConfig()
     promotion: PromotionConfig = PromotionConfig()
+    monitoring: Thresholds = Field(
+        Thresholds(),
+        description="`barometer monitor`: when drift and realised performance warn, alert and "
+        "mark the target as needing retraining (training.drift.Thresholds).",
+    )
 
     @model_validator(mode="after")
     def _calibration_not_empty(self) -> ExperimentConfig:
@@ -178,3 +202,12 @@ def default_config_path(target: str) -> Path:
 def load_config(path: Path) -> ExperimentConfig:
     """Read and validate a YAML config; errors name the file and the field."""
     return read_yaml_model(path, ExperimentConfig)
+
+
+def resolve_config(target: str, path: Path | None) -> ExperimentConfig:
+    """The experiment config at `path` (default: the target's shipped one), checked to be the
+    target's."""
+    config = load_config(path or default_config_path(target))
+    if config.target != target:
+        raise ValueError(f"{path}: config is for target {config.target!r}, not {target!r}.")
+    return config

@@ -92,7 +92,7 @@ def run_fold(
     for kind in candidates or [MODEL]:
         models[kind] = fit_candidate(kind, train, holdout, kinds, config, overrides, horizon_days)
         scored[kind] = models[kind].predict_proba(test)
-    baselines = fit_baselines(train, config)  # the same rows the candidates learn from
+    baselines = fit_baselines(train, holdout, config)  # what the candidates learn from
     for name, predict in baselines.items():
         scored[name] = predict(test)
     if entity is not None:
@@ -135,15 +135,22 @@ def fold_metrics(results: list[FoldResult]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def pooled_auc_ci(
-    results: list[FoldResult], n: int, seed: int = 0, scorer: str = MODEL
+def backtest_auc_ci(
+    results: list[FoldResult], n: int, seed: int = 0, scorer: str = MODEL, level: float = 0.95
 ) -> tuple[float, float]:
-    """Bootstrap CI of a scorer's ROC AUC over every fold's test predictions pooled, resampling
-    entities when the predictions carry them (their rows are not independent)."""
-    pooled = pd.concat([r.predictions for r in results])
+    """Bootstrap CI of a scorer's backtest ROC AUC: the mean over folds of each fold's AUC (the
+    `roc_auc_mean` the choice compares), resampling entities when the predictions carry them
+    (their rows are not independent, and an entity tested in several folds is drawn in all)."""
+    pooled = pd.concat([r.predictions.assign(_fold=r.fold) for r in results])
     clusters = pooled[ENTITY].to_numpy() if ENTITY in pooled.columns else None
     return m.bootstrap_auc(
-        pooled["label"].to_numpy(), pooled[scorer].to_numpy(), n=n, seed=seed, clusters=clusters
+        pooled["label"].to_numpy(),
+        pooled[scorer].to_numpy(),
+        n=n,
+        seed=seed,
+        level=level,
+        clusters=clusters,
+        folds=pooled["_fold"].to_numpy(),
     )
 
 

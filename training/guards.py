@@ -120,12 +120,12 @@ class Choice:
 
 
 def base_rate_problems(summary: pd.DataFrame, kind: str, ci_low: float) -> list[str]:
-    """Why `kind` does not beat the base rate (empty when it does): its backtest ROC AUC's 95%
-    CI must lie above 0.5 and its mean log loss below the base rate's."""
+    """Why `kind` does not beat the base rate (empty when it does): its backtest ROC AUC's CI
+    must lie above 0.5 and its mean log loss below the base rate's."""
     problems = []
     if not ci_low > 0.5:
         problems.append(
-            f"backtest ROC AUC {summary.loc[kind, 'roc_auc_mean']:.3f} with a 95% CI reaching "
+            f"backtest ROC AUC {summary.loc[kind, 'roc_auc_mean']:.3f} with its CI reaching "
             f"{ci_low:.3f}"
         )
     if "base_rate" in summary.index:
@@ -144,9 +144,9 @@ def choose_model(
     """The candidate to register: it must beat the base rate, and the simplest one within
     `margin` of the best backtest AUC wins (`candidates` are ordered simplest first).
 
-    Beating the base rate: the backtest ROC AUC's 95% CI (bootstrap over entities) lies above
-    0.5 and the mean log loss is below the base rate's. If no candidate does, nothing is
-    registered and the reasons say so.
+    Beating the base rate: the backtest ROC AUC's CI (bootstrap over entities; 95%, widened
+    for the number of candidates by the caller) lies above 0.5 and the mean log loss is below
+    the base rate's. If no candidate does, nothing is registered and the reasons say so.
     """
     auc = summary["roc_auc_mean"]
     eligible, why = [], []

@@ -161,27 +161,36 @@ def bootstrap_auc(
     seed: int = 0,
     level: float = 0.95,
     clusters: np.ndarray | None = None,
+    folds: np.ndarray | None = None,
 ) -> tuple[float, float]:
     """Percentile bootstrap confidence interval for ROC AUC.
 
     Resamples rows, or with `clusters` whole entities (an account's rows at several cutoffs, a
-    deal's snapshots), whose rows share an outcome history and are not independent. A resample is
-    scored as row multiplicities over the once-ranked scores (`weighted_auc`), which equals
-    `roc_auc_score` on the resampled rows without sorting them again.
+    deal's snapshots), whose rows share an outcome history and are not independent. With `folds`
+    the statistic is the mean over folds of each fold's AUC (what a backtest reports): ranking
+    rows of different folds against each other would count the outcome rate moving between
+    periods as skill. A resample is scored as row multiplicities over the once-ranked scores
+    (`weighted_auc`), which equals `roc_auc_score` on the resampled rows without sorting them
+    again.
     """
     y, p = np.asarray(y, dtype=int), np.asarray(p, dtype=float)
     if len(y) == 0:
         return float("nan"), float("nan")
-    groups = np.unique(p, return_inverse=True)[1].ravel()
+    fold = np.zeros(len(y), dtype=int) if folds is None else pd.factorize(np.asarray(folds))[0]
+    parts = []
+    for f in range(int(fold.max()) + 1):
+        rows = np.flatnonzero(fold == f)
+        parts.append((rows, np.unique(p[rows], return_inverse=True)[1].ravel(), y[rows]))
     codes = np.arange(len(y)) if clusters is None else pd.factorize(np.asarray(clusters))[0]
     size = int(codes.max()) + 1
     rng = np.random.default_rng(seed)
-    aucs = np.array(
-        [
-            weighted_auc(groups, y, np.bincount(rng.integers(0, size, size), minlength=size)[codes])
-            for _ in range(n)
-        ]
-    )
+    aucs = []
+    for _ in range(n):
+        weights = np.bincount(rng.integers(0, size, size), minlength=size)[codes]
+        per_fold = [weighted_auc(g, y_f, weights[rows]) for rows, g, y_f in parts]
+        per_fold = [a for a in per_fold if not np.isnan(a)]
+        aucs.append(float(np.mean(per_fold)) if per_fold else float("nan"))
+    aucs = np.array(aucs)
     aucs = aucs[~np.isnan(aucs)]
     if not len(aucs):
         return float("nan"), float("nan")

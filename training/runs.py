@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
 
@@ -11,27 +10,20 @@ from barometer.model.status import TrainingStatus, write_status
 from barometer.model.store import champion_version, client, registered_name
 from barometer.settings import Settings
 from training import lifecycle
-from training.config import ExperimentConfig, default_config_path, load_config
+from training.config import ExperimentConfig, resolve_config  # noqa: F401 (the callers of runs)
 from training.data import TARGETS, feature_kinds, load_build_meta, load_frame, registry_hash
 from training.evaluate import (
     MODEL,
     backtest,
+    backtest_auc_ci,
     candidate_kinds,
     fold_metrics,
     make_plan,
-    pooled_auc_ci,
     summarise,
 )
 from training.guards import GuardError, base_rate_problems
 from training.leakage import suspicious_features
 from training.pipeline import TrainResult, backtest_id, run_training
-
-
-def resolve_config(target: str, path: Path | None) -> ExperimentConfig:
-    config = load_config(path or default_config_path(target))
-    if config.target != target:
-        raise ValueError(f"{path}: config is for target {config.target!r}, not {target!r}.")
-    return config
 
 
 def train_target(
@@ -119,11 +111,12 @@ def evaluate_version(
         horizon_days=horizon,
     )
     summary = summarise(fold_metrics(results))
-    low = pooled_auc_ci(results, config.report.bootstrap, config.lightgbm.seed, scorer=kind)[0]
+    low, high = backtest_auc_ci(results, config.report.bootstrap, config.lightgbm.seed, scorer=kind)
     beats = not base_rate_problems(summary, kind, low)
     bid = backtest_id(lifecycle.frame_hash(frame), config, plan)
     tags = {"backtest_id": bid, "beats_baselines": str(beats).lower()}
     tags |= {f"backtest_{k}": f"{v:.6f}" for k, v in summary.loc[kind].items()}
+    tags |= {"backtest_roc_auc_ci_low": f"{low:.6f}", "backtest_roc_auc_ci_high": f"{high:.6f}"}
     for key, value in tags.items():
         mc.set_model_version_tag(name, str(version), key, value)
     out = settings.artifacts_dir / target

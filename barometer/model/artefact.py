@@ -27,14 +27,22 @@ import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
 from barometer.model.encoder import FeatureEncoder
-from barometer.model.scorers import SCORERS, BGNBDScorer, LinearScorer, TreeScorer
+from barometer.model.scorers import (
+    SCORERS,
+    BGNBDScorer,
+    LinearScorer,
+    TreeScorer,
+    load_booster,
+)
+
+if TYPE_CHECKING:  # LightGBM loads only with a tree model (`load_booster`)
+    import lightgbm as lgb
 
 CalibrationMethod = Literal["isotonic", "platt", "identity"]
 BOOSTER_FILE = "booster.txt"
@@ -221,13 +229,13 @@ class ScoringModel:
                     raise FileNotFoundError(
                         f"Model artefact incomplete: {folder / BOOSTER_FILE} is missing."
                     )
-                booster = lgb.Booster(model_file=str(folder / BOOSTER_FILE))
+                booster = load_booster(folder / BOOSTER_FILE)
             elif kind in SCORERS:
                 core = SCORERS[kind].from_dict(meta["scorer"])
             else:
                 raise ValueError(f"unknown model kind {kind!r}")
             encoder = stored_encoder(meta)
-        except (KeyError, TypeError, ValueError, lgb.basic.LightGBMError) as exc:
+        except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"Model artefact in {folder} is corrupt: {exc}") from exc
         return cls(
             target=meta["target"],

@@ -24,9 +24,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from itertools import combinations
 from math import factorial
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-import lightgbm as lgb
 import numpy as np
+
+if TYPE_CHECKING:  # LightGBM loads with a tree model only (`load_booster`)
+    import lightgbm as lgb
 
 BGNBD_INPUTS = ("usage_days_total", "days_since_first_usage", "days_since_last_usage")
 CLIP = 1e-6
@@ -35,6 +39,17 @@ CLIP = 1e-6
 def logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(np.asarray(p, dtype=float), CLIP, 1 - CLIP)
     return np.log(p) - np.log1p(-p)
+
+
+def load_booster(path: Path) -> lgb.Booster:
+    """A LightGBM booster from its model text; ValueError when the file is corrupt. LightGBM is
+    imported here, so loading a logistic or BG/NBD model never pays for it."""
+    import lightgbm as lgb
+
+    try:
+        return lgb.Booster(model_file=str(path))
+    except lgb.basic.LightGBMError as exc:
+        raise ValueError(str(exc)) from exc
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ notice a promotion and reload; `load_champion` downloads the artefact once per v
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -66,8 +67,52 @@ def _info(version) -> VersionInfo:
     return VersionInfo(version.name, str(version.version), version.run_id, dict(version.tags or {}))
 
 
+def local_registry(settings: Settings) -> Path | None:
+    """The registry's SQLite file when the tracking URI is a local `sqlite:///` one that exists."""
+    uri = settings.tracking_uri
+    if not uri.startswith("sqlite:///"):
+        return None
+    path = Path(uri.removeprefix("sqlite:///"))
+    return path if path.is_file() else None
+
+
+def champion_in_sqlite(path: Path, name: str) -> VersionInfo | None:
+    """The `champion` alias read straight from a local registry's tables, without importing
+    MLflow (seconds of start-up for a command that only needs a version number); None when the
+    alias is not there. sqlite3.Error when the tables are not laid out as expected."""
+    con = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+    try:
+        row = con.execute(
+            "select a.version, v.run_id from registered_model_aliases a join model_versions v"
+            " on v.name = a.name and v.version = a.version and v.workspace = a.workspace"
+            " where a.name = ? and a.alias = ? and a.workspace = 'default'",
+            (name, CHAMPION),
+        ).fetchone()
+        if row is None:
+            return None
+        tags = con.execute(
+            "select key, value from model_version_tags"
+            " where name = ? and version = ? and workspace = 'default'",
+            (name, row[0]),
+        ).fetchall()
+    finally:
+        con.close()
+    return VersionInfo(name, str(row[0]), row[1], dict(tags))
+
+
 def champion_version(settings: Settings, target: str) -> VersionInfo | None:
-    """The version carrying `champion`, or None (one registry call; no download)."""
+    """The version carrying `champion`, or None (one registry call; no download).
+
+    A local SQLite registry is read directly; MLflow answers otherwise, and whenever the direct
+    read finds nothing or fails (another MLflow schema, a locked file)."""
+    path = local_registry(settings)
+    if path is not None:
+        try:
+            found = champion_in_sqlite(path, registered_name(target))
+        except sqlite3.Error:  # MLflow answers instead
+            found = None
+        if found is not None:
+            return found
     from mlflow.exceptions import MlflowException
 
     try:
@@ -79,11 +124,11 @@ def champion_version(settings: Settings, target: str) -> VersionInfo | None:
 
 def _download(settings: Settings, info: VersionInfo) -> Path:
     """The version's artefact folder, downloaded once into the workspace."""
-    import mlflow.artifacts
-
     folder = settings.home / "models" / info.name / info.version
     if (folder / "model.json").is_file():
         return folder
+    import mlflow.artifacts
+
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".download-"))
     try:

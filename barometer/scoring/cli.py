@@ -8,8 +8,6 @@ from typing import Annotated
 
 import typer
 
-from barometer.settings import MODEL_TARGETS
-
 ENTITIES = {"churn": "accounts", "deal_win": "open opportunities", "rep_attrition": "reps"}
 
 
@@ -43,7 +41,7 @@ def score(
     from barometer.model.store import ChampionProvider
     from barometer.scoring import job
     from barometer.scoring.reasons import load_registry
-    from barometer.settings import get_settings
+    from barometer.settings import MODEL_TARGETS, get_settings
     from features.warehouse import WarehouseBusyError
 
     if target not in MODEL_TARGETS:
@@ -70,7 +68,7 @@ def _score_lake(target: str, as_of: datetime | None, env_manager: str) -> None:
     from rich.console import Console
 
     from barometer.scoring.lake_job import score_lake
-    from barometer.settings import get_settings
+    from barometer.settings import MODEL_TARGETS, get_settings
 
     if target not in MODEL_TARGETS:
         raise typer.BadParameter(

@@ -233,3 +233,159 @@ def forecast_chart(items: Sequence[tuple[str, float, float, float, float]], labe
             f"{'✓' if inside else '✗'}</text>"
         )
     return frame_svg(label, "".join(body))
+
+
+# ------------------------------------------------------------------------------ monitoring charts
+
+
+def threshold_bars(
+    items: Sequence[tuple[str, float, str]],
+    label: str,
+    thresholds: Sequence[tuple[float, str]] = (),
+    axis: str = "",
+) -> str:
+    """Horizontal bars on a square-root scale (one large value does not flatten the rest), each
+    with its value and status written beside it, and labelled vertical lines at `thresholds`
+    (e.g. PSI 0.1 "moved", 0.25 "shifted"). `items`: (name, value, status)."""
+    if not items:
+        return frame_svg(label, '<text x="20" y="40">Nothing to show.</text>')
+    top_pad = 22 + 14 * len(thresholds)  # each threshold's label on a line of its own
+    height = 26 * len(items) + top_pad + 26
+    left, right = 250, WIDTH - 110
+    high = max([v for _, v, _ in items] + [t for t, _ in thresholds] + [1e-9])
+
+    def x(value: float) -> float:
+        return scale(max(value, 0.0) ** 0.5, 0, high**0.5, left, right)
+
+    body = []
+    for i, (value, name) in enumerate(thresholds):
+        at = x(value)
+        body.append(
+            f'<line class="marker" x1="{at:.1f}" x2="{at:.1f}" y1="{14 * i + 18}" '
+            f'y2="{height - 26}"/><text class="axis" x="{at + 4:.1f}" y="{14 * i + 16}">'
+            f"{escape(name)} from {value:g}</text>"
+        )
+    for i, (name, value, status) in enumerate(items):
+        y = top_pad + 26 * i
+        end = x(value)
+        body.append(
+            f'<text class="axis" x="{left - 8}" y="{y + 14}" text-anchor="end">'
+            f"{escape(short(name))}</text>"
+            f'<rect class="bar {escape(status, quote=True)}" x="{left}" y="{y}" '
+            f'width="{max(end - left, 1.5):.1f}" height="17"/>'
+            f'<text class="value" x="{end + 5:.1f}" y="{y + 13}">{value:,.3g} {escape(status)}'
+            "</text>"
+        )
+    if axis:
+        body.append(
+            f'<text class="axis" x="{(left + right) / 2:.0f}" y="{height - 6}" '
+            f'text-anchor="middle">{escape(axis)}</text>'
+        )
+    return frame_svg(label, "".join(body), height=height)
+
+
+def paired_bars(
+    items: Sequence[tuple[str, float | None, float]],
+    label: str,
+    names: tuple[str, str] = ("then", "now"),
+) -> str:
+    """Two bars per item (e.g. a band's share in the test period and now), shares 0-1, each
+    labelled with its series and value."""
+    if not items:
+        return frame_svg(label, '<text x="20" y="40">Nothing to show.</text>')
+    height = 50 * len(items) + 20
+    left, right = 170, WIDTH - 130
+    high = max([v or 0.0 for _, a, b in items for v in (a, b)] + [1e-9])
+    body = []
+    for i, (name, before, now) in enumerate(items):
+        y = 10 + 50 * i
+        body.append(
+            f'<text class="axis" x="{left - 8}" y="{y + 24}" text-anchor="end">'
+            f"{escape(short(name, 22))}</text>"
+        )
+        for j, (kind, value) in enumerate((("then", before), ("now", now))):
+            top = y + 20 * j
+            if value is None:
+                body.append(
+                    f'<text class="axis" x="{left + 4}" y="{top + 13}">{names[j]}: —</text>'
+                )
+                continue
+            end = scale(value, 0, high, left, right)
+            body.append(
+                f'<rect class="bar {kind}" x="{left}" y="{top}" '
+                f'width="{max(end - left, 1.5):.1f}" height="16"/>'
+                f'<text class="value" x="{end + 5:.1f}" y="{top + 12}">{names[j]} '
+                f"{value * 100:.1f}%</text>"
+            )
+    return frame_svg(label, "".join(body), height=height)
+
+
+def interval_line(
+    labels: Sequence[str],
+    series: Sequence[tuple[str, Sequence[float | None], str]],
+    label: str,
+    band: tuple[Sequence[float | None], Sequence[float | None]] | None = None,
+    band_name: str = "",
+    percent: bool = False,
+) -> str:
+    """Lines over dates (`series`: name, values, CSS class; None leaves a gap), with a shaded
+    tolerance `band` (lows, highs) behind them; every point carries its value, the legend names
+    every line and the band."""
+    values = [v for _, vs, _ in series for v in vs if v is not None]
+    if band is not None:
+        values += [v for vs in band for v in vs if v is not None]
+    if not labels or not values:
+        return frame_svg(label, '<text x="20" y="40">Nothing measured yet.</text>')
+    low, high = min(values), max(values)
+    margin = (high - low) * 0.1 or abs(high) * 0.1 or 0.05
+    low, high = low - margin, high + margin
+    left, right, top, bottom = PAD + 24, WIDTH - PAD - 10, 40, HEIGHT - PAD
+    xs = [scale(i, 0, max(len(labels) - 1, 1), left, right) for i in range(len(labels))]
+    if len(labels) == 1:
+        xs = [(left + right) / 2]
+
+    def y(value: float) -> float:
+        return scale(value, low, high, bottom, top)
+
+    parts = [
+        f'<line class="grid" x1="{left}" x2="{right}" y1="{y(t):.1f}" y2="{y(t):.1f}"/>'
+        f'<text class="axis" x="{left - 6}" y="{y(t) + 4:.1f}" text-anchor="end">'
+        f"{fmt(t, percent)}</text>"
+        for t in (low + margin, (low + high) / 2, high - margin)
+    ]
+    parts += [
+        f'<text class="axis" x="{x:.1f}" y="{bottom + 18}" text-anchor="middle">'
+        f"{escape(text)}</text>"
+        for x, text in zip(xs, labels, strict=True)
+    ]
+    legend = []
+    if band is not None:
+        edge = [(x, lo, hi) for x, lo, hi in zip(xs, *band, strict=True) if None not in (lo, hi)]
+        if edge:
+            if len(edge) == 1:
+                x0, lo, hi = edge[0]
+                edge = [(x0 - 12, lo, hi), (x0 + 12, lo, hi)]
+            upper = " ".join(f"{x:.1f},{y(hi):.1f}" for x, _, hi in edge)
+            lower = " ".join(f"{x:.1f},{y(lo):.1f}" for x, lo, _ in reversed(edge))
+            parts.insert(0, f'<polygon class="tolerance" points="{upper} {lower}"/>')
+            legend.append(("tolerance", band_name or "tolerance"))
+    for k, (name, vs, css) in enumerate(series):
+        points = [(x, v) for x, v in zip(xs, vs, strict=True) if v is not None]
+        path = " ".join(f"{x:.1f},{y(v):.1f}" for x, v in points)
+        parts.append(f'<polyline class="series {css}" points="{path}"/>')
+        shift = -8 if k == 0 else 16  # the first line's values above its dots, others below
+        parts += [
+            f'<circle class="dot {css}" cx="{x:.1f}" cy="{y(v):.1f}" r="3.5"/>'
+            f'<text class="value" x="{x:.1f}" y="{y(v) + shift:.1f}" text-anchor="middle">'
+            f"{fmt(v, percent) if percent else f'{v:.3f}'}</text>"
+            for x, v in points
+        ]
+        legend.append((css, name))
+    at = left
+    for css, name in legend:
+        parts.append(
+            f'<rect class="key {css}" x="{at}" y="8" width="14" height="10"/>'
+            f'<text class="axis" x="{at + 18}" y="17">{escape(name)}</text>'
+        )
+        at += 18 + 7 * len(name) + 16  # about 7 px a character at the axis font size
+    return frame_svg(label, "".join(parts))

@@ -146,12 +146,26 @@ class WhatIfResult(BaseModel):
     caveat: str
 
 
+class RetrainSignal(BaseModel):
+    """What `barometer monitor` last concluded about this champion version."""
+
+    status: Literal["ok", "watch", "retrain", "broken"]
+    needs_retraining: bool
+    pipeline_broken: bool
+    reasons: list[str]
+    notes: list[str]
+    as_of: datetime  # the scoring run checked
+    monitored_at: datetime
+    model_version: str
+
+
 class ModelInfo(BaseModel):
     target: str
     version: str
     loaded_at: datetime
     n_features: int
     metrics: dict[str, float]
+    retrain: RetrainSignal | None = None  # None until this version has been monitored
 
 
 class Models(BaseModel):

@@ -19,6 +19,7 @@ from barometer.model.store import LoadedModel, StaticProvider
 from barometer.settings import Settings
 from serving.app import ServeOptions, create_app
 from serving.dashboard import mount
+from tests.dashboard.monitoring_rows import write_monitoring
 from tests.serving.conftest import KEYS, build_workspace, champion_models, keyed_settings
 
 RELIABILITY = pd.DataFrame(
@@ -46,7 +47,18 @@ def models() -> dict[str, LoadedModel]:
 def workspace(tmp_path_factory, models) -> Settings:
     home = tmp_path_factory.mktemp("dashboard") / "workspace"
     build_workspace(home, models)
+    write_monitoring(home, models)
     return keyed_settings(home)
+
+
+@pytest.fixture(scope="session")
+def monitored(workspace) -> pd.DataFrame:
+    """The `monitoring` rows the workspace holds (what the Models page must show)."""
+    from barometer.model import monitoring
+    from features.warehouse import connect
+
+    with connect(workspace.warehouse_path, read_only=True) as con:
+        return monitoring.read_rows(con)
 
 
 def backtest(target: str, version: str) -> dict[str, float]:

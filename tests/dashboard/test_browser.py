@@ -6,6 +6,7 @@ saved as a screenshot under test-artifacts/dashboard/.
 
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import urlsplit
 
@@ -225,3 +226,40 @@ def test_retention_role_is_refused_the_rep_page(page, live_server) -> None:
     assert response.status == 403
     assert "needs the manager role" in page.get_by_test_id("error").inner_text()
     shot(page, "refused")
+
+
+def test_models_page_shows_the_drift_and_the_retrain_signal(page, live_server, monitored) -> None:
+    """What a retention lead sees of the churn champion's monitoring, against the `monitoring`
+    table: the signal and its reasons, each feature's PSI, the score drift, realised AUC by day."""
+    base = live_server
+    sign_in(page, base, "retention", start="/dashboard/models")
+    signal = page.get_by_test_id("signal-churn")
+    assert signal.get_attribute("data-status") == "retrain"
+    assert "Needs retraining" in signal.inner_text()
+    churn = monitored[monitored["target"] == "churn"]
+    reasons = json.loads(churn.loc[churn["kind"] == "signal", "detail"].iloc[0])["reasons"]
+    assert signal.locator("ul.reasons li").all_inner_texts()[: len(reasons)] == reasons
+    assert api(base, "retention", "/v1/models")["models"][0]["retrain"]["reasons"] == reasons
+
+    table = page.get_by_test_id("drift-churn")
+    features = churn[churn["kind"] == "feature"].set_index("subject")
+    shown = table.locator("tbody tr").all()
+    assert shown[0].get_attribute("data-feature") == "days_since_last_call"  # the one shifted
+    for row in shown:
+        name = row.get_attribute("data-feature")
+        cells = row.locator("td").all_inner_texts()
+        assert cells[1] == features.loc[name, "status"]
+        assert cells[2] == f"{features.loc[name, 'value']:.3f}"
+    score = churn[churn["kind"] == "score"].iloc[0]
+    assert f"PSI {score['value']:.3f}" in page.get_by_test_id("score-drift-churn").inner_text()
+
+    realised = churn[(churn["kind"] == "realised") & (churn["subject"] == "roc_auc")]
+    runs = page.get_by_test_id("realised-churn")
+    assert runs.locator("tbody tr").count() == len(realised)
+    for _, row in realised.iterrows():
+        cells = runs.locator(f'tr[data-as-of="{row["as_of"]:%Y-%m-%d}"] td').all_inner_texts()
+        assert cells[3].startswith(f"{row['value']:.3f} ({row['low']:.3f}")
+    section = page.locator("section", has=page.get_by_test_id("signal-churn"))
+    assert section.locator("svg.chart").count() >= 4  # reliability, drift, bands, AUC, rate
+    assert page.get_by_test_id("signal-deal_win").get_attribute("data-status") == "unknown"
+    shot(page, "models-monitoring")

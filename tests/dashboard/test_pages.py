@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 
 import pytest
@@ -290,3 +291,108 @@ def test_pages_need_no_inline_script_or_style(client) -> None:
         html = response.text.lower()
         assert "<script" not in html and "<style" not in html, path
         assert not re.search(r"\s(style|on[a-z]+)\s*=", html), path
+
+
+def monitoring_row(rows, kind: str, subject: str, as_of: str | None = None):
+    found = rows[(rows["kind"] == kind) & (rows["subject"] == subject)]
+    if as_of is not None:
+        found = found[found["as_of"] == as_of]
+    assert len(found) == 1, (kind, subject, as_of)
+    return found.iloc[0]
+
+
+def test_models_page_shows_the_drift_realised_performance_and_retrain_signal(client, monitored):
+    """The churn champion's monitoring (days since the last call shifted, the second run churned
+    twice as often) as the page shows it, number for number against the `monitoring` table."""
+    sign_in(client, "retention")
+    page = client.get("/dashboard/models").text
+    churn = page[page.index('id="monitoring-churn"') : page.index('id="monitoring-deal_win"')]
+    assert 'data-testid="signal-churn" data-status="retrain"' in churn
+    signal = monitoring_row(monitored, "signal", "retrain")
+    for reason in json.loads(signal["detail"])["reasons"]:
+        assert f"<li>{escape(reason)}</li>" in churn
+    features = monitored[monitored["kind"] == "feature"]
+    shown = re.findall(r'<tr data-feature="([^"]+)">', churn)
+    assert shown[0] == "days_since_last_call" and sorted(shown) == sorted(features["subject"])
+    for _, row in features.iterrows():
+        cells = re.search(rf'<tr data-feature="{row["subject"]}">(.*?)</tr>', churn).group(1)
+        assert f'status-{row["status"]}">{row["status"]}<' in cells
+        assert f'<td class="num">{row["value"]:.3f}</td>' in cells
+    counts = features["status"].value_counts()
+    assert f"0 broken, {counts['alert']} shifted, 0 moved, {counts['ok']} stable" in churn
+    score = monitoring_row(monitored, "score", "probability")
+    assert f'PSI <span class="num">{score["value"]:.3f}</span> ({score["status"]})' in churn
+    assert churn.count("<svg") == 4  # feature drift, band shares, realised AUC, realised rate
+    for as_of in ("2026-09-01", "2026-10-01"):
+        auc = monitoring_row(monitored, "realised", "roc_auc", as_of)
+        rate = monitoring_row(monitored, "realised", "rate", as_of)
+        cells = re.search(rf'<tr data-as-of="{as_of}">(.*?)</tr>', churn, re.S).group(1)
+        assert f"{auc['value']:.3f} ({auc['low']:.3f}–{auc['high']:.3f})" in cells
+        assert f"{rate['value']:.1%} ({rate['reference']:.1%})" in cells
+    assert (
+        'status-alert">alert<' in re.search(r'data-as-of="2026-10-01">(.*?)</tr>', churn, re.S)[0]
+    )
+    deal = page[page.index('id="monitoring-deal_win"') :]
+    assert 'data-status="unknown"' in deal and "barometer monitor --target deal_win" in deal
+
+
+GAUGES = (
+    "barometer_feature_drift_psi",
+    "barometer_features_flagged",
+    "barometer_score_drift_psi",
+    "barometer_realised_roc_auc",
+    "barometer_retrain_needed",
+    "barometer_pipeline_broken",
+)
+
+
+def test_models_api_and_metrics_carry_the_retrain_signal(client, monitored) -> None:
+    listed = api(client, "retention", "/v1/models")["models"]
+    retrain = {m["target"]: m["retrain"] for m in listed}
+    signal = monitoring_row(monitored, "signal", "retrain")
+    assert retrain["deal_win"] is None  # never monitored
+    assert retrain["churn"]["status"] == "retrain" and retrain["churn"]["needs_retraining"]
+    assert retrain["churn"]["reasons"] == json.loads(signal["detail"])["reasons"]
+    assert (
+        retrain["churn"]["model_version"] == "3"
+        and retrain["churn"]["as_of"] == "2026-10-01T00:00:00"
+    )
+
+    text = client.get("/metrics", headers={"X-API-Key": KEYS["retention"]}).text
+    names = "|".join(GAUGES)
+    gauges = dict(re.findall(rf"^((?:{names})\{{\S+) (\S+)$", text, re.M))
+    drift = monitoring_row(monitored, "feature", "days_since_last_call")
+    key = 'barometer_feature_drift_psi{feature="days_since_last_call",target="churn"}'
+    assert float(gauges[key]) == pytest.approx(drift["value"])
+    score = monitoring_row(monitored, "score", "probability")
+    assert float(gauges['barometer_score_drift_psi{target="churn"}']) == pytest.approx(
+        score["value"]
+    )
+    auc = monitoring_row(monitored, "realised", "roc_auc", "2026-10-01")
+    assert float(gauges['barometer_realised_roc_auc{target="churn"}']) == pytest.approx(
+        auc["value"]
+    )
+    assert float(gauges['barometer_retrain_needed{target="churn"}']) == 1.0
+    assert float(gauges['barometer_pipeline_broken{target="churn"}']) == 0.0
+    assert not any('target="deal_win"' in name for name in gauges)  # bounded: monitored only
+
+
+def test_a_new_champion_shows_no_signal_until_it_is_monitored(workspace, models) -> None:
+    """Promoting a new version (what `make retrain` ends with) clears the signal everywhere the
+    service shows it: the old version's rows stay, the new one has none."""
+    from dataclasses import replace
+
+    from fastapi.testclient import TestClient
+
+    from tests.dashboard.conftest import make_app
+
+    promoted = {**models, "churn": replace(models["churn"], version="4")}
+    with TestClient(make_app(workspace, promoted), follow_redirects=False) as fresh:
+        listed = api(fresh, "retention", "/v1/models")["models"]
+        assert {m["target"]: m["retrain"] for m in listed} == {"churn": None, "deal_win": None}
+        text = fresh.get("/metrics", headers={"X-API-Key": KEYS["retention"]}).text
+        assert "barometer_retrain_needed{" not in text
+        sign_in(fresh, "retention")
+        page = fresh.get("/dashboard/models").text
+        assert 'data-testid="signal-churn" data-status="unknown"' in page
+        assert "v4 has not been monitored since it became champion" in page

@@ -85,3 +85,46 @@ def test_recency_frequency_heuristic_follows_its_directions() -> None:
     rows = pd.DataFrame({"silence": [5.0, 90.0, np.nan], "touches": [8, 0, 0]})
     p = predict(rows)
     assert p[0] < p[1] <= p[2]  # never-touched ranks as the longest silence
+
+
+def test_heuristic_on_a_purchase_log_ranks_by_purchases_not_by_absent_touches() -> None:
+    """The shipped churn config lists touch columns, then purchase columns: a purchase log has
+    no calls or emails, so the touch columns tell nobody apart and the purchase ones are used.
+    With neither, there is no heuristic to compare with (not a constant scored as 0.5)."""
+    from training.baselines import fit_baselines
+    from training.runs import resolve_config
+
+    rng = np.random.default_rng(7)
+    n = 4000
+    silence = rng.exponential(40, n)
+    frame = pd.DataFrame(
+        {
+            "days_since_last_touch": np.nan,
+            "touches_per_week_90d": 0.0,
+            "days_since_last_usage": silence,
+            "usage_events_30d": rng.poisson(np.where(silence < 30, 3, 0.3)),
+        }
+    )
+    frame["label"] = (rng.random(n) < 1 / (1 + np.exp(2 - silence / 25))).astype(int)
+    config = resolve_config("churn", None)
+    train, calibrate, test = frame.iloc[:2000], frame.iloc[2000:3000], frame.iloc[3000:]
+    heuristic = fit_baselines(train, calibrate, config)["recency_frequency"]
+    assert roc_auc(test["label"].to_numpy(), heuristic(test)) > 0.7
+    flat = frame.assign(days_since_last_usage=np.nan, usage_events_30d=0)
+    assert set(fit_baselines(flat, flat, config)) == {"base_rate"}
+
+
+def test_bgnbd_fit_without_heterogeneity_keeps_its_likelihood_honest() -> None:
+    """Every customer buys at the same rate and nobody drops out: the gamma mixing distribution
+    is a point mass (r, α → ∞ at fixed r/α). The fit stays inside its bounds, recovers the rate,
+    and its log-likelihood is a real number, not the rounding error of two huge cancelling terms."""
+    rng = np.random.default_rng(11)
+    n, rate, age = 3000, 0.05, 365.0
+    x = rng.poisson(rate * age, n).astype(float)
+    t_x = np.where(x > 0, age * rng.beta(np.maximum(x, 1), 1), 0.0)  # last of x uniform times
+    fit = fit_bgnbd(x, t_x, np.full(n, age))
+    assert max(fit.r, fit.alpha, fit.a, fit.b) <= 1e8 * 1.001
+    assert fit.r / fit.alpha == pytest.approx(rate, rel=0.05)
+    loglik = bgnbd_log_likelihood(np.log([fit.r, fit.alpha, fit.a, fit.b]), x, t_x, np.full(n, age))
+    poisson = np.sum(x * np.log(rate) - rate * age)  # the no-dropout Poisson likelihood, true λ
+    assert poisson - 50 < loglik < 0

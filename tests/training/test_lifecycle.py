@@ -75,7 +75,9 @@ def test_promotion_refuses_a_candidate_that_does_not_win_and_force_is_recorded(
 
 def test_a_model_that_does_not_beat_the_baselines_is_logged_not_registered(workspace) -> None:
     settings, _ = workspace
-    noise = make_panel(n_entities=300, seed=9, signal=0.0)
+    # Pure noise clears a 95% guard by chance about once in 40 panels per candidate (seed 9's
+    # LightGBM does, at 0.503); this panel is one of the many that do not.
+    noise = make_panel(n_entities=300, seed=1, signal=0.0)
     before = len(client(settings).search_model_versions("name = 'barometer-churn'"))
     result = run_training(noise, KINDS, small_config(), settings)
     assert result.version is None and result.refusals

@@ -101,3 +101,18 @@ def test_bootstrap_over_entities_is_not_fooled_by_repeated_rows() -> None:
     entities = np.subtract(*m.bootstrap_auc(y5, p5, n=400, seed=1, clusters=ids)[::-1])
     assert rows < 0.6 * once  # the naive interval is far too narrow
     assert entities == pytest.approx(once, rel=0.2)
+
+
+def test_backtest_interval_is_of_the_fold_mean_not_of_folds_ranked_together() -> None:
+    """Scores that only follow the outcome rate from one period to the next rank nothing inside
+    a period: each fold's AUC is 0.5, and so must be the interval. Pooling the folds' rows would
+    read the rate moving between periods as skill."""
+    rng = np.random.default_rng(5)
+    rates = np.repeat([0.1, 0.2, 0.3], 2000)
+    folds = np.repeat([0, 1, 2], 2000)
+    y = (rng.random(rates.size) < rates).astype(int)
+    ids = np.tile(np.arange(2000), 3)
+    pooled = m.bootstrap_auc(y, rates, n=100, clusters=ids)
+    per_fold = m.bootstrap_auc(y, rates, n=100, clusters=ids, folds=folds)
+    assert pooled[0] > 0.55  # the pooled reading claims skill that is not there
+    assert per_fold == (0.5, 0.5)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.evaluate import MODEL, backtest, fold_metrics, pooled_auc_ci, summarise
+from training.evaluate import MODEL, backtest, backtest_auc_ci, fold_metrics, summarise
 from training.guards import choose_model
 from training.leakage import suspicious_features
 from training.pipeline import LeakageWarning, pre_checks
@@ -93,12 +93,12 @@ def test_maven_deal_win_honestly_reports_near_chance_skill(shared_data) -> None:
     )
     results = backtest(frame, kinds, config, group="opportunity_id")
     summary = summarise(fold_metrics(results))
-    low, high = pooled_auc_ci(results, n=100)
+    low, high = backtest_auc_ci(results, n=100)
     assert abs(summary.loc[MODEL, "roc_auc_mean"] - 0.5) < 0.06
     assert low < 0.5 + 0.02 and high > 0.5  # the interval reaches chance
     candidates = results[-1].candidate_names
     assert candidates == ["logistic", "lightgbm"]
-    lows = {k: pooled_auc_ci(results, n=100, scorer=k)[0] for k in candidates}
+    lows = {k: backtest_auc_ci(results, n=100, scorer=k)[0] for k in candidates}
     choice = choose_model(summary, candidates, lows, config.guards.min_auc_margin)
     assert choice.winner is None, "a near-chance model must not be registered"
     assert choice.refusals[0].startswith("nothing beats the base rate")

@@ -9,10 +9,10 @@ import pytest
 from training.evaluate import (
     MODEL,
     backtest,
+    backtest_auc_ci,
     detail_report,
     fold_metrics,
     learning_curve,
-    pooled_auc_ci,
     summarise,
 )
 from training.fit import fit_scoring_model, tune
@@ -30,7 +30,7 @@ def results(panel: pd.DataFrame):
 def _choice(results, margin: float = 0.01):
     summary = summarise(fold_metrics(results))
     candidates = results[-1].candidate_names
-    lows = {k: pooled_auc_ci(results, n=100, scorer=k)[0] for k in candidates}
+    lows = {k: backtest_auc_ci(results, n=100, scorer=k)[0] for k in candidates}
     return choose_model(summary, candidates, lows, margin), summary
 
 
@@ -125,3 +125,26 @@ def test_logistic_candidate_obeys_the_monotone_rules() -> None:
     ruled = fit_linear(x, y, ["a", "b"], {}, monotone={"b": 1})
     assert free.coef[1] < 0 and ruled.coef[1] == 0.0
     assert ruled.coef[0] > 0  # the other feature keeps its (refitted) effect
+
+
+def test_noise_under_a_moving_outcome_rate_registers_nothing() -> None:
+    """No behaviour predicts churn, but the churn rate climbs over the history (as on
+    RavenStack). Every candidate's calibrator carries its calibration slice's rate into the test
+    window, so its probabilities follow the rate from fold to fold. That is not skill: the
+    interval of the backtest AUC is the folds' mean (ranking the folds' rows together put
+    logistic regression's interval at 0.522-0.555 around a mean of 0.501, and registered it),
+    and the base rate it must beat in log loss is the calibration slice's, not the older
+    training rows'."""
+    noise = make_panel(n_entities=600, seed=9, signal=0.0)
+    climb = np.linspace(0.1, 0.45, noise["cutoff"].nunique())
+    step = noise["cutoff"].rank(method="dense").astype(int).to_numpy() - 1
+    rng = np.random.default_rng(9)
+    noise["label"] = (rng.random(len(noise)) < climb[step]).astype(int)
+    results = backtest(noise, KINDS, small_config(), entity="account_id")
+    choice, summary = _choice(results)
+    assert choice.winner is None, choice.notes
+    for kind in ("logistic", "lightgbm"):
+        low, high = backtest_auc_ci(results, n=100, scorer=kind)
+        assert low < summary.loc[kind, "roc_auc_mean"] < high and low < 0.5
+    base = summary.loc["base_rate", "log_loss_mean"]
+    assert min(summary.loc[k, "log_loss_mean"] for k in ("logistic", "lightgbm")) > base - 0.01

@@ -1,4 +1,5 @@
-"""The champion models: metrics, reliability curves and the MLflow UI link."""
+"""The champion models: metrics, reliability curves, the MLflow UI link, and what monitoring
+found (drift, realised performance over time, the retrain signal)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from serving.auth import Role
 from serving.dashboard import svg
+from serving.dashboard.monitoring_panel import panel
 from serving.dashboard.pages.core import DashboardState, need, render
 from serving.deps import ServiceDep
 from serving.routers.models import models_view
@@ -21,7 +23,13 @@ async def models_page(request: Request, service: ServiceDep):
     curve, and a link to the MLflow UI."""
     role = need(request, Role.retention)
     state: DashboardState = service.dashboard
-    body = models_view(service.models.current)
+    body = models_view(service.models.current, service.monitoring)
+    watch = {
+        m["target"]: panel(
+            service.monitoring.view(m["target"], m["version"]), m["target"], m["version"]
+        )
+        for m in body["models"]
+    }
     curves = []
     for m in body["models"]:
         table = await run_in_threadpool(state.reliability, m["target"], m["version"])
@@ -36,4 +44,12 @@ async def models_page(request: Request, service: ServiceDep):
                 diagonal=True,
             )
         curves.append((m, chart))
-    return render(request, "models.html", role, body=body, curves=curves, mlflow_ui=state.mlflow_ui)
+    return render(
+        request,
+        "models.html",
+        role,
+        body=body,
+        curves=curves,
+        mlflow_ui=state.mlflow_ui,
+        watch=watch,
+    )
