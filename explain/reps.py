@@ -14,11 +14,13 @@ How it works, on closed deals (`explain.conduct.closed_deals`) and their stage h
 3. **Tiers** come from the win effect: *top* when its interval is above zero, *low* when below,
    *core* otherwise.
 4. **What to coach.** A second model adds the owner's conduct on each deal (`CONDUCT`: contacts
-   engaged, decision maker reached, follow-up speed, touches per week, call depth) to the mix.
-   A behaviour's *gap* for a rep is the average gain in win (or stage-pass) probability on the
-   rep's deals if that behaviour were at the benchmark: the median of the team's best reps (its
-   top tier, or its top quartile by effect) on deals of the same segment. Only positive gains
-   count; only conduct is coachable, deal state and account attributes are context.
+   engaged, decision maker reached, follow-up speed, touches per week, call depth) to the mix,
+   fitted on every deal (it never sees the rep, and a behaviour only one rep gets wrong can only
+   be priced from that rep's deals). A behaviour's *gap* for a rep is the average gain in win (or
+   stage-pass) probability on the rep's deals if that behaviour were at the benchmark: the median
+   of the team's other best reps (its top tier, or its top quartile by effect) on deals of the
+   same segment. Only positive gains count; only conduct is coachable, deal state and account
+   attributes are context.
 5. **Training needs** per team: for each behaviour, the reps below the benchmark and the expected
    won revenue their gap costs (Σ gain × amount over their deals), largest first.
 
@@ -282,19 +284,22 @@ def gains(
 def fold_gains(
     x: pd.DataFrame, y: pd.Series, rows: pd.DataFrame, deals: pd.DataFrame, best: set[str]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """`gains` with each rep's rows scored by a conduct model fitted without that rep's deals and
-    against the benchmark of the other best reps, so a rep's own deals shape neither. Each
-    behaviour's direction comes from a model of all rows; the fold models are held monotone in it.
+    """`gains` with each rep's rows compared with the benchmark of the other best reps, so a
+    rep's own deals never set the level they are measured against.
+
+    The conduct model that prices a gap is fitted on every deal: it sees conduct and deal mix,
+    never the rep, and a behaviour only one rep gets wrong (the one rep who never reaches the
+    decision maker) can only be priced from that rep's deals. Each behaviour's direction comes
+    from the same model, which is then held monotone in it.
 
     Returns the gains and, per rep, the team benchmark they were compared with (rep_id,
     behaviour, benchmark)."""
     sign = directions(_fit(x, y), x)
+    model = _fit(x, y, sign)
     parts, used = [], []
     for test in rep_folds(rows["owner_rep_id"]):
-        train = ~test if (~test).any() else test
         fold_reps = set(rows.loc[test, "owner_rep_id"])
         bench = _fold_benchmarks(deals, best, fold_reps)
-        model = _fit(x[train], y[train], sign)
         parts.append(gains(model, x[test], rows[test], bench, sign))
         used.append(_team_benchmark(bench, deals, fold_reps))
     return pd.concat(parts).loc[rows.index], pd.concat(used, ignore_index=True)
