@@ -117,6 +117,7 @@ def compute_all(
             backend, cutoffs, horizon, data_end
         )
     else:
+        notes += feature_engine.active_features("rep", present)[1]
         notes.append("rep features and the rep-attrition model switched off: no reps table")
     return out, notes, resolved
 

@@ -316,6 +316,7 @@ PAGE_MINIMUM = {
     ("GET", "/dashboard/drivers"): 2,
     ("GET", "/dashboard/teams"): 2,
     ("GET", "/dashboard/teams/{team}"): 2,
+    ("GET", "/dashboard/teams/{team}/attrition"): 2,
     ("GET", "/dashboard/reps/{rep_id}"): 2,
     ("GET", "/dashboard/contribution"): 2,
     ("GET", "/dashboard/pipeline"): 2,
