@@ -171,70 +171,6 @@ def curve(
     return frame_svg(label, "".join(parts))
 
 
-def intervals(
-    items: Sequence[tuple[str, float, float, float]],
-    label: str,
-    unit: str = " pts",
-    scale_by: float = 100.0,
-) -> str:
-    """One row per item: a dot at the estimate and a line over its interval, around a zero line
-    (e.g. each rep's effect against their deal mix). Values are written beside each row."""
-    if not items:
-        return frame_svg(label, '<text x="20" y="40">Nothing to show.</text>')
-    height = 26 * len(items) + 40
-    left, right = 200, WIDTH - 190
-    values = [v for _, est, low, high in items for v in (est, low, high)]
-    low_all, high_all = min(*values, 0.0), max(*values, 0.0)
-    pad = 0.05 * (high_all - low_all or 1.0)
-    lo, hi = low_all - pad, high_all + pad
-    zero = scale(0.0, lo, hi, left, right)
-    body = [
-        f'<line class="zero" x1="{zero:.1f}" x2="{zero:.1f}" y1="5" y2="{height - 25}"/>',
-        f'<text class="axis" x="{zero:.1f}" y="{height - 8}" text-anchor="middle">0</text>',
-    ]
-    for i, (name, est, low, high) in enumerate(items):
-        y = 18 + 26 * i
-        x, x0, x1 = (scale(v, lo, hi, left, right) for v in (est, low, high))
-        kind = "up" if low > 0 else "down" if high < 0 else "total"
-        body.append(
-            f'<text class="axis" x="{left - 8}" y="{y + 4}" text-anchor="end">'
-            f"{escape(short(name))}</text>"
-            f'<line class="whisker {kind}" x1="{x0:.1f}" x2="{x1:.1f}" y1="{y}" y2="{y}"/>'
-            f'<circle class="dot {kind}" cx="{x:.1f}" cy="{y}" r="5"/>'
-            f'<text class="value" x="{right + 8}" y="{y + 4}">{est * scale_by:+.0f}{unit} '
-            f"[{low * scale_by:+.0f}, {high * scale_by:+.0f}]</text>"
-        )
-    return frame_svg(label, "".join(body), height=height)
-
-
-def forecast_chart(items: Sequence[tuple[str, float, float, float, float]], label: str) -> str:
-    """Per period: the forecast (dot) with its interval (line) and the actual (square)."""
-    if not items:
-        return frame_svg(label, '<text x="20" y="40">No past quarter to check yet.</text>')
-    left, right, top, bottom = PAD + 30, WIDTH - PAD, 20, HEIGHT - PAD
-    high = max(max(f, h, a) for _, f, _, h, a in items) or 1.0
-    step = (right - left) / max(len(items), 1)
-    body = [f'<line class="grid" x1="{left}" x2="{right}" y1="{bottom}" y2="{bottom}"/>']
-    body.append(
-        f'<text class="axis" x="{left - 6}" y="{top + 8}" text-anchor="end">{high:,.3g}</text>'
-    )
-    for i, (name, forecast, low, hi, actual) in enumerate(items):
-        x = left + step * (i + 0.5)
-        y = [scale(v, 0, high, bottom, top) for v in (forecast, low, hi, actual)]
-        inside = low <= actual <= hi
-        body.append(
-            f'<line class="whisker" x1="{x:.1f}" x2="{x:.1f}" y1="{y[1]:.1f}" y2="{y[2]:.1f}"/>'
-            f'<circle class="dot" cx="{x:.1f}" cy="{y[0]:.1f}" r="5"/>'
-            f'<rect class="bar {"total" if inside else "down"}" x="{x + 6:.1f}" '
-            f'y="{y[3] - 4:.1f}" width="8" height="8"/>'
-            f'<text class="axis" x="{x:.1f}" y="{bottom + 16}" text-anchor="middle">'
-            f"{escape(name)}</text>"
-            f'<text class="value" x="{x:.1f}" y="{bottom + 30}" text-anchor="middle">'
-            f"{'✓' if inside else '✗'}</text>"
-        )
-    return frame_svg(label, "".join(body))
-
-
 # ------------------------------------------------------------------------------ monitoring charts
 
 
@@ -389,3 +325,67 @@ def interval_line(
         )
         at += 18 + 7 * len(name) + 16  # about 7 px a character at the axis font size
     return frame_svg(label, "".join(parts))
+
+
+def intervals(
+    items: Sequence[tuple[str, float, float, float]],
+    label: str,
+    unit: str = " pts",
+    scale_by: float = 100.0,
+) -> str:
+    """One row per item: a dot at the estimate and a line over its interval, around a zero line
+    (e.g. each rep's effect against their deal mix). Values are written beside each row."""
+    if not items:
+        return frame_svg(label, '<text x="20" y="40">Nothing to show.</text>')
+    height = 26 * len(items) + 40
+    left, right = 200, WIDTH - 190
+    values = [v for _, est, low, high in items for v in (est, low, high)]
+    low_all, high_all = min(*values, 0.0), max(*values, 0.0)
+    pad = 0.05 * (high_all - low_all or 1.0)
+    lo, hi = low_all - pad, high_all + pad
+    zero = scale(0.0, lo, hi, left, right)
+    body = [
+        f'<line class="zero" x1="{zero:.1f}" x2="{zero:.1f}" y1="5" y2="{height - 25}"/>',
+        f'<text class="axis" x="{zero:.1f}" y="{height - 8}" text-anchor="middle">0</text>',
+    ]
+    for i, (name, est, low, high) in enumerate(items):
+        y = 18 + 26 * i
+        x, x0, x1 = (scale(v, lo, hi, left, right) for v in (est, low, high))
+        kind = "up" if low > 0 else "down" if high < 0 else "total"
+        body.append(
+            f'<text class="axis" x="{left - 8}" y="{y + 4}" text-anchor="end">'
+            f"{escape(short(name))}</text>"
+            f'<line class="whisker {kind}" x1="{x0:.1f}" x2="{x1:.1f}" y1="{y}" y2="{y}"/>'
+            f'<circle class="dot {kind}" cx="{x:.1f}" cy="{y}" r="5"/>'
+            f'<text class="value" x="{right + 8}" y="{y + 4}">{est * scale_by:+.0f}{unit} '
+            f"[{low * scale_by:+.0f}, {high * scale_by:+.0f}]</text>"
+        )
+    return frame_svg(label, "".join(body), height=height)
+
+
+def forecast_chart(items: Sequence[tuple[str, float, float, float, float]], label: str) -> str:
+    """Per period: the forecast (dot) with its interval (line) and the actual (square)."""
+    if not items:
+        return frame_svg(label, '<text x="20" y="40">No past quarter to check yet.</text>')
+    left, right, top, bottom = PAD + 30, WIDTH - PAD, 20, HEIGHT - PAD
+    high = max(max(f, h, a) for _, f, _, h, a in items) or 1.0
+    step = (right - left) / max(len(items), 1)
+    body = [f'<line class="grid" x1="{left}" x2="{right}" y1="{bottom}" y2="{bottom}"/>']
+    body.append(
+        f'<text class="axis" x="{left - 6}" y="{top + 8}" text-anchor="end">{high:,.3g}</text>'
+    )
+    for i, (name, forecast, low, hi, actual) in enumerate(items):
+        x = left + step * (i + 0.5)
+        y = [scale(v, 0, high, bottom, top) for v in (forecast, low, hi, actual)]
+        inside = low <= actual <= hi
+        body.append(
+            f'<line class="whisker" x1="{x:.1f}" x2="{x:.1f}" y1="{y[1]:.1f}" y2="{y[2]:.1f}"/>'
+            f'<circle class="dot" cx="{x:.1f}" cy="{y[0]:.1f}" r="5"/>'
+            f'<rect class="bar {"total" if inside else "down"}" x="{x + 6:.1f}" '
+            f'y="{y[3] - 4:.1f}" width="8" height="8"/>'
+            f'<text class="axis" x="{x:.1f}" y="{bottom + 16}" text-anchor="middle">'
+            f"{escape(name)}</text>"
+            f'<text class="value" x="{x:.1f}" y="{bottom + 30}" text-anchor="middle">'
+            f"{'✓' if inside else '✗'}</text>"
+        )
+    return frame_svg(label, "".join(body))

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from barometer.model.artefact import ScoringModel
+from barometer.model.encoder import FeatureEncoder
 from barometer.settings import DEFAULT_STAGE_ORDER
 from data.simulator import simulate
 from data.simulator.truth import churn_state, service_retention_truth
@@ -36,8 +37,9 @@ def world() -> dict[str, pd.DataFrame]:
 
 
 def fit(frame: pd.DataFrame, target: str, entity: str, names: list[str]) -> ScoringModel:
-    cats = {n: sorted(frame[n].dropna().astype(str).unique()) for n in names if kind(n) == "c"}
-    draft = ScoringModel(target, names, None, categories=cats)
+    kinds = {n: BY_NAME[n].kind for n in names}
+    frame = numeric(frame, names)
+    encoder = FeatureEncoder(kinds).fit(frame[names])
     params = {
         "objective": "binary",
         "verbose": -1,
@@ -49,11 +51,11 @@ def fit(frame: pd.DataFrame, target: str, entity: str, names: list[str]) -> Scor
         "deterministic": True,
     }
     data = lgb.Dataset(
-        draft.matrix(numeric(frame, names)),
+        encoder.transform(frame[names]),
         frame["label"].to_numpy(),
-        categorical_feature=[names.index(c) for c in cats],
+        categorical_feature=[names.index(c) for c in names if kind(c) == "c"],
     )
-    return ScoringModel(target, names, lgb.train(params, data, 200), categories=cats)
+    return ScoringModel(target, encoder, lgb.train(params, data, 200))
 
 
 def kind(name: str) -> str:

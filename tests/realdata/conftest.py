@@ -84,18 +84,12 @@ def assert_reasons_add_up(pipeline: Pipeline, target: str) -> None:
     )
     key = ID_COLUMNS[target]
     features = features.set_index(key).loc[pipeline.scored[key]].reset_index()
-    explanation = model.explain(model_input(model, features))
+    explanation = model.explain(features)  # raw rows: the model's encoder reads them
     total = explanation.base_probability + explanation.points.sum(axis=1).to_numpy()
     np.testing.assert_allclose(total, explanation.probability, atol=1e-9)
     np.testing.assert_allclose(explanation.probability, pipeline.scored["probability"], atol=1e-9)
     assert np.allclose(pipeline.scored["base_probability"], explanation.base_probability)
     assert explanation.points.abs().to_numpy().sum() > 0  # reasons that say something
-
-
-def model_input(model, features: pd.DataFrame) -> pd.DataFrame:
-    from training.fit import as_model_input
-
-    return as_model_input(features, model.metadata["feature_kinds"])
 
 
 def summary_line(name: str, pipeline: Pipeline, request) -> None:
@@ -117,5 +111,5 @@ def assert_report_names_the_drivers(pipeline: Pipeline, target: str) -> None:
     version = pipeline.train.version
     assert f"barometer-{target.replace('_', '-')}/{version.version}" in text
     top = text[text.index("Top behaviours") :]
-    features = pipeline.train.model.metadata["feature_kinds"]
+    features = pipeline.train.model.feature_names
     assert sum(f"<td>{name}</td>" in top or f">{name}<" in top for name in features) >= 3
