@@ -16,7 +16,7 @@ TARGETS := churn deal_win
 ENGINE ?= duckdb
 UV_VERSION := 0.13.9
 
-.PHONY: help setup demo demo-key data ingest features train evaluate promote retrain explain score monitor serve \
+.PHONY: help setup demo demo-key data ingest features train evaluate promote retrain explain score monitor attrition serve \
 	test lint bench bench-ingest bench-features bench-train bench-explain bench-score bench-serve bench-dashboard bench-monitor \
 	fuzz faults soak audit lock clean ingest-lake test-spark test-model-env bench-spark bench-startup
 
@@ -68,6 +68,11 @@ score: setup ## Score every active account and open deal as of the day after the
 monitor: setup ## Feature and score drift, realised performance and the retrain signal of each champion
 	@for t in $(TARGETS); do $(BAROMETER) monitor --target $$t || exit 1; done
 
+attrition: setup ## Rep attrition (managers only): train, promote, score; too few departures is said, not a model
+	@if $(BAROMETER) train --target rep_attrition; then \
+		$(BAROMETER) promote --target rep_attrition && $(BAROMETER) score --target rep_attrition; \
+	else echo "rep_attrition: no model; managers see the reason above"; fi
+
 serve: setup ## Serve the API and dashboard on 127.0.0.1:8000, or PORT (keys: BAROMETER_API_KEYS or the demo key file)
 	@if [ -z "$${BAROMETER_API_KEYS}$${BAROMETER_API_KEYS_FILE}" ] && [ -f $(KEYS_FILE) ]; then \
 		export BAROMETER_API_KEYS_FILE=$(KEYS_FILE); fi; $(BAROMETER) serve $(if $(PORT),--port $(PORT))
@@ -77,7 +82,7 @@ demo-key: setup ## Write a demo admin key to $(BAROMETER_HOME)/api-keys (once) a
 	@test -s $(KEYS_FILE) || { umask 077; $(BAROMETER) serve --demo-key > $(KEYS_FILE); }
 	@echo "Demo API key (role:key): $$(cat $(KEYS_FILE))"
 
-DEMO_STEPS := data ingest features train promote explain score monitor demo-key
+DEMO_STEPS := data ingest features train promote explain score attrition monitor demo-key
 
 demo: setup ## Install, then run the whole pipeline end to end on simulated data
 	@start=$$(date +%s); n=0; total=$(words $(DEMO_STEPS)); \

@@ -9,7 +9,10 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-TARGETS = ("churn", "deal_win")  # the two models Barometer trains, scores and serves
+TARGETS = ("churn", "deal_win")  # the worklist models: trained, scored and served to every role
+# Every model trained and scored. Rep attrition is served to managers only, from its scores
+# (`serving.attrition`), and its absence never makes the service unready.
+MODEL_TARGETS = (*TARGETS, "rep_attrition")
 EXPERIMENTS_DIR = Path(__file__).resolve().parents[1] / "experiments"  # versioned model configs
 
 # The simulator's stages and Salesforce's standard opportunity stages, interleaved where they mean
@@ -58,6 +61,9 @@ class Settings(BaseSettings):
     rep_window_days: int = Field(
         default=730, gt=0, description="Rep diagnosis: closed deals of this many days back."
     )
+    rep_attrition_horizon_days: int = Field(
+        default=90, gt=0, description="Rep attrition: a rep leaving within this many days."
+    )
     pipeline_target: float | None = Field(
         default=None, gt=0, description="Pipeline coverage target (bookings) for the period."
     )
@@ -91,6 +97,9 @@ class Settings(BaseSettings):
     )
     band_lift_deal_win: tuple[float, float] = Field(
         default=(1.5, 1.0), description="Deals: high and medium from these times the base rate."
+    )
+    band_lift_rep_attrition: tuple[float, float] = Field(
+        default=(3.0, 1.5), description="Reps: high and medium from these times the base rate."
     )
     band_capacity: int = Field(
         default=100, gt=0, description="`capacity` rule: scores a team can work in a week."

@@ -12,9 +12,8 @@ import pandas as pd
 
 from barometer.model.artefact import ScoringModel
 from barometer.settings import Settings
+from barometer.targets import TARGETS
 from explain.report import ReportInputs, build_report, log_report, write_report
-
-ENTITY_TABLE = {"churn": "features_account", "deal_win": "features_opportunity"}
 
 
 @dataclass(frozen=True)
@@ -49,7 +48,7 @@ def read_tables(settings: Settings, target: str) -> tuple[pd.DataFrame, dict]:
     from features.warehouse import connect, table_exists
 
     with connect(settings.warehouse_path, read_only=True) as con:
-        table = ENTITY_TABLE[target]
+        table = TARGETS[target].features
         if not table_exists(con, table):
             raise FileNotFoundError(
                 f"{settings.warehouse_path}: table {table} missing; run `barometer ingest` and "

@@ -16,9 +16,13 @@ CAVEAT = (
     "the outcome by this amount."
 )
 
-TARGET_PHRASES: dict[str, str] = {"churn": "churn risk", "deal_win": "win chance"}
+TARGET_PHRASES: dict[str, str] = {
+    "churn": "churn risk",
+    "deal_win": "win chance",
+    "rep_attrition": "risk of leaving",
+}
 # Whether a higher probability is good news for the business.
-HIGHER_IS_BETTER: dict[str, bool] = {"churn": False, "deal_win": True}
+HIGHER_IS_BETTER: dict[str, bool] = {"churn": False, "deal_win": True, "rep_attrition": False}
 OTHER_FAMILY = "other"
 BARE_UNITS = {"points", "stage"}  # shown as plain numbers
 

@@ -88,9 +88,10 @@ def compute_all(
     definition used."""
     order = tuple(settings.stage_order)
     out, notes = {}, []
-    has_opps = "opportunities" in feature_engine.available(backend)
-    entities = ["account", "opportunity"] if has_opps else ["account"]
-    step("account and opportunity features")
+    present = feature_engine.available(backend)
+    has_opps, has_reps = "opportunities" in present, "reps" in present
+    entities = ["account", *(["opportunity"] if has_opps else []), *(["rep"] if has_reps else [])]
+    step("account and opportunity features")  # and rep features, in the same pass
     frames = feature_engine.feature_frames(backend, entities, cutoffs, order)
     for entity, (frame, _, entity_notes) in frames.items():
         out[f"features_{entity}"] = frame
@@ -109,6 +110,15 @@ def compute_all(
     step("deal-win labels")
     if has_opps:
         out["labels_deal_win"] = label_engine.deal_win_labels(backend, cutoffs, order)
+    if has_reps:
+        step("rep-attrition labels")
+        horizon = settings.rep_attrition_horizon_days
+        out["labels_rep_attrition"] = label_engine.rep_attrition_labels(
+            backend, cutoffs, horizon, data_end
+        )
+    else:
+        notes += feature_engine.active_features("rep", present)[1]
+        notes.append("rep features and the rep-attrition model switched off: no reps table")
     return out, notes, resolved
 
 
@@ -193,6 +203,8 @@ OUTPUTS = (
     "features_opportunity",
     "labels_churn",
     "labels_deal_win",
+    "features_rep",
+    "labels_rep_attrition",
     "churn_population",
     "build_meta",
 )
@@ -314,7 +326,7 @@ def build_unlocked(
     for name, frame in tables.items():
         report.rows[name] = len(frame)
         if name.startswith("features_"):
-            keys = {"account_id", "opportunity_id", "cutoff", "snapshot"}
+            keys = {"account_id", "opportunity_id", "rep_id", "cutoff", "snapshot"}
             report.null_rates[name] = frame[[c for c in frame if c not in keys]].isna().mean()
     report.seconds = time.perf_counter() - started
     return report

@@ -155,6 +155,7 @@ def features(
         "account and opportunity features",
         "churn labels",
         "deal-win labels",
+        "rep-attrition labels",
         "writing tables",
         "counting rows",
     ]

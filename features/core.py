@@ -161,6 +161,10 @@ class Context:
     def opportunity_grid(self) -> ir.Table:
         return self.materialise("opportunity_grid", opportunity_grid(self))
 
+    @cached_property
+    def rep_grid(self) -> ir.Table:
+        return self.materialise("rep_grid", rep_grid(self))
+
 
 def attach_scratch(con, alias: str) -> tuple[str, Path]:
     """A fresh DuckDB database file attached read-write as `alias` (works beside a read-only
@@ -253,6 +257,15 @@ def opportunity_grid(ctx: Context) -> ir.Table:
         s.opportunity_id, o.account_id, s.c_day, snapshot=ibis.literal("stage_entry")
     )
     return regular.union(entry)
+
+
+def rep_grid(ctx: Context) -> ir.Table:
+    """(rep_id, c_day, hired_day) for reps hired before the cutoff (or with no hire date) who had
+    not left before it: the rep features' entities and the rep-attrition labels' population."""
+    r, c = prep.reps(ctx.con), ctx.cut
+    hired = r.hired_day.isnull() | (r.hired_day < c.c_day)
+    employed = r.left_day.isnull() | (r.left_day >= c.c_day)
+    return r.join(c, hired & employed).select("rep_id", "c_day", "hired_day")
 
 
 # ---------------------------------------------------------------- runs of cutoffs

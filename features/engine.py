@@ -29,6 +29,7 @@ SORT_KEY = "acc_key"
 KEYS: dict[str, list[str]] = {
     "account": ["account_id"],
     "opportunity": ["opportunity_id", "account_id", "snapshot"],
+    "rep": ["rep_id"],
 }
 
 
@@ -80,8 +81,10 @@ def wide_table(ctx: Context, entity: Entity, feats: list[Feature]) -> ir.Table:
     """The entity's grid left-joined to every source the features read."""
     if entity == "opportunity" and "opportunities" not in ctx.tables:
         raise ValueError("opportunity features need the opportunities table")
-    wide = ctx.account_grid if entity == "account" else ctx.opportunity_grid
-    key = "account_id" if entity == "account" else "opportunity_id"
+    if entity == "rep" and "reps" not in ctx.tables:
+        raise ValueError("rep features need the reps table")
+    grids = {"account": "account_grid", "opportunity": "opportunity_grid", "rep": "rep_grid"}
+    wide, key = getattr(ctx, grids[entity]), KEYS[entity][0]
     for source in dict.fromkeys(f.source for f in feats):
         # Spark: cut the lineage so the final plan stays small. DuckDB, whole registry: one
         # query per source, so no single query holds every source's joins and windows at once
@@ -192,9 +195,13 @@ def to_frame(expr: ir.Table, entity: Entity, feats: list[Feature]) -> pd.DataFra
     account_id, so it sorts accounts as account_id would, on integers.
     """
     first = SORT_KEY if SORT_KEY in expr.columns else "account_id"
-    order = [c for c in (first, "opportunity_id", "c_day", "snapshot") if c in expr.columns]
+    order = [
+        c for c in (first, "opportunity_id", "rep_id", "c_day", "snapshot") if c in expr.columns
+    ]
     frame = fetch(expr.order_by(order))
-    frame.insert(1 if entity == "account" else 2, "cutoff", day_to_timestamp(frame.pop("c_day")))
+    frame.insert(
+        2 if entity == "opportunity" else 1, "cutoff", day_to_timestamp(frame.pop("c_day"))
+    )
     for f in feats:
         if f.kind == "numeric":
             frame[f.name] = frame[f.name].astype("float64")
@@ -202,7 +209,9 @@ def to_frame(expr: ir.Table, entity: Entity, feats: list[Feature]) -> pd.DataFra
             frame[f.name] = frame[f.name].astype("boolean")
         else:
             frame[f.name] = frame[f.name].astype("string")
-    keys = [k for k in ("opportunity_id", "account_id", "cutoff", "snapshot") if k in frame]
+    keys = [
+        k for k in ("opportunity_id", "account_id", "rep_id", "cutoff", "snapshot") if k in frame
+    ]
     return frame[keys + [f.name for f in feats]]
 
 

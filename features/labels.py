@@ -16,6 +16,9 @@
 - Deal win: one row per open-deal snapshot (each cutoff while open, each stage entry) of deals
   that eventually closed; the label is the eventual outcome, `label_time` its `closed_at`. Deals
   still open never get a label.
+- Rep attrition: "the rep leaves within H days after the cutoff" (`reps.left_at`), for the reps
+  employed at the cutoff (`features.core.rep_grid`, the rep features' entities too);
+  `label_time = cutoff + H` (`Settings.rep_attrition_horizon_days`).
 Rows whose label is not yet fully known at `data_end` are dropped (`churn_population` keeps them:
 it is who is scored at each cutoff).
 
@@ -425,3 +428,36 @@ def deal_win_labels(
     frame["label_time"] = frame["label_time"].astype("datetime64[us]")
     out = frame[["opportunity_id", "cutoff", "label", "label_time"]]
     return out.sort_values(["opportunity_id", "cutoff"]).reset_index(drop=True)
+
+
+def rep_attrition_expr(ctx: Context, horizon_days: int) -> ir.Table:
+    """(rep_id, c_day, label) for the reps employed at each cutoff (`Context.rep_grid`): 1 when
+    the rep leaves within H days of it (leaving on the cutoff day counts)."""
+    g, r = ctx.rep_grid, prep.reps(ctx.con)
+    j = g.join(r.select("rep_id", "left_day"), "rep_id")
+    leaves = j.left_day.notnull() & (j.left_day < j.c_day + horizon_days)
+    return j.select("rep_id", "c_day", label=ibis.ifelse(leaves, 1, 0))
+
+
+def rep_attrition_labels(
+    tables: dict[str, pd.DataFrame] | BaseBackend,
+    cutoffs: Iterable,
+    horizon_days: int = 90,
+    data_end: pd.Timestamp | None = None,
+    engine: Engine = "duckdb",
+) -> pd.DataFrame:
+    """`labels_rep_attrition` rows: rep_id, cutoff, label (1 = leaves within the horizon),
+    label_time (cutoff + horizon); rows not yet known at `data_end` are dropped."""
+    con = _backend(tables, engine)
+    ctx = Context(con, normalise_cutoffs(cutoffs), DEFAULT_STAGE_ORDER, available(con))
+    try:
+        frame = fetch(rep_attrition_expr(ctx, horizon_days))
+    finally:
+        ctx.close()
+    frame["cutoff"] = day_to_timestamp(frame.pop("c_day"))
+    frame["label_time"] = (frame["cutoff"] + pd.Timedelta(days=horizon_days)).astype(
+        "datetime64[us]"
+    )
+    frame["label"] = frame["label"].astype("int64")
+    out = known(frame[["rep_id", "cutoff", "label", "label_time"]], data_end)
+    return out.sort_values(["rep_id", "cutoff"]).reset_index(drop=True)

@@ -80,6 +80,7 @@ def activities(con, accounts: ir.Table) -> ir.Table:
         "duration_s",
         "reached_decision_maker",
         "rating",
+        "rep_id",
         occ_day=day_number(occ),
         vis_day=day_number(vis),
         kind=lower(t.type),
@@ -105,6 +106,16 @@ def accounts(con) -> ir.Table:
         churned_us=churned,
         churned_day=day_number(churned),
     )
+
+
+def reps(con) -> ir.Table:
+    """Reps with hired/left days (null when unknown or still employed)."""
+    t = con.table("reps")
+
+    def day(name: str) -> ir.IntegerValue:
+        return day_number(micros(t[name])) if name in t.columns else ibis.null("int64")
+
+    return t.select("rep_id", hired_day=day("hired_at"), left_day=day("left_at"))
 
 
 def opportunities(con) -> ir.Table:

@@ -188,7 +188,7 @@ def markdown() -> str:
         "",
         *HOW_TO_ADD,
     ]
-    for entity in ("account", "opportunity"):
+    for entity in ("account", "opportunity", "rep"):
         lines += [
             "",
             f"## {entity.title()} features",

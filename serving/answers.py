@@ -8,8 +8,8 @@ answer carries float noise such as 57.99999999999999.
 from __future__ import annotations
 
 from barometer.scoring.reasons import DECIMALS
+from barometer.targets import ID_COLUMNS
 
-ID_FIELD = {"churn": "account_id", "deal_win": "opportunity_id"}
 VALUE_FIELDS = {"churn": ("arr", "arr_at_risk"), "deal_win": ("amount", "expected_value")}
 
 
@@ -17,7 +17,7 @@ def score_view(row: dict, target: str, live: bool = False) -> dict:
     """A stored score row (see `snapshot.record`) as a churn-risk / win-probability body."""
     value, at_risk = VALUE_FIELDS[target]
     view = {
-        ID_FIELD[target]: row["entity_id"],
+        ID_COLUMNS[target]: row["entity_id"],
         "as_of": row["as_of"],
         "data_through": row.get("data_through"),
         "probability": row["probability"],
@@ -66,7 +66,7 @@ def item_view(row: dict, target: str) -> dict:
     value, at_risk = VALUE_FIELDS[target]
     shown = [r for r in row["reasons"] if r.get("feature") != "other"]
     item = {
-        ID_FIELD[target]: row["entity_id"],
+        ID_COLUMNS[target]: row["entity_id"],
         "probability": row["probability"],
         "band": row["band"],
         "lift": row.get("lift"),

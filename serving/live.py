@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from barometer.model.artefact import ScoringModel
-from barometer.scoring.scores import ID_COLUMNS
+from barometer.targets import ID_COLUMNS
 from explain.whatif import candidates
 
 MAX_CACHED = 4

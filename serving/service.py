@@ -195,3 +195,15 @@ async def insights_for(service: ServiceState, part: str):
         what = part.replace("_", " ")
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"{what}: {insights.errors[part]}")
     return insights
+
+
+def attrition_for(service: ServiceState):
+    """The current scoring run's rep-attrition view (`serving.attrition`) and the facts every
+    answer carries; 503 when the warehouse cannot be read right now."""
+    try:
+        view = service.attrition.get(service.settings, service.scores.marker)
+    except Exception as exc:  # noqa: BLE001 - e.g. the warehouse busy; the next request retries
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, f"Rep attrition is unavailable right now: {exc}"
+        ) from exc
+    return view, view.facts() | {"horizon_days": service.settings.rep_attrition_horizon_days}

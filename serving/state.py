@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from barometer.scoring.latest_features import FrameFeatureSource
 from barometer.settings import Settings
+from serving.attrition import AttritionHolder
 from serving.auth import KeyRing
 from serving.bundle import BundleHolder
 from serving.insights import InsightsHolder
@@ -44,6 +45,7 @@ class ServiceState:
     registry: dict = field(default_factory=dict)  # feature name -> registry entry
     drivers_cache: dict = field(default_factory=dict)  # (target, version, by, features) -> body
     insights: InsightsHolder = field(default_factory=InsightsHolder)  # the manager views
+    attrition: AttritionHolder = field(default_factory=AttritionHolder)  # rep attrition risk
     live: LiveCache = field(default_factory=LiveCache)  # rows prepared for on-demand scoring
     metrics: Metrics = field(default_factory=Metrics)
     monitoring: MonitoringHolder = field(default_factory=MonitoringHolder)  # `barometer monitor`

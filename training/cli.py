@@ -8,7 +8,9 @@ from typing import Annotated
 
 import typer
 
-TargetOption = Annotated[str, typer.Option("--target", help="churn or deal_win.")]
+from barometer.settings import MODEL_TARGETS
+
+TargetOption = Annotated[str, typer.Option("--target", help="churn, deal_win or rep_attrition.")]
 HEADLINE = ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "lift_top10")
 
 
@@ -21,8 +23,10 @@ def _settings():
 
 
 def _check_target(target: str) -> None:
-    if target not in ("churn", "deal_win"):
-        raise typer.BadParameter(f"--target must be churn or deal_win, not {target!r}")
+    if target not in MODEL_TARGETS:
+        raise typer.BadParameter(
+            f"--target must be one of {', '.join(MODEL_TARGETS)}, not {target!r}"
+        )
 
 
 def _print_summary(summary, title: str) -> None:

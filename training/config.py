@@ -12,8 +12,8 @@ from barometer.settings import EXPERIMENTS_DIR
 from features.labels import ChurnLabels, read_yaml_model
 from training.drift import Thresholds
 
-Target = Literal["churn", "deal_win"]
-TARGETS: tuple[str, ...] = ("churn", "deal_win")
+Target = Literal["churn", "deal_win", "rep_attrition"]
+TARGETS: tuple[str, ...] = ("churn", "deal_win", "rep_attrition")
 
 
 class Strict(BaseModel):
@@ -87,6 +87,12 @@ class GuardConfig(Strict):
 
     min_positives: int = Field(30, ge=1)
     min_negatives: int = Field(30, ge=1)
+    min_positive_entities: int = Field(
+        0,
+        ge=0,
+        description="Distinct entities with a positive label needed (e.g. reps who left); "
+        "0 checks rows only.",
+    )
     min_auc_margin: float = Field(
         0.01,
         ge=0,

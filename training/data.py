@@ -2,33 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pandas as pd
 
 from barometer.settings import Settings
+from barometer.targets import TARGETS
 from training.config import ExperimentConfig
 
-
-@dataclass(frozen=True)
-class TargetTables:
-    entity: str
-    features: str
-    labels: str
-    key: str
-    group: str | None  # rows of one group never straddle a split
-
-
-TARGETS = {
-    "churn": TargetTables("account", "features_account", "labels_churn", "account_id", None),
-    "deal_win": TargetTables(
-        "opportunity",
-        "features_opportunity",
-        "labels_deal_win",
-        "opportunity_id",
-        "opportunity_id",
-    ),
-}
+# The optional contract table a target's features and labels need.
+NEEDS = {"deal_win": " with an opportunities table", "rep_attrition": " with a reps table"}
 
 
 def feature_kinds(config: ExperimentConfig, columns: list[str]) -> dict[str, str]:
@@ -63,9 +44,9 @@ def _query(target: str) -> str:
             order by f.cutoff, f.opportunity_id, f.snapshot"""
     return f"""
         select f.*, l.label, l.label_time
-        from {t.features} f join {t.labels} l using (account_id, cutoff)
+        from {t.features} f join {t.labels} l using ({t.key}, cutoff)
         where l.label is not null
-        order by f.cutoff, f.account_id"""
+        order by f.cutoff, f.{t.key}"""
 
 
 def load_frame(settings: Settings, config: ExperimentConfig) -> pd.DataFrame:
@@ -78,7 +59,7 @@ def load_frame(settings: Settings, config: ExperimentConfig) -> pd.DataFrame:
             if not table_exists(con, table):
                 raise FileNotFoundError(
                     f"{settings.warehouse_path}: table {table} missing; run `barometer features`"
-                    + ("" if config.target == "churn" else " with an opportunities table")
+                    + NEEDS.get(config.target, "")
                     + "."
                 )
         frame = con.execute(_query(config.target)).df()

@@ -18,6 +18,42 @@ class GuardError(RuntimeError):
     """Training refused, with the reason in words."""
 
 
+class TooFewPositives(GuardError):
+    """Too few distinct entities with a positive label: `count` seen, `need` required."""
+
+    def __init__(self, message: str, count: int, need: int) -> None:
+        super().__init__(message)
+        self.count, self.need = count, need
+
+
+# What a positive label is, counted per entity, in a manager's words.
+POSITIVE_ENTITIES = {
+    "churn": "churned accounts",
+    "deal_win": "won deals",
+    "rep_attrition": "departures",
+}
+
+
+def check_positive_entities(
+    frame: pd.DataFrame, guards: GuardConfig, target: str, entity: str | None
+) -> int:
+    """Refuse when fewer distinct entities than `guards.min_positive_entities` have a positive
+    label: one rep who leaves is positive at several cutoffs, but it is one departure."""
+    if not guards.min_positive_entities or entity is None or entity not in frame:
+        return 0
+    count = int(frame.loc[frame["label"] == 1, entity].nunique())
+    need = guards.min_positive_entities
+    if count < need:
+        noun = POSITIVE_ENTITIES.get(target, "positive entities")
+        raise TooFewPositives(
+            f"Not enough {noun} to learn from ({count}; need {need}). No {target} model is "
+            "trained until the history holds more.",
+            count,
+            need,
+        )
+    return count
+
+
 def check_label_counts(frame: pd.DataFrame, guards: GuardConfig, target: str) -> dict[str, int]:
     """Refuse when there are fewer positives or negatives than the configured minimums."""
     positives = int((frame["label"] == 1).sum())

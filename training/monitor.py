@@ -35,15 +35,12 @@ import pandas as pd
 from barometer.model import monitoring as table
 from barometer.model.store import NoChampionError, VersionInfo, backtest_metrics, champion_version
 from barometer.settings import Settings
+from barometer.targets import TARGETS
 from features.warehouse import WarehouseBusyError, connect, table_exists, write_lock
 from training import drift
 from training.config import ExperimentConfig
 from training.reference import load_reference
 
-ID_COLUMNS = {"churn": "account_id", "deal_win": "opportunity_id"}
-# Where a scoring run's feature rows are: kept by the scoring job, else the feature tables.
-SCORED_FEATURES = {"churn": "scoring_features_account", "deal_win": "scoring_features_opportunity"}
-FEATURE_TABLES = {"churn": "features_account", "deal_win": "features_opportunity"}
 # A deal run is judged once this share of its deals has closed: the first to close are the fast
 # ones, whose outcomes differ from the rest.
 DEALS_MATURED = 0.9
@@ -109,10 +106,10 @@ def day_features(
 ) -> tuple[pd.DataFrame | None, str | None]:
     """The feature rows of the entities scored on `as_of` (the columns of `names` the table has),
     and the table they came from; (None, None) when no table holds that day."""
-    key = ID_COLUMNS[target]
-    sources = [(SCORED_FEATURES[target], "as_of = $day")]
+    key = TARGETS[target].key
+    sources = [(TARGETS[target].scoring_features, "as_of = $day")]
     snapshot = " and snapshot = 'cutoff'" if target == "deal_win" else ""
-    sources.append((FEATURE_TABLES[target], f"cutoff = $day{snapshot}"))
+    sources.append((TARGETS[target].features, f"cutoff = $day{snapshot}"))
     for name, where in sources:
         if not table_exists(con, name):
             continue

@@ -36,7 +36,13 @@ from training.evaluate import (
     summarise,
 )
 from training.fit import FeatureKinds, tune
-from training.guards import Choice, check_label_counts, choose_model, leakage_message
+from training.guards import (
+    Choice,
+    check_label_counts,
+    check_positive_entities,
+    choose_model,
+    leakage_message,
+)
 from training.metrics import percentile_interval
 from training.splits import SplitPlan
 
@@ -91,8 +97,11 @@ def backtest_id(snapshot: str, config: ExperimentConfig, plan: SplitPlan | None 
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def pre_checks(frame: pd.DataFrame, config: ExperimentConfig, leaky: list[str]) -> list[str]:
-    """Label-count guard (raises) and the leakage warning (returned, and warned)."""
+def pre_checks(
+    frame: pd.DataFrame, config: ExperimentConfig, leaky: list[str], entity: str | None = None
+) -> list[str]:
+    """Label-count guards (raise) and the leakage warning (returned, and warned)."""
+    check_positive_entities(frame, config.guards, config.target, entity)
     check_label_counts(frame, config.guards, config.target)
     if not leaky:
         return []
@@ -135,7 +144,7 @@ def run_training(
     """
     build = build or {}
     entity = entity or group
-    notes = pre_checks(frame, config, leaky or [])
+    notes = pre_checks(frame, config, leaky or [], entity)
     plan = make_plan(frame, config, group, entity)
     horizon = int(build.get("churn", {}).get("horizon_days", 90))
     overrides, tuning_info = tuned_overrides(frame, kinds, config, plan)

@@ -6,6 +6,7 @@ import json
 
 import pandas as pd
 
+from barometer.model.status import TrainingStatus, write_status
 from barometer.model.store import champion_version, client, registered_name
 from barometer.settings import Settings
 from training import lifecycle
@@ -20,7 +21,7 @@ from training.evaluate import (
     make_plan,
     summarise,
 )
-from training.guards import base_rate_problems
+from training.guards import GuardError, base_rate_problems
 from training.leakage import suspicious_features
 from training.pipeline import TrainResult, backtest_id, run_training
 
@@ -40,17 +41,24 @@ def train_target(
     kinds = feature_kinds(config, list(frame.columns))
     leaky = suspicious_features(frame, kinds, config.guards.leakage_auc)
     t = TARGETS[config.target]
-    result = run_training(
-        frame,
-        kinds,
-        config,
-        settings,
-        group=t.group,
-        entity=t.key,
-        leaky=leaky,
-        registry_hash=registry_hash(),
-        build=load_build_meta(settings),
-    )
+    try:
+        result = run_training(
+            frame,
+            kinds,
+            config,
+            settings,
+            group=t.group,
+            entity=t.key,
+            leaky=leaky,
+            registry_hash=registry_hash(),
+            build=load_build_meta(settings),
+        )
+    except GuardError as exc:
+        count, need = getattr(exc, "count", None), getattr(exc, "need", None)
+        write_status(settings, TrainingStatus(config.target, False, str(exc), count, need))
+        raise
+    refused = "; ".join(result.refusals) if result.version is None else ""
+    write_status(settings, TrainingStatus(config.target, result.version is not None, refused))
     if sample is not None:
         from training.lake_sample import record_sample
 

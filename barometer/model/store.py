@@ -20,7 +20,11 @@ from typing import Protocol
 from barometer.model.artefact import ScoringModel
 from barometer.settings import Settings
 
-REGISTERED_NAMES = {"churn": "barometer-churn", "deal_win": "barometer-deal-win"}
+REGISTERED_NAMES = {
+    "churn": "barometer-churn",
+    "deal_win": "barometer-deal-win",
+    "rep_attrition": "barometer-rep-attrition",
+}
 CHAMPION = "champion"
 ARTIFACT_SUBPATH = "artifacts/scoring_model"
 

@@ -22,12 +22,12 @@ from typing import Literal
 
 import numpy as np
 
+from barometer.targets import TARGETS
 from explain.wording import target_phrase
 
 BandRule = Literal["lift", "capacity"]
 LIFTS = {"churn": (3.0, 1.5), "deal_win": (1.5, 1.0)}  # (high, medium) times the base rate
 CAPACITY = 100  # scores a team can work in a week, for the `capacity` rule
-NOUNS = {"churn": "account", "deal_win": "open deal"}
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,10 @@ class BandCuts:
 
     def explanation(self) -> str:
         """The rule in words, for the worklist."""
-        noun, phrase = NOUNS.get(self.target, "entity"), target_phrase(self.target)
+        noun, phrase = (
+            TARGETS[self.target].noun if self.target in TARGETS else "entity",
+            target_phrase(self.target),
+        )
         if self.rule == "capacity":
             typical = f"the typical {noun}'s {phrase} ({self.base_rate:.1%})"
             return (
@@ -105,7 +108,7 @@ def odds_ratio(probability: float, base: float) -> float:
 
 def settings_cuts(settings, target: str, probability: np.ndarray) -> BandCuts:
     """`band_cuts` with the workspace's band settings (`barometer.settings.Settings`)."""
-    lifts = settings.band_lift_churn if target == "churn" else settings.band_lift_deal_win
+    lifts = getattr(settings, f"band_lift_{target}")
     return band_cuts(probability, target, settings.band_rule, lifts, settings.band_capacity)
 
 

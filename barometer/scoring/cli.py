@@ -14,11 +14,8 @@ def register(app: typer.Typer) -> None:
     app.command()(score)
 
 
-NOUNS = {"churn": "accounts", "deal_win": "open opportunities"}
-
-
 def score(
-    target: Annotated[str, typer.Option(help="churn or deal_win.")],
+    target: Annotated[str, typer.Option(help="churn, deal_win or rep_attrition.")],
     as_of: Annotated[
         datetime | None,
         typer.Option(
@@ -53,11 +50,14 @@ def score(
     from barometer.model.store import ChampionProvider
     from barometer.scoring import job
     from barometer.scoring.reasons import load_registry
-    from barometer.settings import TARGETS, get_settings
+    from barometer.settings import MODEL_TARGETS, get_settings
+    from barometer.targets import TARGETS
     from features.warehouse import WarehouseBusyError
 
-    if target not in TARGETS:
-        raise typer.BadParameter(f"--target must be one of {', '.join(TARGETS)}, not {target!r}.")
+    if target not in MODEL_TARGETS:
+        raise typer.BadParameter(
+            f"--target must be one of {', '.join(MODEL_TARGETS)}, not {target!r}."
+        )
     settings = get_settings()
     console = Console(stderr=True)
     try:
@@ -82,8 +82,8 @@ def score(
         how = f" ({plan.crossed:,} re-explained, {plan.new:,} new)"
     through = f", data through {result.data_through:%Y-%m-%d %H:%M}" if result.data_through else ""
     Console().print(
-        f"Scored {result.rows:,} {NOUNS[target]} as of {result.as_of:%Y-%m-%d}{through} with "
-        f"{target} model v{result.model_version}{how} in {result.seconds:.1f}s"
+        f"Scored {result.rows:,} {TARGETS[target].nouns} as of {result.as_of:%Y-%m-%d}{through} "
+        f"with {target} model v{result.model_version}{how} in {result.seconds:.1f}s"
         + (f"; wrote {result.out}" if result.out else "")
     )
 
@@ -109,10 +109,12 @@ def _score_lake(target: str, as_of: datetime | None, env_manager: str) -> None:
     from rich.console import Console
 
     from barometer.scoring.lake_job import score_lake
-    from barometer.settings import TARGETS, get_settings
+    from barometer.settings import MODEL_TARGETS, get_settings
 
-    if target not in TARGETS:
-        raise typer.BadParameter(f"--target must be one of {', '.join(TARGETS)}, not {target!r}.")
+    if target not in MODEL_TARGETS:
+        raise typer.BadParameter(
+            f"--target must be one of {', '.join(MODEL_TARGETS)}, not {target!r}."
+        )
     settings = get_settings()
     try:
         result = score_lake(settings, target, as_of, env_manager)

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from barometer.targets import TARGETS
 from features.warehouse import table_exists
 
-ENTITIES = {"churn": "account", "deal_win": "opportunity"}
 # Every contract timestamp that records an event (not a plan, not a person's hire date).
 EVENT_COLUMNS = {
     "activities": ("occurred_at", "logged_at"),
@@ -28,11 +28,16 @@ EVENT_COLUMNS = {
 
 def data_through(con) -> pd.Timestamp | None:
     """The data's last event (the latest event time in the warehouse), or None without events."""
+    rows = con.execute(
+        "select table_name || '.' || column_name from information_schema.columns "
+        "where table_schema = 'main'"
+    ).fetchall()
+    present = {row[0] for row in rows}
     parts = [
         f"select max({column}) as t from {table}"
         for table, columns in EVENT_COLUMNS.items()
-        if table_exists(con, table)
         for column in columns
+        if f"{table}.{column}" in present  # optional tables and columns may be absent
     ]
     if not parts:
         return None
@@ -64,7 +69,7 @@ def day_features(warehouse: Path, target: str, as_of: pd.Timestamp, stage_order)
     from features.engine import feature_frames
     from features.registry import feature_names
 
-    entity = ENTITIES[target]
+    entity = TARGETS[target].entity
     con = tune_duckdb(ibis.duckdb.connect(str(warehouse), read_only=True))
     try:
         if entity == "opportunity" and not table_exists(con.con, "opportunities"):

@@ -15,12 +15,11 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from barometer.scoring.scores import ID_COLUMNS
+from barometer.targets import ID_COLUMNS, TARGETS
 from features.warehouse import table_exists
 
 SCORES_TABLE = "scores"
 RUNS_TABLE = "score_runs"
-FEATURE_TABLES = {"churn": "scoring_features_account", "deal_win": "scoring_features_opportunity"}
 SCORES_TYPES = {
     "target": "varchar not null",
     "entity_id": "varchar not null",
@@ -134,7 +133,7 @@ def write_run(
         insert(con, SCORES_TABLE, rows, SCORES_COLUMNS)
         insert(con, RUNS_TABLE, pd.DataFrame([run]).reindex(columns=RUNS_COLUMNS), RUNS_COLUMNS)
         if features is not None:
-            write_features(con, FEATURE_TABLES[target], features, as_of)
+            write_features(con, TARGETS[target].scoring_features, features, as_of)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -184,7 +183,7 @@ def write_features(con, table: str, features: pd.DataFrame, as_of) -> None:
 
 def read_features(con, target: str, as_of) -> pd.DataFrame:
     """The feature rows scored in the run of `target` as of `as_of` (empty when none)."""
-    table = FEATURE_TABLES[target]
+    table = TARGETS[target].scoring_features
     if not table_exists(con, table):
         return pd.DataFrame(columns=[ID_COLUMNS[target], "as_of"])
     return con.execute(f'select * from "{table}" where as_of = ?', [pd.Timestamp(as_of)]).df()

@@ -43,13 +43,13 @@ from barometer.scoring.incremental import (
     state_path,
 )
 from barometer.scoring.scores import (
-    ID_COLUMNS,
     Previous,
     raw_values,
     score_frame,
     scored_probabilities,
 )
 from barometer.settings import Settings
+from barometer.targets import ID_COLUMNS
 from features.warehouse import WarehouseBusyError, connect, table_exists, write_lock
 
 
@@ -61,6 +61,14 @@ def context_sql(
     that exist; churn reads the definition's population from the table `population` when
     `churn_population` is among them. SQL that DuckDB and Spark both run."""
     team = "r.team" if "reps" in tables else "cast(null as string)"
+    if target == "rep_attrition":
+        return f"""
+            select r.rep_id, cast(null as string) as segment, cast(null as string) as owner_rep_id,
+                   r.team, cast(null as string) as stage, cast(null as double) as value
+            from reps r
+            where (r.hired_at is null or r.hired_at < {as_of})
+              and (r.left_at is null or r.left_at >= {as_of})
+        """
     if target == "churn":
         reps = "left join reps r on r.rep_id = a.owner_rep_id" if "reps" in tables else ""
         if "churn_population" in tables:

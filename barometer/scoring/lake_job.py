@@ -37,13 +37,13 @@ from barometer.scoring.bands import BandCuts, settings_cuts
 from barometer.scoring.history import SCORES_COLUMNS, SCORES_TYPES
 from barometer.scoring.job import JobResult, context_sql
 from barometer.scoring.reasons import DECIMALS, TOP_K
-from barometer.scoring.scores import CONTEXT_COLUMNS, ID_COLUMNS, MONEY_DECIMALS, peer_column
+from barometer.scoring.scores import CONTEXT_COLUMNS, MONEY_DECIMALS, peer_column
 from barometer.settings import Settings
+from barometer.targets import ID_COLUMNS, TARGETS
 from features import lake
 
 SCORE_COLUMNS = [c for c in SCORES_COLUMNS if c not in ("target", "as_of")]  # those are partitions
 CONTEXT = "_context_"  # prefix of the context columns while they sit beside the features
-FEATURE_TABLES = {"churn": "features_account", "deal_win": "features_opportunity"}  # the lake's
 
 
 def champion_model(settings: Settings, target: str, folder: Path) -> tuple[str, str]:
@@ -90,11 +90,13 @@ def rows_at(spark: Any, settings: Settings, target: str, as_of: datetime | None)
     """(feature rows at `as_of` joined to who is scored and their context, the `as_of` used)."""
     from pyspark.sql import functions as F
 
-    features = lake.read(spark, lake.location(settings, FEATURE_TABLES[target]))
+    features = lake.read(spark, lake.location(settings, TARGETS[target].features))
     if as_of is None:
         as_of = features.agg(F.max("cutoff")).first()[0]
         if as_of is None:
-            raise LookupError(f"{FEATURE_TABLES[target]} is empty: run `barometer features` first.")
+            raise LookupError(
+                f"{TARGETS[target].features} is empty: run `barometer features` first."
+            )
     day = pd.Timestamp(as_of).date()
     rows = features.filter(F.col("cutoff") == F.lit(day))
     if target == "deal_win":

@@ -13,8 +13,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from barometer.scoring.history import FEATURE_TABLES
-from barometer.scoring.scores import ID_COLUMNS
+from barometer.targets import ID_COLUMNS, TARGETS
 from features.warehouse import connect, table_exists
 
 
@@ -64,7 +63,7 @@ def column_values(column: pd.Series):
 
 def read_latest_features(con, target: str) -> pd.DataFrame:
     """The feature rows of `target`'s latest scoring run (empty before the first run)."""
-    table, id_column = FEATURE_TABLES[target], ID_COLUMNS[target]
+    table, id_column = TARGETS[target].scoring_features, ID_COLUMNS[target]
     if not table_exists(con, table):
         return pd.DataFrame(columns=[id_column, "as_of"])
     return con.execute(

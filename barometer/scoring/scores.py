@@ -51,11 +51,10 @@ from barometer.scoring.reasons import (
     change_reasons,
     matrix_reasons,
 )
+from barometer.targets import ID_COLUMNS, TARGETS
 from explain.whatif import candidates, suggest_actions
 
-ID_COLUMNS = {"churn": "account_id", "deal_win": "opportunity_id"}
 CONTEXT_COLUMNS = ("segment", "owner_rep_id", "team", "stage", "value")
-ACTION_BANDS = {"churn": ("high", "medium"), "deal_win": ("high", "medium", "low")}
 MONEY_DECIMALS = 2
 
 
@@ -80,7 +79,7 @@ def peer_percentile(probability: np.ndarray, peers: pd.Series | None) -> np.ndar
 
 
 def peer_column(target: str) -> str:
-    return "stage" if target == "deal_win" else "segment"
+    return TARGETS[target].peer_column
 
 
 def raw_values(model: ScoringModel, features: pd.DataFrame) -> np.ndarray:
@@ -204,7 +203,7 @@ def actions_for(
 ) -> list[list[dict]]:
     """Up to three suggested behaviours for each at-risk account (high or medium band) and each
     open deal, tried at the values their peers (everyone scored) have; none for the others."""
-    chosen = np.flatnonzero(bands.isin(ACTION_BANDS[model.target]).to_numpy())
+    chosen = np.flatnonzero(bands.isin(TARGETS[model.target].action_bands).to_numpy())
     out: list[list[dict]] = [[] for _ in range(len(explained))]
     if not len(chosen):
         return out
@@ -275,7 +274,7 @@ def score_now(
     reasons = matrix_reasons(points, raw, names, model.target, registry, top_k, p - base)[0]
     band = str(cuts.band(p)[0])
     actions = []
-    if tried and band in ACTION_BANDS[model.target]:
+    if tried and band in TARGETS[model.target].action_bands:
         [found] = suggest_actions(model, matrix, tried)
         actions = action_reasons(found, raw[0], names, model.target, registry)
     lift = float(cuts.lift(p)[0])

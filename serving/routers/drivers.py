@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from barometer.scoring.scores import ID_COLUMNS
+from barometer.targets import ID_COLUMNS
 from serving.deps import ERRORS, BundleDep, Manager, ServiceDep, model_for, snapshot_for
 from serving.state import ServiceState
 

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, status
 
 from serving.deps import ERRORS, Manager, ServiceDep
-from serving.schemas.responses import TeamReps, TrainingNeeds
-from serving.service import UNAVAILABLE, insights_for
+from serving.schemas.responses import TeamAttrition, TeamReps, TrainingNeeds
+from serving.service import UNAVAILABLE, attrition_for, insights_for
 
 router = APIRouter(prefix="/teams", tags=["teams"], responses=ERRORS)
 Id = Annotated[str, Path(min_length=1, max_length=200, description="Team (`reps.team`).")]
@@ -36,3 +36,13 @@ async def training_needs(service: ServiceDep, team: Id, _: Manager):
     insights = await insights_for(service, "diagnosis")
     known(insights, team)
     return {"team": team, "needs": insights.training_needs.get(team, [])} | insights.diagnosis
+
+
+@router.get("/{team}/attrition", response_model=TeamAttrition, responses=UNAVAILABLE)
+async def team_attrition(service: ServiceDep, team: Id, _: Manager):
+    """The team's reps by their risk of leaving within the horizon, highest first, each with the
+    reasons that add up to it. Without a model, `available` is false and `reason` says why."""
+    view, facts = attrition_for(service)
+    if view.available and team not in view.teams:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"No scored reps in team {team!r}.")
+    return facts | {"team": team, "reps": view.teams.get(team, [])}

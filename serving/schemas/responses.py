@@ -477,3 +477,43 @@ class PipelineReport(BaseModel):
     slipping: list[PipelineDeal]
     backtest: list[BacktestQuarter]
     sentences: list[str]
+
+
+class AttritionRisk(BaseModel):
+    """A rep's risk of leaving within the horizon, with the reasons that add up to it from
+    `base_probability`."""
+
+    rep_id: str
+    team: str | None = None
+    probability: float
+    band: Band
+    percentile: float | None = Field(None, description="Rank among the reps of the run.")
+    base_probability: float | None = None
+    reasons: list[str]
+    contributions: list[Contribution]
+    as_of: datetime
+    model_version: str
+
+
+class AttritionFacts(BaseModel):
+    available: bool = Field(description="False when there is no model; `reason` says why.")
+    reason: str | None = Field(
+        None, description="Why there is no model, e.g. not enough departures to learn from."
+    )
+    horizon_days: int = Field(description="The risk is of leaving within this many days.")
+    as_of: datetime | None = None
+    model_version: str | None = None
+
+
+class RepAttrition(AttritionFacts):
+    """One rep's attrition risk (managers only), or why there is none."""
+
+    rep_id: str
+    risk: AttritionRisk | None = None
+
+
+class TeamAttrition(AttritionFacts):
+    """A team's reps by their risk of leaving, highest first (managers only)."""
+
+    team: str
+    reps: list[AttritionRisk]

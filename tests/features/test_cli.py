@@ -58,6 +58,7 @@ def test_command_prints_summary(settings, toy, monkeypatch):
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output
     assert "features_account: 2 rows, 59 features" in result.output
+    assert "features_rep: 2 rows, 7 features" in result.output
     assert "null rate" in result.output and "touches_per_week_30d" in result.output
 
 

@@ -84,13 +84,14 @@ def assert_reasons_add_up(pipeline: Pipeline, target: str) -> None:
     """The champion's explanation of the scored rows: base probability plus every feature's
     points is each row's probability, which is the probability the scoring job wrote."""
     from barometer.model.store import ChampionProvider
-    from barometer.scoring.history import FEATURE_TABLES
-    from barometer.scoring.scores import ID_COLUMNS
+    from barometer.targets import ID_COLUMNS, TARGETS
 
     settings = pipeline.settings
     model = ChampionProvider(settings).load(target).model
     as_of = pipeline.scored["as_of"].iloc[0]
-    features = query(settings, f"select * from {FEATURE_TABLES[target]} where as_of = '{as_of}'")
+    features = query(
+        settings, f"select * from {TARGETS[target].scoring_features} where as_of = '{as_of}'"
+    )
     key = ID_COLUMNS[target]
     features = features.set_index(key).loc[pipeline.scored[key]].reset_index()
     explanation = model.explain(features)  # raw rows: the model's encoder reads them

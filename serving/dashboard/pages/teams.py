@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse
 
 from serving.auth import Role
 from serving.dashboard import svg
+from serving.dashboard.formatting import waterfall_steps
 from serving.dashboard.pages.core import need, problem, render
 from serving.deps import ServiceDep
 from serving.routers import reps, teams
@@ -66,14 +67,71 @@ async def team_page(request: Request, service: ServiceDep, team: str):
     )
 
 
-@router.get("/reps/{rep_id}", response_class=HTMLResponse)
-async def rep_page(request: Request, service: ServiceDep, rep_id: str):
-    """`GET /v1/reps/{id}/profile`: effect per stage with intervals, findings, coachable gaps."""
+@router.get("/teams/{team}/attrition", response_class=HTMLResponse)
+async def team_attrition_page(request: Request, service: ServiceDep, team: str):
+    """`GET /v1/teams/{team}/attrition`: the team's reps by their risk of leaving, with a chart,
+    or why there is no model."""
     role = need(request, Role.manager)
     try:
-        profile = await reps.rep_profile(service, rep_id, role)
+        body = await teams.team_attrition(service, team, role)
     except HTTPException as exc:
         return problem(request, role, exc)
+    days = body["horizon_days"]
+    chart = svg.bars(
+        [(r["rep_id"], 100 * r["probability"]) for r in body["reps"][:20]],
+        f"Team {team}: risk of leaving within {days} days",
+        "%",
+    )
+    return render(request, "team_attrition.html", role, a=body, chart=chart)
+
+
+async def rep_attrition(service: ServiceState, rep_id: str, role) -> tuple[dict | None, str]:
+    """The rep's attrition answer and its waterfall ("" without a score); None when the latest
+    scoring run did not score the rep."""
+    try:
+        body = await reps.rep_attrition(service, rep_id, role)
+    except HTTPException as exc:
+        if exc.status_code != 404:
+            raise
+        return None, ""
+    risk = body["risk"]
+    if risk is None:
+        return body, ""
+    title = f"{rep_id}: risk of leaving within {body['horizon_days']} days, reason by reason"
+    chart = svg.waterfall(risk["base_probability"], waterfall_steps(risk["contributions"]), title)
+    return body, chart
+
+
+@router.get("/reps/{rep_id}", response_class=HTMLResponse)
+async def rep_page(request: Request, service: ServiceDep, rep_id: str):
+    """`GET /v1/reps/{id}/profile`: effect per stage with intervals, findings, coachable gaps;
+    and `GET /v1/reps/{id}/attrition`: the risk of leaving with its reasons. A rep who owns no
+    closed deals has no profile but may have a risk of leaving."""
+    role = need(request, Role.manager)
+    try:
+        attrition, leaving = await rep_attrition(service, rep_id, role)
+        profile = await rep_profile(service, rep_id, role, attrition)
+    except HTTPException as exc:
+        return problem(request, role, exc)
+    context = {"p": profile, "rep_id": rep_id, "a": attrition, "leaving": leaving}
+    return render(
+        request, "rep.html", role, **context, **(profile_charts(profile) if profile else {})
+    )
+
+
+async def rep_profile(service: ServiceState, rep_id: str, role, attrition: dict | None):
+    """The rep's diagnosis; None for a rep without closed deals who has a risk of leaving."""
+    try:
+        return await reps.rep_profile(service, rep_id, role)
+    except HTTPException as exc:
+        if exc.status_code == 404 and attrition is not None and attrition["risk"] is not None:
+            return None
+        raise
+
+
+def profile_charts(profile: dict) -> dict[str, str]:
+    """The stage effects with intervals, and the win chance each coachable gap costs."""
+    rep_id = profile["rep_id"]
     stages = svg.intervals(
         [
             (s["stage"], s["effect"] or 0.0, s["low"] or 0.0, s["high"] or 0.0)
@@ -88,4 +146,4 @@ async def rep_page(request: Request, service: ServiceDep, rep_id: str):
     ]
     title = f"Win chance {rep_id} would gain at the best reps' level, per behaviour"
     gaps = svg.bars(behind, title, " pts") if behind else ""
-    return render(request, "rep.html", role, p=profile, stages=stages, gaps=gaps)
+    return {"stages": stages, "gaps": gaps}
