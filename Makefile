@@ -30,8 +30,11 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	@echo "==> setup 2/3: uv $(UV_VERSION)"
 	$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	@echo "==> setup 3/3: the locked dependencies (requirements.lock), then Barometer itself"
-	$(BIN)/uv pip install --python $(BIN)/python -r requirements.lock
+	@# Bytecode is compiled once here: where Python may not write it (PYTHONDONTWRITEBYTECODE,
+	@# a read-only install) every command would otherwise compile every module it imports again.
+	$(BIN)/uv pip install --compile-bytecode --python $(BIN)/python -r requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	$(BIN)/python -m compileall -q -j 0 barometer data features training explain serving >/dev/null
 	touch $@
 
 setup: $(VENV)/.installed ## Create the virtualenv and install the locked dependencies
