@@ -97,7 +97,10 @@ def features(
     as_of: Annotated[
         list[datetime] | None,
         typer.Option(
-            help="Explicit cutoff date (midnight UTC); repeat for several.", formats=["%Y-%m-%d"]
+            help="Explicit training cutoff (midnight UTC); repeat for several. The feature and "
+            "label tables are rebuilt for these cutoffs only; to score a day, use `barometer score "
+            "--as-of`.",
+            formats=["%Y-%m-%d"],
         ),
     ] = None,
     engine: Annotated[
