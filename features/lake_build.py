@@ -42,6 +42,8 @@ TABLE_KEYS = {
     "labels_churn": ("account_id", "cutoff", "label", "label_time"),
     "labels_deal_win": ("opportunity_id", "cutoff", "label", "label_time"),
     "churn_population": ("account_id", "cutoff"),
+    "features_rep": ("rep_id", "cutoff"),
+    "labels_rep_attrition": ("rep_id", "cutoff", "label", "label_time"),
 }
 
 
@@ -161,6 +163,21 @@ def deal_win_table(ctx: Context) -> Any:
     )
 
 
+def rep_attrition_table(ctx: Context, horizon_days: int, end: pd.Timestamp) -> Any:
+    """`labels_rep_attrition` as a Spark DataFrame: the rows whose horizon ends by `end`."""
+    from pyspark.sql import functions as F
+
+    end_us = int((end - pd.Timestamp("1970-01-01")) // pd.Timedelta("1us"))
+    label_us = (F.col("c_day") + horizon_days) * US_PER_DAY
+    frame = spark_frame(ctx.con, label_engine.rep_attrition_expr(ctx, horizon_days))
+    return frame.filter(label_us <= end_us).select(
+        "rep_id",
+        cutoff_date(),
+        F.col("label").cast("bigint").alias("label"),
+        F.timestamp_micros(label_us).cast("timestamp_ntz").alias("label_time"),
+    )
+
+
 def write_all(spark: Any, settings: Settings, tables: dict[str, Any]) -> None:
     """Write every table to a hidden folder first, then move them all into place: a failure
     while computing leaves every previous table as it was."""
@@ -207,13 +224,18 @@ def build_lake(
     report = BuildReport(cutoffs=cutoffs)
     try:
         tables, feats = {}, {}
-        entities = ["account", "opportunity"] if "opportunities" in ctx.tables else ["account"]
-        step("account and opportunity features")
+        entities = [
+            "account",
+            *(["opportunity"] if "opportunities" in ctx.tables else []),
+            *(["rep"] if "reps" in ctx.tables else []),
+        ]
+        step(f"{', '.join(entities)} features")
         for entity in entities:
             tables[f"features_{entity}"], feats[entity], notes = feature_table(ctx, entity)
             report.notes += notes
-        if "opportunities" not in ctx.tables:
-            report.notes.append("opportunity features switched off: no opportunities table")
+        for entity, table in (("opportunity", "opportunities"), ("rep", "reps")):
+            if table not in ctx.tables:
+                report.notes.append(f"{entity} features switched off: no {table} table")
         step("churn labels")
         resolved = label_engine.resolve_churn(con, churn)
         tables["churn_population"], tables["labels_churn"] = churn_tables(
@@ -225,6 +247,10 @@ def build_lake(
         step("deal-win labels")
         if "opportunities" in ctx.tables:
             tables["labels_deal_win"] = deal_win_table(ctx)
+        if "reps" in ctx.tables:
+            step("rep attrition labels")
+            horizon = settings.rep_attrition_horizon_days
+            tables["labels_rep_attrition"] = rep_attrition_table(ctx, horizon, last)
         step("writing tables")
         write_all(spark, settings, tables)
     finally:
@@ -243,7 +269,7 @@ def build_lake(
             .distinct()
             .collect()
         ]
-        for name in ("labels_churn", "labels_deal_win")
+        for name in ("labels_churn", "labels_deal_win", "labels_rep_attrition")
         if name in tables
     }
     report.meta = build_meta(cutoffs, frequency, why, first, last, resolved, label_cutoffs)

@@ -70,9 +70,16 @@ def model_inputs(model: str) -> dict[str, str]:
 
     inputs = Model.load(model).signature.inputs
     return {
-        name: dtype.to_spark().simpleString()
+        name: spark_type(dtype)
         for name, dtype in zip(inputs.input_names(), inputs.input_types(), strict=True)
     }
+
+
+def spark_type(dtype: Any) -> str:
+    """A signature column's Spark type. A yes/no feature is declared `AnyType` (the pyfunc takes
+    true/false or 0/1); the lake's feature tables hold it as 0/1, so it travels as a double."""
+    to_spark = getattr(dtype, "to_spark", None)
+    return to_spark().simpleString() if to_spark else "double"
 
 
 def context_tables(spark: Any, settings: Settings) -> set[str]:

@@ -8,7 +8,7 @@ import pytest
 from barometer.settings import Settings
 from features.backends import open_frames
 from features.engine import feature_frames
-from features.labels import churn_labels, deal_win_labels
+from features.labels import churn_labels, deal_win_labels, rep_attrition_labels
 
 from .conftest import assert_same_frames
 
@@ -23,17 +23,28 @@ LOCAL_SPARK = Settings(
 
 
 def _everything(con) -> dict[str, pd.DataFrame]:
-    """Every registry feature for both entities, and every label, on one backend."""
-    frames = feature_frames(con, ["account", "opportunity"], CUTOFFS)
+    """Every registry feature for each entity, and every label, on one backend."""
+    frames = feature_frames(con, ["account", "opportunity", "rep"], CUTOFFS)
     return {
         "account": frames["account"][0],
         "opportunity": frames["opportunity"][0],
+        "rep": frames["rep"][0],
         "churn": churn_labels(con, CUTOFFS, 90, data_end=END),
         "churn_inactivity": churn_labels(
             con, CUTOFFS, 90, "inactivity", 30, ("call", "email"), data_end=END
         ),
         "deal_win": deal_win_labels(con, CUTOFFS),
+        "rep_attrition": rep_attrition_labels(con, CUTOFFS, 90, data_end=END),
     }
+
+
+def with_departures(sim: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The simulation with two reps leaving inside the cutoffs' horizons (it has no departures
+    of its own this early), so both attrition outcomes are compared."""
+    reps = sim["reps"].copy()
+    reps["left_at"] = pd.to_datetime(reps["left_at"])
+    reps.loc[reps.index[:2], "left_at"] = [pd.Timestamp("2024-07-15"), pd.Timestamp("2024-10-20")]
+    return {**sim, "reps": reps}
 
 
 @pytest.fixture(scope="module")
@@ -42,13 +53,14 @@ def results(sim, tmp_path_factory) -> dict[str, dict[str, pd.DataFrame]]:
     nullable ints and bools intact) in one local session (2 threads, 2 shuffle partitions, no
     UI)."""
     spark_dir = tmp_path_factory.mktemp("spark")
+    tables = with_departures(sim)
     return {
-        "duckdb": _everything(open_frames(sim, "duckdb")),
-        "spark": _everything(open_frames(sim, "spark", spark_dir, LOCAL_SPARK)),
+        "duckdb": _everything(open_frames(tables, "duckdb")),
+        "spark": _everything(open_frames(tables, "spark", spark_dir, LOCAL_SPARK)),
     }
 
 
-@pytest.mark.parametrize("table", ["account", "opportunity"])
+@pytest.mark.parametrize("table", ["account", "opportunity", "rep"])
 def test_spark_features_equal_duckdb(results, table):
     from features.registry import feature_names
 
@@ -60,7 +72,7 @@ def test_spark_features_equal_duckdb(results, table):
     assert_same_frames(duck, spark)
 
 
-@pytest.mark.parametrize("table", ["churn", "churn_inactivity", "deal_win"])
+@pytest.mark.parametrize("table", ["churn", "churn_inactivity", "deal_win", "rep_attrition"])
 def test_spark_labels_equal_duckdb(results, table):
     duck, spark = results["duckdb"][table], results["spark"][table]
     assert duck.label.nunique() == 2  # both outcomes present: the comparison is not vacuous
