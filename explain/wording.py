@@ -25,6 +25,7 @@ TARGET_PHRASES: dict[str, str] = {
 HIGHER_IS_BETTER: dict[str, bool] = {"churn": False, "deal_win": True, "rep_attrition": False}
 OTHER_FAMILY = "other"
 BARE_UNITS = {"points", "stage"}  # shown as plain numbers
+SHARE_CHANGE = "percentage points"  # a difference of two shares (0.455 -> +45 percentage points)
 
 Registry = Mapping[str, Feature] | Iterable[Feature]
 
@@ -81,6 +82,11 @@ def format_value(value: object, feature: Feature | None = None) -> str:
     if isinstance(value, str):
         return value
     number = float(value)  # type: ignore[arg-type]
+    if unit == SHARE_CHANGE:
+        pts = round(number * 100)
+        return (
+            f"{pts:+d} percentage {'point' if abs(pts) == 1 else 'points'}" if pts else "0 " + unit
+        )
     if unit in {"%", "share", "percent"}:
         return f"{number * 100:.0f}%" if unit == "share" else f"{number:.0f}%"
     if unit == "currency":

@@ -46,7 +46,8 @@ def check_positive_entities(
     if count < need:
         noun = POSITIVE_ENTITIES.get(target, "positive entities")
         raise TooFewPositives(
-            f"Not enough {noun} to learn from ({count}; need {need}). No {target} model is "
+            f"Not enough {noun} to learn from ({count}; need {need}). "
+            f"No {target.replace('_', ' ')} model is "
             "trained until the history holds more.",
             count,
             need,

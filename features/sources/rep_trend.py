@@ -179,7 +179,7 @@ FEATURES = (
         "days before",
         window_days=DEALS_DAYS + DEALS_PRIOR_DAYS,
         expr=win_rate_change,
-        unit="points",
+        unit="percentage points",
         tables=DEALS,
     ),
     SOURCE.feature(

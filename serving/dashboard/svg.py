@@ -171,12 +171,14 @@ def waterfall(
     heights = [max(1, line_count(name)) * LINE_HEIGHT + 14 for name, *_ in rows]
     height = sum(heights) + 40
     left, right = 330, WIDTH + 60 - 90
-    high = max(1e-9, *(start + max(v, 0) for _, v, start in rows), *(s for *_, s in rows))
+    ends = [end for _, v, start in rows for end in (start, start + v)]
+    # Reasons in order of size can take the running level below zero on the way to the score.
+    low, high = min(0.0, *ends), max(1e-9, *ends)
     body, y = [], 10
     for i, (name, value, start) in enumerate(rows):
         is_total = i in (0, len(rows) - 1)
-        a, b = (0.0, value) if is_total else sorted((start, start + value))
-        x0, x1 = scale(a, 0, high, left, right), scale(b, 0, high, left, right)
+        a, b = sorted((0.0, value) if is_total else (start, start + value))
+        x0, x1 = scale(a, low, high, left, right), scale(b, low, high, left, right)
         good = (value >= 0) == higher_is_better
         kind = "total" if is_total else ("good" if good else "bad")
         mark = "" if is_total else ("▲ +" if value >= 0 else "▼ −")
@@ -191,6 +193,9 @@ def waterfall(
             f'y="{bar_y + 16:.1f}">{mark}{shown}</text>'
         )
         y += heights[i]
+    if low < 0:
+        zero = scale(0.0, low, high, left, right)
+        body.append(f'<line class="zero" x1="{zero:.1f}" x2="{zero:.1f}" y1="6" y2="{y:.0f}"/>')
     body.append(
         f'<text class="axis-title" x="{(left + right) / 2:.0f}" y="{height - 8}" '
         'text-anchor="middle">Probability, in percentage points</text>'

@@ -122,12 +122,12 @@ class ThreadServer(uvicorn.Server):
         pass
 
 
-@pytest.fixture(scope="module")
-def live_server(workspace, models):
-    """The app (with the dashboard) served by uvicorn on 127.0.0.1 in a background thread."""
+def serve(settings: Settings, models: dict):
+    """The app (with the dashboard) served by uvicorn on 127.0.0.1 in a background thread: yields
+    its base URL once the insights are ready, and stops it afterwards."""
     port = free_port()
     config = uvicorn.Config(
-        make_app(workspace, models), host="127.0.0.1", port=port, log_level="warning"
+        make_app(settings, models), host="127.0.0.1", port=port, log_level="warning"
     )
     server = ThreadServer(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -146,3 +146,9 @@ def live_server(workspace, models):
     yield base
     server.should_exit = True
     thread.join(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def live_server(workspace, models):
+    """The seeded workspace's app served for the browser tests."""
+    yield from serve(workspace, models)

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.dashboard.conftest import ARTIFACTS, KEYS
+from tests.dashboard.conftest import ARTIFACTS, KEYS, serve
 
 pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"
@@ -380,3 +380,54 @@ def test_models_page_shows_the_drift_and_the_retrain_signal(page, live_server, m
     assert section.locator("svg.chart").count() >= 4  # reliability, drift, bands, AUC, rate
     assert page.get_by_test_id("signal-deal_win").get_attribute("data-status") == "unknown"
     shot(page, "models-monitoring")
+
+
+@pytest.fixture(scope="module")
+def attrition_server(tmp_path_factory, models):
+    """The serving company with a rep-attrition scoring run (r4 slumping), served."""
+    from tests.serving.test_attrition import attrition_workspace
+
+    settings = attrition_workspace(tmp_path_factory.mktemp("attrition") / "workspace", models)
+    yield from serve(settings, models)
+
+
+def test_manager_reads_the_team_s_risk_of_leaving_then_a_rep_s_reasons(
+    page, attrition_server
+) -> None:
+    """The team view lists reps by risk as the API does, its chart writes the table's figures, a
+    high risk of leaving is drawn as bad news, and the rep's waterfall ends at the risk shown."""
+    base = attrition_server
+    sign_in(page, base, "manager", start="/dashboard/teams/sales/attrition")
+    body = api(base, "manager", "/v1/teams/sales/attrition")
+    rows = page.get_by_test_id("attrition").locator("tbody tr")
+    assert [r.get_attribute("data-rep") for r in rows.all()] == [r["rep_id"] for r in body["reps"]]
+    table = [r.locator("td").nth(1).inner_text() for r in rows.all()]
+    assert table == [pct(r["probability"]) for r in body["reps"]]
+    chart = page.get_by_role("img", name="Team sales: risk of leaving within 90 days")
+    assert chart.locator("text.value").all_text_contents() == table[:20]
+    top = rows.first.locator(".band")
+    assert body["reps"][0]["band"] == "high" and top.inner_text().endswith("High")
+    assert top.evaluate("n => getComputedStyle(n).color") == "rgb(179, 38, 30)"  # --high
+    assert "as of 2026-10-01" in page.locator("main").inner_text()
+    shot(page, "team-attrition")
+
+    rows.first.get_by_role("link", name="r4").click()
+    page.wait_for_url("**/dashboard/reps/r4")
+    risk = api(base, "manager", "/v1/reps/r4/attrition")["risk"]
+    shown = page.get_by_test_id("attrition-probability").inner_text()
+    assert shown == pct(risk["probability"])
+    steps, total, text = rendered_waterfall(page, "r4: risk of leaving")
+    assert steps[0] == pytest.approx(risk["base_probability"], abs=1e-6)
+    assert sum(steps) == pytest.approx(total, abs=2e-6) and text == shown
+    assert total == pytest.approx(risk["probability"], abs=1e-6)
+    lines = page.get_by_test_id("attrition-reasons").locator("li")
+    points = [float(p) for p in lines.evaluate_all("ns => ns.map(n => n.dataset.points)")]
+    assert risk["base_probability"] + sum(points) == pytest.approx(risk["probability"], abs=2e-6)
+    assert unclipped(page) == []
+    shot(page, "rep-attrition")
+
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, base, "retention")
+    for path in ("/dashboard/teams/sales/attrition", "/dashboard/reps/r4"):
+        assert page.goto(base + path).status == 403
+        assert "leaving" not in page.content()

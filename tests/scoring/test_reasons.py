@@ -181,3 +181,18 @@ def test_a_new_model_version_is_its_own_change_line(churn_model, accounts, regis
         assert movers[0]["points_change"] == pytest.approx(0.03, abs=1e-6)
         assert movers[1]["points_change"] == pytest.approx(0.0, abs=1e-6)
         assert row["previous_model_version"] == "0"
+
+
+def test_a_change_in_a_win_rate_reads_in_percentage_points() -> None:
+    """A win rate against its own past is a difference of two shares: +45 percentage points,
+    never the fraction 0.455."""
+    from features.registry import BY_NAME
+
+    change = BY_NAME["rep_win_rate_change"]
+    assert sentence(change, 0.4545, -0.0155, "rep_attrition") == (
+        "The rep's win rate in the last 180 days minus their win rate in the 360 days before: "
+        "+45 percentage points: -2 pts risk of leaving"
+    )
+    assert ": -2 percentage points:" in sentence(change, -0.0182, 0.01, "rep_attrition")
+    assert ": +1 percentage point:" in sentence(change, 0.01, 0.01, "rep_attrition")
+    assert ": 0 percentage points:" in sentence(change, 0.001, 0.01, "rep_attrition")

@@ -31,7 +31,10 @@ def test_departures_are_counted_per_rep_not_per_row() -> None:
     assert int(frame["label"].sum()) == 57 >= guards.min_positives  # rows alone would pass
     with pytest.raises(TooFewPositives) as caught:
         check_positive_entities(frame, guards, "rep_attrition", "rep_id")
-    assert "Not enough departures to learn from (19; need 20)" in str(caught.value)
+    assert str(caught.value) == (  # shown as is to managers: plain words, no identifiers
+        "Not enough departures to learn from (19; need 20). "
+        "No rep attrition model is trained until the history holds more."
+    )
     assert (caught.value.count, caught.value.need) == (19, 20)
     assert check_positive_entities(rep_months(20, 40), guards, "rep_attrition", "rep_id") == 20
 

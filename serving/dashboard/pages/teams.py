@@ -14,6 +14,7 @@ from serving.routers import reps, teams
 from serving.state import ServiceState
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
+CHART_REPS = 20  # the team view's chart: its riskiest reps (the table lists all)
 
 
 @router.get("/teams", response_class=HTMLResponse)
@@ -76,11 +77,17 @@ async def team_attrition_page(request: Request, service: ServiceDep, team: str):
         body = await teams.team_attrition(service, team, role)
     except HTTPException as exc:
         return problem(request, role, exc)
-    days = body["horizon_days"]
+    days, shown = body["horizon_days"], body["reps"][:CHART_REPS]
+    most = (
+        f"the {len(shown)} highest of {len(body['reps'])} reps"
+        if len(shown) < len(body["reps"])
+        else "every rep"
+    )
     chart = svg.bars(
-        [(r["rep_id"], 100 * r["probability"]) for r in body["reps"][:20]],
-        f"Team {team}: risk of leaving within {days} days",
-        "%",
+        [(r["rep_id"], r["probability"]) for r in shown],
+        f"Team {team}: risk of leaving within {days} days, {most}",
+        value_format=svg.percent,  # as the table writes it
+        x_title=f"Risk of leaving within {days} days",
     )
     return render(request, "team_attrition.html", role, a=body, chart=chart)
 
