@@ -143,15 +143,15 @@ def promote(
     except LookupError as exc:
         typer.secho(f"promote {target}: {exc}", fg="red", err=True)
         raise typer.Exit(1) from exc
+    before = f"v{result.champion_before}" if result.champion_before else "no champion"
     if not result.promoted:
-        kept = f"v{result.champion_before}" if result.champion_before else "no champion"
         typer.secho(
-            f"refused to promote v{result.candidate} ({kept} stays): " + "; ".join(result.reasons),
+            f"refused to promote v{result.candidate} ({before} stays): " + "; ".join(result.reasons),
             fg="yellow",
         )
         return
     how = " (forced: " + "; ".join(result.reasons) + ")" if result.forced else ""
-    typer.echo(f"champion {target}: v{result.champion_before} → v{result.candidate}{how}")
+    typer.echo(f"champion {target}: {before} → v{result.candidate}{how}")
 
 
 def monitor(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,15 +76,18 @@ def log_scoring_model(model: ScoringModel, sample: pd.DataFrame) -> str:
         output = pd.concat(
             [output, explanation.points.reset_index(drop=True).add_prefix("contrib__")], axis=1
         )
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=str(PYFUNC_FILE),
-            artifacts={mlflow_model.ARTIFACT_KEY: str(folder)},
-            signature=mlflow_model.signature(model.encoder, output),
-            # Self-contained: its code and pinned requirements (`barometer.model.packaging`).
-            code_paths=[str(packaging.model_code(Path(tmp) / "code"))],
-            pip_requirements=packaging.requirements(),
-        )
+        with warnings.catch_warnings():
+            # The signature is given in full (`input_schema`); MLflow still asks for an example.
+            warnings.filterwarnings("ignore", message="An input example was not provided")
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=str(PYFUNC_FILE),
+                artifacts={mlflow_model.ARTIFACT_KEY: str(folder)},
+                signature=mlflow_model.signature(model.encoder, output),
+                # Self-contained: its code and pinned requirements (`barometer.model.packaging`).
+                code_paths=[str(packaging.model_code(Path(tmp) / "code"))],
+                pip_requirements=packaging.requirements(),
+            )
     return info.model_uri
 
 
