@@ -29,6 +29,16 @@ from features.timeline import choose_frequency, normalise_cutoffs
 from features.warehouse import connect, replace_tables, table_exists, write_lock
 
 Step = Callable[[str], None]
+# What a build reports to `step`, in order (the lake build starts by exporting the warehouse).
+STEPS = (
+    "exporting the warehouse",
+    "account and opportunity features",
+    "churn labels",
+    "deal-win labels",
+    "rep-attrition labels",
+    "writing tables",
+    "counting rows",
+)
 
 
 @dataclass

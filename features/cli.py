@@ -142,7 +142,7 @@ def features(
     from rich.progress import Progress
 
     from barometer.settings import get_settings
-    from features.build import build_all
+    from features.build import STEPS, build_all
     from features.warehouse import WarehouseBusyError
 
     try:
@@ -153,27 +153,19 @@ def features(
     if frequency:
         settings = settings.model_copy(update={"cutoff_frequency": frequency})
 
-    steps = [
-        "exporting the warehouse",
-        "account and opportunity features",
-        "churn labels",
-        "deal-win labels",
-        "rep-attrition labels",
-        "writing tables",
-        "counting rows",
-    ]
     with Progress(transient=True) as progress:
-        task = progress.add_task("features", total=len(steps))
+        task = progress.add_task("features", total=len(STEPS))
 
         def step(name: str) -> None:
-            progress.update(task, description=name, completed=steps.index(name))
+            done = STEPS.index(name) if name in STEPS else None  # an unknown step: no advance
+            progress.update(task, description=name, completed=done)
 
         try:
             report = build_all(settings, as_of, engine, churn, step)
         except (FileNotFoundError, ValueError, WarehouseBusyError) as exc:
             typer.secho(str(exc), fg="red", err=True)
             raise typer.Exit(1) from exc
-        progress.update(task, completed=len(steps))
+        progress.update(task, completed=len(STEPS))
     _print_summary(report)
 
 

@@ -79,13 +79,31 @@ def write(frame: Any, target: str, partition_by: tuple[str, ...] = ()) -> None:
             hpath.getParent(), f".{hpath.getName()}-new-{uuid.uuid4().hex[:8]}"
         )
     )
-    if partition_by:
-        frame = frame.hint("rebalance", *partition_by)
     try:
-        frame.write.mode("errorifexists").partitionBy(*partition_by).parquet(staged)
+        write_parquet(frame, staged, partition_by)
         replace(spark, staged, target)
     finally:
         remove(spark, staged)
+
+
+def write_parquet(frame: Any, path: str, partition_by: tuple[str, ...] = ()) -> None:
+    """Write `frame` as Parquet to the new folder `path`, partitioned by `partition_by`.
+
+    A partitioned write of no rows leaves no file, so the table could not be read back (Spark
+    cannot infer a schema from nothing); an empty table is then written unpartitioned, as one
+    file holding its schema and no rows, which reads back as the same columns.
+    """
+    if partition_by:
+        frame = frame.hint("rebalance", *partition_by)
+    frame.write.mode("errorifexists").partitionBy(*partition_by).parquet(path)
+    if partition_by and not has_partitions(frame.sparkSession, path):
+        frame.write.mode("overwrite").parquet(path)
+
+
+def has_partitions(spark: Any, path: str) -> bool:
+    """Whether the folder `path` holds at least one partition folder."""
+    fs, hpath = _fs(spark, path)
+    return any(status.isDirectory() for status in fs.listStatus(hpath))
 
 
 def remove(spark: Any, path: str) -> None:

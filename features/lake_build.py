@@ -186,7 +186,7 @@ def write_all(spark: Any, settings: Settings, tables: dict[str, Any]) -> None:
     }
     try:
         for name, frame in tables.items():
-            frame.hint("rebalance", "cutoff").write.partitionBy("cutoff").parquet(staged[name])
+            lake.write_parquet(frame, staged[name], ("cutoff",))
         for name in tables:
             lake.replace(spark, staged[name], lake.location(settings, name))
     finally:
@@ -229,7 +229,7 @@ def build_lake(
             *(["opportunity"] if "opportunities" in ctx.tables else []),
             *(["rep"] if "reps" in ctx.tables else []),
         ]
-        step(f"{', '.join(entities)} features")
+        step("account and opportunity features")  # and rep features, as the DuckDB build
         for entity in entities:
             tables[f"features_{entity}"], feats[entity], notes = feature_table(ctx, entity)
             report.notes += notes
@@ -248,7 +248,7 @@ def build_lake(
         if "opportunities" in ctx.tables:
             tables["labels_deal_win"] = deal_win_table(ctx)
         if "reps" in ctx.tables:
-            step("rep attrition labels")
+            step("rep-attrition labels")
             horizon = settings.rep_attrition_horizon_days
             tables["labels_rep_attrition"] = rep_attrition_table(ctx, horizon, last)
         step("writing tables")
@@ -299,7 +299,7 @@ def load_into_warehouse(settings: Settings, names: list[str], meta: pd.DataFrame
 
 def lake_select(con, settings: Settings, name: str) -> str:
     """The query reading table `name`'s lake folder in the warehouse's column order and types."""
-    files = f"{lake.location(settings, name)}/*/*.parquet"
+    files = f"{lake.location(settings, name)}/**/*.parquet"  # an empty table is one file
     source = f"read_parquet('{files}', hive_partitioning = true)"
     columns = con.execute(f"describe select * from {source}").fetchall()
     keys = TABLE_KEYS[name]

@@ -357,7 +357,7 @@ def write_validated(
         partition = (PARTITIONS[table.name],) if table.name in PARTITIONS else ()
         if partition:
             good = good.withColumn("month", F.date_format("occurred_at", "yyyy-MM"))
-        good.write.partitionBy(*partition).parquet(f"{staged}/{table.name}")
+        lake.write_parquet(good, f"{staged}/{table.name}", partition)
         rejects = f"{staged}/rejects/table_name={table.name}"
         bad.drop("table_name").withColumn("ingested_at", F.lit(now)).write.parquet(rejects)
     finally:
