@@ -298,7 +298,7 @@ def _record_run(
 
 
 def _tag_run(tags: dict, warnings: int, choice: Choice, summary: pd.DataFrame) -> None:
-    """The run's tags, with how many pre-check warnings it raised and why it chose what it did."""
+    """Set the run's tags, its count of pre-check warnings, its choice in words and any refusals."""
     mlflow.set_tags({k: v for k, v in tags.items() if k != "run_id"} | {"warnings": warnings})
     mlflow.set_tag("choice", choice.words(summary))
     if choice.refusals:
