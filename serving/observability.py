@@ -68,6 +68,12 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._register_service_metrics()
+        self._register_monitoring_gauges()
+        self._children: dict[tuple[str, str, int], tuple] = {}
+
+    def _register_service_metrics(self) -> None:
+        """Requests and their latency, the probabilities served, and the loaded models."""
         self.requests = Counter(
             "barometer_http_requests",
             "HTTP requests.",
@@ -100,7 +106,9 @@ class Metrics:
             ["target"],
             registry=self.registry,
         )
-        # Model monitoring (`barometer monitor`), the latest day checked for each champion.
+
+    def _register_monitoring_gauges(self) -> None:
+        """Model monitoring (`barometer monitor`): the latest day checked for each champion."""
         self.feature_drift = Gauge(
             "barometer_feature_drift_psi",
             f"PSI of a feature against the champion's reference ({TOP_DRIFT_FEATURES} features "
@@ -138,8 +146,6 @@ class Metrics:
             ["target"],
             registry=self.registry,
         )
-
-        self._children: dict[tuple[str, str, int], tuple] = {}
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one request and its latency. Labels are bounded: the route template (never the

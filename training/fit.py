@@ -7,8 +7,10 @@ regression on the same features (`LinearScorer`), or BG/NBD on the purchase-log 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
+from typing import NamedTuple
 
 import lightgbm as lgb
 import numpy as np
@@ -190,11 +192,55 @@ def fit_linear(
     rest. `monotone` ({feature: 1 | -1}) business rules hold as for LightGBM: a coefficient of
     the wrong sign is fixed at 0 and the rest refitted."""
     numeric = [i for i, n in enumerate(names) if n not in categories]
-    xs = x[:, numeric]
+    scaling, number_blocks = _scaled_numbers(x[:, numeric])
+    level_blocks, levels = _level_indicators(x, names, categories)
+    design = np.hstack(number_blocks + level_blocks)
+    rules = {numeric.index(names.index(n)): d for n, d in (monotone or {}).items() if n in names}
+    coef, intercept = _fit_within_signs(design, y, c, rules)
+    k, flagged = len(numeric), scaling.flagged
+    missing_coef = np.zeros(k)
+    missing_coef[flagged] = coef[k : k + flagged.sum()]
+    categorical = _level_coefficients(coef[k + int(flagged.sum()) :], levels)
+    draft = LinearScorer(
+        intercept,
+        tuple(numeric),
+        tuple(scaling.fill.tolist()),
+        tuple(scaling.mean.tolist()),
+        tuple(scaling.scale.tolist()),
+        tuple(coef[:k].tolist()),
+        tuple(missing_coef.tolist()),
+        tuple([0.0] * k),
+        tuple(c | {"offset": 0.0} for c in categorical),
+        tuple(np.asarray(scaling.low, dtype=float).tolist()),
+        tuple(np.asarray(scaling.high, dtype=float).tolist()),
+    )
+    means = draft.terms(x).mean(axis=0)  # each feature's mean term: its exact SHAP offset
+    return dataclasses.replace(
+        draft,
+        offset=tuple(float(means[i]) for i in numeric),
+        categorical=tuple(c | {"offset": float(means[c["position"]])} for c in categorical),
+    )
+
+
+class _NumberScaling(NamedTuple):
+    """How the numeric columns are filled, clipped and standardised, and which get a missing
+    indicator."""
+
+    fill: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    mean: np.ndarray
+    scale: np.ndarray
+    flagged: np.ndarray
+
+
+def _scaled_numbers(xs: np.ndarray) -> tuple[_NumberScaling, list[np.ndarray]]:
+    """The scaling learnt from the numeric columns `xs`, and their design blocks: the filled,
+    clipped, standardised values, then the missing indicators."""
     missing = np.isnan(xs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-missing columns
-        fill = np.nan_to_num(np.nanmedian(xs, axis=0)) if len(xs) else np.zeros(len(numeric))
+        fill = np.nan_to_num(np.nanmedian(xs, axis=0)) if len(xs) else np.zeros(xs.shape[1])
     filled = np.where(missing, fill, xs)
     low, high = np.percentile(filled, [1, 99], axis=0) if len(xs) else (fill, fill)
     filled = np.clip(filled, low, high)
@@ -202,8 +248,16 @@ def fit_linear(
     scale = filled.std(axis=0)
     scale = np.where(scale > 1e-12, scale, 1.0)
     flagged = missing.any(axis=0)
-    blocks = [(filled - mean) / scale, missing[:, flagged].astype(float)]
-    levels = []
+    scaling = _NumberScaling(fill, low, high, mean, scale, flagged)
+    return scaling, [(filled - mean) / scale, missing[:, flagged].astype(float)]
+
+
+def _level_indicators(
+    x: np.ndarray, names: list[str], categories: dict[str, list[str]]
+) -> tuple[list[np.ndarray], list[tuple[int, list[int], int]]]:
+    """One-hot blocks per categorical column (frequent levels, then one for the rest), and for
+    each its (position, frequent codes, number of levels)."""
+    blocks, levels = [], []
     for i, name in enumerate(names):
         if name not in categories:
             continue
@@ -213,8 +267,14 @@ def fit_linear(
         onehot = np.column_stack([codes == k for k in frequent] + [~np.isin(codes, frequent)])
         blocks.append(onehot.astype(float))
         levels.append((i, frequent, len(categories[name])))
-    design = np.hstack(blocks)
-    rules = {numeric.index(names.index(n)): d for n, d in (monotone or {}).items() if n in names}
+    return blocks, levels
+
+
+def _fit_within_signs(
+    design: np.ndarray, y: np.ndarray, c: float, rules: dict[int, int]
+) -> tuple[np.ndarray, float]:
+    """Coefficients (one per design column) and intercept of the logistic regression, refitted
+    with each coefficient whose sign breaks its rule fixed at 0 until none does."""
     fixed: set[int] = set()
     while True:
         free = [j for j in range(design.shape[1]) if j not in fixed]
@@ -226,13 +286,15 @@ def fit_linear(
         coef[free] = fit.coef_[0]
         wrong = {j for j, d in rules.items() if coef[j] * d < 0}
         if not wrong:
-            break
+            return coef, float(fit.intercept_[0])
         fixed |= wrong
-    k = len(numeric)
-    missing_coef = np.zeros(k)
-    missing_coef[flagged] = coef[k : k + flagged.sum()]
-    at = k + int(flagged.sum())
+
+
+def _level_coefficients(coef: np.ndarray, levels: list[tuple[int, list[int], int]]) -> list[dict]:
+    """Per categorical column, the coefficient of each code (`other` for rare or unseen ones),
+    read from the one-hot blocks' coefficients in order."""
     categorical = []
+    at = 0
     for position, frequent, width in levels:
         own, other = coef[at : at + len(frequent)], float(coef[at + len(frequent)])
         at += len(frequent) + 1
@@ -240,33 +302,7 @@ def fit_linear(
         for code, value in zip(frequent, own, strict=True):
             per_code[code] = float(value)
         categorical.append({"position": position, "levels": per_code, "other": other})
-    draft = LinearScorer(
-        float(fit.intercept_[0]),
-        tuple(numeric),
-        tuple(fill.tolist()),
-        tuple(mean.tolist()),
-        tuple(scale.tolist()),
-        tuple(coef[:k].tolist()),
-        tuple(missing_coef.tolist()),
-        tuple([0.0] * k),
-        tuple(c | {"offset": 0.0} for c in categorical),
-        tuple(np.asarray(low, dtype=float).tolist()),
-        tuple(np.asarray(high, dtype=float).tolist()),
-    )
-    means = draft.terms(x).mean(axis=0)  # each feature's mean term: its exact SHAP offset
-    return LinearScorer(
-        draft.intercept,
-        draft.positions,
-        draft.fill,
-        draft.mean,
-        draft.scale,
-        draft.coef,
-        draft.missing_coef,
-        tuple(float(means[i]) for i in numeric),
-        tuple(c | {"offset": float(means[c["position"]])} for c in categorical),
-        draft.low,
-        draft.high,
-    )
+    return categorical
 
 
 def _calibrated(

@@ -320,26 +320,46 @@ def check_day(
 def rows_of(day: Day, monitored_at: datetime) -> tuple[pd.DataFrame, list[tuple]]:
     """The day's `monitoring` rows and the (target, as_of, kind) groups they replace."""
     rows, replace = [], []
-    base = {"target": day.target, "monitored_at": monitored_at}
-
-    def add(as_of, kind, subject, version, status, **values) -> None:
-        extra = values.pop("detail", None)
-        rows.append(
-            base
-            | {"as_of": as_of, "kind": kind, "subject": subject, "model_version": version}
-            | {"status": status, "detail": json.dumps(extra, default=_json) if extra else None}
-            | values
-        )
-
     if day.features is not None:
         replace.append((day.target, day.as_of, "feature"))
-        for f in day.features.to_dict("records"):
-            measures = {
-                k: f[k]
-                for k in ("kind", "importance", "null_rate", "null_rate_reference", "psi_chance")
-            }
-            measures |= {k: f[k] for k in ("wasserstein", "out_of_range", "mode", "mode_share")}
-            add(
+        rows += _feature_rows(day)
+    if day.score is not None:
+        replace += [(day.target, day.as_of, "score"), (day.target, day.as_of, "band")]
+        rows += _score_rows(day)
+    for as_of, version, r, info in day.realised:
+        replace.append((day.target, as_of, "realised"))
+        rows += [
+            _monitoring_row(as_of, "realised", subject, version, status, reason=reason, n=r.n, **v)
+            for subject, status, reason, v in realised_checks(r, info)
+        ]
+    if day.signal is not None:
+        replace.append((day.target, day.as_of, "signal"))
+        rows.append(_signal_row(day))
+    base = {"target": day.target, "monitored_at": monitored_at}
+    return pd.DataFrame([base | row for row in rows]), replace
+
+
+def _monitoring_row(as_of, kind, subject, version, status, **values) -> dict:
+    """One `monitoring` row without its target and run time; `detail` is stored as JSON."""
+    extra = values.pop("detail", None)
+    return (
+        {"as_of": as_of, "kind": kind, "subject": subject, "model_version": version}
+        | {"status": status, "detail": json.dumps(extra, default=_json) if extra else None}
+        | values
+    )
+
+
+def _feature_rows(day: Day) -> list[dict]:
+    """One row per monitored feature: its PSI, and its other drift measures as detail."""
+    rows = []
+    for f in day.features.to_dict("records"):
+        measures = {
+            k: f[k]
+            for k in ("kind", "importance", "null_rate", "null_rate_reference", "psi_chance")
+        }
+        measures |= {k: f[k] for k in ("wasserstein", "out_of_range", "mode", "mode_share")}
+        rows.append(
+            _monitoring_row(
                 day.as_of,
                 "feature",
                 f["feature"],
@@ -350,52 +370,56 @@ def rows_of(day: Day, monitored_at: datetime) -> tuple[pd.DataFrame, list[tuple]
                 reason=f["reason"],
                 detail=measures,
             )
-    if day.score is not None:
-        s = day.score
-        replace += [(day.target, day.as_of, "score"), (day.target, day.as_of, "band")]
-        add(
+        )
+    return rows
+
+
+def _score_rows(day: Day) -> list[dict]:
+    """The score's PSI row, then one row per risk band with its share now and in the reference
+    (bands of either, reference order first)."""
+    s = day.score
+    score = _monitoring_row(
+        day.as_of,
+        "score",
+        "probability",
+        day.champion,
+        s["status"],
+        value=s["psi"],
+        reference=None,
+        n=s["rows"],
+        reason=s["reason"],
+        detail={k: s[k] for k in ("mean", "mean_reference", "wasserstein", "psi_chance")},
+    )
+    bands = dict.fromkeys([*s["bands_reference"], *s["bands"]])
+    return [score] + [
+        _monitoring_row(
             day.as_of,
-            "score",
-            "probability",
+            "band",
+            band,
             day.champion,
-            s["status"],
-            value=s["psi"],
-            reference=None,
+            "ok",
+            value=s["bands"].get(band, 0.0),
+            reference=s["bands_reference"].get(band),
             n=s["rows"],
-            reason=s["reason"],
-            detail={k: s[k] for k in ("mean", "mean_reference", "wasserstein", "psi_chance")},
+            detail={"order": order},
         )
-        bands = dict.fromkeys([*s["bands_reference"], *s["bands"]])
-        for order, band in enumerate(bands):
-            add(
-                day.as_of,
-                "band",
-                band,
-                day.champion,
-                "ok",
-                value=s["bands"].get(band, 0.0),
-                reference=s["bands_reference"].get(band),
-                n=s["rows"],
-                detail={"order": order},
-            )
-    for as_of, version, r, info in day.realised:
-        replace.append((day.target, as_of, "realised"))
-        for subject, status, reason, values in realised_checks(r, info):
-            add(as_of, "realised", subject, version, status, reason=reason, n=r.n, **values)
-    if day.signal is not None:
-        replace.append((day.target, day.as_of, "signal"))
-        add(
-            day.as_of,
-            "signal",
-            "retrain",
-            day.champion,
-            day.signal.status,
-            value=float(day.signal.needs_retraining),
-            reason="; ".join(day.signal.reasons),
-            detail=day.signal.as_dict()
-            | {"notes": list(day.signal.notes) + day.notes, "thresholds": day.thresholds},
-        )
-    return pd.DataFrame(rows), replace
+        for order, band in enumerate(bands)
+    ]
+
+
+def _signal_row(day: Day) -> dict:
+    """The retraining signal's row, with its notes and the thresholds it was judged by."""
+    return _monitoring_row(
+        day.as_of,
+        "signal",
+        "retrain",
+        day.champion,
+        day.signal.status,
+        value=float(day.signal.needs_retraining),
+        reason="; ".join(day.signal.reasons),
+        detail=day.signal.as_dict()
+        | {"notes": list(day.signal.notes) + day.notes, "thresholds": day.thresholds},
+    )
 
 
 def realised_checks(r: drift.Realised, info: dict) -> list[tuple[str, str, str, dict]]:

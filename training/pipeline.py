@@ -146,9 +146,35 @@ def run_training(
     entity = entity or group
     notes = pre_checks(frame, config, leaky or [], entity)
     plan = make_plan(frame, config, group, entity)
-    horizon = int(build.get("churn", {}).get("horizon_days", 90))
     overrides, tuning_info = tuned_overrides(frame, kinds, config, plan)
     candidates = candidate_kinds(frame, kinds, config)
+    result = _evaluate(
+        frame, kinds, config, plan, candidates, overrides, notes, group, entity, build
+    )
+    info = RunInfo(plan, result.choice, build, candidates)
+    result.run_id, model_uri, tags = _record_run(
+        frame, kinds, config, settings, result, info, overrides, tuning_info, notes, registry_hash
+    )
+    if register and result.winner is not None:
+        result.version = lifecycle.register(settings, config.target, model_uri, tags)
+    return result
+
+
+def _evaluate(
+    frame: pd.DataFrame,
+    kinds: FeatureKinds,
+    config: ExperimentConfig,
+    plan: SplitPlan,
+    candidates: list[str],
+    overrides: dict,
+    notes: list[str],
+    group: str | None,
+    entity: str | None,
+    build: dict,
+) -> TrainResult:
+    """Backtest the candidates, choose one, and report on the final fold; the run id is filled in
+    once the MLflow run exists."""
+    horizon = int(build.get("churn", {}).get("horizon_days", 90))
     results = backtest(
         frame,
         kinds,
@@ -161,84 +187,13 @@ def run_training(
         horizon_days=horizon,
     )
     summary = summarise(fold_metrics(results))
-    n, seed = config.report.bootstrap, config.lightgbm.seed
-    draws = {k: backtest_auc_ci(results, n, seed, scorer=k, draws=True) for k in candidates}
-    cis = {k: percentile_interval(d) for k, d in draws.items()}
-    # Each candidate is one more chance for noise to clear 0.5, so the guard's interval widens
-    # with their number (Bonferroni); the run reports the plain 95% interval.
-    guard = 1 - 0.05 / len(candidates)
-    lows = {k: percentile_interval(d, guard)[0] for k, d in draws.items()}
-    choice = choose_model(summary, candidates, lows, config.guards.min_auc_margin)
-    kind = choice.winner or MODEL
+    choice, ci = _choose_winner(results, summary, candidates, config)
     final = results[-1]
-    model = final.models[kind]
-    test = frame.loc[final.split.test]
-    report = detail_report(test, final.predictions[kind].to_numpy(), config, group)
-    learning = learning_curve(
-        frame, final.split, kinds, config, overrides, full=model, kind=kind, horizon_days=horizon
+    report, learning = _final_fold_report(
+        frame, kinds, config, final, choice.winner or MODEL, ci, overrides, group, horizon
     )
-    low, high = cis[kind]
-    report["metrics"] |= {"backtest_roc_auc_ci_low": low, "backtest_roc_auc_ci_high": high}
-    snapshot = lifecycle.frame_hash(frame)
-    lifecycle.configure(settings)
-    with mlflow.start_run(experiment_id=lifecycle.experiment_id(settings, config.target)) as run:
-        model.metadata.update(
-            run_id=run.info.run_id,
-            data_snapshot=snapshot,
-            registry_hash=registry_hash,
-            cutoff_frequency=build.get("cutoff_frequency", ""),
-            backtest=plan.as_dict(),
-            **({"churn": build["churn"]} if config.target == "churn" and "churn" in build else {}),
-        )
-        run_info = RunInfo(plan, choice, build, candidates)
-        _log_run(
-            frame,
-            kinds,
-            config,
-            final,
-            model,
-            summary,
-            report,
-            learning,
-            overrides,
-            tuning_info,
-            run_info,
-        )
-        # What `barometer monitor` compares the scored population with (training.reference).
-        monitoring_reference.log_reference(
-            monitoring_reference.build_reference(
-                test,
-                final.predictions[kind].to_numpy(),
-                model,
-                kinds,
-                summary.loc[kind],
-                (low, high),
-            )
-        )
-        tags = {
-            "run_id": run.info.run_id,
-            "target": config.target,
-            "data_snapshot": snapshot,
-            "registry_hash": registry_hash,
-            "backtest_id": backtest_id(snapshot, config, plan),
-            "beats_baselines": str(choice.winner is not None).lower(),
-            "model_kind": kind,
-            "backtest_folds": str(plan.folds),
-            "backtest_holdout_by": plan.holdout_by,
-            "cutoff_frequency": str(build.get("cutoff_frequency", "")),
-            **{f"backtest_{k}": f"{v:.6f}" for k, v in summary.loc[kind].items()},
-            "backtest_roc_auc_ci_low": f"{low:.6f}",
-            "backtest_roc_auc_ci_high": f"{high:.6f}",
-        }
-        if config.target == "churn" and "churn" in build:
-            tags["churn_definition"] = build["churn"]["definition"]
-        mlflow.set_tags({k: v for k, v in tags.items() if k != "run_id"} | {"warnings": len(notes)})
-        mlflow.set_tag("choice", choice.words(summary))
-        if choice.refusals:
-            mlflow.set_tag("refused", "; ".join(choice.refusals))
-        model_uri = lifecycle.log_scoring_model(model, test.head(50))
-    result = TrainResult(
-        run.info.run_id,
+    return TrainResult(
+        "",
         summary,
         report,
         learning,
@@ -247,13 +202,167 @@ def run_training(
         final=final,
         plan=plan,
         choice=choice,
-        ci=(low, high),
+        ci=ci,
         entities=pooled_entities(results),
         build=build,
     )
-    if register and choice.winner is not None:
-        result.version = lifecycle.register(settings, config.target, model_uri, tags)
-    return result
+
+
+def _final_fold_report(
+    frame: pd.DataFrame,
+    kinds: FeatureKinds,
+    config: ExperimentConfig,
+    final: FoldResult,
+    kind: str,
+    ci: tuple[float, float],
+    overrides: dict,
+    group: str | None,
+    horizon: int,
+) -> tuple[dict, pd.DataFrame]:
+    """The chosen model's detailed report on the final fold's test rows (with the backtest
+    interval) and its learning curve."""
+    test = frame.loc[final.split.test]
+    report = detail_report(test, final.predictions[kind].to_numpy(), config, group)
+    report["metrics"] |= {"backtest_roc_auc_ci_low": ci[0], "backtest_roc_auc_ci_high": ci[1]}
+    learning = learning_curve(
+        frame,
+        final.split,
+        kinds,
+        config,
+        overrides,
+        full=final.models[kind],
+        kind=kind,
+        horizon_days=horizon,
+    )
+    return report, learning
+
+
+def _choose_winner(
+    results: list[FoldResult],
+    summary: pd.DataFrame,
+    candidates: list[str],
+    config: ExperimentConfig,
+) -> tuple[Choice, tuple[float, float]]:
+    """The chosen candidate and the plain 95% bootstrap interval of the model it picks."""
+    n, seed = config.report.bootstrap, config.lightgbm.seed
+    draws = {k: backtest_auc_ci(results, n, seed, scorer=k, draws=True) for k in candidates}
+    cis = {k: percentile_interval(d) for k, d in draws.items()}
+    # Each candidate is one more chance for noise to clear 0.5, so the guard's interval widens
+    # with their number (Bonferroni); the run reports the plain 95% interval.
+    guard = 1 - 0.05 / len(candidates)
+    lows = {k: percentile_interval(d, guard)[0] for k, d in draws.items()}
+    choice = choose_model(summary, candidates, lows, config.guards.min_auc_margin)
+    return choice, cis[choice.winner or MODEL]
+
+
+def _record_run(
+    frame: pd.DataFrame,
+    kinds: FeatureKinds,
+    config: ExperimentConfig,
+    settings: Settings,
+    result: TrainResult,
+    info: RunInfo,
+    overrides: dict,
+    tuning_info: dict,
+    notes: list[str],
+    registry_hash: str,
+) -> tuple[str, str, dict]:
+    """Log the run and its scoring model to MLflow: its run id, the model's URI and the tags the
+    registered version carries."""
+    final, model = result.final, result.model
+    test = frame.loc[final.split.test]
+    snapshot = lifecycle.frame_hash(frame)
+    lifecycle.configure(settings)
+    with mlflow.start_run(experiment_id=lifecycle.experiment_id(settings, config.target)) as run:
+        model.metadata.update(
+            _model_metadata(run.info.run_id, snapshot, registry_hash, config, info.plan, info.build)
+        )
+        _log_run(
+            frame,
+            kinds,
+            config,
+            final,
+            model,
+            result.summary,
+            result.report,
+            result.learning,
+            overrides,
+            tuning_info,
+            info,
+        )
+        _log_monitoring_reference(test, result, kinds)
+        tags = _run_tags(run.info.run_id, snapshot, registry_hash, config, result)
+        _tag_run(tags, len(notes), info.choice, result.summary)
+        model_uri = lifecycle.log_scoring_model(model, test.head(50))
+    return run.info.run_id, model_uri, tags
+
+
+def _tag_run(tags: dict, warnings: int, choice: Choice, summary: pd.DataFrame) -> None:
+    """Set the run's tags, its count of pre-check warnings, its choice in words and any refusals."""
+    mlflow.set_tags({k: v for k, v in tags.items() if k != "run_id"} | {"warnings": warnings})
+    mlflow.set_tag("choice", choice.words(summary))
+    if choice.refusals:
+        mlflow.set_tag("refused", "; ".join(choice.refusals))
+
+
+def _model_metadata(
+    run_id: str,
+    snapshot: str,
+    registry_hash: str,
+    config: ExperimentConfig,
+    plan: SplitPlan,
+    build: dict,
+) -> dict:
+    """What the scoring model carries about the run and the data that trained it."""
+    return dict(
+        run_id=run_id,
+        data_snapshot=snapshot,
+        registry_hash=registry_hash,
+        cutoff_frequency=build.get("cutoff_frequency", ""),
+        backtest=plan.as_dict(),
+        **({"churn": build["churn"]} if config.target == "churn" and "churn" in build else {}),
+    )
+
+
+def _log_monitoring_reference(test: pd.DataFrame, result: TrainResult, kinds: FeatureKinds) -> None:
+    """What `barometer monitor` compares the scored population with (training.reference)."""
+    kind = result.winner or MODEL
+    monitoring_reference.log_reference(
+        monitoring_reference.build_reference(
+            test,
+            result.final.predictions[kind].to_numpy(),
+            result.model,
+            kinds,
+            result.summary.loc[kind],
+            result.ci,
+        )
+    )
+
+
+def _run_tags(
+    run_id: str, snapshot: str, registry_hash: str, config: ExperimentConfig, result: TrainResult
+) -> dict:
+    """The run's tags, which the registered version carries too."""
+    kind, plan, build = result.winner or MODEL, result.plan, result.build
+    low, high = result.ci
+    tags = {
+        "run_id": run_id,
+        "target": config.target,
+        "data_snapshot": snapshot,
+        "registry_hash": registry_hash,
+        "backtest_id": backtest_id(snapshot, config, plan),
+        "beats_baselines": str(result.winner is not None).lower(),
+        "model_kind": kind,
+        "backtest_folds": str(plan.folds),
+        "backtest_holdout_by": plan.holdout_by,
+        "cutoff_frequency": str(build.get("cutoff_frequency", "")),
+        **{f"backtest_{k}": f"{v:.6f}" for k, v in result.summary.loc[kind].items()},
+        "backtest_roc_auc_ci_low": f"{low:.6f}",
+        "backtest_roc_auc_ci_high": f"{high:.6f}",
+    }
+    if config.target == "churn" and "churn" in build:
+        tags["churn_definition"] = build["churn"]["definition"]
+    return tags
 
 
 @dataclass(frozen=True)
