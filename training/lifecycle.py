@@ -78,7 +78,7 @@ def log_scoring_model(model: ScoringModel, sample: pd.DataFrame) -> str:
         )
         with warnings.catch_warnings():
             # The signature is given in full (`input_schema`); MLflow still asks for an example.
-            warnings.filterwarnings("ignore", message="An input example was not provided")
+            warnings.filterwarnings("ignore", message=".*An input example was not provided")
             info = mlflow.pyfunc.log_model(
                 name="model",
                 python_model=str(PYFUNC_FILE),

@@ -275,7 +275,11 @@ def make_deals(
         rng.random(len(acc)) < sigmoid(z), opened, days, churn_day[acc], cfg.end_day
     )
     gated = single_threaded(x, a.n_contacts[acc])
-    stages = stage_history(rng, outcome, opened, np.minimum(days, life), gated)
+    # Stages spread over the deal's whole course (to its due or churn day), then the export keeps
+    # those entered before its date: a deal opened on the last day is still at its first stages,
+    # not squeezed through all of them in hours.
+    course = np.minimum(days, churn_day[acc] - opened)
+    stages = stage_history(rng, outcome, opened, course, gated)
     keep = stages["t"] < cfg.end_day
     stages = {k: v[keep] for k, v in stages.items()}
     ends = opened + life
