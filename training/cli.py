@@ -146,7 +146,8 @@ def promote(
     before = f"v{result.champion_before}" if result.champion_before else "no champion"
     if not result.promoted:
         typer.secho(
-            f"refused to promote v{result.candidate} ({before} stays): " + "; ".join(result.reasons),
+            f"refused to promote v{result.candidate} ({before} stays): "
+            + "; ".join(result.reasons),
             fg="yellow",
         )
         return

@@ -69,6 +69,30 @@ def load_frame(settings: Settings, config: ExperimentConfig) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
+def load_population(settings: Settings, target: str, cutoffs: list) -> pd.DataFrame | None:
+    """The rows `barometer score` would have scored at `cutoffs`, labelled or not, for a target
+    whose labelled rows are not its scored population: every deal open at a cutoff (a deal is
+    labelled only once it has closed, so the labelled deals of the latest cutoffs are the ones
+    that closed fast, later in the funnel than the open deals a scoring sees). None for the other
+    targets, whose labelled rows are the population."""
+    from features.warehouse import connect, table_exists
+
+    if target != "deal_win" or not settings.warehouse_path.exists():
+        return None
+    t = TARGETS[target]
+    with connect(settings.warehouse_path, read_only=True) as con:
+        if not table_exists(con, t.features):
+            return None
+        days = pd.to_datetime(pd.Series(cutoffs)).drop_duplicates().tolist()
+        return con.execute(
+            f"""select f.*, a.segment as account_segment
+                from {t.features} f left join accounts a using (account_id)
+                where f.snapshot = 'cutoff' and f.cutoff in (select unnest($days))
+                order by f.cutoff, f.opportunity_id""",
+            {"days": days},
+        ).df()
+
+
 def load_build_meta(settings: Settings) -> dict:
     """What the feature build decided (cutoff frequency, churn definition), or {} (no workspace
     warehouse, as when Spark builds in a lake)."""

@@ -11,6 +11,7 @@ import hashlib
 import json
 import tempfile
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +46,9 @@ from training.guards import (
 )
 from training.metrics import percentile_interval
 from training.splits import SplitPlan
+
+# The rows a scoring would have scored at the given cutoffs, labelled or not (None: unknown).
+Population = Callable[[list], "pd.DataFrame | None"]
 
 
 class LeakageWarning(UserWarning):
@@ -136,11 +140,14 @@ def run_training(
     registry_hash: str = "",
     register: bool = True,
     build: dict | None = None,
+    population: Population | None = None,
 ) -> TrainResult:
     """Backtest every candidate, log the run, and register the winner if one beats the base rate.
 
     `build` is what the feature build decided (`features.build.build_meta`): logged with the run
-    and stored in the model's metadata.
+    and stored in the model's metadata. `population` gives the rows a scoring would have scored
+    at given cutoffs, labelled or not (`training.data.load_population`): the monitoring
+    reference describes those at the test cutoffs; without it, the labelled test rows.
     """
     build = build or {}
     entity = entity or group
@@ -153,7 +160,17 @@ def run_training(
     )
     info = RunInfo(plan, result.choice, build, candidates)
     result.run_id, model_uri, tags = _record_run(
-        frame, kinds, config, settings, result, info, overrides, tuning_info, notes, registry_hash
+        frame,
+        kinds,
+        config,
+        settings,
+        result,
+        info,
+        overrides,
+        tuning_info,
+        notes,
+        registry_hash,
+        population,
     )
     if register and result.winner is not None:
         result.version = lifecycle.register(settings, config.target, model_uri, tags)
@@ -266,6 +283,7 @@ def _record_run(
     tuning_info: dict,
     notes: list[str],
     registry_hash: str,
+    population: Population | None = None,
 ) -> tuple[str, str, dict]:
     """Log the run and its scoring model to MLflow: its run id, the model's URI and the tags the
     registered version carries."""
@@ -290,7 +308,7 @@ def _record_run(
             tuning_info,
             info,
         )
-        _log_monitoring_reference(test, result, kinds)
+        _log_monitoring_reference(test, result, kinds, population)
         tags = _run_tags(run.info.run_id, snapshot, registry_hash, config, result)
         _tag_run(tags, len(notes), info.choice, result.summary)
         model_uri = lifecycle.log_scoring_model(model, test.head(50))
@@ -324,17 +342,21 @@ def _model_metadata(
     )
 
 
-def _log_monitoring_reference(test: pd.DataFrame, result: TrainResult, kinds: FeatureKinds) -> None:
-    """What `barometer monitor` compares the scored population with (training.reference)."""
+def _log_monitoring_reference(
+    test: pd.DataFrame, result: TrainResult, kinds: FeatureKinds, population: Population | None
+) -> None:
+    """What `barometer monitor` compares the scored population with (training.reference): the
+    rows a scoring would have scored at the test cutoffs, scored by the registered model, or the
+    labelled test rows with their backtest predictions."""
     kind = result.winner or MODEL
+    rows = population(test["cutoff"].unique().tolist()) if population is not None else None
+    if rows is not None and len(rows):
+        probability = result.model.explain(rows).probability
+    else:
+        rows, probability = test, result.final.predictions[kind].to_numpy()
     monitoring_reference.log_reference(
         monitoring_reference.build_reference(
-            test,
-            result.final.predictions[kind].to_numpy(),
-            result.model,
-            kinds,
-            result.summary.loc[kind],
-            result.ci,
+            rows, probability, result.model, kinds, result.summary.loc[kind], result.ci
         )
     )
 

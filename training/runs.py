@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 
 import pandas as pd
 
@@ -11,7 +12,14 @@ from barometer.model.store import champion_version, client, registered_name
 from barometer.settings import Settings
 from training import lifecycle
 from training.config import ExperimentConfig, resolve_config  # noqa: F401 (the callers of runs)
-from training.data import TARGETS, feature_kinds, load_build_meta, load_frame, registry_hash
+from training.data import (
+    TARGETS,
+    feature_kinds,
+    load_build_meta,
+    load_frame,
+    load_population,
+    registry_hash,
+)
 from training.evaluate import (
     MODEL,
     backtest,
@@ -52,6 +60,7 @@ def train_target(
             leaky=leaky,
             registry_hash=registry_hash(),
             build=load_build_meta(settings),
+            population=None if engine == "spark" else partial(load_population, settings, t.name),
         )
     except GuardError as exc:
         count, need = getattr(exc, "count", None), getattr(exc, "need", None)

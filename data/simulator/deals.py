@@ -271,15 +271,16 @@ def make_deals(
     amount = _amounts(rng, kind, a.arr[acc])
     x = win_behaviour(ev, met_opp, delay, days, kind, by_service, amount)
     z = logit(WIN_BASE_LOGIT, WIN_EFFECTS, x) + rng.normal(0, WIN_NOISE_SD, len(acc))
-    outcome, closed, life = _close(
-        rng.random(len(acc)) < sigmoid(z), opened, days, churn_day[acc], cfg.end_day
-    )
+    won = rng.random(len(acc)) < sigmoid(z)
+    outcome, closed, life = _close(won, opened, days, churn_day[acc], cfg.end_day)
     gated = single_threaded(x, a.n_contacts[acc])
-    # Stages spread over the deal's whole course (to its due or churn day), then the export keeps
-    # those entered before its date: a deal opened on the last day is still at its first stages,
-    # not squeezed through all of them in hours.
+    # Stages follow the deal's whole course (to its due or churn day) and its fate, then the
+    # export keeps those entered before its date: a deal still open then is part way along the
+    # path it will take (a future win through every stage), not squeezed through all its stages
+    # in the time it had, nor stopped early as if it were lost.
     course = np.minimum(days, churn_day[acc] - opened)
-    stages = stage_history(rng, outcome, opened, course, gated)
+    fate = np.where(churn_day[acc] < opened + days, LOST, np.where(won, WON, LOST))
+    stages = stage_history(rng, fate, opened, course, gated)
     keep = stages["t"] < cfg.end_day
     stages = {k: v[keep] for k, v in stages.items()}
     ends = opened + life

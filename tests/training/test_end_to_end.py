@@ -109,3 +109,27 @@ def _frame_of(trained, target: str):
 
     settings, _ = trained
     return load_frame(settings, resolve_config(target, None)).drop(columns=["label"])
+
+
+def test_the_deal_win_monitoring_reference_is_every_deal_open_at_the_test_cutoffs(trained):
+    """A deal is labelled once it has closed, so the labelled deals of the latest cutoffs are the
+    fast closers. The reference monitoring compares a scoring with is every deal open at the
+    test cutoffs, as a scoring on those days would have seen them, labelled or not."""
+    from features.warehouse import connect
+    from training.reference import load_reference
+
+    settings, results = trained
+    reference = load_reference(settings, results["deal_win"].run_id)
+    period = reference["period"]
+    with connect(settings.warehouse_path, read_only=True) as con:
+        open_deals, labelled = con.execute(
+            """select count(*), count(l.label) from features_opportunity f
+               left join (select distinct opportunity_id, label, label_time
+                          from labels_deal_win) l
+                 on l.opportunity_id = f.opportunity_id and f.cutoff < l.label_time
+               where f.snapshot = 'cutoff' and f.cutoff between $first and $last""",
+            {"first": period["first_cutoff"], "last": period["last_cutoff"]},
+        ).fetchall()[0]
+    assert labelled < open_deals
+    assert period["rows"] == open_deals
+    assert load_reference(settings, results["churn"].run_id)["period"]["rows"] > 0
