@@ -31,15 +31,24 @@ def registry_hash() -> str:
     return _hash()
 
 
+def _deal_rows(label_columns: str = "", label_join: str = "") -> str:
+    """A deal's rows with its account's segment, in training and in the monitoring population
+    alike (`label_columns`, `label_join`: the labels, for training)."""
+    return f"""
+        select f.*, {label_columns} a.segment as account_segment
+        from {TARGETS["deal_win"].features} f {label_join}
+        left join accounts a using (account_id)"""
+
+
 def _query(target: str) -> str:
     t = TARGETS[target]
     if target == "deal_win":
-        return f"""
-            select f.*, l.label, l.label_time, a.segment as account_segment
-            from {t.features} f
-            join (select distinct opportunity_id, label, label_time from {t.labels}) l
-              using (opportunity_id)
-            left join accounts a using (account_id)
+        rows = _deal_rows(
+            label_columns="l.label, l.label_time,",
+            label_join=f"""join (select distinct opportunity_id, label, label_time
+                from {t.labels}) l using (opportunity_id)""",
+        )
+        return f"""{rows}
             where l.label is not null and f.cutoff < l.label_time
             order by f.cutoff, f.opportunity_id, f.snapshot"""
     return f"""
@@ -84,9 +93,9 @@ def load_population(settings: Settings, target: str, cutoffs: list) -> pd.DataFr
         if not table_exists(con, t.features):
             return None
         days = pd.to_datetime(pd.Series(cutoffs)).drop_duplicates().tolist()
+        rows = _deal_rows()
         return con.execute(
-            f"""select f.*, a.segment as account_segment
-                from {t.features} f left join accounts a using (account_id)
+            f"""{rows}
                 where f.snapshot = 'cutoff' and f.cutoff in (select unnest($days))
                 order by f.cutoff, f.opportunity_id""",
             {"days": days},

@@ -351,7 +351,7 @@ def _log_monitoring_reference(
     kind = result.winner or MODEL
     rows = population(test["cutoff"].unique().tolist()) if population is not None else None
     if rows is not None and len(rows):
-        probability = result.model.explain(rows).probability
+        probability = result.model.predict_proba(rows)
     else:
         rows, probability = test, result.final.predictions[kind].to_numpy()
     monitoring_reference.log_reference(
