@@ -68,7 +68,7 @@ NEEDS = {
     "contribution": ("reps", "accounts", "opportunities", "cases", "activities"),
     "pipeline": ("opportunities",),
 }
-DEFAULT_HORIZON_DAYS = 90  # features.labels.ChurnLabels.horizon_days
+DEFAULT_HORIZON_DAYS = 90  # features.label_config.ChurnLabels.horizon_days
 MATCH_DAYS = 31  # a scoring run counts for a quarter when it is this close before its start
 
 

@@ -36,42 +36,56 @@ class ReportInputs:
     examples: list[dict] = field(default_factory=list)
 
 
-def _png(fig) -> str:
-    import matplotlib.pyplot as plt
+def _figure(figsize: tuple[float, float], rows: int = 1, cols: int = 1, squeeze: bool = True):
+    """A figure and its axes from matplotlib's object API: no pyplot, no global figure state."""
+    from matplotlib.figure import Figure
 
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(rows, cols, squeeze=squeeze)
+
+
+def _png(fig) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def beeswarm_plot(
     model: ScoringModel, frame: pd.DataFrame, explanation: Explanation, max_display: int = 15
 ) -> str:
-    """shap.summary_plot of the TreeSHAP log-odds, as base64 PNG."""
-    plt = _pyplot()
-    import shap
-
-    matrix = pd.DataFrame(model.matrix(frame), columns=model.feature_names)
-    plt.figure()
-    shap.summary_plot(explanation.log_odds.to_numpy(), matrix, max_display=max_display, show=False)
-    return _png(plt.gcf())
+    """The SHAP summary ("beeswarm") of the TreeSHAP log-odds, as base64 PNG: one row per
+    feature, the `max_display` with the largest mean |contribution| on top; one dot per entity
+    at its contribution, coloured by its value's rank within the feature (blue low, red high,
+    grey missing), jittered vertically so dense regions show as width."""
+    log_odds = explanation.log_odds
+    values = pd.DataFrame(model.matrix(frame), columns=model.feature_names, index=log_odds.index)
+    order = log_odds.abs().mean().sort_values().tail(max_display).index
+    fig, ax = _figure((7, 0.4 * len(order) + 1.2))
+    jitter = np.random.default_rng(0)
+    points = None
+    for row, feature in enumerate(order):
+        x = log_odds[feature].to_numpy()
+        y = row + jitter.uniform(-0.3, 0.3, len(x))
+        rank = values[feature].rank(pct=True).to_numpy()
+        missing = np.isnan(rank)
+        ax.scatter(x[missing], y[missing], color="#999", s=5, lw=0)
+        points = ax.scatter(
+            x[~missing], y[~missing], c=rank[~missing], cmap="coolwarm", vmin=0, vmax=1, s=5, lw=0
+        )
+    ax.axvline(0, color="#999", lw=0.8)
+    ax.set_yticks(range(len(order)), list(order), fontsize=7)
+    ax.set_xlabel("contribution to the score (SHAP value, log-odds)")
+    if points is not None:
+        bar = fig.colorbar(points, ax=ax, ticks=[0, 1], aspect=40)
+        bar.ax.set_yticklabels(["low", "high"])
+        bar.set_label("feature value")
+    return _png(fig)
 
 
 def family_plot(families: pd.DataFrame, target: str) -> str:
     """Horizontal bars of mean |points| per family."""
-    plt = _pyplot()
     table = families.sort_values("mean_abs_points")
-    fig, ax = plt.subplots(figsize=(7, 0.35 * len(table) + 1))
+    fig, ax = _figure((7, 0.35 * len(table) + 1))
     labels = [family_label(f) for f in table["family"]]
     ax.barh(labels, table["mean_abs_points"] * 100, color="#4472c4")
     ax.set_xlabel(f"mean |contribution| to {target_phrase(target)}, pts")
@@ -80,11 +94,10 @@ def family_plot(families: pd.DataFrame, target: str) -> str:
 
 def dependence_plot(curves: list[DependenceCurve], descriptions: dict[str, str]) -> str:
     """One small panel per curve: mean points along the feature, with its turning points."""
-    plt = _pyplot()
     n = max(len(curves), 1)
     cols = min(n, 3)
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3 * rows), squeeze=False)
+    fig, axes = _figure((4.2 * cols, 3 * rows), rows, cols, squeeze=False)
     for ax, curve in zip(axes.flat, curves, strict=False):
         ax.plot(curve.x, np.asarray(curve.effect) * 100, marker="o", color="#c00000")
         ax.axhline(0, color="#999", lw=0.8)
@@ -101,9 +114,8 @@ def dependence_plot(curves: list[DependenceCurve], descriptions: dict[str, str])
 
 def reps_plot(reps: pd.DataFrame) -> str:
     """Each rep's win effect against the deal mix with its 90% interval, by team, best first."""
-    plt = _pyplot()
     table = reps.sort_values(["team", "effect"])
-    fig, ax = plt.subplots(figsize=(7, 0.22 * len(table) + 1))
+    fig, ax = _figure((7, 0.22 * len(table) + 1))
     colours = {"top": "#2e7d32", "core": "#1565c0", "low": "#c62828"}
     y = np.arange(len(table))
     for tier, colour in colours.items():
@@ -130,8 +142,7 @@ def reps_plot(reps: pd.DataFrame) -> str:
 
 def backtest_plot(table: pd.DataFrame) -> str:
     """Forecast bookings with their interval against actual bookings, per quarter."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 3))
+    fig, ax = _figure((7, 3))
     x = np.arange(len(table))
     ax.errorbar(
         x,

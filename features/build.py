@@ -25,6 +25,7 @@ from barometer.settings import Settings
 from features import engine as feature_engine
 from features import labels as label_engine
 from features.backends import Engine, tune_duckdb
+from features.label_config import ChurnLabels, ResolvedChurn, read_churn_labels
 from features.timeline import choose_frequency, normalise_cutoffs
 from features.warehouse import connect, replace_tables, table_exists, write_lock
 
@@ -91,9 +92,9 @@ def compute_all(
     cutoffs: list[pd.Timestamp],
     settings: Settings,
     data_end: pd.Timestamp,
-    churn: label_engine.ChurnLabels | None = None,
+    churn: ChurnLabels | None = None,
     step: Step = lambda name: None,
-) -> tuple[dict[str, pd.DataFrame], list[str], label_engine.ResolvedChurn]:
+) -> tuple[dict[str, pd.DataFrame], list[str], ResolvedChurn]:
     """The output tables computed on `backend`, the switched-off-family notes, and the churn
     definition used."""
     order = tuple(settings.stage_order)
@@ -112,7 +113,7 @@ def compute_all(
         )
     step("churn labels")
     resolved, population, label_notes = churn_with_labels(
-        backend, cutoffs, churn or label_engine.ChurnLabels(), data_end
+        backend, cutoffs, churn or ChurnLabels(), data_end
     )
     notes += label_notes
     out["churn_population"] = population[["account_id", "cutoff"]]
@@ -135,9 +136,9 @@ def compute_all(
 def churn_with_labels(
     backend: BaseBackend,
     cutoffs: list[pd.Timestamp],
-    config: label_engine.ChurnLabels,
+    config: ChurnLabels,
     data_end: pd.Timestamp,
-) -> tuple[label_engine.ResolvedChurn, pd.DataFrame, list[str]]:
+) -> tuple[ResolvedChurn, pd.DataFrame, list[str]]:
     """The churn definition for this data, its population with labels, and notes.
 
     Labels with only one class are caught here. Under `auto`, the next definition with both
@@ -184,7 +185,7 @@ def churn_with_labels(
     )
 
 
-def _one_class(churn: label_engine.ResolvedChurn, counts: dict, data_end: pd.Timestamp) -> str:
+def _one_class(churn: ResolvedChurn, counts: dict, data_end: pd.Timestamp) -> str:
     if not counts["rows"]:
         return (
             f"churn ({churn.definition}): no cutoff is followed by a full {churn.horizon_days}-day "
@@ -289,7 +290,7 @@ def build_all(
     settings: Settings,
     as_of: list | None = None,
     engine: Engine = "duckdb",
-    churn: label_engine.ChurnLabels | None = None,
+    churn: ChurnLabels | None = None,
     step: Step = lambda name: None,
 ) -> BuildReport:
     """The build under the workspace's writer lock, after `recover_outputs`.
@@ -297,7 +298,7 @@ def build_all(
     `churn` defaults to the `labels:` block of experiments/churn.yaml. `engine="spark"` builds on
     Spark from the lake instead (`features.lake_build`)."""
     settings.ensure_home()
-    churn = churn or label_engine.read_churn_labels()
+    churn = churn or read_churn_labels()
     with write_lock(settings.home):
         recover_outputs(settings)
         if engine == "spark":
@@ -310,7 +311,7 @@ def build_all(
 def build_unlocked(
     settings: Settings,
     as_of: list | None,
-    churn: label_engine.ChurnLabels,
+    churn: ChurnLabels,
     step: Step = lambda name: None,
 ) -> BuildReport:
     """Compute features and labels for every cutoff from the workspace warehouse and write them."""
@@ -348,7 +349,7 @@ def build_meta(
     why: str,
     first: pd.Timestamp,
     last: pd.Timestamp,
-    churn: label_engine.ResolvedChurn,
+    churn: ResolvedChurn,
     label_cutoffs: dict[str, Iterable[pd.Timestamp]],
 ) -> dict:
     """What this build decided, stored with the features (and logged with each model).

@@ -58,7 +58,7 @@ def _print_summary(report) -> None:
 
 
 def _churn_words(churn: dict) -> str:
-    from features.labels import ResolvedChurn
+    from features.label_config import ResolvedChurn
 
     fields = {k: v for k, v in churn.items() if k != "chosen_because"}
     resolved = ResolvedChurn(**fields, why=churn["chosen_because"])
@@ -73,7 +73,7 @@ def churn_config(
     activity_types: list[str] | None,
 ):
     """The experiment config's `labels:` block with the flags that were given on top."""
-    from features.labels import ChurnLabels, read_churn_labels
+    from features.label_config import ChurnLabels, read_churn_labels
 
     base = read_churn_labels(config)
     given = {

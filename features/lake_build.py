@@ -30,6 +30,7 @@ from features import lake
 from features.backends import spark_frame, spark_session
 from features.build import BuildReport, Step, build_meta, meta_frame, plan_cutoffs
 from features.core import Context
+from features.label_config import ChurnLabels, ResolvedChurn
 from features.registry import Feature
 from features.timeline import US_PER_DAY, cutoff_table
 from features.warehouse import connect, table_exists
@@ -110,7 +111,7 @@ def feature_table(ctx: Context, entity: str) -> tuple[Any, list[Feature], list[s
 
 
 def churn_tables(
-    con: Any, cutoffs: list, churn: label_engine.ResolvedChurn, end: pd.Timestamp
+    con: Any, cutoffs: list, churn: ResolvedChurn, end: pd.Timestamp
 ) -> tuple[Any, Any]:
     """`churn_population` (who the definition covers at each cutoff, as `barometer score` reads it)
     and `labels_churn` (its rows whose horizon ends by `end`, the data's end), as Spark
@@ -132,7 +133,7 @@ def churn_tables(
     return population.select("account_id", cutoff_date()), labels
 
 
-def one_class_problem(labels: Any, churn: label_engine.ResolvedChurn) -> str | None:
+def one_class_problem(labels: Any, churn: ResolvedChurn) -> str | None:
     """Why the churn labels cannot train a model (one class only, or none), else None; only the
     two counts reach the driver."""
     from pyspark.sql import functions as F
@@ -205,7 +206,7 @@ def null_rates(frame: Any, feats: list[Feature]) -> pd.Series:
 def build_lake(
     settings: Settings,
     as_of: list | None,
-    churn: label_engine.ChurnLabels,
+    churn: ChurnLabels,
     step: Step = lambda name: None,
 ) -> BuildReport:
     """Compute features and labels on Spark from the lake and write them back (see module doc)."""

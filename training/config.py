@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from barometer.model.store import REGISTERED_NAMES
 from barometer.settings import EXPERIMENTS_DIR
-from features.labels import ChurnLabels, read_yaml_model
+from features.label_config import ChurnLabels, read_yaml_model
 from training.drift import Thresholds
 
 Target = Literal["churn", "deal_win", "rep_attrition"]
@@ -164,7 +164,7 @@ class ExperimentConfig(Strict):
     labels: ChurnLabels | None = Field(
         None,
         description="churn only: what churn means (read by `barometer features`, which builds "
-        "the labels; features.labels.ChurnLabels).",
+        "the labels; features.label_config.ChurnLabels).",
     )
     split: SplitConfig = SplitConfig()
     lightgbm: LightGBMConfig = LightGBMConfig()

@@ -163,7 +163,7 @@ def promote(
     force: bool = False,
 ) -> Promotion:
     """Move `champion` to the candidate (default: newest version) only if it beats the champion."""
-    from barometer.model.store import champion_version
+    from barometer.model.store import champion_version, fetch_champion
 
     candidate = _version(settings, target, version)
     champion = champion_version(settings, target)
@@ -185,6 +185,7 @@ def promote(
             candidate.name, candidate.version, "forced_over", "; ".join(reasons)
         )
     mc.set_registered_model_alias(candidate.name, CHAMPION, candidate.version)  # the one move
+    fetch_champion(settings, target)
     before = champion.version if champion else None
     return Promotion(True, candidate.version, before, reasons, forced=force and bool(reasons))
 

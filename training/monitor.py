@@ -154,7 +154,8 @@ def churn_outcomes(con, days: list[pd.Timestamp], meta: dict, end: pd.Timestamp)
     each day whose horizon has passed by `end`, labelled by that definition."""
     import ibis
 
-    from features.labels import ResolvedChurn, churn_population
+    from features.label_config import ResolvedChurn
+    from features.labels import churn_population
 
     churn = meta.get("churn") or {}
     if not churn:

@@ -20,7 +20,7 @@ import pandas as pd
 
 from barometer.model.store import VersionInfo
 from barometer.settings import Settings
-from training import lifecycle, plots
+from training import lifecycle
 from training import reference as monitoring_reference
 from training.config import ExperimentConfig
 from training.evaluate import (
@@ -455,6 +455,8 @@ def _log_run(
 
 
 def _plots(folder: Path, final: FoldResult, model, report: dict, learning, test) -> None:
+    from training import plots  # matplotlib loads only in the commands that draw
+
     scorers = final.scorers
     plots.roc_plot(final.predictions, scorers, folder / "roc.png")
     plots.pr_plot(final.predictions, scorers, folder / "pr.png")

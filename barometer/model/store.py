@@ -151,6 +151,14 @@ def _download(settings: Settings, info: VersionInfo) -> Path:
     return folder
 
 
+def fetch_champion(settings: Settings, target: str) -> Path | None:
+    """The champion's artefact folder in the workspace, downloaded now if it is not there yet.
+    Promotion calls it, so the commands that read the champion afterwards (explain, score,
+    monitor, serve) find it on disk and never import MLflow."""
+    info = champion_version(settings, target)
+    return None if info is None else _download(settings, info)
+
+
 def load_version(
     settings: Settings, target: str, version: str, *, num_threads: int = 1
 ) -> tuple[ScoringModel, VersionInfo]:

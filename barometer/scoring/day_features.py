@@ -100,7 +100,8 @@ def day_population(warehouse: Path, as_of: pd.Timestamp, data_end) -> pd.DataFra
     import ibis
 
     from features.build import read_meta
-    from features.labels import ResolvedChurn, churn_population
+    from features.label_config import ResolvedChurn
+    from features.labels import churn_population
 
     con = ibis.duckdb.connect(str(warehouse), read_only=True)
     try:

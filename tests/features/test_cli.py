@@ -11,7 +11,7 @@ from barometer.cli import app
 from barometer.settings import get_settings
 from features.backends import normalise_tables
 from features.build import build_all
-from features.labels import ChurnLabels
+from features.label_config import ChurnLabels
 from features.registry import REGISTRY, feature_names
 from features.warehouse import connect, replace_table
 

@@ -8,14 +8,8 @@ import pytest
 
 from features.backends import normalise_tables, open_frames
 from features.build import build_all
-from features.labels import (
-    ChurnLabels,
-    LabelError,
-    ResolvedChurn,
-    churn_labels,
-    churn_population,
-    resolve_churn,
-)
+from features.label_config import ChurnLabels, ResolvedChurn
+from features.labels import LabelError, churn_labels, churn_population, resolve_churn
 from features.warehouse import connect, replace_table
 
 T = pd.Timestamp

@@ -97,7 +97,7 @@ def runs(sim, tmp_path_factory):
     from barometer.scoring.reasons import load_registry
     from features.build import build_all
     from features.ingest.run import ingest
-    from features.labels import ChurnLabels
+    from features.label_config import ChurnLabels
     from features.lake_build import build_lake
     from features.lake_contract import validate_lake
 
