@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from barometer.settings import Settings
+from data.contract import TABLES
 from data.simulator import simulate_chunks
 from features import engine
 from features.backends import normalise_frame, tune_duckdb
@@ -110,6 +111,8 @@ def build_warehouse(path: Path, accounts: int, seed: int) -> int:
     con = duckdb.connect(str(partial))
     for chunk in simulate_chunks(accounts, seed):
         for name, frame in chunk.items():
+            if name not in TABLES:
+                continue  # the planted truth (`planted_reps`) is no contract table
             frame = normalise_frame(name, frame)
             con.register("_chunk", frame)
             exists = con.execute(

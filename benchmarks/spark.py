@@ -44,7 +44,7 @@ def run_duckdb(path: Path, out: Path, n_cutoffs: int) -> dict:
     import ibis
 
     from features.backends import tune_duckdb
-    from features.build import compute_all, data_span, write_parquet_atomic
+    from features.build import compute_all, data_span
 
     settings = Settings(home=out / "duck")
     cutoffs = bench_cutoffs(path, n_cutoffs)
@@ -52,10 +52,11 @@ def run_duckdb(path: Path, out: Path, n_cutoffs: int) -> dict:
     with duckdb.connect(str(path), read_only=True) as con:
         _, last = data_span(con)
     backend = tune_duckdb(ibis.duckdb.connect(str(path), read_only=True))
-    tables, _ = compute_all(backend, cutoffs, settings, last)
+    tables, _, _ = compute_all(backend, cutoffs, settings, last)
     backend.disconnect()
+    (out / "duck").mkdir(parents=True, exist_ok=True)
     for name, frame in tables.items():
-        write_parquet_atomic(frame, out / "duck" / f"{name}.parquet")
+        frame.to_parquet(out / "duck" / f"{name}.parquet", index=False)
     rows = {name: len(frame) for name, frame in tables.items()}
     return {"seconds": time.perf_counter() - start, "rows": rows}
 
@@ -76,6 +77,7 @@ def run_spark(path: Path, out: Path, n_cutoffs: int, memory: str, partitions: in
     """Features and labels on Spark local[2] from the lake layout, written as Parquet; per-stage
     seconds (materialised intermediates and sources, then the final joins and writes)."""
     from features import core, lake_build
+    from features.label_config import ChurnLabels
 
     settings = Settings(
         home=out / "spark",
@@ -105,13 +107,13 @@ def run_spark(path: Path, out: Path, n_cutoffs: int, memory: str, partitions: in
     core.Context.materialise = timed
     marks: dict[str, float] = {}
     start = time.perf_counter()
-    lake_build.build_lake(
-        settings, cutoffs, step=lambda n: marks.setdefault(n, time.perf_counter())
+    report = lake_build.build_lake(
+        settings, cutoffs, ChurnLabels(), step=lambda n: marks.setdefault(n, time.perf_counter())
     )
     total = time.perf_counter() - start
     stages["final joins, labels and writes"] = marks["counting rows"] - marks["writing tables"]
     stages["session, planning, counts"] = total - sum(stages.values())
-    return {"seconds": total, "stages": stages}
+    return {"seconds": total, "stages": stages, "rows": report.rows}
 
 
 def in_fresh_process(part: str, path: Path, out: Path, args) -> dict:
@@ -224,6 +226,10 @@ def main(argv: list[str] | None = None) -> None:
         duck = in_fresh_process("duckdb", path, out, args)
         spark = in_fresh_process("spark", path, out, args)
         shutil.rmtree(out, ignore_errors=True)
+        if spark["rows"] != duck["rows"]:  # a ratio of unequal work would mean nothing
+            raise SystemExit(
+                f"the two engines wrote different tables: {duck['rows']} vs {spark['rows']}"
+            )
         sizes.append(n)
         spark_runs.append(spark)
         ratio = spark["seconds"] / duck["seconds"]

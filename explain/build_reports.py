@@ -113,5 +113,5 @@ def explain_target(
     html = build_report(loaded.model, frame, REGISTRY, inputs)
     path = write_report(html, settings.artifacts_dir / f"explain_{target}.html")
     if log:
-        log_report(path, settings.tracking_uri, target, loaded.run_id)
+        log_report(path, settings, target, loaded.run_id)
     return path

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from barometer.model.artefact import Explanation, ScoringModel
+from barometer.settings import Settings
 from explain.drivers import DependenceCurve, dependence, drivers, family_attribution
 from explain.wording import CAVEAT, Registry, family_label, lookup, target_phrase
 
@@ -275,13 +276,16 @@ def write_report(html: str, path: Path) -> Path:
     return path
 
 
-def log_report(path: Path, tracking_uri: str, target: str, run_id: str | None = None) -> str:
-    """Log the report to MLflow: onto `run_id` (e.g. the champion's run) or a new run."""
+def log_report(path: Path, settings: Settings, target: str, run_id: str | None = None) -> str:
+    """Log the report to MLflow: onto `run_id` (e.g. the champion's run) or a new run of the
+    `barometer-<target>-explain` experiment, whose artefacts stay in the workspace."""
     import mlflow
 
-    mlflow.set_tracking_uri(tracking_uri)
-    if run_id is None:
-        mlflow.set_experiment(f"barometer-{target}-explain")
-    with mlflow.start_run(run_id=run_id, run_name=None if run_id else f"explain-{target}") as run:
+    from barometer.model.store import experiment_id
+
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    experiment = None if run_id else experiment_id(settings, f"barometer-{target}-explain")
+    run_name = None if run_id else f"explain-{target}"
+    with mlflow.start_run(run_id=run_id, experiment_id=experiment, run_name=run_name) as run:
         mlflow.log_artifact(str(path), artifact_path="explain")
         return run.info.run_id

@@ -234,7 +234,7 @@ def _print_monitoring(console, result) -> None:
     words = {
         "broken": "a data pipeline is broken",
         "retrain": "needs retraining",
-        "watch": "watch: something moved, not enough to retrain",
+        "watch": "watch: something moved; no retraining called for yet (see the notes)",
         "ok": "no drift, performance as backtested",
     }[signal.status]
     console.print(f"{day.target}: {words}", style=style)

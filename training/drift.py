@@ -544,10 +544,18 @@ def realised_flags(r: Realised, auc_low: float | None, t: Thresholds) -> dict[st
 # ------------------------------------------------------------------------------ the verdict
 
 
+def newer_labels(trained_through: str | None, labelled_through: str | None) -> bool:
+    """Whether a cutoff after the champion's last labelled one is labelled (unknown: yes)."""
+    if trained_through is None or labelled_through is None:
+        return True
+    return pd.Timestamp(labelled_through) > pd.Timestamp(trained_through)
+
+
 @dataclass(frozen=True)
 class Signal:
     """The target's verdict: `broken` (fix the data pipeline first), `retrain`, `watch`
-    (something moved, not enough to retrain) or `ok`, with the reasons and the notes."""
+    (something moved: too little, or with no newer labels to retrain on) or `ok`, with the
+    reasons and the notes."""
 
     status: str
     needs_retraining: bool
@@ -570,11 +578,18 @@ def retrain_signal(
     score: Mapping | None,
     realised: tuple[str, Sequence[str]] | None,
     thresholds: Thresholds = DEFAULTS,
+    labels: tuple[str | None, str | None] = (None, None),
 ) -> Signal:
     """Weigh one day's checks: features that stopped arriving (always reported: a pipeline
     problem), shifted features by their share of the model's attributions, the score
     distribution, and what was wrong with the latest judged realised run (`(its as-of date,
-    Realised.reasons)`)."""
+    Realised.reasons)`).
+
+    `labels` is (the champion's latest labelled training cutoff, the warehouse's latest labelled
+    cutoff). When nothing newer than the champion's is labelled (right after training, or when
+    the scored population has aged past the training data before later outcomes are known), a
+    retrain would fit the same history again: the reasons to retrain are kept as notes, with
+    why, and the status is `watch`."""
     broken, retrain, notes = [], [], []
     if features is not None and len(features):
         for row in features[features["status"] == "broken"].itertuples():
@@ -600,5 +615,15 @@ def retrain_signal(
     if realised is not None:
         day, reasons = realised
         retrain += [f"predictions of {day}: {reason}" for reason in reasons]
+    if retrain and not newer_labels(*labels):
+        trained = pd.Timestamp(labels[0])
+        notes = [
+            *retrain,
+            "retraining now would learn from the same labelled history as the champion (its "
+            f"latest labelled cutoff, {trained:%Y-%m-%d}, is still the newest): retrain once "
+            "later cutoffs' outcomes are known",
+            *notes,
+        ]
+        retrain = []
     status = "broken" if broken else "retrain" if retrain else "watch" if notes else "ok"
     return Signal(status, bool(retrain), bool(broken), tuple(broken + retrain), tuple(notes))

@@ -35,15 +35,10 @@ def configure(settings: Settings) -> str:
 
 
 def experiment_id(settings: Settings, target: str) -> str:
-    """The `barometer-<target>` experiment; local stores keep artifacts in the workspace."""
-    name = f"barometer-{target}"
-    existing = mlflow.get_experiment_by_name(name)
-    if existing is not None:
-        return existing.experiment_id
-    location = None
-    if settings.mlflow_tracking_uri is None:
-        location = (settings.home / "mlartifacts").resolve().as_uri()
-    return mlflow.create_experiment(name, artifact_location=location)
+    """The `barometer-<target>` experiment (artefacts of a local store in the workspace)."""
+    from barometer.model.store import experiment_id as named_experiment
+
+    return named_experiment(settings, f"barometer-{target}")
 
 
 def frame_hash(frame: pd.DataFrame) -> str:
@@ -163,7 +158,7 @@ def promote(
     force: bool = False,
 ) -> Promotion:
     """Move `champion` to the candidate (default: newest version) only if it beats the champion."""
-    from barometer.model.store import champion_version, fetch_champion
+    from barometer.model.store import champion_version, download
 
     candidate = _version(settings, target, version)
     champion = champion_version(settings, target)
@@ -175,6 +170,10 @@ def promote(
     reasons = [] if champion is None else compare(candidate, champion, metric, margin)
     if reasons and not force:
         return Promotion(False, candidate.version, champion.version, reasons)
+    try:
+        download(settings, candidate)
+    except FileNotFoundError as exc:  # no scoring artefact: nothing could serve it
+        return Promotion(False, candidate.version, champion and champion.version, [str(exc)])
     mc, now = client(settings), datetime.now(UTC).isoformat(timespec="seconds")
     mc.set_model_version_tag(candidate.name, candidate.version, "promoted_at", now)
     mc.set_model_version_tag(
@@ -185,7 +184,6 @@ def promote(
             candidate.name, candidate.version, "forced_over", "; ".join(reasons)
         )
     mc.set_registered_model_alias(candidate.name, CHAMPION, candidate.version)  # the one move
-    fetch_champion(settings, target)
     before = champion.version if champion else None
     return Promotion(True, candidate.version, before, reasons, forced=force and bool(reasons))
 

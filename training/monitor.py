@@ -142,6 +142,23 @@ def realised_due(con, target: str) -> pd.DataFrame:
     return runs.reset_index(drop=True)
 
 
+def labelled_through(con, target: str) -> str | None:
+    """The warehouse's latest labelled cutoff for `target`, counted as the champion's training
+    period is (`training.reference`): for deals, cutoff snapshots only, not stage entries."""
+    t = TARGETS[target]
+    if not table_exists(con, t.labels):
+        return None
+    snapshots = "snapshot" in {c[0] for c in con.execute(f"describe {t.features}").fetchall()}
+    sql = (
+        f"select max(l.cutoff) from {t.labels} l join {t.features} f using ({t.key}, cutoff) "
+        "where f.snapshot = 'cutoff'"
+        if snapshots
+        else f"select max(cutoff) from {t.labels}"
+    )
+    found = con.execute(sql).fetchone()[0]
+    return None if found is None else str(pd.Timestamp(found).date())
+
+
 def data_end(con) -> pd.Timestamp | None:
     if not table_exists(con, "activities"):
         return None
@@ -544,7 +561,9 @@ def monitor_unlocked(
             day.realised = realised_runs(due, served, outcomes, backtests, target, thresholds)
     stored = table.read_rows(con, target, ["realised"])
     realised = latest_judged(day, stored)
-    day.signal = drift.retrain_signal(day.features, day.score, realised, thresholds)
+    trained = ((reference or {}).get("period") or {}).get("last_cutoff")
+    labels = (trained, labelled_through(con, target))
+    day.signal = drift.retrain_signal(day.features, day.score, realised, thresholds, labels)
     day.thresholds = thresholds.model_dump()
     return day
 

@@ -63,6 +63,21 @@ def client(settings: Settings):
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
+def experiment_id(settings: Settings, name: str) -> str:
+    """The id of MLflow experiment `name` in the current tracking store, created if missing. A
+    workspace store keeps the experiment's artefacts in the workspace (`mlartifacts`); MLflow's
+    own default would be `mlruns` under whatever folder the command ran in."""
+    import mlflow
+
+    existing = mlflow.get_experiment_by_name(name)
+    if existing is not None:
+        return existing.experiment_id
+    location = None
+    if settings.mlflow_tracking_uri is None:
+        location = (settings.home / "mlartifacts").resolve().as_uri()
+    return mlflow.create_experiment(name, artifact_location=location)
+
+
 def _info(version) -> VersionInfo:
     return VersionInfo(version.name, str(version.version), version.run_id, dict(version.tags or {}))
 
@@ -121,9 +136,11 @@ def sqlite_champion(settings: Settings, name: str) -> VersionInfo | None | objec
     return VersionInfo(name, str(row[0]), row[1], dict(tags))
 
 
-def _download(settings: Settings, info: VersionInfo) -> Path:
+def download(settings: Settings, info: VersionInfo) -> Path:
     """The version's artefact folder, downloaded once into the workspace (MLflow is imported
-    only to download it)."""
+    only to download it). Promotion downloads the candidate before it becomes champion, so a
+    version that cannot be served is refused, and the commands that read the champion (explain,
+    score, monitor, serve) find it on disk without importing MLflow."""
     folder = settings.home / "models" / info.name / info.version
     if (folder / "model.json").is_file():
         return folder
@@ -151,21 +168,13 @@ def _download(settings: Settings, info: VersionInfo) -> Path:
     return folder
 
 
-def fetch_champion(settings: Settings, target: str) -> Path | None:
-    """The champion's artefact folder in the workspace, downloaded now if it is not there yet.
-    Promotion calls it, so the commands that read the champion afterwards (explain, score,
-    monitor, serve) find it on disk and never import MLflow."""
-    info = champion_version(settings, target)
-    return None if info is None else _download(settings, info)
-
-
 def load_version(
     settings: Settings, target: str, version: str, *, num_threads: int = 1
 ) -> tuple[ScoringModel, VersionInfo]:
     """A specific registered version."""
     mv = client(settings).get_model_version(registered_name(target), str(version))
     info = _info(mv)
-    return ScoringModel.load(_download(settings, info), num_threads=num_threads), info
+    return ScoringModel.load(download(settings, info), num_threads=num_threads), info
 
 
 def load_champion(
@@ -178,7 +187,7 @@ def load_champion(
             f"No champion for {registered_name(target)} in {settings.tracking_uri}: "
             f"run `barometer train --target {target}` then `barometer promote --target {target}`."
         )
-    model = ScoringModel.load(_download(settings, info), num_threads=num_threads)
+    model = ScoringModel.load(download(settings, info), num_threads=num_threads)
     return model, info
 
 

@@ -11,7 +11,7 @@ SHOWN_FEATURES = 12  # features in the drift chart and table (the worst, then th
 HEADLINES = {
     "broken": "A data pipeline is broken",
     "retrain": "Needs retraining",
-    "watch": "Watch: something moved, not enough to retrain",
+    "watch": "Watch: something moved; no retraining called for yet (see the notes)",
     "ok": "No drift, and performance as backtested",
     "unknown": "Not monitored yet",
 }

@@ -55,13 +55,16 @@ def test_report_has_every_plot_inline_and_no_cdn(
     assert path.read_text() == html
     assert [p.name for p in path.parent.iterdir()] == ["explain_churn.html"]  # no temp left
 
-    run_id = log_report(path, settings.tracking_uri, "churn")
+    run_id = log_report(path, settings, "churn")
     import mlflow
 
     client = mlflow.MlflowClient(tracking_uri=settings.tracking_uri)
     assert [a.path for a in client.list_artifacts(run_id, "explain")] == [
         "explain/explain_churn.html"
     ]
+    # In the workspace, not in `mlruns` under the folder the test (or a command) ran in.
+    logged = list((settings.home / "mlartifacts").rglob("explain_churn.html"))
+    assert len(logged) == 1 and logged[0].read_text() == html
 
 
 def test_explain_command_without_a_workspace_is_a_clear_error(tmp_path, monkeypatch):

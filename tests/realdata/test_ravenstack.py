@@ -56,3 +56,23 @@ def test_raven_scores_every_account_of_the_population_and_reasons_add_up(raven) 
     assert len(scored) > 400 and scored["probability"].between(0, 1).all()
     assert_reasons_add_up(raven, "churn")
     assert_report_names_the_drivers(raven, "churn")
+
+
+def test_raven_monitor_flags_the_aged_population_without_asking_for_a_pointless_retrain(
+    raven,
+) -> None:
+    """Scored on the data's last day, 90 days past the last labelled cutoff, every account is
+    older than any the model learned from: the tenure-like features drift, and the monitor says
+    so. But no newer outcome is known, so a retrain would fit the same history: watch, not
+    retrain, with the reason given."""
+    from training.monitor import run_monitor
+    from training.runs import resolve_config
+
+    config = resolve_config("churn", None)
+    result = run_monitor(raven.settings, "churn", config, log_mlflow=False)
+    drifted = result.day.features.set_index("feature")
+    assert drifted.loc["days_since_first_usage", "status"] == "alert"
+    signal = result.day.signal
+    assert signal.status == "watch" and not signal.needs_retraining
+    assert any("days_since_first_usage" in n for n in signal.notes)
+    assert any("same labelled history" in n and "2024-10-01" in n for n in signal.notes)

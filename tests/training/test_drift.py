@@ -258,6 +258,18 @@ def test_drift_in_a_feature_the_model_barely_uses_is_only_noted() -> None:
     assert lowered.needs_retraining
 
 
+def test_drift_with_no_newer_labels_is_held_to_watch_and_says_why() -> None:
+    features = drift_table({"calls": 0.6, "call_minutes": 0.3, "segment": 0.1}, "calls")
+    held = retrain_signal(features, None, None, labels=("2024-10-01", "2024-10-01"))
+    assert held.status == "watch" and not held.needs_retraining and held.reasons == ()
+    assert "60% of the model's attributions" in held.notes[0]
+    assert "same labelled history" in held.notes[1] and "2024-10-01" in held.notes[1]
+    newer = retrain_signal(features, None, None, labels=("2024-10-01", "2024-11-01"))
+    assert newer.status == "retrain" and newer.needs_retraining
+    unknown = retrain_signal(features, None, None, labels=("2024-10-01", None))
+    assert unknown.status == "retrain"
+
+
 def test_a_broken_feature_marks_the_pipeline_however_little_it_weighs() -> None:
     reference = profile(population(5000, 1), KINDS)
     now = population(3000, 2).assign(call_minutes=np.nan)

@@ -9,6 +9,7 @@ import pytest
 
 from barometer.model.store import champion_version, client, load_champion
 from barometer.settings import Settings
+from training import lifecycle
 from training.lifecycle import promote
 from training.pipeline import run_training
 
@@ -102,3 +103,25 @@ def test_promote_command_prints_why_it_refuses(workspace, monkeypatch) -> None:
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output
     assert "refused to promote v1" in result.output and "margin" in result.output
+
+
+def test_promotion_puts_the_champion_on_disk_and_refuses_a_version_nothing_could_serve(
+    workspace,
+) -> None:
+    """Last in the module: it registers a version the other tests do not expect."""
+    settings, first = workspace
+    if champion_version(settings, "churn") is None:
+        promote(settings, "churn", metric="roc_auc", margin=0.0)
+    champion = champion_version(settings, "churn")
+    # Downloaded at promotion: readers load it from the workspace without importing MLflow.
+    assert (settings.home / "models" / champion.name / champion.version / "model.json").is_file()
+    mc = client(settings)
+    with mlflow.start_run(experiment_id=lifecycle.experiment_id(settings, "churn")) as run:
+        mlflow.log_dict({"note": "no model here"}, "empty/note.json")
+    tags = champion.tags | {"backtest_roc_auc_mean": "0.99"}  # would win on its metrics
+    empty = mc.create_model_version(
+        champion.name, f"runs:/{run.info.run_id}/empty", run_id=run.info.run_id, tags=tags
+    ).version
+    refused = promote(settings, "churn", metric="roc_auc", margin=0.0, version=str(empty))
+    assert not refused.promoted and "has no artifacts/scoring_model artefact" in refused.reasons[0]
+    assert champion_version(settings, "churn").version == champion.version  # unmoved

@@ -57,10 +57,11 @@ def features_on(day: pd.Timestamp, silence: float, seed: int) -> pd.DataFrame:
 def register(
     settings: Settings, model, reference_rows: pd.DataFrame, version_tags: dict, champion=True
 ) -> str:
-    """Log a run holding the monitoring reference and register it (as champion unless told)."""
+    """Log a run holding the model and its monitoring reference, and register it as training
+    does (as champion unless told)."""
     import mlflow
 
-    from barometer.model.store import CHAMPION, client, registered_name
+    from barometer.model.store import CHAMPION, client
     from training import lifecycle
     from training.reference import build_reference, log_reference
 
@@ -69,15 +70,12 @@ def register(
     reference = build_reference(reference_rows, p, model, KINDS, BACKTEST, (0.6, 0.64))
     with mlflow.start_run(experiment_id=lifecycle.experiment_id(settings, "churn")) as run:
         log_reference(reference)
-    mc, name = client(settings), registered_name("churn")
-    if not mc.search_registered_models(filter_string=f"name = '{name}'"):
-        mc.create_registered_model(name)
-    version = mc.create_model_version(
-        name, f"runs:/{run.info.run_id}/monitoring", run_id=run.info.run_id, tags=version_tags
-    ).version
+        model_uri = lifecycle.log_scoring_model(model, reference_rows.head(5))
+    tags = version_tags | {"run_id": run.info.run_id}
+    info = lifecycle.register(settings, "churn", model_uri, tags)
     if champion:
-        mc.set_registered_model_alias(name, CHAMPION, str(version))
-    return str(version)
+        client(settings).set_registered_model_alias(info.name, CHAMPION, info.version)
+    return info.version
 
 
 @pytest.fixture(scope="module")
