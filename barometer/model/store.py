@@ -64,18 +64,28 @@ def client(settings: Settings):
 
 
 def experiment_id(settings: Settings, name: str) -> str:
-    """The id of MLflow experiment `name` in the current tracking store, created if missing. A
-    workspace store keeps the experiment's artefacts in the workspace (`mlartifacts`); MLflow's
-    own default would be `mlruns` under whatever folder the command ran in."""
+    """The id of MLflow experiment `name` in the current tracking store, created if missing,
+    with its artefacts where `artifact_location` says."""
     import mlflow
 
     existing = mlflow.get_experiment_by_name(name)
     if existing is not None:
         return existing.experiment_id
-    location = None
-    if settings.mlflow_tracking_uri is None:
-        location = (settings.home / "mlartifacts").resolve().as_uri()
-    return mlflow.create_experiment(name, artifact_location=location)
+    return mlflow.create_experiment(name, artifact_location=artifact_location(settings))
+
+
+def artifact_location(settings: Settings) -> str | None:
+    """Where a new experiment keeps its artefacts: beside a local SQLite store (`mlartifacts`
+    next to the workspace's or the given database), and wherever a tracking server decides
+    (None). MLflow's own default for a local store would be `mlruns` under whatever folder the
+    command ran in."""
+    uri = settings.mlflow_tracking_uri
+    if uri is None:
+        return (settings.home / "mlartifacts").resolve().as_uri()
+    if uri.startswith("sqlite:///"):
+        database = Path(uri.removeprefix("sqlite:///"))
+        return (database.parent / "mlartifacts").resolve().as_uri()
+    return None
 
 
 def _info(version) -> VersionInfo:

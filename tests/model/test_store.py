@@ -49,3 +49,15 @@ def test_a_tracking_server_or_a_missing_store_is_left_to_mlflow(tmp_path) -> Non
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "mlflow.db").write_bytes(b"not a database")
     assert sqlite_champion(Settings(home=tmp_path / "broken"), "barometer-churn") is MISSING
+
+
+def test_new_experiments_keep_their_artefacts_beside_a_local_store(tmp_path) -> None:
+    """Never in `mlruns` under the folder a command (or a test) runs in."""
+    from barometer.model.store import artifact_location
+
+    workspace = Settings(home=tmp_path / "ws", mlflow_tracking_uri=None)
+    assert artifact_location(workspace) == (tmp_path / "ws" / "mlartifacts").as_uri()
+    shared = Settings(home=tmp_path / "ws", mlflow_tracking_uri=f"sqlite:///{tmp_path}/s/m.db")
+    assert artifact_location(shared) == (tmp_path / "s" / "mlartifacts").as_uri()
+    server = Settings(home=tmp_path / "ws", mlflow_tracking_uri="http://127.0.0.1:5000")
+    assert artifact_location(server) is None  # the server's own artefact root
