@@ -35,6 +35,10 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(BIN)/uv pip install --compile-bytecode --python $(BIN)/python -r requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	$(BIN)/python -m compileall -q -j 0 barometer data features training explain serving >/dev/null
+	@# PySpark ships as a source distribution: uv builds it (1.3 GB with its unpacked wheel) and
+	@# keeps every earlier build in its cache, so repeated installs on one machine fill the disk.
+	@# Pruning drops the builds nothing refers to any more.
+	$(BIN)/uv cache prune --quiet
 	touch $@
 
 setup: $(VENV)/.installed ## Create the virtualenv and install the locked dependencies
