@@ -188,6 +188,8 @@ def monitor(
 def _print_monitoring(console, result) -> None:
     from rich.table import Table
 
+    from barometer.model.monitoring import SIGNAL_WORDS
+
     day = result.day
     console.print(
         f"{day.target} v{day.champion}: scoring run of {day.as_of:%Y-%m-%d} ({day.rows:,} rows"
@@ -231,13 +233,8 @@ def _print_monitoring(console, result) -> None:
     style = {"broken": "bold red", "retrain": "bold red", "watch": "yellow"}.get(
         signal.status, "green"
     )
-    words = {
-        "broken": "a data pipeline is broken",
-        "retrain": "needs retraining",
-        "watch": "watch: something moved; no retraining called for yet (see the notes)",
-        "ok": "no drift, performance as backtested",
-    }[signal.status]
-    console.print(f"{day.target}: {words}", style=style)
+    words = SIGNAL_WORDS[signal.status]
+    console.print(f"{day.target}: {words[0].lower()}{words[1:]}", style=style)
     for reason in signal.reasons:
         console.print(f"  - {reason}", style=style)
     for note in signal.notes:

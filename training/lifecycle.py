@@ -17,7 +17,15 @@ import pandas as pd
 from barometer.model import flavour as mlflow_model
 from barometer.model import packaging
 from barometer.model.artefact import ScoringModel
-from barometer.model.store import CHAMPION, VersionInfo, client, registered_name
+from barometer.model.store import (
+    CHAMPION,
+    VersionInfo,
+    champion_version,
+    client,
+    download,
+    registered_name,
+)
+from barometer.model.store import experiment_id as named_experiment
 from barometer.settings import Settings
 
 PYFUNC_FILE = Path(mlflow_model.__file__)
@@ -36,8 +44,6 @@ def configure(settings: Settings) -> str:
 
 def experiment_id(settings: Settings, target: str) -> str:
     """The `barometer-<target>` experiment (artefacts of a local store in the workspace)."""
-    from barometer.model.store import experiment_id as named_experiment
-
     return named_experiment(settings, f"barometer-{target}")
 
 
@@ -158,8 +164,6 @@ def promote(
     force: bool = False,
 ) -> Promotion:
     """Move `champion` to the candidate (default: newest version) only if it beats the champion."""
-    from barometer.model.store import champion_version, download
-
     candidate = _version(settings, target, version)
     champion = champion_version(settings, target)
     if champion is not None and champion.version == candidate.version:

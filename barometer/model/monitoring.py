@@ -54,6 +54,15 @@ COLUMNS = tuple(TYPES)
 KINDS = ("feature", "score", "band", "realised", "signal")
 SEVERITY = {"broken": 0, "alert": 1, "retrain": 1, "warn": 2, "watch": 2, "pending": 3, "ok": 4}
 
+# The retrain signal's verdict in words, one per status: the dashboard's headline and the line
+# `barometer monitor` prints.
+SIGNAL_WORDS = {
+    "broken": "A data pipeline is broken",
+    "retrain": "Needs retraining",
+    "watch": "Watch: something moved; no retraining called for yet (see the notes)",
+    "ok": "No drift, and performance as backtested",
+}
+
 
 def _exists(con) -> bool:
     row = con.execute(

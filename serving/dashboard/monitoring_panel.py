@@ -5,16 +5,11 @@ over time against the backtest's interval. Pure: view in, words, rows and SVG ou
 
 from __future__ import annotations
 
+from barometer.model.monitoring import SIGNAL_WORDS
 from serving.dashboard import svg
 
 SHOWN_FEATURES = 12  # features in the drift chart and table (the worst, then the most important)
-HEADLINES = {
-    "broken": "A data pipeline is broken",
-    "retrain": "Needs retraining",
-    "watch": "Watch: something moved; no retraining called for yet (see the notes)",
-    "ok": "No drift, and performance as backtested",
-    "unknown": "Not monitored yet",
-}
+HEADLINES = SIGNAL_WORDS | {"unknown": "Not monitored yet"}
 
 
 def date(value) -> str:
