@@ -7,9 +7,11 @@ import os
 import sys
 import threading
 
-import typer
+from barometer import __version__, startup
 
-from barometer import __version__
+startup.pause_collection_while_importing()  # before the first library loads; see its docstring
+
+import typer  # noqa: E402
 
 app = typer.Typer(
     name="barometer",
