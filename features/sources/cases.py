@@ -12,6 +12,7 @@ from features.core import WINDOW, Context, left_join, one_if
 from features.declare import Source, count_of, days_since, mean_of, ratio_of
 
 CASE_WINDOW = 180
+US_PER_HOUR = 3_600_000_000
 
 
 def cases(ctx: Context) -> ir.Table:
@@ -32,7 +33,7 @@ def cases(ctx: Context) -> ir.Table:
         esc=one_if(_.escalated).sum(),
         csat_n=one_if(_.csat.notnull()).sum(),
         csat_sum=_.csat.cast("float64").fill_null(0).sum(),
-        res_h_sum=_.resolution_h.sum(),
+        res_us_sum=_.resolution_us.sum(),
     )
     still_open = cs.opened_day < c.c_day
     still_open &= cs.closed_day.isnull() | (cs.closed_day >= c.c_day)
@@ -97,7 +98,7 @@ FEATURES = (
         description="Average hours from opening to closing a case, cases closed in the last 180 "
         "days",
         window_days=180,
-        expr=mean_of("res_h_sum", "closed"),
+        expr=lambda t: mean_of("res_us_sum", "closed")(t) / US_PER_HOUR,
         actionable=True,
         unit="hours",
     ),

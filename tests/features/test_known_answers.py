@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -123,3 +124,32 @@ def test_missing_optional_tables_switch_families_off(toy, caplog):
     assert "open_cases" not in frame and "latest_nps" not in frame
     assert "touches_per_week_30d" in frame
     assert "open_cases (service_quality) switched off: no cases table" in caplog.text
+
+
+def test_resolution_hours_do_not_depend_on_the_order_rows_arrive_in(toy):
+    """The warehouse build and the scoring job read the same cases in different orders; the
+    average must come out bit for bit the same. Resolution times are summed in whole
+    microseconds, so the answer is the exact mean of those, in hours."""
+    rng = np.random.default_rng(7)
+    n = 200
+    opened = pd.Timestamp("2024-01-02") + pd.to_timedelta(rng.integers(0, 10**12, n), unit="us")
+    took_us = rng.integers(1, 10 * 86_400 * 10**6, n)
+    extra = pd.DataFrame(
+        {
+            "case_id": [f"m{i}" for i in range(n)],
+            "account_id": "a1",
+            "opened_at": opened,
+            "closed_at": opened + pd.to_timedelta(took_us, unit="us"),
+            "priority": "low",
+            "first_contact_resolved": pd.array([True] * n, dtype="boolean"),
+            "csat": 4.0,
+            "escalated": pd.array([False] * n, dtype="boolean"),
+        }
+    )
+    toy["cases"] = extra  # only these, all closed in January or February
+    forward = compute_features(toy, "account", [MAR]).set_index("account_id")
+    toy["cases"] = extra.iloc[::-1].reset_index(drop=True)
+    backward = compute_features(toy, "account", [MAR]).set_index("account_id")
+    hours = forward.loc["a1", "avg_hours_to_resolve_180d"]
+    assert hours == backward.loc["a1", "avg_hours_to_resolve_180d"]
+    assert hours == float(took_us.sum()) / n / 3_600_000_000
