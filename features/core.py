@@ -52,6 +52,14 @@ def value_if(cond: ir.BooleanValue, value: ir.NumericValue) -> ir.NumericValue:
     return ibis.ifelse(cond.fill_null(False), value.fill_null(0), 0)
 
 
+def whole(value: ir.NumericValue, per_unit: int) -> ir.IntegerValue:
+    """A fractional measure as a whole number of 1/per_unit units (seconds to milliseconds).
+
+    Sums of these are exact, so a mean built from them does not depend on the order an engine
+    adds the rows in: the warehouse build and the scoring job get the same bits."""
+    return (value * per_unit).round().cast("int64")
+
+
 @dataclass
 class Context:
     """Everything a source needs: the backend, cutoffs, present tables, stage order.

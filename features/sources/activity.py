@@ -12,7 +12,7 @@ import ibis
 import ibis.expr.types as ir
 
 from features import prep
-from features.core import Context, one_if, value_if, with_runs
+from features.core import Context, one_if, value_if, whole, with_runs
 from features.declare import (
     Source,
     count_of,
@@ -55,14 +55,14 @@ def activity_buckets(ctx: Context) -> ir.Table:
         "inbound": one_if(touch & (t.way == "inbound")),
         "calls": one_if(call),
         "connected": one_if(connected),
-        "connected_s": value_if(connected, t.duration_s.cast("float64")),
+        "connected_ms": value_if(connected, whole(t.duration_s, 1000)),
         "long_calls": one_if(connected & (t.duration_s >= 600)),
         "meetings": one_if(t.kind == "meeting"),
         "demos": one_if((t.kind == "demo") | ((t.kind == "meeting") & (t.goal == "demo"))),
         "dm": one_if(touch & t.reached_decision_maker),
         "usage": one_if(usage),
         "rated": one_if(t.rating.notnull()),
-        "rating_sum": value_if(t.rating.notnull(), t.rating.cast("float64")),
+        "rating_milli": value_if(t.rating.notnull(), whole(t.rating, 1000)),
         "calls_morning": one_if(call & t.hour_utc.between(6, 11)),
         "calls_afternoon": one_if(call & t.hour_utc.between(12, 17)),
         "calls_weekend": one_if(call & (t.weekday_utc >= 5)),
@@ -160,7 +160,7 @@ FEATURES = (
         family="conversation_depth",
         description="Average length of connected calls in minutes, last 90 days",
         window_days=90,
-        expr=lambda t: ratio_of("a90_connected_s", "a90_connected")(t) / 60.0,
+        expr=lambda t: ratio_of("a90_connected_ms", "a90_connected")(t) / 60_000,
         actionable=True,
         unit="minutes",
     ),
@@ -273,7 +273,7 @@ FEATURES = (
         family="customer_voice",
         description="Average customer rating of calls and meetings (1-5), last 90 days",
         window_days=90,
-        expr=mean_of("a90_rating_sum", "a90_rated"),
+        expr=lambda t: mean_of("a90_rating_milli", "a90_rated")(t) / 1000,
         unit="points",
     ),
 )

@@ -8,7 +8,7 @@ import ibis.expr.types as ir
 from ibis import _
 
 from features import prep
-from features.core import WINDOW, Context, left_join, one_if
+from features.core import WINDOW, Context, left_join, one_if, whole
 from features.declare import Source, count_of, days_since, mean_of, ratio_of
 
 CASE_WINDOW = 180
@@ -32,7 +32,7 @@ def cases(ctx: Context) -> ir.Table:
         esc_known=one_if(_.escalated.notnull()).sum(),
         esc=one_if(_.escalated).sum(),
         csat_n=one_if(_.csat.notnull()).sum(),
-        csat_sum=_.csat.cast("float64").fill_null(0).sum(),
+        csat_milli=whole(_.csat, 1000).fill_null(0).sum(),
         res_us_sum=_.resolution_us.sum(),
     )
     still_open = cs.opened_day < c.c_day
@@ -132,7 +132,7 @@ FEATURES = (
         family="service_quality",
         description="Average customer satisfaction (1-5) on cases closed in the last 180 days",
         window_days=180,
-        expr=mean_of("csat_sum", "csat_n"),
+        expr=lambda t: mean_of("csat_milli", "csat_n")(t) / 1000,
         unit="points",
     ),
 )

@@ -153,3 +153,39 @@ def test_resolution_hours_do_not_depend_on_the_order_rows_arrive_in(toy):
     hours = forward.loc["a1", "avg_hours_to_resolve_180d"]
     assert hours == backward.loc["a1", "avg_hours_to_resolve_180d"]
     assert hours == float(took_us.sum()) / n / 3_600_000_000
+
+
+def test_call_minutes_and_ratings_do_not_depend_on_the_order_rows_arrive_in(toy):
+    """Fractional call durations and ratings are summed as whole milliseconds and thousandths,
+    so their averages are exact and the same in any row order."""
+    rng = np.random.default_rng(11)
+    n = 300
+    seconds = rng.uniform(1, 3600, n)
+    ratings = rng.uniform(1, 5, n)
+    calls = pd.DataFrame(
+        {
+            "activity_id": [f"y{i}" for i in range(n)],
+            "account_id": "a1",
+            "occurred_at": pd.Timestamp("2024-02-01")
+            + pd.to_timedelta(rng.integers(0, 27 * 86_400, n), unit="s"),
+            "type": "call",
+            "opportunity_id": None,
+            "contact_id": "c1",
+            "contact_role": "champion",
+            "direction": "outbound",
+            "duration_s": seconds,
+            "outcome": "connected",
+            "reached_decision_maker": pd.array([False] * n, dtype="boolean"),
+            "objective": "check_in",
+            "rating": ratings,
+            "logged_at": pd.NaT,
+        }
+    )
+    toy["activities"] = calls
+    forward = compute_features(toy, "account", [MAR]).set_index("account_id").loc["a1"]
+    toy["activities"] = calls.iloc[::-1].reset_index(drop=True)
+    backward = compute_features(toy, "account", [MAR]).set_index("account_id").loc["a1"]
+    for name in ("avg_connected_call_minutes_90d", "avg_interaction_rating_90d"):
+        assert forward[name] == backward[name], name
+    assert forward.avg_connected_call_minutes_90d == np.round(seconds * 1000).sum() / n / 60_000
+    assert forward.avg_interaction_rating_90d == np.round(ratings * 1000).sum() / n / 1000
