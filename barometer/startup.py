@@ -38,8 +38,3 @@ def _import_without_collection(name, globals=None, locals=None, fromlist=(), lev
 def pause_collection_while_importing() -> None:
     """Install the wrapped import statement (once; calling again changes nothing)."""
     builtins.__import__ = _import_without_collection
-
-
-def restore_plain_import() -> None:
-    """Put Python's own import statement back."""
-    builtins.__import__ = _PLAIN_IMPORT
