@@ -166,6 +166,14 @@ def pooled_entities(results: list[FoldResult]) -> int:
     return int(pooled[ENTITY].nunique()) if ENTITY in pooled.columns else len(pooled)
 
 
+def pooled_positive_entities(results: list[FoldResult]) -> int:
+    """Distinct entities with a positive label in the pooled test predictions (positive rows when
+    entities are not known): how many outcomes the entity bootstrap really resamples."""
+    pooled = pd.concat([r.predictions for r in results])
+    positive = pooled[pooled["label"] == 1]
+    return int(positive[ENTITY].nunique()) if ENTITY in positive.columns else len(positive)
+
+
 def summarise(per_fold: pd.DataFrame) -> pd.DataFrame:
     """Mean and std over folds per scorer (index: scorer; columns: `<metric>_mean|std`)."""
     out = {}

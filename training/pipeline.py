@@ -34,6 +34,7 @@ from training.evaluate import (
     learning_curve,
     make_plan,
     pooled_entities,
+    pooled_positive_entities,
     summarise,
 )
 from training.fit import FeatureKinds, tune
@@ -71,6 +72,7 @@ class TrainResult:
     choice: Choice | None = None
     ci: tuple[float, float] = (float("nan"), float("nan"))
     entities: int = 0  # distinct entities the CI resamples
+    positive_entities: int = 0  # of them, those with a positive label in a test window
     build: dict = field(default_factory=dict)
 
     @property
@@ -83,13 +85,16 @@ class TrainResult:
         return self.final.models[self.winner or MODEL]
 
     def estimate_words(self) -> str:
-        """e.g. 'backtest ROC AUC 0.812, 95% CI ±0.041 (bootstrap over 250 accounts)'."""
+        """e.g. 'lightgbm backtest ROC AUC 0.812, 95% CI ±0.041 (0.771-0.853, bootstrap over 250
+        entities, 31 of them with the outcome)': an interval over entities of which one or two
+        had the outcome rests on those one or two."""
         kind = self.winner or MODEL
         auc = self.summary.loc[kind, "roc_auc_mean"]
         low, high = self.ci
         return (
             f"{kind} backtest ROC AUC {auc:.3f}, 95% CI ±{(high - low) / 2:.3f} "
-            f"({low:.3f}-{high:.3f}, bootstrap over {self.entities:,} entities)"
+            f"({low:.3f}-{high:.3f}, bootstrap over {self.entities:,} entities, "
+            f"{self.positive_entities:,} of them with the outcome)"
         )
 
 
@@ -221,6 +226,7 @@ def _evaluate(
         choice=choice,
         ci=ci,
         entities=pooled_entities(results),
+        positive_entities=pooled_positive_entities(results),
         build=build,
     )
 
