@@ -24,6 +24,7 @@ from training import lifecycle
 from training import reference as monitoring_reference
 from training.config import ExperimentConfig
 from training.evaluate import (
+    ENTITY,
     MODEL,
     FoldResult,
     backtest,
@@ -245,7 +246,9 @@ def _final_fold_report(
     """The chosen model's detailed report on the final fold's test rows (with the backtest
     interval) and its learning curve."""
     test = frame.loc[final.split.test]
-    report = detail_report(test, final.predictions[kind].to_numpy(), config, group)
+    predictions = final.predictions
+    entities = predictions[ENTITY].to_numpy() if ENTITY in predictions.columns else None
+    report = detail_report(test, predictions[kind].to_numpy(), config, group, entities)
     report["metrics"] |= {"backtest_roc_auc_ci_low": ci[0], "backtest_roc_auc_ci_high": ci[1]}
     learning = learning_curve(
         frame,

@@ -174,3 +174,27 @@ def test_the_estimate_names_how_many_tested_entities_had_the_outcome() -> None:
     )
     words = run.estimate_words()
     assert words.endswith("(0.700-0.800, bootstrap over 66 entities, 1 of them with the outcome)")
+
+
+def test_the_test_window_interval_resamples_entities_not_their_repeated_rows(panel) -> None:
+    """An account is tested at several cutoffs; its rows are not independent draws, so the
+    latest test window's ROC AUC interval resamples accounts (as the backtest's does). Ten
+    identical copies of each row make the interval look about three times narrower when rows
+    are resampled, and leave the interval over accounts as it was."""
+    test = panel[panel["cutoff"] == panel["cutoff"].max()]
+    rng = np.random.default_rng(0)
+    p = 1 / (1 + np.exp(-(test["label"].to_numpy() + rng.normal(0, 1.2, len(test)))))
+    config = small_config()
+    copies = pd.concat([test] * 10)
+    once = detail_report(test, p, config, clusters=test["account_id"].to_numpy())["metrics"]
+    tenfold = detail_report(
+        copies, np.tile(p, 10), config, clusters=copies["account_id"].to_numpy()
+    )["metrics"]
+    rows = detail_report(copies, np.tile(p, 10), config)["metrics"]
+
+    def width(metrics: dict) -> float:
+        return metrics["roc_auc_ci_high"] - metrics["roc_auc_ci_low"]
+
+    assert tenfold["roc_auc"] == pytest.approx(once["roc_auc"])
+    assert width(tenfold) == pytest.approx(width(once), rel=0.25)
+    assert width(rows) < width(tenfold) / 2
