@@ -43,7 +43,9 @@ def _other_model(settings: Settings, target: str, loaded: Loaded) -> Loaded | No
 
 
 def read_tables(settings: Settings, target: str) -> tuple[pd.DataFrame, dict]:
-    """The target's feature table and what the manager views read (`explain.managers`)."""
+    """The target's feature table and what the manager views read (`explain.managers`). Churn's
+    rows are those of `churn_population`, the customers at each cutoff the model scores: the
+    feature table also holds accounts that had churned by then."""
     from explain.managers import read_tables as manager_tables
     from features.warehouse import connect, table_exists
 
@@ -54,7 +56,13 @@ def read_tables(settings: Settings, target: str) -> tuple[pd.DataFrame, dict]:
                 f"{settings.warehouse_path}: table {table} missing; run `barometer ingest` and "
                 "`barometer features` first."
             )
-        return con.execute(f'select * from "{table}"').df(), manager_tables(con)
+        sql = f'select * from "{table}"'
+        if target == "churn" and table_exists(con, "churn_population"):
+            sql += (  # ordered: `latest_rows` samples reproducibly from what a join returns
+                " f semi join churn_population p using (account_id, cutoff) "
+                "order by cutoff, account_id"
+            )
+        return con.execute(sql).df(), manager_tables(con)
 
 
 def latest_rows(features: pd.DataFrame, n: int, seed: int = 0) -> pd.DataFrame:

@@ -164,10 +164,18 @@ class ManagerViews:
 
 
 def missing(part: str, tables: dict) -> str | None:
+    """Why `part` cannot be built: the contract tables the warehouse lacks. `read_tables` reads
+    activities through reps, so without reps they are absent too; reps is the one to name."""
     absent = [t for t in NEEDS[part] if tables.get(t) is None]
-    if absent:
-        return f"needs the warehouse tables {', '.join(absent)} (run `barometer ingest`)"
-    return None
+    if "reps" in absent and "activities" in absent:
+        absent.remove("activities")
+    if not absent:
+        return None
+    what, it = ("table", "it") if len(absent) == 1 else ("tables", "them")
+    return (
+        f"the warehouse has no {', '.join(absent)} {what}: ingest an export that includes {it} "
+        "(`barometer ingest`)"
+    )
 
 
 def build_views(

@@ -166,6 +166,14 @@ def pooled_entities(results: list[FoldResult]) -> int:
     return int(pooled[ENTITY].nunique()) if ENTITY in pooled.columns else len(pooled)
 
 
+def pooled_positive_entities(results: list[FoldResult]) -> int:
+    """Distinct entities with a positive label in the pooled test predictions (positive rows when
+    entities are not known): how many outcomes the entity bootstrap really resamples."""
+    pooled = pd.concat([r.predictions for r in results])
+    positive = pooled[pooled["label"] == 1]
+    return int(positive[ENTITY].nunique()) if ENTITY in positive.columns else len(positive)
+
+
 def summarise(per_fold: pd.DataFrame) -> pd.DataFrame:
     """Mean and std over folds per scorer (index: scorer; columns: `<metric>_mean|std`)."""
     out = {}
@@ -215,17 +223,22 @@ def learning_curve(
 
 
 def detail_report(
-    test: pd.DataFrame, p: np.ndarray, config: ExperimentConfig, group: str | None = None
+    test: pd.DataFrame,
+    p: np.ndarray,
+    config: ExperimentConfig,
+    group: str | None = None,
+    clusters: np.ndarray | None = None,
 ) -> dict:
     """Tables for the final test period: reliability, lift, capture, bands, segments, stages, CI.
 
     `ece_if_calibrated_median|p95` put the ECE in scale: what true probabilities would score on
-    this test period (rows of one `group` share their outcome).
+    this test period (rows of one `group` share their outcome). The ROC AUC's CI resamples the
+    rows' entities (`clusters`, one per row) when given, as the backtest's does.
     """
     y = test["label"].to_numpy(int)
     r = config.report
     seed = config.lightgbm.seed
-    low, high = m.bootstrap_auc(y, p, n=r.bootstrap, seed=seed)
+    low, high = m.bootstrap_auc(y, p, n=r.bootstrap, seed=seed, clusters=clusters)
     groups = test[group].to_numpy() if group and group in test.columns else None
     floor = m.ece_if_calibrated(p, groups, n=r.bootstrap, seed=seed)
     report: dict = {

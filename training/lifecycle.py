@@ -147,7 +147,11 @@ def _version(settings: Settings, target: str, version: str | None) -> VersionInf
     if version is None:
         versions = mc.search_model_versions(f"name = '{name}'")
         if not versions:
-            raise LookupError(f"No registered versions of {name}: run `barometer train` first.")
+            raise LookupError(
+                f"No registered versions of {name}: `barometer train --target {target}` "
+                "registers one only when a model beats the base rate; if it ran, its output "
+                "says why it registered none."
+            )
         mv = max(versions, key=lambda v: int(v.version))
     else:
         mv = mc.get_model_version(name, str(version))

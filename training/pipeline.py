@@ -24,6 +24,7 @@ from training import lifecycle
 from training import reference as monitoring_reference
 from training.config import ExperimentConfig
 from training.evaluate import (
+    ENTITY,
     MODEL,
     FoldResult,
     backtest,
@@ -34,6 +35,7 @@ from training.evaluate import (
     learning_curve,
     make_plan,
     pooled_entities,
+    pooled_positive_entities,
     summarise,
 )
 from training.fit import FeatureKinds, tune
@@ -71,6 +73,7 @@ class TrainResult:
     choice: Choice | None = None
     ci: tuple[float, float] = (float("nan"), float("nan"))
     entities: int = 0  # distinct entities the CI resamples
+    positive_entities: int = 0  # of them, those with a positive label in a test window
     build: dict = field(default_factory=dict)
 
     @property
@@ -83,13 +86,16 @@ class TrainResult:
         return self.final.models[self.winner or MODEL]
 
     def estimate_words(self) -> str:
-        """e.g. 'backtest ROC AUC 0.812, 95% CI ±0.041 (bootstrap over 250 accounts)'."""
+        """e.g. 'lightgbm backtest ROC AUC 0.812, 95% CI ±0.041 (0.771-0.853, bootstrap over 250
+        entities, 31 of them with the outcome)': an interval over entities of which one or two
+        had the outcome rests on those one or two."""
         kind = self.winner or MODEL
         auc = self.summary.loc[kind, "roc_auc_mean"]
         low, high = self.ci
         return (
             f"{kind} backtest ROC AUC {auc:.3f}, 95% CI ±{(high - low) / 2:.3f} "
-            f"({low:.3f}-{high:.3f}, bootstrap over {self.entities:,} entities)"
+            f"({low:.3f}-{high:.3f}, bootstrap over {self.entities:,} entities, "
+            f"{self.positive_entities:,} of them with the outcome)"
         )
 
 
@@ -221,6 +227,7 @@ def _evaluate(
         choice=choice,
         ci=ci,
         entities=pooled_entities(results),
+        positive_entities=pooled_positive_entities(results),
         build=build,
     )
 
@@ -239,7 +246,9 @@ def _final_fold_report(
     """The chosen model's detailed report on the final fold's test rows (with the backtest
     interval) and its learning curve."""
     test = frame.loc[final.split.test]
-    report = detail_report(test, final.predictions[kind].to_numpy(), config, group)
+    predictions = final.predictions
+    entities = predictions[ENTITY].to_numpy() if ENTITY in predictions.columns else None
+    report = detail_report(test, predictions[kind].to_numpy(), config, group, entities)
     report["metrics"] |= {"backtest_roc_auc_ci_low": ci[0], "backtest_roc_auc_ci_high": ci[1]}
     learning = learning_curve(
         frame,

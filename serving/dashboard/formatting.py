@@ -36,6 +36,8 @@ CSV_COLUMNS = (
 )
 METRICS = {  # a metric's name as a manager reads it, and whether it is a share (shown as %)
     "roc_auc": ("ROC AUC", False),
+    "roc_auc_ci_low": ("ROC AUC, 95% CI low", False),
+    "roc_auc_ci_high": ("ROC AUC, 95% CI high", False),
     "pr_auc": ("Precision-recall AUC", False),
     "log_loss": ("Log loss", False),
     "brier": ("Brier score", False),
@@ -45,6 +47,7 @@ METRICS = {  # a metric's name as a manager reads it, and whether it is a share 
     "base_rate": ("Base rate", True),
     "rows": ("Rows", False),
     "value_capture_top10": ("Share of value in the top 10%", True),
+    "folds": ("Time-ordered test folds", False),
 }
 
 
@@ -128,7 +131,9 @@ def metric_value(name: str, value: float) -> str:
     core = name.removeprefix("backtest_").removesuffix("_mean").removesuffix("_std")
     if METRICS.get(core, ("", False))[1]:
         return pct(value)
-    if core == "rows":
+    if core == "folds" and value == 0:  # a history too short for a forward test
+        return "0 (entities held out instead)"
+    if core in ("rows", "folds"):
         return f"{value:,.0f}"
     return f"{value:.3f}"
 

@@ -192,3 +192,14 @@ def test_what_if_values_are_read_as_a_person_types_them() -> None:
     }
     assert formatting.form_value(0.35, "numeric", "share") == "35"
     assert formatting.form_value(True, "bool") == "yes"
+
+
+def test_every_registry_metric_of_a_version_has_a_manager_s_name_and_reads_as_a_count() -> None:
+    """The models page lists every `backtest_*` tag a run gives its version (training.pipeline
+    `_run_tags`), a holdout-only run's `backtest_folds` of 0 among them."""
+    assert formatting.metric("backtest_roc_auc_ci_low") == "ROC AUC, 95% CI low (backtest)"
+    assert formatting.metric("backtest_roc_auc_ci_high") == "ROC AUC, 95% CI high (backtest)"
+    assert formatting.metric("backtest_folds") == "Time-ordered test folds (backtest)"
+    assert formatting.metric_value("backtest_folds", 3.0) == "3"
+    assert formatting.metric_value("backtest_folds", 0.0) == "0 (entities held out instead)"
+    assert formatting.metric_value("backtest_roc_auc_ci_low", 0.7466) == "0.747"

@@ -81,3 +81,35 @@ def test_explain_command_without_a_workspace_is_a_clear_error(tmp_path, monkeypa
     assert "No champion" in result.output or "run `barometer" in result.output
     bad = CliRunner().invoke(app, ["explain", "--target", "revenue"])
     assert bad.exit_code != 0 and "churn or deal_win" in bad.output
+
+
+def test_the_churn_report_explains_the_accounts_the_model_scores(tmp_path):
+    """`features_account` has a row for every account at a cutoff, churned ones too; the churn
+    model scores only `churn_population` (customers at the cutoff), so its report explains those:
+    RavenStack's latest cutoff had 483 feature rows and 457 customers."""
+    import pandas as pd
+
+    from explain.build_reports import latest_rows, read_tables
+    from features.warehouse import connect
+
+    settings = Settings(home=tmp_path)
+    settings.ensure_home()
+    cutoffs = pd.to_datetime(["2024-11-01", "2024-12-01"])
+    features = pd.DataFrame(
+        {
+            "account_id": ["A", "B", "C"] * 2,
+            "cutoff": cutoffs.repeat(3),
+            "tenure_days": [10.0, 20.0, 30.0, 40.0, 50.0, 60.0],
+        }
+    )
+    population = pd.DataFrame({"account_id": ["A", "B", "C", "A", "C"]})
+    population["cutoff"] = cutoffs[[0, 0, 0, 1, 1]]
+    with connect(settings.warehouse_path) as con:
+        for name, frame in (("features_account", features), ("churn_population", population)):
+            con.register("frame", frame)
+            con.execute(f"create table {name} as select * from frame")
+            con.unregister("frame")
+    table, _ = read_tables(settings, "churn")
+    latest = latest_rows(table, 100)
+    assert sorted(latest["account_id"]) == ["A", "C"]  # B churned before 2024-12-01
+    assert len(table) == 5 and list(table.columns) == list(features.columns)

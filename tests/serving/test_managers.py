@@ -216,3 +216,25 @@ def test_the_html_report_shows_the_apis_figures(client, headers, workspace, mode
     assert shown(contribution["sentence"])
     pipeline = client.get("/v1/reports/pipeline", headers=headers["manager"]).json()
     assert shown(pipeline["leak"])
+
+
+def test_a_view_the_export_cannot_give_names_only_the_tables_it_lacks(tmp_path) -> None:
+    """An export of accounts, activities and cases (a usage log, no CRM): the manager views say
+    which tables are missing, and not activities, which the warehouse holds."""
+    tables = contract_tables()
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        for name in ("accounts", "activities", "cases"):
+            con.register("frame", tables[name])
+            con.execute(f"create table {name} as select * from frame")
+            con.unregister("frame")
+        found = read_tables(con)
+    errors = build_views(found, Settings(home=tmp_path), None).errors
+    assert errors["diagnosis"] == (
+        "the warehouse has no reps, opportunities tables: ingest an export that includes them "
+        "(`barometer ingest`)"
+    )
+    assert errors["contribution"] == errors["diagnosis"]
+    assert errors["pipeline"] == (
+        "the warehouse has no opportunities table: ingest an export that includes it "
+        "(`barometer ingest`)"
+    )

@@ -125,3 +125,18 @@ def test_promotion_puts_the_champion_on_disk_and_refuses_a_version_nothing_could
     refused = promote(settings, "churn", metric="roc_auc", margin=0.0, version=str(empty))
     assert not refused.promoted and "has no artifacts/scoring_model artefact" in refused.reasons[0]
     assert champion_version(settings, "churn").version == champion.version  # unmoved
+
+
+def test_promote_with_no_version_says_train_registers_only_a_model_that_beats_the_base_rate(
+    tmp_path,
+) -> None:
+    """On data with no signal (Maven's deals) `train` refuses and registers nothing; `promote`
+    then must not tell a user who just ran `train` to run it, as if it had not been run."""
+    settings = Settings(home=tmp_path)
+    settings.ensure_home()
+    with pytest.raises(LookupError) as refused:
+        promote(settings, "deal_win", metric="roc_auc", margin=0.0)
+    words = str(refused.value)
+    assert words.startswith("No registered versions of barometer-deal-win: ")
+    assert "`barometer train --target deal_win`" in words
+    assert "only when a model beats the base rate" in words

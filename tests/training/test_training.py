@@ -148,3 +148,53 @@ def test_noise_under_a_moving_outcome_rate_registers_nothing() -> None:
         assert low < summary.loc[kind, "roc_auc_mean"] < high and low < 0.5
     base = summary.loc["base_rate", "log_loss_mean"]
     assert min(summary.loc[k, "log_loss_mean"] for k in ("logistic", "lightgbm")) > base - 0.01
+
+
+def test_the_estimate_names_how_many_tested_entities_had_the_outcome() -> None:
+    """A CI resampling entities says little when only one or two of them had the outcome (a
+    short, small history: one churned account in the holdout), so the estimate line says how
+    many did."""
+    from training.evaluate import pooled_entities, pooled_positive_entities
+    from training.pipeline import TrainResult
+
+    panel = make_panel(n_entities=150, n_cutoffs=12, seed=4)
+    results = backtest(panel, KINDS, small_config(), entity="account_id")
+    tested = pd.concat([panel.loc[r.predictions.index] for r in results])
+    positives = tested.loc[tested["label"] == 1, "account_id"].nunique()
+    assert pooled_entities(results) == tested["account_id"].nunique()
+    assert 0 < pooled_positive_entities(results) == positives < pooled_entities(results)
+    run = TrainResult(
+        "",
+        summarise(fold_metrics(results)),
+        {},
+        pd.DataFrame(),
+        ci=(0.7, 0.8),
+        entities=66,
+        positive_entities=1,
+    )
+    words = run.estimate_words()
+    assert words.endswith("(0.700-0.800, bootstrap over 66 entities, 1 of them with the outcome)")
+
+
+def test_the_test_window_interval_resamples_entities_not_their_repeated_rows(panel) -> None:
+    """An account is tested at several cutoffs; its rows are not independent draws, so the
+    latest test window's ROC AUC interval resamples accounts (as the backtest's does). Ten
+    identical copies of each row make the interval look about three times narrower when rows
+    are resampled, and leave the interval over accounts as it was."""
+    test = panel[panel["cutoff"] == panel["cutoff"].max()]
+    rng = np.random.default_rng(0)
+    p = 1 / (1 + np.exp(-(test["label"].to_numpy() + rng.normal(0, 1.2, len(test)))))
+    config = small_config()
+    copies = pd.concat([test] * 10)
+    once = detail_report(test, p, config, clusters=test["account_id"].to_numpy())["metrics"]
+    tenfold = detail_report(
+        copies, np.tile(p, 10), config, clusters=copies["account_id"].to_numpy()
+    )["metrics"]
+    rows = detail_report(copies, np.tile(p, 10), config)["metrics"]
+
+    def width(metrics: dict) -> float:
+        return metrics["roc_auc_ci_high"] - metrics["roc_auc_ci_low"]
+
+    assert tenfold["roc_auc"] == pytest.approx(once["roc_auc"])
+    assert width(tenfold) == pytest.approx(width(once), rel=0.25)
+    assert width(rows) < width(tenfold) / 2
