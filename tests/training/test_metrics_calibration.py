@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from training import metrics as m
 from training.calibration import choose_calibrator, fit_platt
+from training.guards import base_rate_problems
 
 
 def test_lift_capture_and_value_capture_known_answers() -> None:
@@ -116,3 +118,41 @@ def test_backtest_interval_is_of_the_fold_mean_not_of_folds_ranked_together() ->
     per_fold = m.bootstrap_auc(y, rates, n=100, clusters=ids, folds=folds)
     assert pooled[0] > 0.55  # the pooled reading claims skill that is not there
     assert per_fold == (0.5, 0.5)
+
+
+def test_an_interval_resting_on_one_entity_with_the_outcome_reaches_chance() -> None:
+    """One churned account among 66, each seen at three cutoffs, ranked above 78% of the rest: a
+    third of the resamples miss it and have nothing to rank, so the interval must reach 0.5 (the
+    guard then refuses the model). Forty such accounts give an interval well above chance."""
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(0)
+    ids = np.repeat(np.arange(66), 3)
+    y = (ids == 0).astype(int)
+    p = rng.uniform(size=y.size)
+    p[y == 1] = np.quantile(p, 0.78)
+    assert roc_auc_score(y, p) > 0.75
+    low, high = m.bootstrap_auc(y, p, n=200, clusters=ids)
+    assert low == 0.5 and high > 0.75
+    summary = pd.DataFrame({"roc_auc_mean": [roc_auc_score(y, p)]}, index=["lightgbm"])
+    assert base_rate_problems(summary, "lightgbm", low)  # refused
+
+    ids = np.repeat(np.arange(400), 3)
+    y = (ids < 40).astype(int)
+    p = rng.normal(size=y.size) + 1.2 * y
+    low, high = m.bootstrap_auc(y, p, n=200, clusters=ids)
+    assert 0.7 < low < roc_auc_score(y, p) < high
+
+
+def test_a_fold_with_one_class_in_the_data_is_left_out_of_the_interval_as_of_the_mean() -> None:
+    """A fold without positives has no AUC, so the backtest's mean leaves it out; its resamples
+    must not count it as chance every time, which would pull the interval halfway to 0.5."""
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(1)
+    folds = np.repeat([0, 1], 300)
+    y = np.where(folds == 0, rng.random(600) < 0.3, 0).astype(int)
+    p = rng.random(600) + 0.5 * y
+    auc = roc_auc_score(y[:300], p[:300])
+    low, high = m.bootstrap_auc(y, p, n=200, seed=2, folds=folds)
+    assert 0.7 < low < auc < high

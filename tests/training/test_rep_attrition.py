@@ -10,6 +10,7 @@ import pytest
 
 from barometer.model.status import TrainingStatus, read_status, status_path, write_status
 from barometer.settings import Settings
+from training.config import GuardConfig
 from training.guards import TooFewPositives, check_positive_entities
 from training.runs import resolve_config
 
@@ -39,10 +40,28 @@ def test_departures_are_counted_per_rep_not_per_row() -> None:
     assert check_positive_entities(rep_months(20, 40), guards, "rep_attrition", "rep_id") == 20
 
 
-def test_the_guard_is_off_for_targets_that_do_not_ask_for_it() -> None:
-    churn = resolve_config("churn", None)
-    assert churn.guards.min_positive_entities == 0
-    assert check_positive_entities(rep_months(1, 5), churn.guards, "churn", "rep_id") == 0
+def test_churn_counts_churned_accounts_not_the_cutoffs_before_each_churn() -> None:
+    """Eight churned accounts, each positive at seven cutoffs, pass the row minimum but are too
+    few accounts to test a model on (a 9-month simulation registered a model on one of them)."""
+    guards = resolve_config("churn", None).guards
+    frame = pd.DataFrame(
+        {
+            "account_id": f"a{a}",
+            "cutoff": pd.Timestamp(2024, m + 1, 1),
+            "label": int(a < 8 and m >= 5),
+        }
+        for a in range(308)
+        for m in range(12)
+    )
+    assert int(frame["label"].sum()) >= guards.min_positives
+    with pytest.raises(TooFewPositives, match=r"churned accounts to learn from \(8; need 20\)"):
+        check_positive_entities(frame, guards, "churn", "account_id")
+
+
+def test_the_guard_is_off_for_a_config_that_does_not_ask_for_it() -> None:
+    guards = GuardConfig()
+    assert guards.min_positive_entities == 0
+    assert check_positive_entities(rep_months(1, 5), guards, "churn", "rep_id") == 0
 
 
 def test_training_verdict_round_trip(tmp_path) -> None:
