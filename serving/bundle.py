@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from barometer.model.store import LoadedModel, ModelProvider
+from barometer.model.store import LoadedModel, ModelProvider, NoModelTrained
 from barometer.settings import TARGETS
 
 
@@ -23,6 +23,9 @@ class ModelBundle:
     models: Mapping[str, LoadedModel]
     generation: int = 0
     errors: Mapping[str, str] = field(default_factory=dict)
+    # Targets with no model because training registered none, with its verdict: not a failure,
+    # so readiness does not wait for them (a churn-only export never gets a deal-win model).
+    absent: Mapping[str, str] = field(default_factory=dict)
 
     def get(self, target: str) -> LoadedModel | None:
         return self.models.get(target)
@@ -32,17 +35,23 @@ class ModelBundle:
 
 
 def load_bundle(provider: ModelProvider, targets=TARGETS, generation: int = 0) -> ModelBundle:
-    """Load every target's champion; a missing one is recorded in `errors`, not raised."""
-    models, errors = {}, {}
+    """Load every target's champion; a missing one is recorded in `errors` (or in `absent` when
+    training registered none), not raised."""
+    models, errors, absent = {}, {}, {}
     for target in targets:
         try:
             loaded = provider.load(target)
+        except NoModelTrained as exc:
+            absent[target] = str(exc)
+            continue
         except Exception as exc:  # noqa: BLE001 - any failure means "not loaded", reported by /readyz
             errors[target] = f"{type(exc).__name__}: {exc}"
             continue
         loaded.model.num_threads = 1
         models[target] = loaded
-    return ModelBundle(MappingProxyType(models), generation, MappingProxyType(errors))
+    return ModelBundle(
+        MappingProxyType(models), generation, MappingProxyType(errors), MappingProxyType(absent)
+    )
 
 
 class BundleHolder:
@@ -61,7 +70,7 @@ class BundleHolder:
             # A target whose new champion fails to load keeps serving its previous one.
             kept = {t: m for t, m in self.current.models.items() if t in fresh.errors}
             models = MappingProxyType({**kept, **fresh.models})
-            self.current = ModelBundle(models, fresh.generation, fresh.errors)
+            self.current = ModelBundle(models, fresh.generation, fresh.errors, fresh.absent)
             return self.current
 
     def stale_targets(self) -> list[str]:

@@ -85,6 +85,11 @@ BundleDep = Annotated[ModelBundle, Depends(get_bundle)]
 def model_for(bundle: ModelBundle, target: str) -> LoadedModel:
     """The champion for `target` in this bundle, or 503 when none is loaded."""
     loaded = bundle.get(target)
+    if loaded is None and target in bundle.absent:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"No {target} model was trained: {bundle.absent[target]}",
+        )
     if loaded is None:
         reason = bundle.errors.get(target, "not loaded yet")
         raise HTTPException(

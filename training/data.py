@@ -9,7 +9,11 @@ from barometer.targets import TARGETS
 from training.config import ExperimentConfig
 
 # The optional contract table a target's features and labels need.
-NEEDS = {"deal_win": " with an opportunities table", "rep_attrition": " with a reps table"}
+NEEDS = {"deal_win": "opportunities", "rep_attrition": "reps"}
+
+
+class NoDataForTarget(FileNotFoundError):
+    """The warehouse lacks the contract table the target needs, so no model can be trained."""
 
 
 def feature_kinds(config: ExperimentConfig, columns: list[str]) -> dict[str, str]:
@@ -63,14 +67,22 @@ def load_frame(settings: Settings, config: ExperimentConfig) -> pd.DataFrame:
     from features.warehouse import connect, table_exists
 
     t = TARGETS[config.target]
+    needs = NEEDS.get(config.target)
     with connect(settings.warehouse_path, read_only=True) as con:
         for table in (t.features, t.labels):
-            if not table_exists(con, table):
-                raise FileNotFoundError(
-                    f"{settings.warehouse_path}: table {table} missing; run `barometer features`"
-                    + NEEDS.get(config.target, "")
-                    + "."
+            if table_exists(con, table):
+                continue
+            if needs and not table_exists(con, needs):  # the data lacks it: no build can help
+                raise NoDataForTarget(
+                    f"The data has no {needs} table, so there is no "
+                    f"{config.target.replace('_', ' ')} model to train; ingest an export that "
+                    f"includes {needs}."
                 )
+            raise FileNotFoundError(
+                f"{settings.warehouse_path}: table {table} missing; run `barometer features`"
+                + (f" with {'an' if needs[0] in 'aeiou' else 'a'} {needs} table" if needs else "")
+                + "."
+            )
         frame = con.execute(_query(config.target)).df()
     if frame.empty:
         raise ValueError(f"No labelled rows in {t.features} joined to {t.labels}.")

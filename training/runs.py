@@ -14,6 +14,7 @@ from training import lifecycle
 from training.config import ExperimentConfig, resolve_config  # noqa: F401 (the callers of runs)
 from training.data import (
     TARGETS,
+    NoDataForTarget,
     feature_kinds,
     load_build_meta,
     load_frame,
@@ -45,7 +46,11 @@ def train_target(
 
         frame, sample = sample_frame(settings, config)
     else:
-        frame = load_frame(settings, config)
+        try:
+            frame = load_frame(settings, config)
+        except NoDataForTarget as exc:  # the service says why there is no model
+            write_status(settings, TrainingStatus(config.target, False, str(exc)))
+            raise
     kinds = feature_kinds(config, list(frame.columns))
     leaky = suspicious_features(frame, kinds, config.guards.leakage_auc)
     t = TARGETS[config.target]

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Protocol
 
 from barometer.model.artefact import ScoringModel
+from barometer.model.status import read_status
 from barometer.settings import Settings
 
 REGISTERED_NAMES = {
@@ -45,6 +46,11 @@ class VersionInfo:
 
 class NoChampionError(LookupError):
     """No version of the model carries the `champion` alias yet."""
+
+
+class NoModelTrained(NoChampionError):
+    """No champion, and the target's last training run registered none: the message is its
+    verdict in a user's words (too few churned accounts, no opportunities table)."""
 
 
 def registered_name(target: str) -> str:
@@ -252,7 +258,13 @@ class ChampionProvider:
         return None if found is None else found.version
 
     def load(self, target: str) -> LoadedModel:
-        model, info = load_champion(self.settings, target)
+        try:
+            model, info = load_champion(self.settings, target)
+        except NoChampionError:
+            verdict = read_status(self.settings, target)
+            if verdict is not None and not verdict.trained and verdict.reason:
+                raise NoModelTrained(verdict.reason) from None
+            raise
         model.num_threads = 1  # one LightGBM thread in request paths
         return LoadedModel(target, model, _version_of(info), _metrics_of(info))
 

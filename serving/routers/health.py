@@ -21,17 +21,19 @@ def healthz():
 
 @router.get("/readyz", response_model=Ready, responses={503: {"model": Ready}})
 def readyz(service: ServiceDep):
-    """Ready only when every target's champion model is loaded (503 otherwise)."""
+    """Ready when every target's champion is loaded, or its training registered none (the data
+    cannot give one: too few outcomes, no opportunities table); 503 otherwise."""
     bundle = service.models.current
     missing = {
         t: "failed to load (see the service log)" if t in bundle.errors else "not loaded yet"
         for t in service.models.targets
-        if bundle.get(t) is None
+        if bundle.get(t) is None and t not in bundle.absent
     }
     body = {
         "ready": not missing,
         "models": bundle.versions(),
         "missing": missing,
+        "without_model": {t: "training registered no model" for t in bundle.absent},
         "scores": {t: len(s) for t, s in service.scores.current.items()},
         "insights": service.insights.status(),
     }

@@ -32,6 +32,7 @@ def models_view(bundle: ModelBundle, watched: MonitoringHolder | None = None) ->
             for m in bundle.models.values()
         ],
         "errors": dict(bundle.errors),
+        "without_model": dict(bundle.absent),
     }
 
 

@@ -229,6 +229,9 @@ class Models(BaseModel):
     generation: int
     models: list[ModelInfo]
     errors: dict[str, str]
+    without_model: dict[str, str] = Field(
+        default_factory=dict, description="Targets training registered no model for, and why."
+    )
 
 
 class Health(BaseModel):
@@ -239,6 +242,10 @@ class Ready(BaseModel):
     ready: bool
     models: dict[str, str]
     missing: dict[str, str]
+    without_model: dict[str, str] = Field(
+        default_factory=dict,
+        description="Targets whose training registered no model (the models page says why).",
+    )
     scores: dict[str, int]
     insights: Literal["idle", "computing", "ready", "failed"] = "idle"
 

@@ -54,3 +54,27 @@ def test_loading_a_downloaded_logistic_champion_imports_neither_mlflow_nor_light
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     ).stdout
     assert out.split() == ["1", "logistic", "[]"]
+
+
+def test_no_champion_after_a_refused_training_carries_its_verdict(tmp_path):
+    """The service tells "training registered none, because …" apart from "not loaded": the
+    provider reads the target's last training verdict when no champion exists."""
+    import pytest
+
+    from barometer.model.status import TrainingStatus, write_status
+    from barometer.model.store import ChampionProvider, NoChampionError, NoModelTrained
+
+    settings = Settings(home=tmp_path / "home")
+    settings.ensure_home()
+    with pytest.raises(NoChampionError) as never_trained:
+        ChampionProvider(settings).load("churn")
+    assert not isinstance(never_trained.value, NoModelTrained)
+    reason = "Not enough churned accounts to learn from (8; need 20)."
+    write_status(settings, TrainingStatus("churn", False, reason, 8, 20))
+    with pytest.raises(NoModelTrained) as refused:
+        ChampionProvider(settings).load("churn")
+    assert str(refused.value) == reason
+    write_status(settings, TrainingStatus("churn", True))
+    with pytest.raises(NoChampionError) as trained_not_promoted:
+        ChampionProvider(settings).load("churn")
+    assert not isinstance(trained_not_promoted.value, NoModelTrained)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from fastapi.testclient import TestClient
 
 ACCOUNT = "A007"
 
@@ -466,3 +467,36 @@ def test_logs_are_json_with_request_ids_and_never_keys(client, headers) -> None:
     mine = next(line for line in lines if line.get("request_id") == "req-42")
     assert mine["status"] == 200 and mine["role"] == "admin" and mine["route"] == "/v1/accounts"
     assert "admin-key" not in stream.getvalue() and "wrong-key" not in stream.getvalue()
+
+
+def test_a_target_training_registered_no_model_for_does_not_hold_readiness(workspace, models):
+    """A churn-only export never gets a deal-win model: the service is ready with churn, says
+    why deal win has none, and answers deal-win requests with that verdict."""
+    from barometer.model.store import NoModelTrained, StaticProvider
+    from serving.app import ServeOptions, create_app
+
+    verdict = "The data has no opportunities table, so there is no deal win model to train."
+
+    class ChurnOnly(StaticProvider):
+        def load(self, target):
+            if target == "deal_win":
+                raise NoModelTrained(verdict)
+            return super().load(target)
+
+    provider = ChurnOnly({"churn": models["churn"]})
+    app = create_app(workspace[0], provider=provider, options=ServeOptions(poll_seconds=3600))
+    key = {"X-API-Key": "retention-key-0123456789"}
+    with TestClient(app) as churn_only:
+        ready = churn_only.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["missing"] == {}
+        assert ready.json()["without_model"] == {"deal_win": "training registered no model"}
+        assert verdict not in ready.text  # no key: no reasons
+        assert churn_only.get("/v1/models", headers=key).json()["without_model"] == {
+            "deal_win": verdict
+        }
+        refused = churn_only.post("/v1/score/deal_win", json={"rows": [{}]}, headers=key)
+        assert refused.status_code == 503
+        assert refused.json()["detail"] == f"No deal_win model was trained: {verdict}"
+        risk = churn_only.get(f"/v1/accounts/{ACCOUNT}/churn-risk", headers=key)
+        assert risk.status_code == 200

@@ -13,6 +13,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from barometer.model.status import read_status
 from barometer.model.store import LoadedModel
 from barometer.scoring import job
 from barometer.scoring.reasons import load_registry
@@ -21,6 +22,7 @@ from explain.build_reports import explain_target
 from features.build import build_all
 from features.ingest.run import ingest
 from features.registry import REGISTRY
+from training.data import NoDataForTarget
 from training.runs import resolve_config, train_target
 
 # (reps, opportunities: none | bare | staged, cases, nps, churn_events)
@@ -130,6 +132,9 @@ def test_subset_builds_trains_scores_and_explains(subset, company, tracking, tmp
         assert scored.rows > 0
         page = explain_target(settings, target, model_folder=folder, rows=300, log=False)
         assert page.stat().st_size > 10_000
-    if opps == "none":
-        with pytest.raises(FileNotFoundError, match="opportunities table"):
+    if opps == "none":  # the verdict the service shows instead of "not loaded"
+        with pytest.raises(NoDataForTarget, match="The data has no opportunities table") as why:
             train_target(settings, fast("deal_win"))
+        verdict = read_status(settings, "deal_win")
+        assert verdict is not None and not verdict.trained and verdict.reason == str(why.value)
+        assert str(settings.warehouse_path) not in verdict.reason
