@@ -48,7 +48,7 @@ def score(
     from rich.console import Console
 
     from barometer.model.store import ChampionProvider
-    from barometer.scoring import job
+    from barometer.scoring import day_features, job
     from barometer.scoring.reasons import load_registry
     from barometer.settings import MODEL_TARGETS, get_settings
     from barometer.targets import TARGETS
@@ -76,6 +76,9 @@ def score(
     except (LookupError, ValueError, OSError, WarehouseBusyError) as exc:
         console.print(f"[red]barometer score:[/red] {exc}")
         raise typer.Exit(1) from exc
+    stale = day_features.stale_as_of(result.as_of, result.data_through)
+    if stale:
+        console.print(f"[yellow]warning:[/yellow] {stale}")
     plan = result.plan
     how = ""
     if plan is not None and plan.incremental:

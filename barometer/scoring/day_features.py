@@ -52,6 +52,25 @@ def default_as_of(last_event: pd.Timestamp | None) -> pd.Timestamp:
     return pd.Timestamp(last_event).normalize() + pd.Timedelta(days=1)
 
 
+STALE_AFTER_DAYS = 31
+
+
+def stale_as_of(as_of: pd.Timestamp, last_event: pd.Timestamp | None) -> str | None:
+    """A warning when `as_of` is more than a month past the data's last event: the export has
+    nothing for those days, so every days-since feature has grown by the gap as if each account
+    had gone quiet, and the scores describe a stale export rather than that day."""
+    if last_event is None:
+        return None
+    gap = (pd.Timestamp(as_of) - default_as_of(last_event)).days
+    if gap <= STALE_AFTER_DAYS:
+        return None
+    return (
+        f"as of {as_of:%Y-%m-%d} is {gap} days past the last day the data covers "
+        f"({last_event:%Y-%m-%d}): with nothing recorded since, every account looks {gap} days "
+        "quieter than it may be. Ingest a newer export, or score as of a day the data covers."
+    )
+
+
 def as_of_day(value) -> pd.Timestamp:
     """A requested as-of date as a midnight; a clear error for a time of day."""
     stamp = pd.Timestamp(value)

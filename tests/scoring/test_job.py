@@ -251,3 +251,19 @@ def test_a_linear_champion_is_explained_in_full_and_adds_up(scoring_home, tmp_pa
         assert sum(m["points_change"] for m in lines) == pytest.approx(change, abs=2e-6)
     actions = scored.loc[scored["band"] != "low", "actions"].map(json.loads)
     assert actions.map(len).gt(0).any()
+
+
+@pytest.mark.parametrize(
+    ("as_of", "warned"),
+    [("2025-07-01", False), ("2025-08-01", False), ("2025-08-02", True), ("2030-01-01", True)],
+)
+def test_an_as_of_more_than_a_month_past_the_data_is_called_stale(as_of, warned):
+    from barometer.scoring.day_features import stale_as_of
+
+    last = pd.Timestamp("2025-06-30 16:45")
+    words = stale_as_of(pd.Timestamp(as_of), last)
+    assert (words is not None) == warned
+    if warned:
+        gap = (pd.Timestamp(as_of) - pd.Timestamp("2025-07-01")).days  # the default as-of
+        assert words.startswith(f"as of {as_of} is {gap} days past the last day the data covers")
+    assert stale_as_of(pd.Timestamp(as_of), None) is None
