@@ -78,6 +78,7 @@ class LoadResult:
     notes: tuple[str, ...] = ()
     top_rejects: tuple[Tally, ...] = ()
     warnings: tuple[Tally, ...] = ()
+    origins: tuple[tuple[str, str], ...] = ()  # mapped contract column -> the file's column(s)
 
     @property
     def rejected_share(self) -> float:
@@ -410,6 +411,7 @@ def _load(
                 notes + source.notes,
                 staged.top_rejects,
                 staged.warnings,
+                source.origins,
             )
             record(con, source, result, sha())
             _pause_hook(source)

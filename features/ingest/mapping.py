@@ -369,6 +369,7 @@ class SpecBuilder:
         sql = f"select _row, {PROBLEM}, {select} from ({self.joined()}) order by _row"
         inputs = (self.path,) + ((self.look,) if self.look else ())
         shown = {c: " or ".join(f) for c, f in formats.items() if c in exprs}
+        origins = {c: " or ".join(s) for c, s in spec.column_map().items() if s != [c]}
         return Source(
             spec.table,
             self.path,
@@ -380,6 +381,7 @@ class SpecBuilder:
             label=f"{self.path} ({spec.name})" if spec.name else "",
             inputs=inputs,
             formats=tuple(shown.items()),
+            origins=tuple(origins.items()),
         )
 
 

@@ -47,11 +47,15 @@ def summary_table(report: IngestReport, threshold: float) -> Table:
     return out
 
 
-def tally_lines(tallies: tuple[Tally, ...]) -> list[str]:
-    """`  1,425 × account_id: missing required field (first at row 12)` per tally."""
+def tally_lines(tallies: tuple[Tally, ...], origins: tuple[tuple[str, str], ...] = ()) -> list[str]:
+    """`  1,425 × account_id (account): missing required field (first at row 12)` per tally; the
+    file's own column follows a mapped contract column, so the user knows where to look."""
     width = max((len(f"{t.rows:,}") for t in tallies), default=0)
+    named = dict(origins)
     return [
-        f"  {t.rows:>{width},} × {t.field}: {t.reason} (first at row {t.first_row})"
+        f"  {t.rows:>{width},} × {t.field}"
+        + (f" ({named[t.field]})" if t.field in named else "")
+        + f": {t.reason} (first at row {t.first_row})"
         for t in tallies
     ]
 
@@ -69,7 +73,7 @@ def reasons_lines(report: IngestReport) -> list[str]:
             shown = sum(t.rows for t in r.top_rejects)
             rest = f"; {r.rejected - shown:,} more for other reasons" if r.rejected > shown else ""
             lines.append(f"{file_label(r)}: {r.rejected:,} rejected{rest}")
-            lines += tally_lines(r.top_rejects)
+            lines += tally_lines(r.top_rejects, r.origins)
     return lines
 
 
@@ -79,7 +83,7 @@ def warning_lines(report: IngestReport) -> list[str]:
     for r in report.results:
         if r.warnings:
             lines.append(f"{file_label(r)}: {sum(t.rows for t in r.warnings):,} warning(s)")
-            lines += tally_lines(r.warnings)
+            lines += tally_lines(r.warnings, r.origins)
     return lines
 
 

@@ -24,7 +24,8 @@ class Source:
     otherwise the select preserves the file's row order and the loader numbers rows itself.
     `inputs` are the files the select reads (their views switch to the tolerant reader when
     DuckDB's strict one refuses them). `formats` names the date format of mapped columns, for the
-    reject reasons.
+    reject reasons; `origins` the file's own column(s) behind each mapped contract column, so a
+    summary can say `created_at (engage_date)`.
     """
 
     table: str
@@ -37,6 +38,7 @@ class Source:
     label: str = ""
     inputs: tuple[Path, ...] = ()
     formats: tuple[tuple[str, str], ...] = ()
+    origins: tuple[tuple[str, str], ...] = ()
 
     @property
     def name(self) -> str:

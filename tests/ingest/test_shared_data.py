@@ -8,6 +8,7 @@ from datetime import datetime
 import pytest
 from typer.testing import CliRunner
 
+from features.ingest.report import reasons_lines
 from features.ingest.sources import IngestError
 from tests.ingest.helpers import MAPPINGS, assert_accounting, rows, run
 from tests.ingest.test_cli import cli
@@ -45,6 +46,11 @@ def test_maven_rows_are_all_accounted_for(maven):
     assert [(t.field, t.reason, t.rows) for t in deals.top_rejects] == [
         ("account_id", "missing required field", 1425),
         ("created_at", "missing required field", 163),
+    ]
+    # The summary names the file's own column beside the contract's, where the user can look.
+    assert [line.split(": ")[0].strip() for line in reasons_lines(report)[1:3]] == [
+        "1,425 × account_id (account)",
+        "163 × created_at (engage_date)",
     ]
 
 
@@ -105,8 +111,8 @@ def test_maven_cli_exits_one_and_says_why_rows_were_rejected(settings, shared_da
     )
     assert result.exit_code == 1, result.output  # 18% rejected, above the 5% threshold
     assert "sales_pipeline.csv (deals) -> opportunities: 1,588 rejected" in result.output
-    assert "1,425 × account_id: missing required field (first at row 10)" in result.output
-    assert "163 × created_at: missing required field (first at row 8301)" in result.output
+    assert "1,425 × account_id (account): missing required field (first at row 10)" in result.output
+    assert "163 × created_at (engage_date): missing required field (first at row 8301)" in result.output
 
 
 def test_ravenstack_churn_events_are_mapped(settings, shared_data):
