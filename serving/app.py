@@ -34,7 +34,7 @@ from serving.dashboard import mount as mount_dashboard
 from serving.fastpath import StoredScoreFastPath
 from serving.heap import settle_heap, thaw_heap
 from serving.observability import LOGGER, ObservabilityMiddleware
-from serving.routers import API_PREFIX, accounts, api_routers, health
+from serving.routers import API_PREFIX, accounts, api_routers, docs, health
 from serving.routers.accounts import churn_risk
 from serving.security import headers_for
 from serving.snapshot import ScoreSnapshot, empty_snapshot
@@ -177,6 +177,9 @@ def create_app(
         version=__version__,
         summary="Churn risk and deal-win probability with their reasons.",
         lifespan=make_lifespan(options),
+        docs_url=None,  # served by `serving.routers.docs`, behind a key or a session
+        redoc_url=None,
+        openapi_url=None,
     )
     keyring = load_keyring(settings.api_keys, settings.api_keys_file)
     if not len(keyring):
@@ -191,6 +194,7 @@ def create_app(
         load_scores=load_scores,
     )
     app.include_router(health.router)
+    app.include_router(docs.router)
     for router in api_routers():  # one level of routers, not two: less matching per request
         app.include_router(router, prefix=API_PREFIX)
     app.openapi = lambda: with_bearer_alternative(FastAPI.openapi(app))

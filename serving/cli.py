@@ -109,7 +109,8 @@ def serve(
 
 
 BANNER = (
-    "Serving the dashboard at http://{host}:{port}/dashboard (API docs: /docs); Ctrl-C stops it."
+    "Serving the dashboard at http://{host}:{port}/dashboard (API docs: /dashboard/docs, signed "
+    "in); Ctrl-C stops it."
 )
 
 

@@ -3,7 +3,8 @@
 Every response carries `nosniff`, `X-Frame-Options: DENY`, a referrer policy and a
 Content-Security-Policy chosen by path: JSON answers may load nothing; the dashboard's pages load
 only their own stylesheet (no script, no inline style; `tests/dashboard` checks the pages pass it);
-the OpenAPI pages (`/docs`, `/redoc`) load FastAPI's Swagger UI and ReDoc from their CDN. Dashboard
+the API description's pages (`/dashboard/docs`, `/dashboard/redoc`, behind a session) load
+FastAPI's Swagger UI and ReDoc from their CDN. Dashboard
 pages other than static files are also `no-store`, so a signed-out browser cannot show them from
 its cache. The header lists are built once; `ObservabilityMiddleware` appends them to every
 response and the churn-risk fast path sends them with its stored bytes.
@@ -25,7 +26,7 @@ DOCS_CSP = (
     "font-src https://fonts.gstatic.com; connect-src 'self'; worker-src blob:; "
     "frame-ancestors 'none'; base-uri 'none'"
 )
-DOCS_PATHS = ("/docs", "/redoc")
+DOCS_PATHS = ("/dashboard/docs", "/dashboard/redoc")
 
 
 def header_list(csp: str, *extra: tuple[bytes, bytes]) -> tuple[tuple[bytes, bytes], ...]:
@@ -41,15 +42,15 @@ def header_list(csp: str, *extra: tuple[bytes, bytes]) -> tuple[tuple[bytes, byt
 API_HEADERS = header_list(API_CSP)
 DASHBOARD_HEADERS = header_list(DASHBOARD_CSP, (b"cache-control", b"no-store"))
 STATIC_HEADERS = header_list(DASHBOARD_CSP)
-DOCS_HEADERS = header_list(DOCS_CSP)
+DOCS_HEADERS = header_list(DOCS_CSP, (b"cache-control", b"no-store"))
 
 
 def headers_for(path: str) -> tuple[tuple[bytes, bytes], ...]:
     """The security headers of a response to `path` (raw ASGI header pairs)."""
-    if path.startswith("/dashboard"):
-        return STATIC_HEADERS if path.startswith("/dashboard/static/") else DASHBOARD_HEADERS
     if path.startswith(DOCS_PATHS):
         return DOCS_HEADERS
+    if path.startswith("/dashboard"):
+        return STATIC_HEADERS if path.startswith("/dashboard/static/") else DASHBOARD_HEADERS
     return API_HEADERS
 
 

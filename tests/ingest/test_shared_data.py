@@ -112,7 +112,10 @@ def test_maven_cli_exits_one_and_says_why_rows_were_rejected(settings, shared_da
     assert result.exit_code == 1, result.output  # 18% rejected, above the 5% threshold
     assert "sales_pipeline.csv (deals) -> opportunities: 1,588 rejected" in result.output
     assert "1,425 × account_id (account): missing required field (first at row 10)" in result.output
-    assert "163 × created_at (engage_date): missing required field (first at row 8301)" in result.output
+    assert (
+        "163 × created_at (engage_date): missing required field (first at row 8301)"
+        in result.output
+    )
 
 
 def test_ravenstack_churn_events_are_mapped(settings, shared_data):

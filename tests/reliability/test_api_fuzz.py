@@ -40,7 +40,9 @@ def schema(tmp_path_factory):
         options=ServeOptions(poll_seconds=3600),
     )
     with TestClient(app):
-        yield schemathesis.openapi.from_asgi("/openapi.json", app)
+        yield schemathesis.openapi.from_asgi(
+            "/openapi.json", app, headers=ROLE_HEADERS["retention"]
+        )
 
 
 @pytest.mark.parametrize("role", list(ROLE_HEADERS))

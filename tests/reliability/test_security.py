@@ -107,7 +107,7 @@ def client(settings_keys, models, log_stream):
 
 
 def spec_operations(client) -> list[tuple[str, str]]:
-    spec = client.get("/openapi.json").json()
+    spec = client.get("/openapi.json", headers=ROLES["admin"]).json()
     return sorted(
         (method.upper(), path)
         for path, item in spec["paths"].items()
@@ -316,6 +316,9 @@ PAGE_MINIMUM = {
     ("GET", "/dashboard/opportunities"): 1,
     ("GET", "/dashboard/opportunities/{opportunity_id}"): 1,
     ("GET", "/dashboard/models"): 1,
+    ("GET", "/dashboard/openapi.json"): 1,
+    ("GET", "/dashboard/docs"): 1,
+    ("GET", "/dashboard/redoc"): 1,
     ("GET", "/dashboard/drivers"): 2,
     ("GET", "/dashboard/teams"): 2,
     ("GET", "/dashboard/teams/{team}"): 2,
@@ -447,7 +450,7 @@ def test_security_headers_on_every_kind_of_response(client):
             "422": client.post("/v1/score/churn", json={"rows": []}, headers=admin),
             "unmatched": client.get("/nowhere"),
             "healthz": client.get("/healthz"),
-            "docs": client.get("/docs"),
+            "docs": client.get("/dashboard/docs"),
             "dashboard page": client.get("/dashboard/worklist"),
             "dashboard csv": client.get("/dashboard/worklist.csv"),
             "dashboard css": client.get("/dashboard/static/dashboard.css"),
@@ -485,3 +488,31 @@ def test_chunked_body_over_the_limit_is_413(settings_keys, models):
         assert response.status_code == 413 and "2000-byte limit" in response.json()["detail"]
         assert response.headers["x-content-type-options"] == "nosniff"
         assert small.post("/v1/score/churn", content=chunks(3), headers=headers).status_code == 200
+
+
+def test_the_api_description_needs_a_key_and_its_pages_a_session(client):
+    """`/openapi.json` names every route: a key reads it. Browsers cannot send keys, so `/docs`
+    and `/redoc` lead to the dashboard's copies, which need a signed-in session."""
+    client.cookies.clear()
+    for role in ("none", "bad_key"):
+        refused = client.get("/openapi.json", headers=ROLES[role])
+        assert refused.status_code == 401, role
+        assert "/v1/" not in refused.text
+    spec = client.get("/openapi.json", headers=ROLES["retention"])
+    assert (
+        spec.status_code == 200 and "/v1/accounts/{account_id}/churn-risk" in spec.json()["paths"]
+    )
+    for page in ("docs", "redoc"):
+        moved = client.get(f"/{page}", follow_redirects=False)
+        assert (moved.status_code, moved.headers["location"]) == (307, f"/dashboard/{page}")
+        for path in (f"/dashboard/{page}", "/dashboard/openapi.json"):
+            assert to_sign_in(client.get(path, follow_redirects=False)), path
+    sign_in(client, "retention")
+    try:
+        for page in ("docs", "redoc"):
+            shown = client.get(f"/dashboard/{page}")
+            assert shown.status_code == 200 and "/dashboard/openapi.json" in shown.text
+            assert shown.headers["cache-control"] == "no-store"
+        assert client.get("/dashboard/openapi.json").json()["paths"] == spec.json()["paths"]
+    finally:
+        client.cookies.clear()

@@ -27,7 +27,7 @@ def schema(workspace, models):
         workspace[0], provider=StaticProvider(models), options=ServeOptions(poll_seconds=3600)
     )
     with TestClient(app):  # run the lifespan: models and scores loaded
-        yield schemathesis.openapi.from_asgi("/openapi.json", app)
+        yield schemathesis.openapi.from_asgi("/openapi.json", app, headers=ADMIN)
 
 
 def operations(schema) -> list:

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 
 from serving.dashboard.pages import (
     accounts,
+    api_docs,
     contribution,
     drivers,
     models,
@@ -27,6 +28,7 @@ MODULES = (
     contribution,
     pipeline,
     models,
+    api_docs,
 )
 
 
