@@ -20,7 +20,7 @@ import pandas as pd
 from barometer.model.artefact import Explanation, ScoringModel
 from barometer.settings import Settings
 from explain.drivers import DependenceCurve, dependence, drivers, family_attribution
-from explain.wording import CAVEAT, Registry, family_label, lookup, target_phrase
+from explain.wording import CAVEAT, Registry, family_label, format_points, lookup, target_phrase
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -178,6 +178,36 @@ def _html_table(frame: pd.DataFrame | None, max_rows: int = 25) -> str:
     return shown.to_html(index=False, border=0, escape=True)
 
 
+DIRECTION_WORDS = {1: "higher raises it", -1: "higher lowers it", 0: "mixed"}
+
+
+def readable_drivers(table: pd.DataFrame) -> pd.DataFrame:
+    """The top-behaviours table in a reader's words: behaviour, family, average effect in points,
+    which way a higher value pushes the prediction, and its share of all the effect."""
+    return pd.DataFrame(
+        {
+            "Behaviour": table["description"],
+            "Feature": table["feature"],
+            "Family": table["family"].map(family_label),
+            "Average effect": table["mean_abs_points"].map(lambda v: f"{v * 100:.1f} pts"),
+            "A higher value": table["direction"].map(DIRECTION_WORDS).fillna("mixed"),
+            "Share of effect": table["share"].map(lambda v: f"{v * 100:.1f}%"),
+        }
+    )
+
+
+def readable_families(families: pd.DataFrame) -> pd.DataFrame:
+    """The behaviour families' table in a reader's words (average effect and share)."""
+    return pd.DataFrame(
+        {
+            "Family": families["family"].map(family_label),
+            "Average effect": families["mean_abs_points"].map(lambda v: f"{v * 100:.1f} pts"),
+            "Average push": families["mean_points"].map(format_points),
+            "Share of effect": families["share"].map(lambda v: f"{v * 100:.1f}%"),
+        }
+    )
+
+
 def build_report(
     model: ScoringModel,
     frame: pd.DataFrame,
@@ -215,19 +245,20 @@ def build_report(
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["j2"]))
     from markupsafe import Markup
 
-    shown = table[["feature", "family", "description", "mean_abs_points", "direction", "share"]]
+    as_of = f"{pd.Timestamp(frame['cutoff'].max()):%Y-%m-%d}" if "cutoff" in frame.columns else None
     return env.get_template("report.html.j2").render(
         title=f"What drives {target_phrase(model.target)}",
         phrase=target_phrase(model.target),
         entity="deal" if model.target == "deal_win" else "account",
         model_label=inputs.model_label or model.target,
         rows=len(frame),
+        as_of=as_of,
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         caveat=CAVEAT,
         plots=plots,
         curves=curves,
-        drivers_table=Markup(_html_table(shown, 20)),
-        families_table=Markup(_html_table(families)),
+        drivers_table=Markup(_html_table(readable_drivers(table), 20)),
+        families_table=Markup(_html_table(readable_families(families))),
         errors=getattr(views, "errors", {}) if views is not None else {},
         diagnosis=diagnosis,
         findings=_findings(diagnosis),

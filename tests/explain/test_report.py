@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pandas as pd
 from typer.testing import CliRunner
 
 from barometer.settings import Settings
@@ -113,3 +114,33 @@ def test_the_churn_report_explains_the_accounts_the_model_scores(tmp_path):
     latest = latest_rows(table, 100)
     assert sorted(latest["account_id"]) == ["A", "C"]  # B churned before 2024-12-01
     assert len(table) == 5 and list(table.columns) == list(features.columns)
+
+
+def test_the_report_tables_read_in_words_and_match_the_drivers(
+    churn_model, accounts, registry, tmp_path
+):
+    """A reader sees behaviours, family names, effects in points and which way a higher value
+    pushes, the same figures as `explain.drivers`, and the day the rows are from."""
+    from explain.drivers import drivers
+    from explain.report import DIRECTION_WORDS
+    from explain.wording import family_label
+
+    rows = accounts.head(200)
+    html = build_report(churn_model, rows, registry, ReportInputs(), top_curves=1)
+    for raw in ("mean_abs_points", "mean_points", "<th>direction</th>", "<th>family</th>"):
+        assert raw not in html
+    top = drivers(churn_model, rows, registry).iloc[0]
+    first_row = html.split("<h2>Top behaviours</h2>")[1].split("<tbody>")[1].split("</tr>")[0]
+    cells = re.findall(r"<td>(.*?)</td>", first_row)
+    assert cells == [
+        top["description"].replace("'", "&#39;"),
+        top["feature"],
+        family_label(top["family"]),
+        f"{top['mean_abs_points'] * 100:.1f} pts",
+        DIRECTION_WORDS[int(top["direction"])],
+        f"{top['share'] * 100:.1f}%",
+    ]
+    assert "200 accounts explained ·" in html  # no cutoff column: no day claimed
+    dated = rows.assign(cutoff=pd.Timestamp("2026-11-01"))
+    html = build_report(churn_model, dated, registry, ReportInputs(), top_curves=1)
+    assert "200 accounts explained as of 2026-11-01 ·" in html
