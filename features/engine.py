@@ -40,8 +40,9 @@ def active_features(entity: Entity, present: set[str]) -> tuple[list[Feature], l
     notes = []
     for f in wanted:
         if f not in on:
-            missing = ", ".join(sorted(set(f.tables) - present))
-            notes.append(f"{f.name} ({f.family}) switched off: no {missing} table")
+            missing = sorted(set(f.tables) - present)
+            noun = "table" if len(missing) == 1 else "tables"
+            notes.append(f"{f.name} ({f.family}) switched off: no {', '.join(missing)} {noun}")
     return on, notes
 
 

@@ -79,11 +79,15 @@ class ResolvedChurn:
     activity_types: tuple[str, ...]
     why: str  # how it was chosen, in words
 
+    def types_words(self) -> str:
+        """The activity types that count, as a list a reader can follow: "call, email"."""
+        return ", ".join(t.replace("_", " ") for t in self.activity_types) or "any type"
+
     def describe(self) -> str:
         words = {
             "explicit": "recorded churn dates (churned_at, churn events)",
-            "inactivity": f"{self.inactive_days} days without {', '.join(self.activity_types)}",
-            "no_activity": f"no {', '.join(self.activity_types)} in the horizon",
+            "inactivity": f"{self.inactive_days} days without activity ({self.types_words()})",
+            "no_activity": f"no activity ({self.types_words()}) in the horizon",
         }[self.definition]
         return (
             f"churn = {self.definition}: {words} within {self.horizon_days} days of the cutoff "

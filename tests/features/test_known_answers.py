@@ -189,3 +189,22 @@ def test_call_minutes_and_ratings_do_not_depend_on_the_order_rows_arrive_in(toy)
         assert forward[name] == backward[name], name
     assert forward.avg_connected_call_minutes_90d == np.round(seconds * 1000).sum() / n / 60_000
     assert forward.avg_interaction_rating_90d == np.round(ratings * 1000).sum() / n / 1000
+
+
+def test_switched_off_notes_and_churn_words_read_as_sentences():
+    from features.engine import active_features
+    from features.label_config import ResolvedChurn
+
+    _, notes = active_features("opportunity", {"accounts", "activities"})
+    assert (
+        "current_stage (pipeline) switched off: no opportunities, opportunity_stages tables"
+        in notes
+    )
+    _, notes = active_features("opportunity", {"opportunities", "accounts", "activities"})
+    assert "current_stage (pipeline) switched off: no opportunity_stages table" in notes
+    churn = ResolvedChurn("inactivity", 90, 60, ("other",), "given")
+    assert churn.describe().startswith(
+        "churn = inactivity: 60 days without activity (other) within"
+    )
+    purchases = ResolvedChurn("no_activity", 90, 60, ("purchase",), "given")
+    assert "no activity (purchase) in the horizon" in purchases.describe()
