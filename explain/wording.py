@@ -98,9 +98,13 @@ def format_value(value: object, feature: Feature | None = None) -> str:
 
 
 def format_number(number: float) -> str:
-    """12400.0 -> '12,400'; 2.345 -> '2.35'; 0.0123 -> '0.0123'; never '1.2e-05'."""
+    """12400.0 -> '12,400'; 47.11 -> '47.1'; 2.345 -> '2.35'; 0.0123 -> '0.0123'; never
+    '1.2e-05'. Three significant digits at most below 100, so '47.11 days' does not sit beside
+    '164 days' claiming more precision than the whole number."""
     if number == round(number) or abs(number) >= 100:
         return f"{number:,.0f}"
+    if abs(number) >= 10:
+        return f"{number:,.1f}".rstrip("0").rstrip(".")
     if abs(number) >= 1:
         return f"{number:,.2f}".rstrip("0").rstrip(".")
     return f"{number:.3g}" if abs(number) >= 1e-3 else f"{number:.4f}".rstrip("0").rstrip(".")

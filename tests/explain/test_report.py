@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from barometer.settings import Settings
@@ -144,3 +145,14 @@ def test_the_report_tables_read_in_words_and_match_the_drivers(
     dated = rows.assign(cutoff=pd.Timestamp("2026-11-01"))
     html = build_report(churn_model, dated, registry, ReportInputs(), top_curves=1)
     assert "200 accounts explained as of 2026-11-01 ·" in html
+
+
+@pytest.mark.parametrize(
+    ("number", "shown"),
+    [(12400.0, "12,400"), (164.4, "164"), (47.11, "47.1"), (40.0, "40"), (2.345, "2.35"),
+     (0.0123, "0.0123"), (1.2e-05, "0")],
+)  # fmt: skip
+def test_numbers_carry_at_most_three_significant_digits_below_a_hundred(number, shown):
+    from explain.wording import format_number
+
+    assert format_number(number) == shown
