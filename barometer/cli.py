@@ -7,11 +7,9 @@ import os
 import sys
 import threading
 
+import typer
+
 from barometer import __version__, startup
-
-startup.pause_collection_while_importing()  # before the first library loads; see its docstring
-
-import typer  # noqa: E402
 
 app = typer.Typer(
     name="barometer",
@@ -64,6 +62,7 @@ def run() -> None:
     flushes standard output and leaves without the teardown. An error still leaves through
     Python's normal path, with its traceback.
     """
+    startup.pause_collection_while_importing()  # the commands' heavy imports; see its docstring
     try:
         app()
     except SystemExit as exit_:

@@ -87,8 +87,34 @@ class BundleHolder:
         return stale
 
     def refresh_if_promoted(self) -> bool:
-        """Reload when a new champion was promoted; True when a swap happened."""
+        """Reload when a new champion was promoted; True when a swap happened. Otherwise re-read
+        why each target without a model has none: training may have run since."""
         if self.stale_targets():
             self.reload()
             return True
+        self.refresh_absent()
         return False
+
+    def refresh_absent(self) -> None:
+        """Re-read the verdicts of the targets without a model (the models stay as they are)."""
+        with self._lock:
+            bundle = self.current
+            errors, absent = dict(bundle.errors), dict(bundle.absent)
+            for target in (t for t in self.targets if bundle.get(t) is None):
+                errors.pop(target, None)
+                absent.pop(target, None)
+                try:
+                    self.provider.load(target)
+                except NoModelTrained as exc:
+                    absent[target] = str(exc)
+                except Exception as exc:  # noqa: BLE001 - as in load_bundle
+                    errors[target] = f"{type(exc).__name__}: {exc}"
+                else:  # a champion arrived after the version check: the next poll loads it
+                    continue
+            if (errors, absent) != (dict(bundle.errors), dict(bundle.absent)):
+                self.current = ModelBundle(
+                    bundle.models,
+                    bundle.generation,
+                    MappingProxyType(errors),
+                    MappingProxyType(absent),
+                )

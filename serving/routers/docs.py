@@ -14,7 +14,8 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/openapi.json")
-def openapi(request: Request, _: Retention) -> JSONResponse:
+async def openapi(request: Request, _: Retention) -> JSONResponse:
+    # On the event loop, as FastAPI's own route is: the app builds and caches the schema once.
     return JSONResponse(request.app.openapi())
 
 

@@ -22,7 +22,8 @@ def healthz():
 @router.get("/readyz", response_model=Ready, responses={503: {"model": Ready}})
 def readyz(service: ServiceDep):
     """Ready when every target's champion is loaded, or its training registered none (the data
-    cannot give one: too few outcomes, no opportunities table); 503 otherwise."""
+    cannot give one: too few outcomes, no opportunities table), and at least one model is
+    loaded; 503 otherwise."""
     bundle = service.models.current
     missing = {
         t: "failed to load (see the service log)" if t in bundle.errors else "not loaded yet"
@@ -30,14 +31,14 @@ def readyz(service: ServiceDep):
         if bundle.get(t) is None and t not in bundle.absent
     }
     body = {
-        "ready": not missing,
+        "ready": not missing and bool(bundle.models),  # no model at all serves no answer
         "models": bundle.versions(),
         "missing": missing,
         "without_model": {t: "training registered no model" for t in bundle.absent},
         "scores": {t: len(s) for t, s in service.scores.current.items()},
         "insights": service.insights.status(),
     }
-    return JSONResponse(body, status_code=200 if not missing else 503)
+    return JSONResponse(body, status_code=200 if body["ready"] else 503)
 
 
 @router.get(

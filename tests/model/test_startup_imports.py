@@ -81,14 +81,48 @@ def test_a_caller_that_turned_the_collector_off_keeps_it_off(tmp_path):
     assert run(script, modules(tmp_path)) == "False"
 
 
+def test_an_import_in_another_thread_keeps_the_collector_waiting_until_it_ends(tmp_path):
+    """The collector is one per process: while one thread is still importing, another thread's
+    import ending must not turn it back on."""
+    (tmp_path / "gate.py").write_text(
+        "import threading\n"
+        "events = {n: (threading.Event(), threading.Event()) for n in ('first', 'second')}\n"
+    )
+    for name in ("first", "second"):  # each import waits until the test releases it
+        (tmp_path / f"{name}.py").write_text(
+            f"import gate\nstarted, release = gate.events[{name!r}]\n"
+            "started.set()\nrelease.wait(30)\n"
+        )
+    script = """
+    import threading
+    from barometer import startup
+    startup.pause_collection_while_importing()
+    import gate
+    def load(name):
+        __import__(name)
+    threads = {n: threading.Thread(target=load, args=(n,)) for n in ("first", "second")}
+    for name, thread in threads.items():
+        thread.start()
+        gate.events[name][0].wait(30)
+    gate.events["first"][1].set()
+    threads["first"].join()  # its import ended while "second" is still importing
+    during = gc.isenabled()
+    gate.events["second"][1].set()
+    threads["second"].join()
+    print(during, gc.isenabled())
+    """
+    assert run(script, modules(tmp_path)) == "False True"
+
+
 def test_the_executable_installs_it_and_the_library_rooms_do_not(tmp_path):
     script = """
-    import builtins
+    import atexit, builtins, sys
     plain = builtins.__import__
-    import barometer.settings, barometer.targets, training.cli, features.cli
-    library = builtins.__import__ is plain
-    import barometer.cli
+    import barometer.settings, barometer.targets, training.cli, features.cli, barometer.cli
     from barometer import startup
-    print(library, builtins.__import__ is startup._import_without_collection)
+    print(builtins.__import__ is plain, flush=True)  # imported as a library
+    atexit.register(lambda: print(builtins.__import__ is startup._import_without_collection))
+    sys.argv = ["barometer", "version"]
+    barometer.cli.run()
     """
-    assert run(script, tmp_path) == "True True"
+    assert run(script, tmp_path) == "True\n0.1.0\nTrue"

@@ -500,3 +500,51 @@ def test_a_target_training_registered_no_model_for_does_not_hold_readiness(works
         assert refused.json()["detail"] == f"No deal_win model was trained: {verdict}"
         risk = churn_only.get(f"/v1/accounts/{ACCOUNT}/churn-risk", headers=key)
         assert risk.status_code == 200
+
+
+def test_a_verdict_written_after_the_service_started_is_picked_up_by_the_poll(models):
+    """Training can refuse while the service runs: the poll re-reads why a target has no model,
+    and a later verdict replaces an earlier one."""
+    from barometer.model.store import NoModelTrained, StaticProvider
+    from serving.bundle import BundleHolder
+
+    class Verdicts(StaticProvider):
+        said: str | None = None
+
+        def load(self, target):
+            if target == "deal_win" and self.said:
+                raise NoModelTrained(self.said)
+            return super().load(target)
+
+    provider = Verdicts({"churn": models["churn"]})
+    holder = BundleHolder(provider)
+    holder.reload()
+    assert set(holder.current.errors) == {"deal_win"} and dict(holder.current.absent) == {}
+    provider.said = "Not enough won deals to learn from (12; need 20)."
+    assert holder.refresh_if_promoted() is False  # no new champion: the models stay
+    assert dict(holder.current.absent) == {"deal_win": provider.said}
+    assert dict(holder.current.errors) == {}
+    provider.said = "The data has no opportunities table, so there is no deal win model to train."
+    holder.refresh_if_promoted()
+    assert dict(holder.current.absent) == {"deal_win": provider.said}
+    assert holder.current.get("churn") is models["churn"]
+
+
+def test_a_service_with_no_model_at_all_is_not_ready(workspace):
+    from barometer.model.store import NoModelTrained, StaticProvider
+    from serving.app import ServeOptions, create_app
+
+    class NoneTrained(StaticProvider):
+        def load(self, target):
+            raise NoModelTrained("Not enough churned accounts to learn from (3; need 20).")
+
+    app = create_app(
+        workspace[0], provider=NoneTrained({}), options=ServeOptions(poll_seconds=3600)
+    )
+    with TestClient(app) as empty:
+        ready = empty.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["ready"] is False
+        assert ready.json()["missing"] == {} and set(ready.json()["without_model"]) == {
+            "churn",
+            "deal_win",
+        }

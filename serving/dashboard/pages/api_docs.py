@@ -15,7 +15,7 @@ DESCRIPTION = "/dashboard/openapi.json"
 
 
 @router.get("/openapi.json")
-def description(request: Request) -> JSONResponse:
+async def description(request: Request) -> JSONResponse:
     need(request, Role.retention)
     return JSONResponse(request.app.openapi())
 
