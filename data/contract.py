@@ -61,6 +61,9 @@ ACTIVITY_TYPES = (
     "other",
 )
 DIRECTIONS = ("inbound", "outbound")
+# No call or meeting lasts a month; a longer duration is a unit or entry error, refused at ingest
+# rather than carried into features (where it would also overflow their exact millisecond sums).
+MAX_DURATION_S = 30 * 86_400
 
 ACCOUNTS = Table(
     "accounts",
@@ -162,7 +165,13 @@ ACTIVITIES = Table(
             "contact_role", "string", meaning="Role of the contact, e.g. decision_maker, champion."
         ),
         Column("direction", "enum", meaning="Who initiated it.", values=DIRECTIONS),
-        Column("duration_s", "float", meaning="Duration in seconds.", min=0),
+        Column(
+            "duration_s",
+            "float",
+            meaning="Duration in seconds, at most 30 days.",
+            min=0,
+            max=MAX_DURATION_S,
+        ),
         Column(
             "outcome",
             "string",

@@ -106,3 +106,16 @@ def test_rejects_of_a_file_are_replaced_not_duplicated_on_rerun(settings, tmp_pa
     run(settings, folder)
     assert rows(settings, "select * exclude (ingested_at) from rejects order by all") == first
     assert len(first) == 13
+
+
+def test_a_duration_over_a_month_is_refused_as_out_of_range(settings, tmp_path):
+    accounts = "account_id,created_at\na1,2024-01-01\n"
+    acts = (
+        "activity_id,account_id,occurred_at,type,duration_s\n"
+        "x1,a1,2024-02-01,call,2592000\n"  # exactly 30 days: kept
+        "x2,a1,2024-02-01,call,1e300\n"
+        "x3,a1,2024-02-01,call,600\n"
+    )
+    run(settings, write(tmp_path / "in", {"accounts.csv": accounts, "activities.csv": acts}))
+    assert rows(settings, "select row_number, field from rejects") == [(2, "duration_s")]
+    assert rows(settings, "select activity_id from activities order by 1") == [("x1",), ("x3",)]
