@@ -26,11 +26,16 @@ class TooFewPositives(GuardError):
         self.count, self.need = count, need
 
 
-# What a positive label is, counted per entity, in a manager's words.
+# What a positive and a negative label are, counted per entity, in a manager's words.
 POSITIVE_ENTITIES = {
     "churn": "churned accounts",
     "deal_win": "won deals",
     "rep_attrition": "departures",
+}
+NEGATIVE_ENTITIES = {
+    "churn": "accounts that stayed",
+    "deal_win": "lost deals",
+    "rep_attrition": "reps who stayed",
 }
 
 
@@ -38,21 +43,24 @@ def check_positive_entities(
     frame: pd.DataFrame, guards: GuardConfig, target: str, entity: str | None
 ) -> int:
     """Refuse when fewer distinct entities than `guards.min_positive_entities` have a positive
-    label: one rep who leaves is positive at several cutoffs, but it is one departure."""
+    label, or a negative one: one rep who leaves is positive at several cutoffs, but it is one
+    departure, and a deal's snapshots are one lost deal. Returns the positive entities."""
     if not guards.min_positive_entities or entity is None or entity not in frame:
         return 0
-    count = int(frame.loc[frame["label"] == 1, entity].nunique())
     need = guards.min_positive_entities
-    if count < need:
-        noun = POSITIVE_ENTITIES.get(target, "positive entities")
-        raise TooFewPositives(
-            f"Not enough {noun} to learn from ({count}; need {need}). "
-            f"No {target.replace('_', ' ')} model is "
-            "trained until the history holds more.",
-            count,
-            need,
-        )
-    return count
+    counts = {}
+    for label, nouns in ((1, POSITIVE_ENTITIES), (0, NEGATIVE_ENTITIES)):
+        count = counts[label] = int(frame.loc[frame["label"] == label, entity].nunique())
+        if count < need:
+            noun = nouns.get(target, "entities of one class")
+            raise TooFewPositives(
+                f"Not enough {noun} to learn from ({count}; need {need}). "
+                f"No {target.replace('_', ' ')} model is "
+                "trained until the history holds more.",
+                count,
+                need,
+            )
+    return counts[1]
 
 
 def check_label_counts(frame: pd.DataFrame, guards: GuardConfig, target: str) -> dict[str, int]:

@@ -177,10 +177,9 @@ def bootstrap_auc(
 
     A resample that leaves a fold with no positive (or no negative) entity has nothing to rank
     there, so that fold counts as chance (0.5). Dropping such draws would keep only the resamples
-    that happened to draw the few entities with the outcome: with one churned account among 66,
-    a third of the draws miss it, and the interval left was 0.80-0.81 around an AUC of 0.78.
-    Folds with nothing to rank in the data itself are left out, as the point estimate leaves
-    them out.
+    that happened to draw the few entities with the outcome, and the interval would claim they
+    are always there (with one churned account among 66, a third of the draws miss it). Folds
+    with nothing to rank in the data itself are left out, as the point estimate leaves them out.
     """
     y, p = np.asarray(y, dtype=int), np.asarray(p, dtype=float)
     if len(y) == 0:

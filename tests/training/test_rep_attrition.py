@@ -160,3 +160,19 @@ def test_the_shipped_sample_gets_a_reason_not_a_model(tmp_path) -> None:
         assert body["reps"] == []
         retention = {"X-API-Key": keys["retention"]}
         assert client.get("/v1/teams/sales/attrition", headers=retention).status_code == 403
+
+
+def test_deal_win_counts_lost_deals_too_not_their_snapshots() -> None:
+    """Thirty won deals and five lost ones, each seen at eight snapshots: 40 negative rows pass
+    the row minimum, but five lost deals are too few to tell a loss from a win."""
+    guards = resolve_config("deal_win", None).guards
+    frame = pd.DataFrame(
+        {"opportunity_id": f"o{d}", "cutoff": pd.Timestamp(2024, 1, s + 1), "label": int(d >= 5)}
+        for d in range(35)
+        for s in range(8)
+    )
+    assert int((frame["label"] == 0).sum()) >= guards.min_negatives
+    with pytest.raises(
+        TooFewPositives, match=r"Not enough lost deals to learn from \(5; need 20\)"
+    ):
+        check_positive_entities(frame, guards, "deal_win", "opportunity_id")
