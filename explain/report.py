@@ -10,6 +10,7 @@ import base64
 import io
 import os
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +21,16 @@ import pandas as pd
 from barometer.model.artefact import Explanation, ScoringModel
 from barometer.settings import Settings
 from explain.drivers import DependenceCurve, dependence, drivers, family_attribution
-from explain.wording import CAVEAT, Registry, family_label, format_points, lookup, target_phrase
+from explain.wording import (
+    CAVEAT,
+    Registry,
+    family_label,
+    format_points,
+    format_share,
+    format_size,
+    lookup,
+    target_phrase,
+)
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -178,20 +188,24 @@ def _html_table(frame: pd.DataFrame | None, max_rows: int = 25) -> str:
     return shown.to_html(index=False, border=0, escape=True)
 
 
-DIRECTION_WORDS = {1: "higher raises it", -1: "higher lowers it", 0: "mixed"}
+DIRECTION_WORDS = {1: "raises it", -1: "lowers it", 0: "either way"}
+CATEGORY_WORDS = "no order (a category)"
 
 
-def readable_drivers(table: pd.DataFrame) -> pd.DataFrame:
+def readable_drivers(table: pd.DataFrame, categories: Iterable[str] = ()) -> pd.DataFrame:
     """The top-behaviours table in a reader's words: behaviour, family, average effect in points,
-    which way a higher value pushes the prediction, and its share of all the effect."""
+    which way a higher value pushes the prediction (a category has no higher), and its share of
+    all the effect."""
+    categorical = table["feature"].isin(set(categories))
+    direction = table["direction"].map(DIRECTION_WORDS).fillna(DIRECTION_WORDS[0])
     return pd.DataFrame(
         {
             "Behaviour": table["description"],
             "Feature": table["feature"],
             "Family": table["family"].map(family_label),
-            "Average effect": table["mean_abs_points"].map(lambda v: f"{v * 100:.1f} pts"),
-            "A higher value": table["direction"].map(DIRECTION_WORDS).fillna("mixed"),
-            "Share of effect": table["share"].map(lambda v: f"{v * 100:.1f}%"),
+            "Average effect": table["mean_abs_points"].map(format_size),
+            "A higher value": direction.where(~categorical, CATEGORY_WORDS),
+            "Share of effect": table["share"].map(format_share),
         }
     )
 
@@ -201,9 +215,9 @@ def readable_families(families: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "Family": families["family"].map(family_label),
-            "Average effect": families["mean_abs_points"].map(lambda v: f"{v * 100:.1f} pts"),
+            "Average effect": families["mean_abs_points"].map(format_size),
             "Average push": families["mean_points"].map(format_points),
-            "Share of effect": families["share"].map(lambda v: f"{v * 100:.1f}%"),
+            "Share of effect": families["share"].map(format_share),
         }
     )
 
@@ -257,7 +271,7 @@ def build_report(
         caveat=CAVEAT,
         plots=plots,
         curves=curves,
-        drivers_table=Markup(_html_table(readable_drivers(table), 20)),
+        drivers_table=Markup(_html_table(readable_drivers(table, model.categories), 20)),
         families_table=Markup(_html_table(readable_families(families))),
         errors=getattr(views, "errors", {}) if views is not None else {},
         diagnosis=diagnosis,
@@ -272,7 +286,7 @@ def build_report(
         contribution_table=Markup(_html_table(contribution.by_team)) if contribution else "",
         service_reps_table=Markup(_html_table(contribution.by_rep, 40)) if contribution else "",
         examples=inputs.examples,
-        percent=lambda v: f"{v * 100:.1f}%",
+        percent=format_share,
         signed=lambda v: f"{v * 100:+.1f} pts",
     )
 

@@ -133,6 +133,16 @@ def format_points(points: float) -> str:
     return f"{pts:+.0f} pts" if abs(pts) >= 1 else f"{pts:+.1f} pts"
 
 
+def format_size(points: float) -> str:
+    """A probability change's size, unsigned, to a tenth of a point: 0.042 -> '4.2 pts'."""
+    return f"{points * 100:.1f} pts"
+
+
+def format_share(share: float) -> str:
+    """A share to a tenth of a percent: 0.3456 -> '34.6%'."""
+    return f"{share * 100:.1f}%"
+
+
 def family_label(family: str) -> str:
     """The family's manager-facing label ("Service quality"), or its name."""
     return FAMILY_LABELS.get(family, family.replace("_", " ").capitalize())

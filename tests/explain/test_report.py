@@ -123,7 +123,7 @@ def test_the_report_tables_read_in_words_and_match_the_drivers(
     """A reader sees behaviours, family names, effects in points and which way a higher value
     pushes, the same figures as `explain.drivers`, and the day the rows are from."""
     from explain.drivers import drivers
-    from explain.report import DIRECTION_WORDS
+    from explain.report import CATEGORY_WORDS, DIRECTION_WORDS, readable_drivers
     from explain.wording import family_label
 
     rows = accounts.head(200)
@@ -138,9 +138,14 @@ def test_the_report_tables_read_in_words_and_match_the_drivers(
         top["feature"],
         family_label(top["family"]),
         f"{top['mean_abs_points'] * 100:.1f} pts",
-        DIRECTION_WORDS[int(top["direction"])],
+        CATEGORY_WORDS
+        if top["feature"] in churn_model.categories
+        else DIRECTION_WORDS[int(top["direction"])],
         f"{top['share'] * 100:.1f}%",
     ]
+    table = drivers(churn_model, rows, registry)
+    shown = readable_drivers(table, churn_model.categories).set_index("Feature")["A higher value"]
+    assert shown["segment"] == CATEGORY_WORDS  # a category has no "higher"
     assert "200 accounts explained ·" in html  # no cutoff column: no day claimed
     dated = rows.assign(cutoff=pd.Timestamp("2026-11-01"))
     html = build_report(churn_model, dated, registry, ReportInputs(), top_curves=1)
