@@ -198,3 +198,26 @@ def test_the_test_window_interval_resamples_entities_not_their_repeated_rows(pan
     assert tenfold["roc_auc"] == pytest.approx(once["roc_auc"])
     assert width(tenfold) == pytest.approx(width(once), rel=0.25)
     assert width(rows) < width(tenfold) / 2
+
+
+def test_training_reports_the_latest_window_interval_over_accounts(panel, tmp_path) -> None:
+    """Through the pipeline: the latest test window's interval is the bootstrap over the rows'
+    accounts, not over the rows (each account is tested at two cutoffs)."""
+    from barometer.settings import Settings
+    from training import metrics as m
+    from training.evaluate import ENTITY
+    from training.pipeline import run_training
+
+    config = small_config()
+    settings = Settings(home=tmp_path / "workspace")
+    result = run_training(panel, KINDS, config, settings, entity="account_id", register=False)
+    kind = result.winner or MODEL
+    test = panel.loc[result.final.split.test]
+    p = result.final.predictions[kind].to_numpy()
+    draws = {"n": config.report.bootstrap, "seed": config.lightgbm.seed}
+    accounts = result.final.predictions[ENTITY].to_numpy()
+    over_accounts = m.bootstrap_auc(test["label"].to_numpy(), p, clusters=accounts, **draws)
+    over_rows = m.bootstrap_auc(test["label"].to_numpy(), p, **draws)
+    metrics = result.report["metrics"]
+    assert (metrics["roc_auc_ci_low"], metrics["roc_auc_ci_high"]) == over_accounts
+    assert over_accounts != over_rows
