@@ -455,8 +455,10 @@ def test_drivers_charts_write_shares_to_one_decimal_and_effects_in_points(page, 
     for curve in drivers["dependence"]:
         axis = chart_texts(page, f"Effect of {curve['feature']}", "text.axis")
         high, low = max(*curve["effect"], 0.0), min(*curve["effect"], 0.0)
-        # x low, x high, then the effect axis's top and bottom, in points as the tables write them
-        assert axis[2:4] == [f"{high * 100:+.1f} pts", f"{low * 100:+.1f} pts"], axis
+        # x low, x high, then the effect axis's top and bottom in points, as its title says
+        assert axis[2:4] == [f"{high * 100:+.1f}", f"{low * 100:+.1f}"], axis
+        titles = chart_texts(page, f"Effect of {curve['feature']}", "text.axis-title")
+        assert titles[-1] == "Effect on churn risk, pts"
     shot(page, "drivers-charts")
 
 

@@ -59,7 +59,7 @@ async def drivers_page(
                 c.get("crossing"),
                 x_title=describe(service.registry, c["feature"]),
                 y_title=f"Effect on {outcome}, pts",
-                y_format=lambda v: f"{v * 100:+.1f} pts",
+                y_format=lambda v: f"{v * 100:+.1f}",  # points, as the axis title says
             ),
         )
         for c in body["dependence"]
