@@ -128,8 +128,12 @@ def plural(unit: str, count: float) -> str:
 
 
 def format_points(points: float) -> str:
-    """Probability change in points: +11 pts, -3 pts, +0.4 pts."""
-    pts = points * 100
+    """Probability change in points: +11 pts, -3 pts, +0.4 pts, 0.0 pts. Whole points from 1 on,
+    judged after rounding, so -0.96 reads -1 pts beside -1.2's -1 pts, not -1.0 pts; a change
+    that rounds to nothing has no sign."""
+    pts = round(points * 100, 1)
+    if pts == 0:
+        return "0.0 pts"
     return f"{pts:+.0f} pts" if abs(pts) >= 1 else f"{pts:+.1f} pts"
 
 

@@ -60,6 +60,14 @@ def number(value: float) -> str:
     return format_number(value)
 
 
+def money_tick(value: float) -> str:
+    """Money on a narrow axis: 7819593 -> '$7.8M', 45200 -> '$45k', 950 -> '$950'."""
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"${value / size:.{0 if abs(value) >= 10 * size else 1}f}{suffix}"
+    return format_money(value)
+
+
 def axis_titles(x_title: str, y_title: str, width: int, height: int) -> str:
     """An x-axis title under the chart and a y-axis title up its left side."""
     parts = []
@@ -181,8 +189,10 @@ def waterfall(
         x0, x1 = scale(a, low, high, left, right), scale(b, low, high, left, right)
         good = (value >= 0) == higher_is_better
         kind = "total" if is_total else ("good" if good else "bad")
-        mark = "" if is_total else ("▲ +" if value >= 0 else "▼ −")
-        shown = f"{value * 100:.1f}%" if is_total else f"{abs(value) * 100:.1f} pts"  # as pages
+        # A step too small to show a tenth of a point is marked ■, as the reasons' list beside it.
+        flat = not is_total and abs(value) < 0.0005
+        mark = "" if is_total else "■ " if flat else ("▲ +" if value >= 0 else "▼ −")
+        shown = f"{value * 100:.1f}%" if is_total else f"{0 if flat else abs(value) * 100:.1f} pts"
         testid = ' data-testid="waterfall-total"' if i == len(rows) - 1 else ""
         bar_y = y + (heights[i] - 22) / 2
         body.append(
@@ -255,15 +265,17 @@ def curve(
     *,
     x_title: str = "",
     y_title: str = "",
+    y_format: Callable[[float], str] | None = None,
 ) -> str:
     """A curve on numeric axes; `marker` draws a labelled vertical line (where an effect turns),
-    `diagonal` the perfect-calibration line (reliability, both axes 0-100%)."""
+    `diagonal` the perfect-calibration line (reliability, both axes 0-100%). `y_format` writes the
+    vertical axis's values (e.g. a probability effect in points, as the page's tables do)."""
     if not xs:
         return frame_svg(label, '<text x="20" y="40">No points.</text>')
     x_low, x_high = (0.0, 1.0) if diagonal else (min(xs), max(xs))
     y_low, y_high = (0.0, 1.0) if diagonal else (min(*ys, 0.0), max(*ys, 0.0))
     show_x = tick if diagonal else number
-    show_y = tick if diagonal else number
+    show_y = tick if diagonal else (y_format or number)
     left, right, top, bottom = PAD + 30, WIDTH - PAD, 20, HEIGHT - PAD - 10
 
     def point(x: float, y: float) -> str:
@@ -463,9 +475,12 @@ def intervals(
     label: str,
     unit: str = " pts",
     scale_by: float = 100.0,
+    value_format: Callable[[float], str] | None = None,
 ) -> str:
     """One row per item: a dot at the estimate and a line over its interval, around a zero line
-    (e.g. each rep's effect against their deal mix). Values are written beside each row."""
+    (e.g. each rep's effect against their deal mix). Values are written beside each row, by
+    `value_format` when given (money as the page writes it), else as signed whole `unit`s."""
+    show = value_format or (lambda v: f"{v * scale_by:+.0f}")
     if not items:
         return frame_svg(label, '<text x="20" y="40">Nothing to show.</text>')
     height = 26 * len(items) + 40
@@ -488,8 +503,8 @@ def intervals(
             f"{escape(short(name))}</text>"
             f'<line class="whisker {kind}" x1="{x0:.1f}" x2="{x1:.1f}" y1="{y}" y2="{y}"/>'
             f'<circle class="dot {kind}" cx="{x:.1f}" cy="{y}" r="5"/>'
-            f'<text class="value" x="{right + 8}" y="{y + 4}">{est * scale_by:+.0f}{unit} '
-            f"[{low * scale_by:+.0f}, {high * scale_by:+.0f}]</text>"
+            f'<text class="value" x="{right + 8}" y="{y + 4}">{show(est)}{unit} '
+            f"[{show(low)}, {show(high)}]</text>"
         )
     return frame_svg(label, "".join(body), height=height)
 
@@ -503,7 +518,8 @@ def forecast_chart(items: Sequence[tuple[str, float, float, float, float]], labe
     step = (right - left) / max(len(items), 1)
     body = [f'<line class="grid" x1="{left}" x2="{right}" y1="{bottom}" y2="{bottom}"/>']
     body.append(
-        f'<text class="axis" x="{left - 6}" y="{top + 8}" text-anchor="end">{high:,.3g}</text>'
+        f'<text class="axis" x="{left - 6}" y="{top + 8}" text-anchor="end">'
+        f"{money_tick(high)}</text>"
     )
     for i, (name, forecast, low, hi, actual) in enumerate(items):
         x = left + step * (i + 0.5)

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from explain.wording import format_money
 from tests.dashboard.conftest import ARTIFACTS, KEYS, serve
 
 pytestmark = pytest.mark.browser
@@ -431,3 +432,63 @@ def test_manager_reads_the_team_s_risk_of_leaving_then_a_rep_s_reasons(
     for path in ("/dashboard/teams/sales/attrition", "/dashboard/reps/r4"):
         assert page.goto(base + path).status == 403
         assert "leaving" not in page.content()
+
+
+# What the charts write beside their marks: the same figures, in the same form, as the tables,
+# cards and API around them (money as money, shares to one decimal, effects in points).
+
+
+def chart_texts(page, name: str, css: str = "text.value") -> list[str]:
+    """The texts of class `css` in the chart whose accessible name starts with `name`."""
+    chart = page.get_by_role("img", name=name).first
+    return [t.strip() for t in chart.locator(css).all_text_contents()]
+
+
+def test_drivers_charts_write_shares_to_one_decimal_and_effects_in_points(page, live_server):
+    base = live_server
+    sign_in(page, base, "manager", start="/dashboard/drivers")
+    drivers = api(base, "manager", "/v1/drivers/churn")
+    shares = [f["share"] for f in drivers["families"] if f.get("group") is None]
+    drawn = chart_texts(page, "Share of effect by family (all)")
+    assert drawn == [f"{round(100 * s, 1):.1f}%" for s in shares]
+    assert drivers["dependence"]
+    for curve in drivers["dependence"]:
+        axis = chart_texts(page, f"Effect of {curve['feature']}", "text.axis")
+        high, low = max(*curve["effect"], 0.0), min(*curve["effect"], 0.0)
+        # x low, x high, then the effect axis's top and bottom in points, as its title says
+        assert axis[2:4] == [f"{high * 100:+.1f}", f"{low * 100:+.1f}"], axis
+        titles = chart_texts(page, f"Effect of {curve['feature']}", "text.axis-title")
+        assert titles[-1] == "Effect on churn risk, pts"
+    shot(page, "drivers-charts")
+
+
+def test_money_charts_write_money_as_the_cards_and_tables_do(page, live_server):
+    base = live_server
+    sign_in(page, base, "manager", start="/dashboard/contribution")
+    report = api(base, "manager", "/v1/reports/contribution")
+    total = report["total"]
+    kept = [format_money(total[k]) for k in ("retention_saved", "retention_low", "retention_high")]
+    assert chart_texts(page, "ARR service kept") == [f"{kept[0]} [{kept[1]}, {kept[2]}]"]
+    assert chart_texts(page, "Revenue per service hour, per service rep") == [
+        format_money(r["revenue_per_hour"] or 0) for r in report["by_rep"][:15]
+    ]
+    shot(page, "contribution-charts")
+
+    page.goto(base + "/dashboard/teams/sales")
+    needs = api(base, "manager", "/v1/teams/sales/training-needs")["needs"]
+    assert needs
+    assert chart_texts(page, "Expected won revenue the gap to the best reps cost") == [
+        format_money(n["expected_revenue"]) for n in needs[:8]
+    ]
+
+
+def test_the_deal_list_says_which_rows_of_its_total_it_shows(page, live_server):
+    base = live_server
+    sign_in(page, base, "retention", start="/dashboard/opportunities")
+    body = api(base, "retention", "/v1/opportunities?limit=50")
+    rows = page.locator("tbody tr[data-deal]")
+    assert rows.count() == len(body["items"]) > 0
+    assert page.get_by_test_id("total").inner_text() == (
+        f"{body['total']} open deal{'s' if body['total'] != 1 else ''}, "
+        f"showing 1–{len(body['items'])}."
+    )

@@ -34,10 +34,11 @@ async def contribution_page(request: Request, service: ServiceDep):
         ],
         "ARR service kept against its worst quartile, with the 90% interval",
         unit="",
-        scale_by=1.0,
+        value_format=svg.money,  # as the cards above it write the amounts
     )
     reps_chart = svg.bars(
         [(r["rep_id"], float(r["revenue_per_hour"] or 0)) for r in report["by_rep"][:15]],
         "Revenue per service hour, per service rep",
+        value_format=svg.money,
     )
     return render(request, "contribution.html", role, r=report, chart=chart, reps_chart=reps_chart)

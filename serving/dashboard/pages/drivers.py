@@ -38,7 +38,7 @@ async def drivers_page(
             svg.bars(
                 formatting.family_items(body["families"], g),
                 f"Share of effect by family ({formatting.friendly(g) if g else 'all'})",
-                "%",
+                value_format=lambda v: f"{v:.1f}%",  # one decimal for every family: 26.0%, not 26%
                 x_title="Share of the model's effect, %",
             ),
         )
@@ -58,7 +58,8 @@ async def drivers_page(
                 f"Effect of {c['feature']}",
                 c.get("crossing"),
                 x_title=describe(service.registry, c["feature"]),
-                y_title=f"Effect on {outcome}",
+                y_title=f"Effect on {outcome}, pts",
+                y_format=lambda v: f"{v * 100:+.1f}",  # points, as the axis title says
             ),
         )
         for c in body["dependence"]

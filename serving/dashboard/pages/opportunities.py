@@ -42,17 +42,32 @@ def opportunities_page(
     sort: Literal["probability", "expected_value"] = "probability",
     stage: Text = None,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ):
-    """Open deals ranked by win probability or expected value (the API's deal list)."""
+    """Open deals ranked by win probability or expected value (the API's deal list); without a
+    deal-win model, why there is none (as the Models page says it)."""
     role = need(request, Role.retention)
+    no_model = service.models.current.absent.get("deal_win")
+    if no_model is not None:
+        return render(request, "opportunities.html", role, no_model=no_model)
     filters = {"stage": stage or None}
     try:
         body = worklist(service, "deal_win", sort, filters, PAGE_SIZE, cursor)
     except Exception:
         return problem(request, role, HTTPException(422, "That page link is out of date."))
     stages = service.settings.stage_order
+    first = (page - 1) * PAGE_SIZE + 1 if cursor else 1
     return render(
-        request, "opportunities.html", role, body=body, sort=sort, stage=stage, stages=stages
+        request,
+        "opportunities.html",
+        role,
+        body=body,
+        sort=sort,
+        stage=stage,
+        stages=stages,
+        first=first,
+        page=page if cursor else 1,
+        no_model=None,
     )
 
 

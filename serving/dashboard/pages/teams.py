@@ -54,6 +54,7 @@ async def team_page(request: Request, service: ServiceDep, team: str):
     chart = svg.bars(
         [(n["description"], float(n["expected_revenue"])) for n in needs["needs"][:8]],
         f"Expected won revenue the gap to the best reps cost, team {team}",
+        value_format=svg.money,  # as the table's "Expected revenue"
     )
     effects = effect_chart(team, roster["reps"]) if roster["reps"] else ""
     return render(
