@@ -24,6 +24,17 @@ class Column:
     max: float | None = None
     references: str | None = None  # "table.column" this column must exist in
 
+    def out_of_range(self) -> str:
+        """The reject reason for a value outside [min..max], as both ingest engines word it:
+        'out of range [0..2,592,000]' (whole bounds without an exponent)."""
+
+        def bound(value: float | None) -> str:
+            if value is None:
+                return ""
+            return f"{int(value):,}" if value == int(value) else f"{value:g}"
+
+        return f"out of range [{bound(self.min)}..{bound(self.max)}]"
+
 
 @dataclass(frozen=True)
 class Table:

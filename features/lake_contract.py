@@ -171,11 +171,7 @@ def column_checks(column: Column, raw: Any, value: Any) -> list[tuple[str, str, 
     if column.max is not None:
         bounds.append(value > column.max)
     if bounds:
-        low = "" if column.min is None else f"{column.min:g}"
-        high = "" if column.max is None else f"{column.max:g}"
-        checks.append(
-            (column.name, f"out of range [{low}..{high}]", reduce(lambda a, b: a | b, bounds))
-        )
+        checks.append((column.name, column.out_of_range(), reduce(lambda a, b: a | b, bounds)))
     return checks
 
 

@@ -103,12 +103,6 @@ def typed_expr(column: Column, raw: str) -> str:
     return f"try_cast({raw} as {STORAGE[kind]})"
 
 
-def _bounds(column: Column) -> str:
-    low = "" if column.min is None else f"{column.min:g}"
-    high = "" if column.max is None else f"{column.max:g}"
-    return f"out of range [{low}..{high}]"
-
-
 def _matches(raw: str, pattern: str) -> str:
     return f"regexp_full_match({raw}, {sql_str(pattern)})"
 
@@ -179,7 +173,7 @@ def column_checks(column: Column, raw: str, typed: str, rules: Rules = Rules()) 
     if column.max is not None:
         bounds.append(f"{typed} > {column.max!r}")
     if bounds:
-        checks.append(Check(column.name, _bounds(column), " or ".join(bounds)))
+        checks.append(Check(column.name, column.out_of_range(), " or ".join(bounds)))
     return checks
 
 

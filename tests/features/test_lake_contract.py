@@ -78,7 +78,7 @@ def test_bad_rows_are_rejected_and_counted(raw_lake, tmp_path):
             "unknown enum value (allowed: call / email / meeting / demo / note / task / "
             "purchase / usage / other)",
         ],
-        [14, "duration_s", "-1", "out of range [0..]"],
+        [14, "duration_s", "-1", "out of range [0..2,592,000]"],
         [15, "account_id", "nobody", "orphan: no accounts.account_id with this value"],
         [16, "account_id", None, "missing required field"],
     ]

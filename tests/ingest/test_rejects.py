@@ -117,5 +117,7 @@ def test_a_duration_over_a_month_is_refused_as_out_of_range(settings, tmp_path):
         "x3,a1,2024-02-01,call,600\n"
     )
     run(settings, write(tmp_path / "in", {"accounts.csv": accounts, "activities.csv": acts}))
-    assert rows(settings, "select row_number, field from rejects") == [(2, "duration_s")]
+    assert rows(settings, "select row_number, field, reason from rejects") == [
+        (2, "duration_s", "out of range [0..2,592,000]")
+    ]
     assert rows(settings, "select activity_id from activities order by 1") == [("x1",), ("x3",)]
