@@ -432,7 +432,10 @@ def _team_table(by_rep, saved, shares, hourly_cost) -> pd.DataFrame:
         accounts = shares[shares["rep_id"].isin(reps["rep_id"])]
         credit = accounts.merge(saved[["account_id", "saved"]], on="account_id")
         per_account = (credit["saved"] * credit["share"]).groupby(credit["account_id"]).sum()
-        low, high = bootstrap_sum(per_account.to_numpy())
+        # Over the total's accounts (0 where the team served none) and so the total's draws:
+        # the team's interval and the total's then come from the same resampled companies.
+        everyone = per_account.reindex(saved["account_id"]).fillna(0.0)
+        low, high = bootstrap_sum(everyone.to_numpy())
         retention = float(per_account.sum())
         expansion, hours = float(reps["expansion"].sum()), float(reps["hours"].sum())
         weights = reps["cases"].fillna(0)

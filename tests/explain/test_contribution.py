@@ -182,3 +182,43 @@ def test_kpis_per_service_rep(cases) -> None:
     assert s1["accounts_served"] == 5 and s1["retention_rate"] == pytest.approx(4 / 5)
     assert s1["nps"] == pytest.approx(100 * (2 / 3 - 1 / 3))  # a0 10, a1 3, a2 latest 9
     assert s1["csat"] == pytest.approx((18 * 5 + 2 * 2) / 20)
+
+
+def test_a_team_that_is_the_whole_service_has_the_total_s_interval() -> None:
+    """The team row and the total resample the same accounts with the same draws: with one
+    service team, accounts it never served count 0 for both, and the intervals agree."""
+    from explain.contribution import _team_table, _totals
+
+    rng = np.random.default_rng(3)
+    accounts = [f"a{i}" for i in range(60)]
+    saved = pd.DataFrame(
+        {"account_id": accounts, "saved": np.r_[rng.gamma(2.0, 500.0, 50), np.zeros(10)]}
+    )
+    first = rng.uniform(0.2, 0.8, 50)  # two reps share each served account's cases
+    shares = pd.DataFrame(
+        {
+            "account_id": accounts[:50] * 2,
+            "rep_id": ["r1"] * 50 + ["r2"] * 50,
+            "share": np.r_[first, 1 - first],
+        }
+    )
+    by_rep = pd.DataFrame(
+        {
+            "rep_id": ["r1", "r2"],
+            "team": ["service", "service"],
+            "expansion": [0.0, 0.0],
+            "hours": [100.0, 120.0],
+            "cases": [40, 50],
+            "retention_rate": [0.9, 0.8],
+            "accounts_served": [50, 50],
+            "nps": [8.0, 7.0],
+            "first_contact_resolution": [0.7, 0.6],
+            "csat": [4.2, 4.0],
+        }
+    )
+    team = _team_table(by_rep, saved, shares, None).iloc[0]
+    total = _totals(saved, pd.DataFrame({"amount": []}), pd.Series([100.0, 120.0]), None)
+    assert team["retention_saved"] == pytest.approx(total["retention_saved"])
+    assert (team["retention_low"], team["retention_high"]) == pytest.approx(
+        (total["retention_low"], total["retention_high"])
+    )
