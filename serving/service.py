@@ -192,9 +192,23 @@ async def insights_for(service: ServiceState, part: str):
             status.HTTP_503_SERVICE_UNAVAILABLE, f"Manager views are unavailable right now: {exc}"
         ) from exc
     if part in insights.errors:
-        what = part.replace("_", " ")
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"{what}: {insights.errors[part]}")
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, unavailable(part, insights.errors[part])
+        )
     return insights
+
+
+# The manager views as a manager names them (`explain.managers.NEEDS` has their tables).
+VIEW_WORDS = {
+    "diagnosis": "Rep diagnosis and the team views",
+    "contribution": "Service contribution",
+    "pipeline": "The pipeline view",
+}
+
+
+def unavailable(part: str, reason: str) -> str:
+    """Why a manager view cannot be shown, naming the view in words, not its internal key."""
+    return f"{VIEW_WORDS.get(part, part.replace('_', ' '))} cannot be shown: {reason.rstrip('.')}."
 
 
 def attrition_for(service: ServiceState):

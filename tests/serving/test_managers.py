@@ -18,6 +18,7 @@ from barometer.settings import Settings
 from explain.managers import build_views, read_tables
 from features.warehouse import connect
 from serving.app import ServeOptions, create_app
+from serving.service import VIEW_WORDS
 from tests.serving.helpers import contract_tables
 
 PATHS = (
@@ -176,7 +177,10 @@ def test_a_workspace_without_contract_tables_is_503_naming_them(tmp_path, models
         for path in PATHS:
             response = client.get(path, headers=headers["manager"])
             assert response.status_code == 503
-            assert "warehouse tables" in response.json()["detail"]
+            detail = response.json()["detail"]
+            assert "warehouse tables" in detail
+            view, _, _ = detail.partition(" cannot be shown: ")  # the view in words, no key
+            assert view in VIEW_WORDS.values() and not detail.startswith("diagnosis:")
 
 
 def test_the_html_report_shows_the_apis_figures(client, headers, workspace, models, monkeypatch):
