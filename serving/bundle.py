@@ -96,25 +96,14 @@ class BundleHolder:
         return False
 
     def refresh_absent(self) -> None:
-        """Re-read the verdicts of the targets without a model (the models stay as they are)."""
+        """Re-read the verdicts of the targets without a model (the models stay as they are; a
+        champion that arrived after the version check is loaded by the next poll)."""
         with self._lock:
             bundle = self.current
-            errors, absent = dict(bundle.errors), dict(bundle.absent)
-            for target in (t for t in self.targets if bundle.get(t) is None):
-                errors.pop(target, None)
-                absent.pop(target, None)
-                try:
-                    self.provider.load(target)
-                except NoModelTrained as exc:
-                    absent[target] = str(exc)
-                except Exception as exc:  # noqa: BLE001 - as in load_bundle
-                    errors[target] = f"{type(exc).__name__}: {exc}"
-                else:  # a champion arrived after the version check: the next poll loads it
-                    continue
-            if (errors, absent) != (dict(bundle.errors), dict(bundle.absent)):
+            missing = [t for t in self.targets if bundle.get(t) is None]
+            fresh = load_bundle(self.provider, missing, bundle.generation)
+            errors = {t: e for t, e in bundle.errors.items() if t not in missing} | fresh.errors
+            if (errors, dict(fresh.absent)) != (dict(bundle.errors), dict(bundle.absent)):
                 self.current = ModelBundle(
-                    bundle.models,
-                    bundle.generation,
-                    MappingProxyType(errors),
-                    MappingProxyType(absent),
+                    bundle.models, bundle.generation, MappingProxyType(errors), fresh.absent
                 )

@@ -160,18 +160,19 @@ def backtest_auc_ci(
     )
 
 
-def pooled_entities(results: list[FoldResult]) -> int:
-    """Distinct entities in the pooled test predictions (rows when entities are not known)."""
+def pooled_entities(results: list[FoldResult], label: int | None = None) -> int:
+    """Distinct entities in the pooled test predictions (rows when entities are not known); with
+    `label`, only those with that label."""
     pooled = pd.concat([r.predictions for r in results])
+    if label is not None:
+        pooled = pooled[pooled["label"] == label]
     return int(pooled[ENTITY].nunique()) if ENTITY in pooled.columns else len(pooled)
 
 
 def pooled_positive_entities(results: list[FoldResult]) -> int:
-    """Distinct entities with a positive label in the pooled test predictions (positive rows when
-    entities are not known): how many outcomes the entity bootstrap really resamples."""
-    pooled = pd.concat([r.predictions for r in results])
-    positive = pooled[pooled["label"] == 1]
-    return int(positive[ENTITY].nunique()) if ENTITY in positive.columns else len(positive)
+    """Distinct entities with the outcome in the pooled test predictions: how many outcomes the
+    entity bootstrap really resamples."""
+    return pooled_entities(results, label=1)
 
 
 def summarise(per_fold: pd.DataFrame) -> pd.DataFrame:

@@ -41,20 +41,16 @@ def train_target(
     """Load the warehouse frame (`engine="spark"`: a sample of the lake's feature tables, see
     `training.lake_sample`), check for leakage, train, log and (if it earns it) register."""
     sample = None
-    if engine == "spark":
-        from training.lake_sample import sample_frame
-
-        frame, sample = sample_frame(settings, config)
-    else:
-        try:
-            frame = load_frame(settings, config)
-        except NoDataForTarget as exc:  # the service says why there is no model
-            write_status(settings, TrainingStatus(config.target, False, str(exc)))
-            raise
-    kinds = feature_kinds(config, list(frame.columns))
-    leaky = suspicious_features(frame, kinds, config.guards.leakage_auc)
     t = TARGETS[config.target]
-    try:
+    try:  # a refusal is written down too: the service says why there is no model
+        if engine == "spark":
+            from training.lake_sample import sample_frame
+
+            frame, sample = sample_frame(settings, config)
+        else:
+            frame = load_frame(settings, config)
+        kinds = feature_kinds(config, list(frame.columns))
+        leaky = suspicious_features(frame, kinds, config.guards.leakage_auc)
         result = run_training(
             frame,
             kinds,
@@ -67,7 +63,7 @@ def train_target(
             build=load_build_meta(settings),
             population=None if engine == "spark" else partial(load_population, settings, t.name),
         )
-    except GuardError as exc:
+    except (GuardError, NoDataForTarget) as exc:
         count, need = getattr(exc, "count", None), getattr(exc, "need", None)
         write_status(settings, TrainingStatus(config.target, False, str(exc), count, need))
         raise

@@ -10,9 +10,9 @@ from ibis import _
 from features import prep
 from features.core import WINDOW, Context, left_join, one_if, whole
 from features.declare import Source, count_of, days_since, mean_of, ratio_of
+from features.timeline import US_PER_HOUR
 
 CASE_WINDOW = 180
-US_PER_HOUR = 3_600_000_000
 
 
 def cases(ctx: Context) -> ir.Table:
